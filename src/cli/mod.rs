@@ -1,6 +1,13 @@
 //! The `facegate` command line: one file per verb, each with its `Args` and `run`.
 
+mod bench;
+mod eval;
+
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
+
+use crate::config::Config;
 
 /// Door-access gate: face (opt-in), PIN or card.
 #[derive(Debug, Parser)]
@@ -11,26 +18,52 @@ pub struct Cli {
     pub verbose: u8,
     /// Configuration file (TOML); defaults apply when absent.
     #[arg(long, global = true)]
-    pub config: Option<std::path::PathBuf>,
+    pub config: Option<PathBuf>,
+    /// Folder with the model files and their manifest (overrides the config).
+    #[arg(long, global = true)]
+    pub models: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// The verbs.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Measure face recognition accuracy on a folder of labelled photos.
+    Eval(eval::Args),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(bench::Args),
+}
 
 /// Runs one verb.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(models) = cli.models {
+        config.paths.models = models;
+    }
+    match cli.command {
+        Command::Eval(args) => eval::run(args, &config),
+        Command::Bench(args) => bench::run(args, &config),
+    }
 }
 
 /// Logs go to stderr; they never carry biometric data, PINs or card numbers.
 pub fn init_logging(verbose: u8) {
+    use tracing_subscriber::prelude::*;
     let level = match verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
-    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).init();
+    // tract warns on every load that it was tested up to opset 18 (the models are opset 21 and
+    // are checked against ONNX Runtime in the tests): only its errors are shown by default.
+    let quiet_engine = if verbose >= 2 { level } else { tracing::Level::ERROR };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(level)
+        .with_target("tract_onnx", quiet_engine);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .init();
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The two set-up commands of the README, and what they share.
+#   ./dev.sh gate   installs what is missing, then runs the simulated gate on this PC
+#   ./dev.sh test   installs what is missing, then runs the whole test suite
+# Both are idempotent: a second run installs nothing and builds incrementally.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export FACEGATE_CACHE="${FACEGATE_CACHE:-$HOME/.cache/facegate}"
+# Cargo's output lives outside the checkout so fresh clones build incrementally.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$FACEGATE_CACHE/target}"
+SHARED="${FACEGATE_SHARED:-$(pwd)/../shared}"
+
+# Debian packages the build needs (see README, "What gets installed").
+APT_PACKAGES=(pkg-config python3-venv)
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+install_apt_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
+}
+
+check_toolchain() {
+  command -v cargo >/dev/null || { echo "Rust is not installed: see https://rustup.rs" >&2; exit 1; }
+  for component in rustfmt clippy; do
+    cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$component"
+  done
+}
+
+setup() {
+  install_apt_packages
+  check_toolchain
+  say "models"
+  models/fetch.sh "$@"
+}
+
+case "${1:-}" in
+  gate)
+    setup
+    say "building and starting the simulated gate"
+    dataset="$SHARED/testdata/faces"
+    [ -d "$dataset" ] || { echo "no photos at $dataset: set FACEGATE_SHARED" >&2; exit 1; }
+    cargo run --quiet -- demo --dataset "$dataset"
+    ;;
+  test)
+    setup --ort
+    ORT_DYLIB_PATH="$(models/fetch.sh --ort --print-ort-path)"
+    export ORT_DYLIB_PATH
+    say "format and lints"
+    cargo fmt --all -- --check
+    cargo clippy --all-targets --features ort --quiet -- -D warnings
+    say "tests (tract and ONNX Runtime)"
+    cargo test --features ort
+    ;;
+  *)
+    echo "usage: ./dev.sh gate | test" >&2
+    exit 2
+    ;;
+esac

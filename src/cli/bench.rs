@@ -1,0 +1,117 @@
+//! `facegate bench`: measured speed, for installers tuning a device and for our notes.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::vision::evaluation::scan_images;
+use crate::vision::{BackendKind, FacePipeline, Frame, quality};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Args {
+    /// Per-stage medians (decode, detect, align, embed) on the images of a folder, as JSON.
+    Vision {
+        /// Folder of JPEG/PNG images (searched recursively).
+        #[arg(long)]
+        images: PathBuf,
+        /// Engines to measure (default: tract, and ort when this build has it).
+        #[arg(long, value_delimiter = ',')]
+        backend: Vec<BackendKind>,
+        /// At most this many images.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
+    match args {
+        Args::Vision { images, backend, limit } => {
+            let mut paths = scan_images(&images).with_context(|| format!("cannot read {}", images.display()))?;
+            paths.truncate(limit);
+            anyhow::ensure!(!paths.is_empty(), "no JPEG or PNG images under {}", images.display());
+            let backends = if backend.is_empty() { default_backends() } else { backend };
+            let results = backends
+                .into_iter()
+                .map(|b| bench_vision(config, b, &paths))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            println!("{}", serde_json::to_string_pretty(&results)?);
+            Ok(())
+        }
+    }
+}
+
+fn default_backends() -> Vec<BackendKind> {
+    if cfg!(feature = "ort") { vec![BackendKind::Tract, BackendKind::Ort] } else { vec![BackendKind::Tract] }
+}
+
+/// Median milliseconds per stage for one engine.
+#[derive(Debug, Serialize)]
+struct StageMedians {
+    backend: BackendKind,
+    images: usize,
+    faces: usize,
+    threads: usize,
+    decode_ms: f64,
+    detect_ms: f64,
+    align_ms: f64,
+    embed_ms: f64,
+    /// Median of detect + align + embed per image with a face.
+    total_ms: f64,
+    load_ms: f64,
+}
+
+fn bench_vision(config: &Config, backend: BackendKind, paths: &[PathBuf]) -> anyhow::Result<StageMedians> {
+    let mut vision = config.vision.clone();
+    vision.backend = backend;
+    let start = Instant::now();
+    let mut pipeline = FacePipeline::load(&config.paths.models, &vision)?;
+    let load_ms = ms(start);
+    let (mut decode, mut detect, mut align, mut embed, mut total) = (vec![], vec![], vec![], vec![], vec![]);
+    for path in paths {
+        let t = Instant::now();
+        let Ok(frame) = Frame::open(path) else { continue };
+        let work = pipeline.working_frame(&frame);
+        decode.push(ms(t));
+        let t = Instant::now();
+        let faces = pipeline.detect(&work)?;
+        let detect_ms = ms(t);
+        detect.push(detect_ms);
+        let Some(face) = quality::dominant(&faces) else { continue };
+        let t = Instant::now();
+        let Some(aligned) = pipeline.align(&work, face) else { continue };
+        let align_ms = ms(t);
+        align.push(align_ms);
+        let t = Instant::now();
+        pipeline.embed(&aligned)?;
+        let embed_ms = ms(t);
+        embed.push(embed_ms);
+        total.push(detect_ms + align_ms + embed_ms);
+    }
+    Ok(StageMedians {
+        backend,
+        images: decode.len(),
+        faces: embed.len(),
+        threads: vision.threads,
+        decode_ms: median(decode),
+        detect_ms: median(detect),
+        align_ms: median(align),
+        embed_ms: median(embed),
+        total_ms: median(total),
+        load_ms,
+    })
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}

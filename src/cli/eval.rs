@@ -1,0 +1,73 @@
+//! `facegate eval`: accuracy of the face pipeline on a labelled photo folder.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::Config;
+use crate::vision::evaluation::{self, PairingOptions, det_plot};
+use crate::vision::{BackendKind, FacePipeline};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder of `<identity>/<image>` photos (JPEG or PNG).
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Inference engine (default: the config's).
+    #[arg(long)]
+    pub backend: Option<BackendKind>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the DET curve to this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
+    let mut vision = config.vision.clone();
+    if let Some(backend) = args.backend {
+        vision.backend = backend;
+    }
+    let images = evaluation::scan(&args.dataset)
+        .with_context(|| format!("cannot read dataset folder {}", args.dataset.display()))?;
+    anyhow::ensure!(!images.is_empty(), "no JPEG or PNG images under {}/<identity>/", args.dataset.display());
+    let mut pipeline = FacePipeline::load(&config.paths.models, &vision)?;
+
+    let bar = ProgressBar::new(images.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} [{elapsed} < {eta}]")
+            .expect("static template"),
+    );
+    bar.set_message(format!("embedding ({})", vision.backend));
+    let mut embedded = Vec::with_capacity(images.len());
+    for image in &images {
+        embedded.push(evaluation::embed_one(&mut pipeline, &image.path)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    let embeddings: Vec<_> = embedded.iter().map(|e| e.embedding.clone()).collect();
+    let (scores, pairing) = evaluation::score_pairs(&images, &embeddings, PairingOptions::default());
+    let report = evaluation::report(vision.backend.to_string(), &images, &embedded, &scores, pairing);
+
+    if let Some(plot) = &args.plot {
+        let title = format!("DET, {} images, {} backend, EER {:.2} %", report.images, report.backend, report.eer * 100.0);
+        std::fs::write(plot, det_plot::render(&scores.curve(), &title))
+            .with_context(|| format!("cannot write {}", plot.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let pct = |v: f64| format!("{:.2} %", v * 100.0);
+    println!("images               {} ({} identities, backend {})", report.images, report.identities, report.backend);
+    println!("failures to acquire  {} (counted as rejections)", report.failures_to_acquire);
+    println!("pairs                {} genuine, {} impostor ({})", report.genuine_pairs, report.impostor_pairs, report.impostor_pairing);
+    println!("EER                  {} (threshold {:.3})", pct(report.eer), report.eer_threshold);
+    println!("FNMR @ FMR 1e-2      {} (threshold {:.3})", pct(report.fnmr_at_fmr_1e2), report.threshold_at_fmr_1e2);
+    println!("FNMR @ FMR 1e-3      {} (threshold {:.3})", pct(report.fnmr_at_fmr_1e3), report.threshold_at_fmr_1e3);
+    println!("FNMR @ FMR 1e-4      {} (threshold {:.3})", pct(report.fnmr_at_fmr_1e4), report.threshold_at_fmr_1e4);
+    println!("time per image       {:.1} ms (detect + align + embed)", report.ms_per_image);
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! `facegate eval`: how accuracy is measured on a folder of labelled photos.
+//!
+//! `DIR/<identity>/<image>`: every image is embedded (largest face, no quality gate: this
+//! measures recognition, and the gate's rejections are a separate, tunable policy). Genuine
+//! pairs are all pairs of one identity's images. Impostor pairs are pairs of different
+//! identities; when folder names carry a block prefix (`<block>__<name>`, as in the dev set,
+//! where one public figure may appear in two blocks) they are formed within a block only. An
+//! image without a face (failure to acquire) makes all its pairs score −∞: rejected.
+
+pub mod det_plot;
+pub mod metrics;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::{Embedding, FacePipeline, Frame, VisionError};
+use metrics::{OperatingPoint, Scores};
+
+/// A photo and the identity it shows.
+#[derive(Debug, Clone)]
+pub struct LabelledImage {
+    pub identity: String,
+    pub path: PathBuf,
+}
+
+/// Lists `DIR/<identity>/<image>` (JPEG and PNG), sorted for reproducible runs.
+pub fn scan(dir: &Path) -> std::io::Result<Vec<LabelledImage>> {
+    let mut images = Vec::new();
+    for identity in std::fs::read_dir(dir)? {
+        let identity = identity?;
+        if !identity.file_type()?.is_dir() {
+            continue;
+        }
+        let name = identity.file_name().to_string_lossy().into_owned();
+        for file in std::fs::read_dir(identity.path())? {
+            let path = file?.path();
+            if is_image(&path) {
+                images.push(LabelledImage { identity: name.clone(), path });
+            }
+        }
+    }
+    images.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(images)
+}
+
+/// Every JPEG or PNG below `dir`, sorted.
+pub fn scan_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if is_image(&path) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn is_image(path: &Path) -> bool {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png"))
+}
+
+/// The block an identity belongs to: the part of its name before `__`, if any.
+fn block(identity: &str) -> &str {
+    identity.split_once("__").map_or("", |(b, _)| b)
+}
+
+/// The outcome of embedding one image.
+pub struct Embedded {
+    pub embedding: Option<Embedding>,
+    /// Time for detect + align + embed, excluding decoding.
+    pub seconds: f64,
+}
+
+/// Decodes and embeds one image. An unreadable or corrupt file is a failure to acquire.
+pub fn embed_one(pipeline: &mut FacePipeline, path: &Path) -> Result<Embedded, VisionError> {
+    let frame = match Frame::open(path) {
+        Ok(frame) => frame,
+        Err(err @ (VisionError::ImageDecode { .. } | VisionError::ImageRead { .. })) => {
+            tracing::warn!("{err}");
+            return Ok(Embedded { embedding: None, seconds: 0.0 });
+        }
+        Err(err) => return Err(err),
+    };
+    let start = Instant::now();
+    let embedding = pipeline.embed_largest(&frame)?;
+    Ok(Embedded { embedding, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// The numbers `eval` reports (also its `--json` output).
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub backend: String,
+    pub images: usize,
+    pub identities: usize,
+    pub failures_to_acquire: usize,
+    pub genuine_pairs: usize,
+    pub impostor_pairs: usize,
+    /// How impostor pairs were formed, and whether they were sampled.
+    pub impostor_pairing: String,
+    pub eer: f64,
+    pub eer_threshold: f32,
+    #[serde(rename = "fnmr_at_fmr_1e-2")]
+    pub fnmr_at_fmr_1e2: f64,
+    #[serde(rename = "threshold_at_fmr_1e-2")]
+    pub threshold_at_fmr_1e2: f32,
+    #[serde(rename = "fnmr_at_fmr_1e-3")]
+    pub fnmr_at_fmr_1e3: f64,
+    #[serde(rename = "threshold_at_fmr_1e-3")]
+    pub threshold_at_fmr_1e3: f32,
+    #[serde(rename = "fnmr_at_fmr_1e-4")]
+    pub fnmr_at_fmr_1e4: f64,
+    #[serde(rename = "threshold_at_fmr_1e-4")]
+    pub threshold_at_fmr_1e4: f32,
+    pub ms_per_image: f64,
+}
+
+/// Pairing limits.
+#[derive(Debug, Clone, Copy)]
+pub struct PairingOptions {
+    /// Above this many impostor pairs, a seeded random sample of about this size is scored.
+    pub max_impostor_pairs: usize,
+    pub seed: u64,
+}
+
+impl Default for PairingOptions {
+    fn default() -> Self {
+        Self { max_impostor_pairs: 2_000_000, seed: 1 }
+    }
+}
+
+/// Scores all pairs of embedded images.
+pub fn score_pairs(
+    images: &[LabelledImage],
+    embeddings: &[Option<Embedding>],
+    options: PairingOptions,
+) -> (Scores, String) {
+    let score = |i: usize, j: usize| match (&embeddings[i], &embeddings[j]) {
+        (Some(a), Some(b)) => a.cosine(b),
+        _ => f32::NEG_INFINITY,
+    };
+    let blocked = images.iter().any(|im| !block(&im.identity).is_empty());
+    let is_impostor = |i: usize, j: usize| {
+        images[i].identity != images[j].identity
+            && block(&images[i].identity) == block(&images[j].identity)
+    };
+    let n = images.len();
+    let total_impostors =
+        (0..n).map(|i| (i + 1..n).filter(|&j| is_impostor(i, j)).count()).sum::<usize>();
+    let keep = (options.max_impostor_pairs as f64 / total_impostors.max(1) as f64).min(1.0);
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        for j in i + 1..n {
+            if images[i].identity == images[j].identity {
+                genuine.push(score(i, j));
+            } else if is_impostor(i, j) && (keep >= 1.0 || rng.random::<f64>() < keep) {
+                impostor.push(score(i, j));
+            }
+        }
+    }
+    let mut pairing =
+        if blocked { "within blocks (<block>__<name>)".to_owned() } else { "all identities".to_owned() };
+    if keep < 1.0 {
+        pairing += &format!(", seeded sample of {} of {total_impostors}", impostor.len());
+    }
+    (Scores::new(genuine, impostor), pairing)
+}
+
+/// Builds the report from scored pairs.
+pub fn report(
+    backend: String,
+    images: &[LabelledImage],
+    embedded: &[Embedded],
+    scores: &Scores,
+    impostor_pairing: String,
+) -> Report {
+    let mut identities: Vec<&str> = images.iter().map(|i| i.identity.as_str()).collect();
+    identities.dedup();
+    let acquired: Vec<&Embedded> = embedded.iter().filter(|e| e.embedding.is_some()).collect();
+    let at = |fmr| scores.at_fmr(fmr);
+    let (p2, p3, p4): (OperatingPoint, OperatingPoint, OperatingPoint) = (at(1e-2), at(1e-3), at(1e-4));
+    let eer = scores.eer();
+    Report {
+        backend,
+        images: images.len(),
+        identities: identities.len(),
+        failures_to_acquire: embedded.len() - acquired.len(),
+        genuine_pairs: scores.genuine_pairs(),
+        impostor_pairs: scores.impostor_pairs(),
+        impostor_pairing,
+        eer: eer.fmr,
+        eer_threshold: eer.threshold,
+        fnmr_at_fmr_1e2: p2.fnmr,
+        threshold_at_fmr_1e2: p2.threshold,
+        fnmr_at_fmr_1e3: p3.fnmr,
+        threshold_at_fmr_1e3: p3.threshold,
+        fnmr_at_fmr_1e4: p4.fnmr,
+        threshold_at_fmr_1e4: p4.threshold,
+        ms_per_image: 1000.0 * embedded.iter().map(|e| e.seconds).sum::<f64>() / embedded.len().max(1) as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vision::EMBEDDING_DIM;
+
+    fn unit(axis: usize) -> Option<Embedding> {
+        let mut v = [0f32; EMBEDDING_DIM];
+        v[axis] = 1.0;
+        Embedding::from_raw(v)
+    }
+
+    fn image(identity: &str) -> LabelledImage {
+        LabelledImage { identity: identity.into(), path: PathBuf::new() }
+    }
+
+    #[test]
+    fn pairs_within_blocks_and_failures_score_minus_infinity() {
+        let images = [image("a__x"), image("a__x"), image("a__y"), image("b__z")];
+        let embeddings = [unit(0), None, unit(1), unit(2)];
+        let (scores, pairing) = score_pairs(&images, &embeddings, PairingOptions::default());
+        assert_eq!(scores.genuine_pairs(), 1);
+        // a__x/a__y twice; a__* with b__z are in different blocks.
+        assert_eq!(scores.impostor_pairs(), 2);
+        assert!(pairing.starts_with("within blocks"));
+        assert_eq!(scores.at(-1.0).fnmr, 1.0, "the only genuine pair has a failed image");
+    }
+
+    #[test]
+    fn large_impostor_sets_are_sampled_deterministically() {
+        let images: Vec<_> = (0..60).map(|i| image(&format!("p{i}"))).collect();
+        let embeddings: Vec<_> = (0..60).map(unit).collect();
+        let options = PairingOptions { max_impostor_pairs: 500, seed: 7 };
+        let (a, pairing) = score_pairs(&images, &embeddings, options);
+        let (b, _) = score_pairs(&images, &embeddings, options);
+        assert!(pairing.contains("seeded sample") && pairing.contains("of 1770"));
+        assert_eq!(a.impostor_pairs(), b.impostor_pairs());
+        assert!((350..650).contains(&a.impostor_pairs()), "{}", a.impostor_pairs());
+    }
+
+    #[test]
+    fn scan_reads_identity_folders_and_skips_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("alice")).unwrap();
+        std::fs::write(dir.path().join("alice/1.jpg"), b"x").unwrap();
+        std::fs::write(dir.path().join("alice/notes.txt"), b"x").unwrap();
+        std::fs::write(dir.path().join("README.md"), b"x").unwrap();
+        let images = scan(dir.path()).unwrap();
+        assert_eq!(images.len(), 1);
+        assert_eq!(images[0].identity, "alice");
+    }
+}

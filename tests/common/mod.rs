@@ -1,0 +1,60 @@
+//! Helpers shared by the integration tests: where the models and `../shared` are, and the dev
+//! face set embedded once per test binary.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use facegate::vision::evaluation::{self, Embedded, LabelledImage};
+use facegate::vision::{BackendKind, FacePipeline, VisionConfig};
+
+/// The models folder of this checkout (filled by `models/fetch.sh`).
+pub fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+/// `../shared` beside the checkout (or `$FACEGATE_SHARED`), if present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("FACEGATE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    dir.is_dir().then_some(dir)
+}
+
+/// The labelled dev face photos, or `None` (with a note on stderr) when `../shared` is absent.
+pub fn dev_faces_dir() -> Option<PathBuf> {
+    let dir = shared_dir().map(|d| d.join("testdata/faces")).filter(|d| d.is_dir());
+    if dir.is_none() {
+        eprintln!("skipped: ../shared/testdata/faces is not present beside the checkout");
+    }
+    dir
+}
+
+/// A pipeline on this checkout's models; panics with the fix when they are missing.
+pub fn pipeline(backend: BackendKind) -> FacePipeline {
+    let config = VisionConfig { backend, ..VisionConfig::default() };
+    FacePipeline::load(&models_dir(), &config).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The dev face set, embedded with one backend.
+pub struct DevFaces {
+    pub images: Vec<LabelledImage>,
+    pub embedded: Vec<Embedded>,
+}
+
+/// The dev set embedded with tract, computed once per test binary.
+pub fn dev_faces_tract() -> Option<&'static DevFaces> {
+    static CELL: OnceLock<Option<DevFaces>> = OnceLock::new();
+    CELL.get_or_init(|| embed_dev_faces(BackendKind::Tract)).as_ref()
+}
+
+pub fn embed_dev_faces(backend: BackendKind) -> Option<DevFaces> {
+    let dir = dev_faces_dir()?;
+    let images = evaluation::scan(&dir).expect("dev set is readable");
+    let mut pipeline = pipeline(backend);
+    let embedded = images
+        .iter()
+        .map(|image| evaluation::embed_one(&mut pipeline, &image.path).expect("pipeline runs"))
+        .collect();
+    Some(DevFaces { images, embedded })
+}

@@ -1,0 +1,85 @@
+//! The face pipeline end to end: models, bad input, and accuracy on the dev face set.
+
+mod common;
+
+use facegate::vision::evaluation::{self, PairingOptions};
+use facegate::vision::{BackendKind, Frame, VisionConfig, VisionError, backend};
+
+/// The decision threshold the gate uses by default; the dev set puts FMR 1e-3 near 0.37.
+const DECISION_THRESHOLD: f32 = 0.40;
+
+#[test]
+fn missing_models_are_a_clear_error_naming_the_fix() {
+    let empty = tempfile::tempdir().unwrap();
+    let err = facegate::vision::FacePipeline::load(empty.path(), &VisionConfig::default()).err().unwrap();
+    assert!(err.to_string().contains("models/fetch.sh"), "{err}");
+}
+
+#[test]
+fn a_corrupt_model_file_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("broken.onnx");
+    std::fs::write(&garbage, b"\x08\x07garbage that is not a protobuf").unwrap();
+    let err = backend::load(BackendKind::Tract, &garbage, [1, 3, 112, 112], 1).err().unwrap();
+    assert!(matches!(err, VisionError::ModelLoad { .. }), "{err}");
+}
+
+#[test]
+fn odd_frame_sizes_and_blank_frames_find_no_face_without_failing() {
+    let mut pipeline = common::pipeline(BackendKind::Tract);
+    for (w, h) in [(1, 1), (33, 17), (31, 900), (2000, 30), (640, 480)] {
+        let frame = Frame::from_rgb(w, h, vec![90; (w * h * 3) as usize]).unwrap();
+        let analysis = pipeline.analyze(&frame).unwrap();
+        assert!(analysis.faces.is_empty(), "{w}x{h}");
+        assert_eq!(analysis.outcome.err(), Some(facegate::vision::QualityIssue::NoFace));
+    }
+}
+
+#[test]
+fn corrupt_image_file_is_a_decode_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("photo.jpg");
+    std::fs::write(&path, b"\xff\xd8\xff\xe0 truncated jpeg").unwrap();
+    assert!(matches!(Frame::open(&path), Err(VisionError::ImageDecode { .. })));
+}
+
+#[test]
+fn same_person_scores_above_the_threshold_and_different_people_below() {
+    let Some(dir) = common::dev_faces_dir() else { return };
+    let mut pipeline = common::pipeline(BackendKind::Tract);
+    let mut embed = |rel: &str| pipeline.embed_largest(&Frame::open(&dir.join(rel)).unwrap()).unwrap().unwrap();
+    let (a1, a2) = (embed("deepface__c01/1.jpg"), embed("deepface__c01/2.jpg"));
+    let b = embed("deepface__c02/1.jpg");
+    assert!(a1.cosine(&a2) > DECISION_THRESHOLD, "same person: {}", a1.cosine(&a2));
+    assert!(a1.cosine(&b) < DECISION_THRESHOLD, "different people: {}", a1.cosine(&b));
+    assert!(a2.cosine(&b) < DECISION_THRESHOLD, "different people: {}", a2.cosine(&b));
+}
+
+#[test]
+fn dev_set_fnmr_at_fmr_1e3_is_at_most_1_5_percent() {
+    let Some(dev) = common::dev_faces_tract() else { return };
+    let embeddings: Vec<_> = dev.embedded.iter().map(|e| e.embedding.clone()).collect();
+    let (scores, _) = evaluation::score_pairs(&dev.images, &embeddings, PairingOptions::default());
+    let at = scores.at_fmr(1e-3);
+    eprintln!("dev set: FNMR {:.4} at FMR {:.5}, threshold {:.3}", at.fnmr, at.fmr, at.threshold);
+    assert!(at.fmr <= 1e-3);
+    assert!(at.fnmr <= 0.015, "FNMR at FMR 1e-3 is {:.4}", at.fnmr);
+    assert!(at.threshold < DECISION_THRESHOLD + 0.05, "the default threshold sits near FMR 1e-3");
+}
+
+#[cfg(feature = "ort")]
+#[test]
+fn tract_and_ort_embeddings_agree_on_every_dev_image() {
+    let Some(dev) = common::dev_faces_tract() else { return };
+    let ort = common::embed_dev_faces(BackendKind::Ort).expect("same dev set");
+    let mut worst = 1.0f32;
+    for ((image, t), o) in dev.images.iter().zip(&dev.embedded).zip(&ort.embedded) {
+        match (&t.embedding, &o.embedding) {
+            (Some(t), Some(o)) => worst = worst.min(t.cosine(o)),
+            (None, None) => {}
+            _ => panic!("{}: a face was found by one backend only", image.path.display()),
+        }
+    }
+    eprintln!("lowest tract/ort cosine over the dev set: {worst:.6}");
+    assert!(worst >= 0.999, "lowest cosine {worst}");
+}
