@@ -43,7 +43,7 @@ setup() {
   install_apt_packages
   check_toolchain
   say "models"
-  models/fetch.sh "$@"
+  models/fetch.sh
 }
 
 case "${1:-}" in
@@ -55,8 +55,8 @@ case "${1:-}" in
     cargo run --quiet -- demo --dataset "$dataset"
     ;;
   test)
-    setup --ort
-    ORT_DYLIB_PATH="$(models/fetch.sh --ort --print-ort-path)"
+    setup
+    ORT_DYLIB_PATH="$(models/fetch.sh --ort | tail -n 1)"
     export ORT_DYLIB_PATH
     say "format and lints"
     cargo fmt --all -- --check

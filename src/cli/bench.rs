@@ -23,19 +23,26 @@ pub enum Args {
         /// At most this many images.
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Inference threads (default: the config's).
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     match args {
-        Args::Vision { images, backend, limit } => {
+        Args::Vision { images, backend, limit, threads } => {
+            let mut config = config.clone();
+            if let Some(threads) = threads {
+                config.vision.threads = threads;
+            }
             let mut paths = scan_images(&images).with_context(|| format!("cannot read {}", images.display()))?;
             paths.truncate(limit);
             anyhow::ensure!(!paths.is_empty(), "no JPEG or PNG images under {}", images.display());
             let backends = if backend.is_empty() { default_backends() } else { backend };
             let results = backends
                 .into_iter()
-                .map(|b| bench_vision(config, b, &paths))
+                .map(|b| bench_vision(&config, b, &paths))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             println!("{}", serde_json::to_string_pretty(&results)?);
             Ok(())

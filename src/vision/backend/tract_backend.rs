@@ -17,8 +17,8 @@ pub struct TractSession {
 }
 
 impl TractSession {
-    /// tract runs single-threaded here; `threads` is accepted for symmetry (see README, Speed).
-    pub fn load(model: &Path, shape: [usize; 4], _threads: usize) -> Result<Self, VisionError> {
+    pub fn load(model: &Path, shape: [usize; 4], threads: usize) -> Result<Self, VisionError> {
+        use_threads(threads);
         let fail = |source: TractError| VisionError::ModelLoad {
             path: model.to_owned(),
             reason: format!("{source:#}"),
@@ -37,6 +37,22 @@ impl TractSession {
         let plan = inference.into_optimized().and_then(|m| m.into_runnable()).map_err(fail)?;
         Ok(Self { plan, shape, names })
     }
+}
+
+/// tract's matrix products run on one process-wide executor: set once, by the first model
+/// loaded (all models of a gate share one `[vision] threads` setting).
+fn use_threads(threads: usize) {
+    use tract_linalg::multithread::{Executor, set_default_executor};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        if threads > 1 {
+            set_default_executor(Executor::multithread(threads));
+        }
+    });
 }
 
 impl Session for TractSession {
