@@ -11,7 +11,8 @@ const DECISION_THRESHOLD: f32 = 0.40;
 #[test]
 fn missing_models_are_a_clear_error_naming_the_fix() {
     let empty = tempfile::tempdir().unwrap();
-    let err = facegate::vision::FacePipeline::load(empty.path(), &VisionConfig::default()).err().unwrap();
+    let err =
+        facegate::vision::FacePipeline::load(empty.path(), &VisionConfig::default()).err().unwrap();
     assert!(err.to_string().contains("models/fetch.sh"), "{err}");
 }
 
@@ -47,7 +48,11 @@ fn corrupt_image_file_is_a_decode_error() {
 fn same_person_scores_above_the_threshold_and_different_people_below() {
     let Some(dir) = common::dev_faces_dir() else { return };
     let mut pipeline = common::pipeline(BackendKind::Tract);
-    let mut embed = |rel: &str| pipeline.embed_largest(&Frame::open(&dir.join(rel)).unwrap()).unwrap().unwrap();
+    let mut embed = |rel: &str| {
+        let frame = Frame::open(&dir.join(rel)).unwrap();
+        let work = pipeline.working_frame(&frame).into_owned();
+        pipeline.embed_largest(&work).unwrap().unwrap()
+    };
     let (a1, a2) = (embed("deepface__c01/1.jpg"), embed("deepface__c01/2.jpg"));
     let b = embed("deepface__c02/1.jpg");
     assert!(a1.cosine(&a2) > DECISION_THRESHOLD, "same person: {}", a1.cosine(&a2));

@@ -36,7 +36,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             if let Some(threads) = threads {
                 config.vision.threads = threads;
             }
-            let mut paths = scan_images(&images).with_context(|| format!("cannot read {}", images.display()))?;
+            let mut paths = scan_images(&images)
+                .with_context(|| format!("cannot read {}", images.display()))?;
             paths.truncate(limit);
             anyhow::ensure!(!paths.is_empty(), "no JPEG or PNG images under {}", images.display());
             let backends = if backend.is_empty() { default_backends() } else { backend };
@@ -51,7 +52,11 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
 }
 
 fn default_backends() -> Vec<BackendKind> {
-    if cfg!(feature = "ort") { vec![BackendKind::Tract, BackendKind::Ort] } else { vec![BackendKind::Tract] }
+    if cfg!(feature = "ort") {
+        vec![BackendKind::Tract, BackendKind::Ort]
+    } else {
+        vec![BackendKind::Tract]
+    }
 }
 
 /// Median milliseconds per stage for one engine.
@@ -70,13 +75,18 @@ struct StageMedians {
     load_ms: f64,
 }
 
-fn bench_vision(config: &Config, backend: BackendKind, paths: &[PathBuf]) -> anyhow::Result<StageMedians> {
+fn bench_vision(
+    config: &Config,
+    backend: BackendKind,
+    paths: &[PathBuf],
+) -> anyhow::Result<StageMedians> {
     let mut vision = config.vision.clone();
     vision.backend = backend;
     let start = Instant::now();
     let mut pipeline = FacePipeline::load(&config.paths.models, &vision)?;
     let load_ms = ms(start);
-    let (mut decode, mut detect, mut align, mut embed, mut total) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut decode, mut detect, mut align, mut embed, mut total) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for path in paths {
         let t = Instant::now();
         let Ok(frame) = Frame::open(path) else { continue };

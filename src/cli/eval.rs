@@ -32,7 +32,11 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     }
     let images = evaluation::scan(&args.dataset)
         .with_context(|| format!("cannot read dataset folder {}", args.dataset.display()))?;
-    anyhow::ensure!(!images.is_empty(), "no JPEG or PNG images under {}/<identity>/", args.dataset.display());
+    anyhow::ensure!(
+        !images.is_empty(),
+        "no JPEG or PNG images under {}/<identity>/",
+        args.dataset.display()
+    );
     let mut pipeline = FacePipeline::load(&config.paths.models, &vision)?;
 
     let bar = ProgressBar::new(images.len() as u64).with_style(
@@ -48,11 +52,18 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     let embeddings: Vec<_> = embedded.iter().map(|e| e.embedding.clone()).collect();
-    let (scores, pairing) = evaluation::score_pairs(&images, &embeddings, PairingOptions::default());
-    let report = evaluation::report(vision.backend.to_string(), &images, &embedded, &scores, pairing);
+    let (scores, pairing) =
+        evaluation::score_pairs(&images, &embeddings, PairingOptions::default());
+    let report =
+        evaluation::report(vision.backend.to_string(), &images, &embedded, &scores, pairing);
 
     if let Some(plot) = &args.plot {
-        let title = format!("DET, {} images, {} backend, EER {:.2} %", report.images, report.backend, report.eer * 100.0);
+        let title = format!(
+            "DET, {} images, {} backend, EER {:.2} %",
+            report.images,
+            report.backend,
+            report.eer * 100.0
+        );
         std::fs::write(plot, det_plot::render(&scores.curve(), &title))
             .with_context(|| format!("cannot write {}", plot.display()))?;
     }
@@ -61,13 +72,31 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         return Ok(());
     }
     let pct = |v: f64| format!("{:.2} %", v * 100.0);
-    println!("images               {} ({} identities, backend {})", report.images, report.identities, report.backend);
+    println!(
+        "images               {} ({} identities, backend {})",
+        report.images, report.identities, report.backend
+    );
     println!("failures to acquire  {} (counted as rejections)", report.failures_to_acquire);
-    println!("pairs                {} genuine, {} impostor ({})", report.genuine_pairs, report.impostor_pairs, report.impostor_pairing);
+    println!(
+        "pairs                {} genuine, {} impostor ({})",
+        report.genuine_pairs, report.impostor_pairs, report.impostor_pairing
+    );
     println!("EER                  {} (threshold {:.3})", pct(report.eer), report.eer_threshold);
-    println!("FNMR @ FMR 1e-2      {} (threshold {:.3})", pct(report.fnmr_at_fmr_1e2), report.threshold_at_fmr_1e2);
-    println!("FNMR @ FMR 1e-3      {} (threshold {:.3})", pct(report.fnmr_at_fmr_1e3), report.threshold_at_fmr_1e3);
-    println!("FNMR @ FMR 1e-4      {} (threshold {:.3})", pct(report.fnmr_at_fmr_1e4), report.threshold_at_fmr_1e4);
+    println!(
+        "FNMR @ FMR 1e-2      {} (threshold {:.3})",
+        pct(report.fnmr_at_fmr_1e2),
+        report.threshold_at_fmr_1e2
+    );
+    println!(
+        "FNMR @ FMR 1e-3      {} (threshold {:.3})",
+        pct(report.fnmr_at_fmr_1e3),
+        report.threshold_at_fmr_1e3
+    );
+    println!(
+        "FNMR @ FMR 1e-4      {} (threshold {:.3})",
+        pct(report.fnmr_at_fmr_1e4),
+        report.threshold_at_fmr_1e4
+    );
     println!("time per image       {:.1} ms (detect + align + embed)", report.ms_per_image);
     Ok(())
 }

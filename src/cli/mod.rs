@@ -1,6 +1,7 @@
 //! The `facegate` command line: one file per verb, each with its `Args` and `run`.
 
 mod bench;
+mod demo;
 mod eval;
 
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Measure face recognition accuracy on a folder of labelled photos.
     Eval(eval::Args),
+    /// The face path on sample photos: enrol a few identities, decide for every other photo.
+    Demo(demo::Args),
     /// Measure speed.
     #[command(subcommand)]
     Bench(bench::Args),
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Eval(args) => eval::run(args, &config),
         Command::Bench(args) => bench::run(args, &config),
+        Command::Demo(args) => demo::run(args, &config),
     }
 }
 

@@ -46,7 +46,9 @@ pub fn similarity(src: &[Point], dst: &[Point]) -> Option<Affine> {
         return None;
     }
     let mean = |pts: &[Point]| {
-        let s = pts[..n].iter().fold([0.0f64; 2], |acc, p| [acc[0] + p[0] as f64, acc[1] + p[1] as f64]);
+        let s = pts[..n]
+            .iter()
+            .fold([0.0f64; 2], |acc, p| [acc[0] + p[0] as f64, acc[1] + p[1] as f64]);
         [s[0] / n as f64, s[1] / n as f64]
     };
     let (ms, md) = (mean(src), mean(dst));
@@ -75,7 +77,11 @@ pub fn warp(frame: &Frame, to_frame: &Affine, size: u32) -> Frame {
     let (w, h) = (frame.width() as i64, frame.height() as i64);
     let px = frame.pixels();
     let fetch = |x: i64, y: i64, c: usize| -> f32 {
-        if x < 0 || y < 0 || x >= w || y >= h { 0.0 } else { px[((y * w + x) * 3) as usize + c] as f32 }
+        if x < 0 || y < 0 || x >= w || y >= h {
+            0.0
+        } else {
+            px[((y * w + x) * 3) as usize + c] as f32
+        }
     };
     let mut out = Vec::with_capacity((size * size * 3) as usize);
     for y in 0..size {
@@ -150,7 +156,9 @@ mod tests {
     #[test]
     fn degenerate_landmarks_give_none() {
         assert!(similarity(&[[1.0, 1.0]; 5], &TEMPLATE).is_none());
-        assert!(align_face(&Frame::from_rgb(4, 4, vec![0; 48]).unwrap(), &[[2.0, 2.0]; 5]).is_none());
+        assert!(
+            align_face(&Frame::from_rgb(4, 4, vec![0; 48]).unwrap(), &[[2.0, 2.0]; 5]).is_none()
+        );
     }
 
     #[test]

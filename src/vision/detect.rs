@@ -106,7 +106,8 @@ pub fn decode_head(head: &Head, width: usize, height: usize, threshold: f32) -> 
         let w = b[2].exp() * stride;
         let h = b[3].exp() * stride;
         let k = &head.kps[i * 10..i * 10 + 10];
-        let landmarks = std::array::from_fn(|n| [(k[2 * n] + col) * stride, (k[2 * n + 1] + row) * stride]);
+        let landmarks =
+            std::array::from_fn(|n| [(k[2 * n] + col) * stride, (k[2 * n + 1] + row) * stride]);
         found.push(Detection {
             bbox: BoundingBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h },
             landmarks,
@@ -175,12 +176,17 @@ impl Detector {
         Ok(nms(found, NMS_IOU))
     }
 
-    fn session(&mut self, width: usize, height: usize) -> Result<&mut Box<dyn Session>, VisionError> {
+    fn session(
+        &mut self,
+        width: usize,
+        height: usize,
+    ) -> Result<&mut Box<dyn Session>, VisionError> {
         if !self.sessions.contains_key(&(width, height)) {
             if self.sessions.len() >= MAX_CACHED_SHAPES {
                 self.sessions.clear();
             }
-            let session = backend::load(self.backend, &self.model, [1, 3, height, width], self.threads)?;
+            let session =
+                backend::load(self.backend, &self.model, [1, 3, height, width], self.threads)?;
             self.sessions.insert((width, height), session);
         }
         Ok(self.sessions.get_mut(&(width, height)).expect("inserted above"))
@@ -224,14 +230,21 @@ mod tests {
 
     #[test]
     fn scores_are_clamped_and_thresholded() {
-        let head = Head { stride: 32, cls: &[1.7, 0.2], obj: &[-0.5, 0.2], bbox: &[0.0; 8], kps: &[0.0; 20] };
+        let head = Head {
+            stride: 32,
+            cls: &[1.7, 0.2],
+            obj: &[-0.5, 0.2],
+            bbox: &[0.0; 8],
+            kps: &[0.0; 20],
+        };
         assert!(decode_head(&head, 64, 32, 0.1).iter().all(|d| (d.score - 0.2).abs() < 1e-6));
         assert!(decode_head(&head, 64, 32, 0.5).is_empty());
     }
 
     #[test]
     fn short_outputs_never_index_out_of_bounds() {
-        let head = Head { stride: 8, cls: &[0.9; 32], obj: &[0.9; 32], bbox: &[0.0; 7], kps: &[0.0; 10] };
+        let head =
+            Head { stride: 8, cls: &[0.9; 32], obj: &[0.9; 32], bbox: &[0.0; 7], kps: &[0.0; 10] };
         assert_eq!(decode_head(&head, 64, 32, 0.5).len(), 1);
     }
 

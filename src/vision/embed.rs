@@ -5,11 +5,11 @@ use std::path::Path;
 
 use zeroize::Zeroize;
 
+use super::VisionError;
 use super::align::ALIGNED_SIZE;
 use super::backend::{self, BackendKind, Session};
 use super::embedding::{EMBEDDING_DIM, Embedding};
 use super::frame::Frame;
-use super::VisionError;
 
 /// SFace's output tensor.
 const OUTPUT: &str = "fc1";
@@ -40,7 +40,10 @@ impl Embedder {
     /// The embedding of an aligned 112×112 face.
     pub fn embed(&mut self, aligned: &Frame) -> Result<Embedding, VisionError> {
         if (aligned.width(), aligned.height()) != (ALIGNED_SIZE, ALIGNED_SIZE) {
-            return Err(VisionError::FrameSize { width: aligned.width(), height: aligned.height() });
+            return Err(VisionError::FrameSize {
+                width: aligned.width(),
+                height: aligned.height(),
+            });
         }
         let mut input = to_input(aligned);
         let outputs = self.session.run(&input);
@@ -48,8 +51,15 @@ impl Embedder {
         let mut outputs = outputs?;
         let output = outputs.get(OUTPUT)?;
         let result = <[f32; EMBEDDING_DIM]>::try_from(output.data.as_slice())
-            .map_err(|_| VisionError::Inference(format!("{OUTPUT} has {} values, expected {EMBEDDING_DIM}", output.data.len())))
-            .and_then(|raw| Embedding::from_raw(raw).ok_or(VisionError::Inference("empty embedding".into())));
+            .map_err(|_| {
+                VisionError::Inference(format!(
+                    "{OUTPUT} has {} values, expected {EMBEDDING_DIM}",
+                    output.data.len()
+                ))
+            })
+            .and_then(|raw| {
+                Embedding::from_raw(raw).ok_or(VisionError::Inference("empty embedding".into()))
+            });
         outputs.0.iter_mut().for_each(|o| o.data.zeroize());
         result
     }

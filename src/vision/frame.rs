@@ -1,5 +1,6 @@
 //! A camera frame or decoded photo: 8-bit RGB pixels in memory, zeroised when dropped.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use image::imageops::FilterType;
@@ -45,12 +46,11 @@ impl Frame {
     pub fn open(path: &Path) -> Result<Self, VisionError> {
         let bytes = std::fs::read(path)
             .map_err(|source| VisionError::ImageRead { path: path.to_owned(), source })?;
-        let frame = Self::decode(&bytes).map_err(|reason| VisionError::ImageDecode {
+        let bytes = zeroize::Zeroizing::new(bytes);
+        Self::decode(&bytes).map_err(|reason| VisionError::ImageDecode {
             path: path.to_owned(),
             reason: reason.to_string(),
-        });
-        zeroize::Zeroizing::new(bytes);
-        frame
+        })
     }
 
     /// Decodes JPEG or PNG bytes, honouring EXIF orientation.
@@ -109,15 +109,13 @@ impl Frame {
         Frame { width, height, pixels: resized.into_raw() }
     }
 
-    /// Shrinks so that the longer side is at most `max_side`; returns the frame and the factor
-    /// applied (1 when it already fits).
-    pub fn fit_within(&self, max_side: u32) -> (Frame, f32) {
+    /// Shrinks so that the longer side is at most `max_side` (borrowing when it already fits).
+    pub fn fit_within(&self, max_side: u32) -> Cow<'_, Frame> {
         let longest = self.width.max(self.height);
         if longest <= max_side {
-            return (self.clone(), 1.0);
+            return Cow::Borrowed(self);
         }
-        let factor = max_side as f32 / longest as f32;
-        (self.scaled(factor), factor)
+        Cow::Owned(self.scaled(max_side as f32 / longest as f32))
     }
 }
 
@@ -160,9 +158,9 @@ mod tests {
     #[test]
     fn fit_within_shrinks_the_longer_side() {
         let frame = Frame::from_rgb(1000, 500, vec![128; 1000 * 500 * 3]).unwrap();
-        let (small, factor) = frame.fit_within(640);
+        let small = frame.fit_within(640);
         assert_eq!((small.width(), small.height()), (640, 320));
-        assert!((factor - 0.64).abs() < 1e-6);
         assert_eq!(small.pixel(10, 10), [128, 128, 128]);
+        assert!(matches!(small.fit_within(640), Cow::Borrowed(_)), "no copy when it fits");
     }
 }

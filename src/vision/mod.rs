@@ -65,7 +65,10 @@ impl Default for VisionConfig {
 pub enum VisionError {
     #[error("model manifest {path}: {reason} (run `{}`)", models::FETCH_COMMAND)]
     Manifest { path: PathBuf, reason: String },
-    #[error("model file {path} is missing or unreadable ({source}): run `{}`", models::FETCH_COMMAND)]
+    #[error(
+        "model file {path} is missing or unreadable ({source}): run `{}`",
+        models::FETCH_COMMAND
+    )]
     ModelMissing { path: PathBuf, source: std::io::Error },
     #[error(
         "model file {path} is not the pinned one (sha256 {actual}, expected {expected}): run `{}`",

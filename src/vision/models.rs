@@ -34,17 +34,23 @@ struct Entry {
 /// Returns the path of `file` in `dir` after checking it against the manifest in the same folder.
 pub fn verified(dir: &Path, file: &str) -> Result<PathBuf, VisionError> {
     let manifest_path = dir.join("manifest.toml");
-    let text = std::fs::read_to_string(&manifest_path)
-        .map_err(|source| VisionError::Manifest { path: manifest_path.clone(), reason: source.to_string() })?;
-    let manifest: Manifest = toml::from_str(&text)
-        .map_err(|source| VisionError::Manifest { path: manifest_path.clone(), reason: source.to_string() })?;
-    let sums: HashMap<_, _> = manifest.model.iter().map(|e| (e.file.as_str(), e.sha256.as_str())).collect();
+    let text = std::fs::read_to_string(&manifest_path).map_err(|source| VisionError::Manifest {
+        path: manifest_path.clone(),
+        reason: source.to_string(),
+    })?;
+    let manifest: Manifest = toml::from_str(&text).map_err(|source| VisionError::Manifest {
+        path: manifest_path.clone(),
+        reason: source.to_string(),
+    })?;
+    let sums: HashMap<_, _> =
+        manifest.model.iter().map(|e| (e.file.as_str(), e.sha256.as_str())).collect();
     let expected = sums.get(file).ok_or_else(|| VisionError::Manifest {
         path: manifest_path.clone(),
         reason: format!("no entry for {file}"),
     })?;
     let path = dir.join(file);
-    let actual = sha256_file(&path).map_err(|source| VisionError::ModelMissing { path: path.clone(), source })?;
+    let actual = sha256_file(&path)
+        .map_err(|source| VisionError::ModelMissing { path: path.clone(), source })?;
     if !actual.eq_ignore_ascii_case(expected) {
         return Err(VisionError::ModelChecksum { path, expected: expected.to_string(), actual });
     }
@@ -72,7 +78,8 @@ mod tests {
     fn folder(model_bytes: &[u8], sum: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("m.onnx"), model_bytes).unwrap();
-        let manifest = format!("[[model]]\nfile = \"m.onnx\"\nsha256 = \"{sum}\"\nlicence = \"MIT\"\n");
+        let manifest =
+            format!("[[model]]\nfile = \"m.onnx\"\nsha256 = \"{sum}\"\nlicence = \"MIT\"\n");
         std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
         dir
     }
@@ -94,7 +101,10 @@ mod tests {
         assert!(err.to_string().contains(FETCH_COMMAND), "{err}");
         std::fs::remove_file(dir.path().join("m.onnx")).unwrap();
         let err = verified(dir.path(), "m.onnx").unwrap_err();
-        assert!(matches!(err, VisionError::ModelMissing { .. }) && err.to_string().contains(FETCH_COMMAND));
+        assert!(
+            matches!(err, VisionError::ModelMissing { .. })
+                && err.to_string().contains(FETCH_COMMAND)
+        );
         assert!(matches!(verified(dir.path(), "other.onnx"), Err(VisionError::Manifest { .. })));
     }
 }

@@ -1,5 +1,6 @@
 //! The whole face path for one frame, with each stage callable on its own (for `bench`).
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use super::align::align_face;
@@ -41,17 +42,22 @@ impl FacePipeline {
         &self.config
     }
 
-    /// The frame the pipeline works on: shrunk to `max_side`.
-    pub fn working_frame(&self, frame: &Frame) -> Frame {
-        frame.fit_within(self.config.max_side).0
+    /// The frame the pipeline works on: shrunk to `max_side` (borrowed when it already fits).
+    pub fn working_frame<'a>(&self, frame: &'a Frame) -> Cow<'a, Frame> {
+        frame.fit_within(self.config.max_side)
     }
 
     /// Faces in a working frame, best first, in its coordinates.
     pub fn detect(&mut self, work: &Frame) -> Result<Vec<Detection>, VisionError> {
         let threshold = self.config.detection_threshold;
-        let (small, factor) = work.fit_within(self.config.detect_max_side);
+        let small = work.fit_within(self.config.detect_max_side);
         let faces = self.detector.detect(&small, threshold)?;
-        Ok(if factor == 1.0 { faces } else { faces.iter().map(|d| d.scaled(1.0 / factor)).collect() })
+        let factor = work.width() as f32 / small.width() as f32;
+        Ok(if small.width() == work.width() {
+            faces
+        } else {
+            faces.iter().map(|d| d.scaled(factor)).collect()
+        })
     }
 
     /// The aligned 112×112 crop of a face; `None` for degenerate landmarks.
@@ -68,26 +74,27 @@ impl FacePipeline {
     pub fn analyze(&mut self, frame: &Frame) -> Result<FaceAnalysis, VisionError> {
         let work = self.working_frame(frame);
         let faces = self.detect(&work)?;
-        let outcome = match quality::check_face(&faces, work.width(), work.height(), &self.config.quality) {
-            Err(issue) => Err(issue),
-            Ok(face) => match self.align(&work, face) {
-                None => Err(QualityIssue::NotFrontal),
-                Some(aligned) => match quality::check_sharpness(&aligned, &self.config.quality) {
-                    Err(issue) => Err(issue),
-                    Ok(()) => Ok(self.embed(&aligned)?),
+        let outcome =
+            match quality::check_face(&faces, work.width(), work.height(), &self.config.quality) {
+                Err(issue) => Err(issue),
+                Ok(face) => match self.align(&work, face) {
+                    None => Err(QualityIssue::NotFrontal),
+                    Some(aligned) => match quality::check_sharpness(&aligned, &self.config.quality)
+                    {
+                        Err(issue) => Err(issue),
+                        Ok(()) => Ok(self.embed(&aligned)?),
+                    },
                 },
-            },
-        };
+            };
         Ok(FaceAnalysis { faces, outcome })
     }
 
-    /// The embedding of the largest face without the quality gate, `None` when no face is
-    /// found: how `eval` measures recognition itself.
-    pub fn embed_largest(&mut self, frame: &Frame) -> Result<Option<Embedding>, VisionError> {
-        let work = self.working_frame(frame);
-        let faces = self.detect(&work)?;
+    /// The embedding of the largest face in a working frame ([`Self::working_frame`]) without
+    /// the quality gate, `None` when no face is found: how `eval` measures recognition itself.
+    pub fn embed_largest(&mut self, work: &Frame) -> Result<Option<Embedding>, VisionError> {
+        let faces = self.detect(work)?;
         let Some(face) = quality::dominant(&faces) else { return Ok(None) };
-        match self.align(&work, face) {
+        match self.align(work, face) {
             Some(aligned) => self.embed(&aligned).map(Some),
             None => Ok(None),
         }

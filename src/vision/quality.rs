@@ -142,9 +142,9 @@ pub fn check_face<'a>(
     config: &QualityConfig,
 ) -> Result<&'a Detection, QualityIssue> {
     let face = dominant(detections).ok_or(QualityIssue::NoFace)?;
-    let crowded = detections
-        .iter()
-        .any(|d| !std::ptr::eq(d, face) && d.bbox.area() >= config.second_face_ratio * face.bbox.area());
+    let crowded = detections.iter().any(|d| {
+        !std::ptr::eq(d, face) && d.bbox.area() >= config.second_face_ratio * face.bbox.area()
+    });
     if crowded {
         return Err(QualityIssue::SeveralFaces);
     }
@@ -152,7 +152,8 @@ pub fn check_face<'a>(
         return Err(QualityIssue::TooSmall);
     }
     let b = face.bbox;
-    let inside = |p: Point| p[0] >= 0.0 && p[1] >= 0.0 && p[0] < width as f32 && p[1] < height as f32;
+    let inside =
+        |p: Point| p[0] >= 0.0 && p[1] >= 0.0 && p[0] < width as f32 && p[1] < height as f32;
     if !inside([b.x, b.y]) || !inside([b.x + b.width - 1.0, b.y + b.height - 1.0]) {
         return Err(QualityIssue::OutOfFrame);
     }
@@ -211,7 +212,10 @@ mod tests {
         let big = face(100.0, 224.0, frontal(100.0));
         assert!(check_face(std::slice::from_ref(&big), 640, 480, &cfg).is_ok());
         let twin = face(400.0, 200.0, frontal(400.0));
-        assert_eq!(check_face(&[big.clone(), twin], 640, 480, &cfg), Err(QualityIssue::SeveralFaces));
+        assert_eq!(
+            check_face(&[big.clone(), twin], 640, 480, &cfg),
+            Err(QualityIssue::SeveralFaces)
+        );
         let bystander = face(400.0, 60.0, frontal(400.0));
         assert_eq!(check_face(&[big.clone(), bystander], 640, 480, &cfg).unwrap(), &big);
         let small = face(100.0, 50.0, frontal(100.0));
@@ -220,7 +224,10 @@ mod tests {
         assert_eq!(check_face(&[edge], 640, 480, &cfg), Err(QualityIssue::OutOfFrame));
         let mut turned = frontal(100.0);
         turned[2][0] += 30.0;
-        assert_eq!(check_face(&[face(100.0, 224.0, turned)], 640, 480, &cfg), Err(QualityIssue::NotFrontal));
+        assert_eq!(
+            check_face(&[face(100.0, 224.0, turned)], 640, 480, &cfg),
+            Err(QualityIssue::NotFrontal)
+        );
     }
 
     #[test]
@@ -228,7 +235,7 @@ mod tests {
         let size = 32u32;
         let checker: Vec<u8> = (0..size * size)
             .flat_map(|i| {
-                let v = if (i % size + i / size) % 2 == 0 { 255 } else { 0 };
+                let v = if (i % size + i / size).is_multiple_of(2) { 255 } else { 0 };
                 [v, v, v]
             })
             .collect();

@@ -70,7 +70,9 @@ pub fn load(
     threads: usize,
 ) -> Result<Box<dyn Session>, VisionError> {
     match kind {
-        BackendKind::Tract => Ok(Box::new(tract_backend::TractSession::load(model, shape, threads)?)),
+        BackendKind::Tract => {
+            Ok(Box::new(tract_backend::TractSession::load(model, shape, threads)?))
+        }
         #[cfg(feature = "ort")]
         BackendKind::Ort => Ok(Box::new(ort_backend::OrtSession::load(model, shape, threads)?)),
         #[cfg(not(feature = "ort"))]

@@ -64,7 +64,10 @@ impl Session for TractSession {
             .iter()
             .zip(&self.names)
             .map(|(value, name)| {
-                let data = value.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(<[f32]>::to_vec)).map_err(fail)?;
+                let data = value
+                    .try_as_plain_ram()
+                    .and_then(|v| v.as_slice::<f32>().map(<[f32]>::to_vec))
+                    .map_err(fail)?;
                 Ok(Output { name: name.clone(), shape: value.shape().to_vec(), data })
             })
             .collect::<Result<_, VisionError>>()?;

@@ -13,8 +13,11 @@ const FNMR_LOW: f64 = -4.0;
 
 /// Renders the curve with a title line under the plot.
 pub fn render(points: &[OperatingPoint], title: &str) -> String {
-    let x = |fmr: f64| MARGIN + (fmr.max(1e-5).log10() - FMR_LOW) / -FMR_LOW * (WIDTH - 2.0 * MARGIN);
-    let y = |fnmr: f64| HEIGHT - MARGIN - (fnmr.max(1e-4).log10() - FNMR_LOW) / -FNMR_LOW * (HEIGHT - 2.0 * MARGIN);
+    let x =
+        |fmr: f64| MARGIN + (fmr.max(1e-5).log10() - FMR_LOW) / -FMR_LOW * (WIDTH - 2.0 * MARGIN);
+    let y = |fnmr: f64| {
+        HEIGHT - MARGIN - (fnmr.max(1e-4).log10() - FNMR_LOW) / -FNMR_LOW * (HEIGHT - 2.0 * MARGIN)
+    };
     let mut svg = String::new();
     let _ = write!(
         svg,

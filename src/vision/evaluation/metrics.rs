@@ -59,7 +59,11 @@ impl Scores {
         self.curve()
             .into_iter()
             .min_by(|a, b| (a.fmr - a.fnmr).abs().total_cmp(&(b.fmr - b.fnmr).abs()))
-            .map(|p| OperatingPoint { fmr: (p.fmr + p.fnmr) / 2.0, fnmr: (p.fmr + p.fnmr) / 2.0, ..p })
+            .map(|p| OperatingPoint {
+                fmr: (p.fmr + p.fnmr) / 2.0,
+                fnmr: (p.fmr + p.fnmr) / 2.0,
+                ..p
+            })
             .unwrap_or(OperatingPoint { threshold: 0.0, fmr: 0.0, fnmr: 0.0 })
     }
 

@@ -78,7 +78,7 @@ fn block(identity: &str) -> &str {
 /// The outcome of embedding one image.
 pub struct Embedded {
     pub embedding: Option<Embedding>,
-    /// Time for detect + align + embed, excluding decoding.
+    /// Time for detect + align + embed, excluding decoding and shrinking.
     pub seconds: f64,
 }
 
@@ -92,8 +92,9 @@ pub fn embed_one(pipeline: &mut FacePipeline, path: &Path) -> Result<Embedded, V
         }
         Err(err) => return Err(err),
     };
+    let work = pipeline.working_frame(&frame);
     let start = Instant::now();
-    let embedding = pipeline.embed_largest(&frame)?;
+    let embedding = pipeline.embed_largest(&work)?;
     Ok(Embedded { embedding, seconds: start.elapsed().as_secs_f64() })
 }
 
@@ -169,8 +170,11 @@ pub fn score_pairs(
             }
         }
     }
-    let mut pairing =
-        if blocked { "within blocks (<block>__<name>)".to_owned() } else { "all identities".to_owned() };
+    let mut pairing = if blocked {
+        "within blocks (<block>__<name>)".to_owned()
+    } else {
+        "all identities".to_owned()
+    };
     if keep < 1.0 {
         pairing += &format!(", seeded sample of {} of {total_impostors}", impostor.len());
     }
@@ -189,7 +193,8 @@ pub fn report(
     identities.dedup();
     let acquired: Vec<&Embedded> = embedded.iter().filter(|e| e.embedding.is_some()).collect();
     let at = |fmr| scores.at_fmr(fmr);
-    let (p2, p3, p4): (OperatingPoint, OperatingPoint, OperatingPoint) = (at(1e-2), at(1e-3), at(1e-4));
+    let (p2, p3, p4): (OperatingPoint, OperatingPoint, OperatingPoint) =
+        (at(1e-2), at(1e-3), at(1e-4));
     let eer = scores.eer();
     Report {
         backend,
@@ -207,7 +212,8 @@ pub fn report(
         threshold_at_fmr_1e3: p3.threshold,
         fnmr_at_fmr_1e4: p4.fnmr,
         threshold_at_fmr_1e4: p4.threshold,
-        ms_per_image: 1000.0 * embedded.iter().map(|e| e.seconds).sum::<f64>() / embedded.len().max(1) as f64,
+        ms_per_image: 1000.0 * embedded.iter().map(|e| e.seconds).sum::<f64>()
+            / embedded.len().max(1) as f64,
     }
 }
 
