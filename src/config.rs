@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::store::{ConsentConfig, RetentionConfig, StoreConfig};
+use crate::templates::MatchingConfig;
 use crate::vision::VisionConfig;
 
 /// The whole configuration file.
@@ -15,6 +17,10 @@ use crate::vision::VisionConfig;
 pub struct Config {
     pub paths: PathsConfig,
     pub vision: VisionConfig,
+    pub store: StoreConfig,
+    pub matching: MatchingConfig,
+    pub consent: ConsentConfig,
+    pub retention: RetentionConfig,
 }
 
 /// Where the gate keeps its files.

@@ -4,9 +4,15 @@
 //! library is laid out by domain; the `facegate` binary is a thin CLI over it.
 //!
 //! - [`vision`]: camera frames → face detection (YuNet) → alignment → embedding (SFace).
+//! - [`keys`]: the site key and the purpose keys derived from it.
+//! - [`templates`]: protected (salted) templates and 1:N matching.
+//! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
 
 pub mod cli;
 pub mod config;
+pub mod keys;
+pub mod store;
+pub mod templates;
 pub mod vision;

@@ -1,0 +1,189 @@
+//! The site key and the purpose keys derived from it.
+//!
+//! One 32-byte site key, made by `facegate init` from the OS random source, lives in a key file
+//! outside the database (mode 0600). Each use gets its own key through HKDF-SHA256 with a distinct
+//! label, so no two purposes share key material. Keys are zeroised when dropped and never printed.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hkdf::Hkdf;
+use rand::TryRng;
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Length of every key.
+pub const KEY_LEN: usize = 32;
+
+/// What a derived key is for; the label is fixed forever for a given purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Seeds of the salted template transforms.
+    Template,
+    /// argon2's secret input for PIN hashes.
+    PinPepper,
+    /// HMAC key of the card-UID index.
+    CardIndex,
+    /// HMAC key of the audit chain.
+    AuditChain,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Self::Template => b"facegate/v1/template-transform",
+            Self::PinPepper => b"facegate/v1/pin-pepper",
+            Self::CardIndex => b"facegate/v1/card-index",
+            Self::AuditChain => b"facegate/v1/audit-chain",
+        }
+    }
+}
+
+/// A 32-byte key.
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct Key(pub [u8; KEY_LEN]);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+/// Why a key file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(
+        "key file {path} is missing: run `facegate init` (or restore the key file from its backup)"
+    )]
+    Missing { path: PathBuf },
+    #[error("cannot read key file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(
+        "key file {path} holds {len} bytes, expected {KEY_LEN}: it is damaged or not a facegate key"
+    )]
+    Length { path: PathBuf, len: usize },
+    #[error("key file {path} already exists: refusing to overwrite it")]
+    Exists { path: PathBuf },
+    #[error("cannot write key file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+}
+
+/// The site key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SiteKey(Key);
+
+impl std::fmt::Debug for SiteKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SiteKey(<redacted>)")
+    }
+}
+
+impl SiteKey {
+    /// A new key from the OS random source.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut bytes = [0u8; KEY_LEN];
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(Self(Key(bytes)))
+    }
+
+    /// Writes the key to a new file readable by its owner only; never overwrites.
+    pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::AlreadyExists => KeyError::Exists { path: path.to_owned() },
+            _ => KeyError::Write { path: path.to_owned(), source },
+        })?;
+        file.write_all(&self.0.0)
+            .and_then(|()| file.sync_all())
+            .map_err(|source| KeyError::Write { path: path.to_owned(), source })
+    }
+
+    /// Reads a key file.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => KeyError::Missing { path: path.to_owned() },
+            _ => KeyError::Read { path: path.to_owned(), source },
+        })?;
+        let bytes = zeroize::Zeroizing::new(bytes);
+        let key: [u8; KEY_LEN] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyError::Length { path: path.to_owned(), len: bytes.len() })?;
+        Ok(Self(Key(key)))
+    }
+
+    /// The key for one purpose.
+    pub fn derive(&self, purpose: Purpose) -> Key {
+        let hkdf = Hkdf::<Sha256>::new(None, &self.0.0);
+        let mut out = [0u8; KEY_LEN];
+        hkdf.expand(purpose.label(), &mut out).expect("32 bytes is a valid HKDF-SHA256 length");
+        Key(out)
+    }
+
+    /// A key from fixed bytes, for tests and key rotation.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+        Self(Key(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purposes_get_distinct_stable_keys() {
+        let site = SiteKey::from_bytes([7; KEY_LEN]);
+        let all = [Purpose::Template, Purpose::PinPepper, Purpose::CardIndex, Purpose::AuditChain]
+            .map(|p| site.derive(p));
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(
+            site.derive(Purpose::Template),
+            SiteKey::from_bytes([7; KEY_LEN]).derive(Purpose::Template)
+        );
+        assert_ne!(
+            site.derive(Purpose::Template),
+            SiteKey::from_bytes([8; KEY_LEN]).derive(Purpose::Template)
+        );
+    }
+
+    #[test]
+    fn key_file_is_private_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.key");
+        let key = SiteKey::generate().unwrap();
+        key.write_new(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert!(matches!(
+            SiteKey::generate().unwrap().write_new(&path),
+            Err(KeyError::Exists { .. })
+        ));
+        assert_eq!(SiteKey::load(&path).unwrap(), key);
+    }
+
+    #[test]
+    fn missing_or_damaged_key_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = SiteKey::load(&dir.path().join("none.key")).unwrap_err();
+        assert!(err.to_string().contains("facegate init"), "{err}");
+        let short = dir.path().join("short.key");
+        std::fs::write(&short, [1u8; 10]).unwrap();
+        assert!(matches!(SiteKey::load(&short), Err(KeyError::Length { len: 10, .. })));
+        assert_eq!(format!("{:?}", SiteKey::from_bytes([1; KEY_LEN])), "SiteKey(<redacted>)");
+    }
+}

@@ -1,0 +1,160 @@
+//! Face templates in the database: enrolment (with consent, in one transaction), the gallery the
+//! gate matches against, deletion and re-keying.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::audit::{Chain, append};
+use super::consent::{self, ConsentGrant};
+use super::{Result, Store, StoreError};
+use crate::templates::{Gallery, MODEL, ProtectedTemplate, TemplateKey};
+use crate::vision::Embedding;
+
+/// A template's bookkeeping (never its vector).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredTemplate {
+    pub id: i64,
+    pub resident_id: i64,
+    pub model: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+impl Store {
+    /// Enrols a face (the fused embedding of several good frames). With `consent`, the consent
+    /// is recorded first in the same transaction; without it, an active consent must exist.
+    /// Minors (younger than `minor_age`) need a guardian on the consent.
+    pub fn enrol(
+        &mut self,
+        number: &str,
+        embedding: &Embedding,
+        consent: Option<&ConsentGrant>,
+        minor_age: i32,
+        now: i64,
+    ) -> Result<i64> {
+        let resident = self.resident(number)?;
+        let template = ProtectedTemplate::protect(self.template_key(), embedding);
+        let key = self.audit_key().clone();
+        let id = self.transaction(|tx| {
+            if let Some(grant) = consent {
+                consent::insert(tx, &key, resident.id, grant, now)?;
+            }
+            let record = consent::active(tx, resident.id)?.ok_or_else(|| StoreError::NoConsent(number.to_owned()))?;
+            if resident.is_minor(now, minor_age) && record.guardian.is_none() {
+                return Err(StoreError::GuardianConsentRequired(number.to_owned()));
+            }
+            tx.execute(
+                "INSERT INTO templates (resident_id, consent_id, salt, vector, model, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![resident.id, record.id, &template.salt[..], template.vector_bytes(), MODEL, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            append(tx, &key, Chain::Admin, now, "face_enrolled", &resident.subject(), &format!("template {id}"))?;
+            Ok(id)
+        })?;
+        Ok(id)
+    }
+
+    /// The templates of residents whose access is valid at `now`, ready to match.
+    pub fn gallery(&self, now: i64) -> Result<Gallery> {
+        let mut stmt = self.conn.prepare(
+            "SELECT t.id, t.resident_id, t.salt, t.vector FROM templates t JOIN residents r ON r.id = t.resident_id
+             WHERE r.status = 'active' AND (r.valid_from IS NULL OR r.valid_from <= ?1)
+               AND (r.valid_until IS NULL OR r.valid_until > ?1) AND t.model = ?2",
+        )?;
+        let mut gallery = Gallery::default();
+        let mut rows = stmt.query(params![now, MODEL])?;
+        while let Some(row) = rows.next()? {
+            let (id, resident): (i64, i64) = (row.get(0)?, row.get(1)?);
+            let (salt, vector): (Vec<u8>, Vec<u8>) = (row.get(2)?, row.get(3)?);
+            let template = ProtectedTemplate::from_bytes(&salt, &vector).ok_or_else(|| {
+                StoreError::Invalid(format!("template {id} is damaged (wrong length)"))
+            })?;
+            gallery.insert(self.template_key(), id, resident, &template);
+        }
+        Ok(gallery)
+    }
+
+    /// A resident's templates (bookkeeping only).
+    pub fn templates_of(&self, number: &str) -> Result<Vec<StoredTemplate>> {
+        let resident = self.resident(number)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, resident_id, model, created_at, last_used_at FROM templates WHERE resident_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([resident.id], |r| {
+                Ok(StoredTemplate {
+                    id: r.get(0)?,
+                    resident_id: r.get(1)?,
+                    model: r.get(2)?,
+                    created_at: r.get(3)?,
+                    last_used_at: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The stored template itself (for tests of what an attacker holding the file sees).
+    pub fn stored_template(&self, id: i64) -> Result<ProtectedTemplate> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .conn
+            .query_row("SELECT salt, vector FROM templates WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let (salt, vector) = row.ok_or(StoreError::UnknownTemplate(id))?;
+        ProtectedTemplate::from_bytes(&salt, &vector)
+            .ok_or_else(|| StoreError::Invalid(format!("template {id} is damaged")))
+    }
+
+    /// Deletes one template (revocation) and checkpoints so its bytes leave the disk.
+    pub fn delete_template(&mut self, id: i64, now: i64, operator: &str) -> Result<()> {
+        let key = self.audit_key().clone();
+        self.transaction(|tx| {
+            let resident: i64 = tx
+                .query_row("SELECT resident_id FROM templates WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?
+                .ok_or(StoreError::UnknownTemplate(id))?;
+            tx.execute("DELETE FROM templates WHERE id = ?1", [id])?;
+            append(
+                tx,
+                &key,
+                Chain::Admin,
+                now,
+                "template_deleted",
+                &format!("resident#{resident}"),
+                &format!("template {id} by {operator}"),
+            )
+        })?;
+        self.checkpoint()
+    }
+
+    /// Marks a template as used (for retention).
+    pub fn touch_template(&self, id: i64, now: i64) -> Result<()> {
+        self.conn
+            .execute("UPDATE templates SET last_used_at = ?1 WHERE id = ?2", params![now, id])?;
+        Ok(())
+    }
+}
+
+/// Re-keys every template inside a transaction (key rotation).
+pub(super) fn rekey_all(
+    tx: &rusqlite::Transaction,
+    old: &TemplateKey,
+    new: &TemplateKey,
+) -> Result<usize> {
+    let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = tx
+        .prepare("SELECT id, salt, vector FROM templates")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, salt, vector) in &rows {
+        let template = ProtectedTemplate::from_bytes(salt, vector)
+            .ok_or_else(|| StoreError::Invalid(format!("template {id} is damaged")))?;
+        let moved = template.rekey(old, new);
+        tx.execute(
+            "UPDATE templates SET salt = ?1, vector = ?2 WHERE id = ?3",
+            params![&moved.salt[..], moved.vector_bytes(), id],
+        )?;
+    }
+    Ok(rows.len())
+}

@@ -1,0 +1,241 @@
+//! The resident database (SQLite): residents, consent, protected templates, credentials and
+//! the tamper-evident audit log.
+//!
+//! Opened with WAL, `synchronous=FULL` and `secure_delete=ON`: a committed write survives power
+//! loss, a crash never leaves half a write, and deleted rows are overwritten in the file.
+//! Deleting face data also checkpoints the WAL, so the deleted bytes leave the disk at once.
+
+pub mod audit;
+pub mod consent;
+pub mod faces;
+pub mod residents;
+pub mod retention;
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{Key, KeyError, Purpose, SiteKey};
+use crate::templates::TemplateKey;
+
+pub use audit::{AuditEntry, Chain};
+pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord, Language};
+pub use faces::StoredTemplate;
+pub use residents::{NewResident, Resident, ResidentStatus};
+pub use retention::{PurgeReport, RetentionConfig};
+
+/// `[store]`: where the data lives.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The SQLite database.
+    pub database: PathBuf,
+    /// The site key file: keep it off the database's medium where possible.
+    pub key_file: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { database: PathBuf::from("facegate.db"), key_file: PathBuf::from("site.key") }
+    }
+}
+
+/// What can go wrong with the database; variants are the cases callers act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path} does not exist: run `facegate init`")]
+    Missing { path: PathBuf },
+    #[error("database {path} already exists: refusing to overwrite it")]
+    Exists { path: PathBuf },
+    #[error("cannot open database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("database {path} is damaged or not a facegate database: {source}")]
+    Corrupt { path: PathBuf, source: rusqlite::Error },
+    #[error("database {path} has schema version {found}, newer than this facegate ({supported})")]
+    TooNew { path: PathBuf, found: i64, supported: i64 },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("no resident {0}")]
+    UnknownResident(String),
+    #[error("resident number {0} is taken")]
+    DuplicateResident(String),
+    #[error("no template {0}")]
+    UnknownTemplate(i64),
+    #[error("resident {0} has no face consent on record: record consent first")]
+    NoConsent(String),
+    #[error("resident {0} is a minor: face enrolment needs a guardian's consent")]
+    GuardianConsentRequired(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database error: {0}")]
+    Query(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The open database and the keys its rows need.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    template_key: TemplateKey,
+    audit_key: Key,
+}
+
+impl Store {
+    /// Creates a new database and site key file; refuses to overwrite either.
+    pub fn init(config: &StoreConfig) -> Result<Store> {
+        if config.database.exists() {
+            return Err(StoreError::Exists { path: config.database.clone() });
+        }
+        let key = SiteKey::generate()?;
+        key.write_new(&config.key_file)?;
+        let conn = Connection::open(&config.database)
+            .map_err(|source| StoreError::Open { path: config.database.clone(), source })?;
+        Self::ready(conn, &config.database, &key)
+    }
+
+    /// Opens an existing database with the site key file.
+    pub fn open(config: &StoreConfig) -> Result<Store> {
+        let key = SiteKey::load(&config.key_file)?;
+        Self::open_with_key(&config.database, &key)
+    }
+
+    /// Opens an existing database with a given key.
+    pub fn open_with_key(path: &Path, key: &SiteKey) -> Result<Store> {
+        if !path.exists() {
+            return Err(StoreError::Missing { path: path.to_owned() });
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        Self::ready(conn, path, key)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn in_memory(key: &SiteKey) -> Result<Store> {
+        Self::ready(Connection::open_in_memory()?, Path::new(":memory:"), key)
+    }
+
+    fn ready(mut conn: Connection, path: &Path, key: &SiteKey) -> Result<Store> {
+        let corrupt = |source| StoreError::Corrupt { path: path.to_owned(), source };
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
+        for (name, value) in
+            [("synchronous", "FULL"), ("secure_delete", "ON"), ("foreign_keys", "ON")]
+        {
+            conn.pragma_update(None, name, value).map_err(corrupt)?;
+        }
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn, path)?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+            template_key: TemplateKey::from_site(key),
+            audit_key: key.derive(Purpose::AuditChain),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn template_key(&self) -> &TemplateKey {
+        &self.template_key
+    }
+
+    /// Runs `f` in one transaction: all of it is written, or none.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Moves all WAL content into the database and empties the WAL file, so deleted bytes
+    /// (already overwritten by `secure_delete`) are gone from disk too.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Re-encrypts every template under a new site key in one transaction (no re-enrolment),
+    /// then re-chains the audit log under the new audit key. The caller writes the new key file.
+    pub fn rotate_key(&mut self, new_key: &SiteKey, now: i64) -> Result<usize> {
+        let new_template_key = TemplateKey::from_site(new_key);
+        let new_audit_key = new_key.derive(Purpose::AuditChain);
+        let old_template_key = self.template_key.clone();
+        let old_audit_key = self.audit_key.clone();
+        let count = self.transaction(|tx| {
+            let count = faces::rekey_all(tx, &old_template_key, &new_template_key)?;
+            audit::rechain(tx, &old_audit_key, &new_audit_key)?;
+            audit::append(
+                tx,
+                &new_audit_key,
+                Chain::Admin,
+                now,
+                "key_rotated",
+                "site",
+                &format!("{count} templates re-keyed"),
+            )?;
+            Ok(count)
+        })?;
+        self.template_key = new_template_key;
+        self.audit_key = new_audit_key;
+        self.checkpoint()?;
+        Ok(count)
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|source| StoreError::Corrupt { path: path.to_owned(), source })?;
+    let supported = schema::MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StoreError::TooNew { path: path.to_owned(), found: version, supported });
+    }
+    for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Seconds since the Unix epoch, the store's clock unit.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KEY_LEN;
+
+    #[test]
+    fn init_refuses_to_overwrite_and_open_needs_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            database: dir.path().join("gate.db"),
+            key_file: dir.path().join("site.key"),
+        };
+        assert!(matches!(Store::open(&config), Err(StoreError::Key(KeyError::Missing { .. }))));
+        Store::init(&config).unwrap();
+        assert!(matches!(Store::init(&config), Err(StoreError::Exists { .. })));
+        Store::open(&config).unwrap();
+        std::fs::remove_file(&config.database).unwrap();
+        assert!(matches!(Store::open(&config), Err(StoreError::Missing { .. })));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_reported_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gate.db");
+        std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+        let err = Store::open_with_key(&path, &SiteKey::from_bytes([1; KEY_LEN])).err().unwrap();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    }
+}

@@ -1,0 +1,280 @@
+//! Residents: who may open the door, and until when.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use super::audit::{Chain, append};
+use super::{Result, Store, StoreError};
+
+/// Whether a resident may use the door at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ResidentStatus {
+    Active,
+    Suspended,
+}
+
+impl ResidentStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+/// A resident as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resident {
+    pub id: i64,
+    /// What the resident types on the keypad.
+    pub number: String,
+    pub name: String,
+    pub unit: String,
+    pub status: ResidentStatus,
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+    pub birth_year: Option<i32>,
+    pub created_at: i64,
+    /// Face templates on file.
+    pub templates: i64,
+}
+
+impl Resident {
+    /// How audit rows name this resident: pseudonymous.
+    pub fn subject(&self) -> String {
+        format!("resident#{}", self.id)
+    }
+
+    /// Whether access is valid at `now` (active and within the validity dates).
+    pub fn valid_at(&self, now: i64) -> bool {
+        self.status == ResidentStatus::Active
+            && self.valid_from.is_none_or(|from| now >= from)
+            && self.valid_until.is_none_or(|until| now < until)
+    }
+
+    /// Whether the resident is younger than `minor_age` in the year of `now`.
+    pub fn is_minor(&self, now: i64, minor_age: i32) -> bool {
+        let year = 1970 + (now / 31_556_952) as i32; // mean Gregorian year in seconds
+        self.birth_year.is_some_and(|born| year - born < minor_age)
+    }
+}
+
+/// The fields of a new resident, or of an edit (where `None` keeps the stored value).
+#[derive(Debug, Clone, Default)]
+pub struct NewResident {
+    pub number: String,
+    pub name: String,
+    pub unit: String,
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+    pub birth_year: Option<i32>,
+}
+
+/// Checks a resident number: 1 to 12 digits, as typed on the keypad.
+pub fn check_number(number: &str) -> Result<()> {
+    if number.is_empty() || number.len() > 12 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(StoreError::Invalid(format!(
+            "resident number must be 1 to 12 digits, got {number:?}"
+        )));
+    }
+    Ok(())
+}
+
+const COLUMNS: &str = "r.id, r.number, r.name, r.unit, r.status, r.valid_from, r.valid_until, r.birth_year, r.created_at,
+    (SELECT COUNT(*) FROM templates t WHERE t.resident_id = r.id)";
+
+fn from_row(r: &Row) -> rusqlite::Result<Resident> {
+    let status: String = r.get(4)?;
+    Ok(Resident {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        name: r.get(2)?,
+        unit: r.get(3)?,
+        status: if status == "active" { ResidentStatus::Active } else { ResidentStatus::Suspended },
+        valid_from: r.get(5)?,
+        valid_until: r.get(6)?,
+        birth_year: r.get(7)?,
+        created_at: r.get(8)?,
+        templates: r.get(9)?,
+    })
+}
+
+impl Store {
+    /// Adds a resident.
+    pub fn add_resident(
+        &mut self,
+        new: &NewResident,
+        now: i64,
+        operator: &str,
+    ) -> Result<Resident> {
+        check_number(&new.number)?;
+        if new.name.trim().is_empty() || new.name.len() > 100 {
+            return Err(StoreError::Invalid("name must be 1 to 100 characters".into()));
+        }
+        if self.find_resident(&new.number)?.is_some() {
+            return Err(StoreError::DuplicateResident(new.number.clone()));
+        }
+        let key = self.audit_key().clone();
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO residents (number, name, unit, valid_from, valid_until, birth_year, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![new.number, new.name.trim(), new.unit, new.valid_from, new.valid_until, new.birth_year, now],
+            )?;
+            let subject = format!("resident#{}", tx.last_insert_rowid());
+            append(tx, &key, Chain::Admin, now, "resident_added", &subject, &format!("by {operator}"))
+        })?;
+        self.resident(&new.number)
+    }
+
+    /// The resident with this number, if any.
+    pub fn find_resident(&self, number: &str) -> Result<Option<Resident>> {
+        let sql = format!("SELECT {COLUMNS} FROM residents r WHERE r.number = ?1");
+        Ok(self.conn.query_row(&sql, [number], from_row).optional()?)
+    }
+
+    /// The resident with this number, or [`StoreError::UnknownResident`].
+    pub fn resident(&self, number: &str) -> Result<Resident> {
+        self.find_resident(number)?.ok_or_else(|| StoreError::UnknownResident(number.to_owned()))
+    }
+
+    /// The resident with this internal id.
+    pub fn resident_by_id(&self, id: i64) -> Result<Resident> {
+        let sql = format!("SELECT {COLUMNS} FROM residents r WHERE r.id = ?1");
+        self.conn
+            .query_row(&sql, [id], from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownResident(format!("#{id}")))
+    }
+
+    /// All residents, by number.
+    pub fn residents(&self) -> Result<Vec<Resident>> {
+        let sql = format!("SELECT {COLUMNS} FROM residents r ORDER BY r.number");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let all = stmt.query_map([], from_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(all)
+    }
+
+    /// Changes name, unit, dates, birth year or status; empty strings and `None` keep a value.
+    pub fn edit_resident(
+        &mut self,
+        number: &str,
+        edit: &NewResident,
+        status: Option<ResidentStatus>,
+        now: i64,
+        operator: &str,
+    ) -> Result<Resident> {
+        let before = self.resident(number)?;
+        let key = self.audit_key().clone();
+        let name = if edit.name.is_empty() { before.name.clone() } else { edit.name.clone() };
+        let unit = if edit.unit.is_empty() { before.unit.clone() } else { edit.unit.clone() };
+        self.transaction(|tx| {
+            tx.execute(
+                "UPDATE residents SET name = ?1, unit = ?2, status = ?3, valid_from = ?4, valid_until = ?5, birth_year = ?6
+                 WHERE id = ?7",
+                params![
+                    name,
+                    unit,
+                    status.unwrap_or(before.status).as_str(),
+                    edit.valid_from.or(before.valid_from),
+                    edit.valid_until.or(before.valid_until),
+                    edit.birth_year.or(before.birth_year),
+                    before.id
+                ],
+            )?;
+            append(tx, &key, Chain::Admin, now, "resident_edited", &before.subject(), &format!("by {operator}"))
+        })?;
+        self.resident(number)
+    }
+
+    /// Deletes a resident and everything about them (consent, templates, PIN, cards); only
+    /// pseudonymous audit rows remain.
+    pub fn remove_resident(&mut self, number: &str, now: i64, operator: &str) -> Result<()> {
+        let resident = self.resident(number)?;
+        let key = self.audit_key().clone();
+        self.transaction(|tx| {
+            tx.execute("DELETE FROM residents WHERE id = ?1", [resident.id])?;
+            append(
+                tx,
+                &key,
+                Chain::Admin,
+                now,
+                "resident_removed",
+                &resident.subject(),
+                &format!("by {operator}"),
+            )
+        })?;
+        self.checkpoint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KEY_LEN, SiteKey};
+
+    pub fn resident(number: &str) -> NewResident {
+        NewResident {
+            number: number.into(),
+            name: "Test Resident".into(),
+            unit: "3-1201".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn add_find_edit_remove() {
+        let mut s = Store::in_memory(&SiteKey::from_bytes([1; KEY_LEN])).unwrap();
+        let r = s.add_resident(&resident("1201"), 10, "manager").unwrap();
+        assert_eq!((r.number.as_str(), r.templates), ("1201", 0));
+        assert!(matches!(
+            s.add_resident(&resident("1201"), 11, "m"),
+            Err(StoreError::DuplicateResident(_))
+        ));
+        assert!(matches!(s.add_resident(&resident("12a"), 11, "m"), Err(StoreError::Invalid(_))));
+        let edited = s
+            .edit_resident(
+                "1201",
+                &NewResident { valid_until: Some(100), ..Default::default() },
+                None,
+                12,
+                "m",
+            )
+            .unwrap();
+        assert_eq!((edited.valid_until, edited.name.as_str()), (Some(100), "Test Resident"));
+        assert!(edited.valid_at(99) && !edited.valid_at(100));
+        s.remove_resident("1201", 13, "m").unwrap();
+        assert!(matches!(s.resident("1201"), Err(StoreError::UnknownResident(_))));
+        let log = s.audit_entries(None).unwrap();
+        assert_eq!(
+            log.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["resident_added", "resident_edited", "resident_removed"]
+        );
+        assert!(
+            log.iter().all(|e| !e.detail.contains("Test Resident") && !e.subject.contains("1201"))
+        );
+    }
+
+    #[test]
+    fn minors_by_birth_year() {
+        let mut r = Resident {
+            id: 1,
+            number: "1".into(),
+            name: "x".into(),
+            unit: "u".into(),
+            status: ResidentStatus::Active,
+            valid_from: None,
+            valid_until: None,
+            birth_year: Some(2015),
+            created_at: 0,
+            templates: 0,
+        };
+        let year_2026 = 1_780_000_000; // mid-2026
+        assert!(r.is_minor(year_2026, 14));
+        r.birth_year = Some(2000);
+        assert!(!r.is_minor(year_2026, 14));
+        r.birth_year = None;
+        assert!(!r.is_minor(year_2026, 14));
+    }
+}

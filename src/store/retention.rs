@@ -1,0 +1,79 @@
+//! Retention: templates unused for too long, residents who moved out, and old access events
+//! are deleted by `facegate admin purge` and by the running gate once a day.
+
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+use super::audit::{Chain, append};
+use super::{Result, Store, StoreError};
+
+const DAY: i64 = 86_400;
+
+/// `[retention]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// A template not used for this many days is deleted.
+    pub template_unused_days: i64,
+    /// A resident is deleted this many days after their access ended (0: at once; at most 90).
+    pub moved_out_days: i64,
+    /// Access events older than this many days leave the audit log.
+    pub access_log_days: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { template_unused_days: 365, moved_out_days: 0, access_log_days: 90 }
+    }
+}
+
+impl RetentionConfig {
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if !(0..=90).contains(&self.moved_out_days) {
+            return Err(format!(
+                "[retention] moved_out_days must be 0 to 90, got {}",
+                self.moved_out_days
+            ));
+        }
+        if self.template_unused_days < 1 || self.access_log_days < 1 {
+            return Err(
+                "[retention] template_unused_days and access_log_days must be at least 1".into()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What a purge deleted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PurgeReport {
+    pub unused_templates: usize,
+    pub moved_out_residents: usize,
+    pub access_events: usize,
+}
+
+impl Store {
+    /// Applies the retention rules at `now`.
+    pub fn purge(&mut self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
+        retention.validate().map_err(StoreError::Invalid)?;
+        let key = self.audit_key().clone();
+        let (unused_templates, moved_out_residents) = self.transaction(|tx| {
+            let unused = tx.execute(
+                "DELETE FROM templates WHERE COALESCE(last_used_at, created_at) < ?1",
+                [now - retention.template_unused_days * DAY],
+            )?;
+            let moved = tx.execute(
+                "DELETE FROM residents WHERE valid_until IS NOT NULL AND valid_until + ?1 <= ?2",
+                params![retention.moved_out_days * DAY, now],
+            )?;
+            if unused + moved > 0 {
+                let detail = format!("{unused} unused templates, {moved} moved-out residents");
+                append(tx, &key, Chain::Admin, now, "purge", "site", &detail)?;
+            }
+            Ok((unused, moved))
+        })?;
+        let access_events = self.prune_access_log(now - retention.access_log_days * DAY)?;
+        self.checkpoint()?;
+        Ok(PurgeReport { unused_templates, moved_out_residents, access_events })
+    }
+}

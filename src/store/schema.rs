@@ -1,0 +1,76 @@
+//! Schema migrations: each entry moves the database one version up, inside one transaction.
+//!
+//! No column holds an image or a raw embedding: templates hold only salted vectors; PINs only
+//! argon2id hashes; cards only keyed hashes of their UIDs.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: residents, consent, templates, credentials, audit log.
+    "
+    CREATE TABLE residents (
+        id          INTEGER PRIMARY KEY,
+        number      TEXT NOT NULL UNIQUE,     -- what the resident types on the keypad
+        name        TEXT NOT NULL,
+        unit        TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+        valid_from  INTEGER,                  -- unix seconds
+        valid_until INTEGER,                  -- move-out: access ends, data purged after it
+        birth_year  INTEGER,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE consents (
+        id           INTEGER PRIMARY KEY,
+        resident_id  INTEGER NOT NULL REFERENCES residents(id) ON DELETE CASCADE,
+        granted_at   INTEGER NOT NULL,
+        text_version TEXT NOT NULL,
+        text_sha256  TEXT NOT NULL,
+        operator     TEXT NOT NULL,
+        guardian     TEXT,                    -- who consented for a minor
+        withdrawn_at INTEGER
+    );
+    CREATE TABLE templates (
+        id           INTEGER PRIMARY KEY,
+        resident_id  INTEGER NOT NULL REFERENCES residents(id) ON DELETE CASCADE,
+        consent_id   INTEGER NOT NULL REFERENCES consents(id) ON DELETE CASCADE,
+        salt         BLOB NOT NULL,
+        vector       BLOB NOT NULL,           -- the embedding under the salted transform
+        model        TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER
+    );
+    CREATE INDEX templates_resident ON templates(resident_id);
+    CREATE TABLE pins (
+        resident_id INTEGER PRIMARY KEY REFERENCES residents(id) ON DELETE CASCADE,
+        phc         TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE TABLE cards (
+        id          INTEGER PRIMARY KEY,
+        resident_id INTEGER NOT NULL REFERENCES residents(id) ON DELETE CASCADE,
+        card_index  BLOB NOT NULL UNIQUE,    -- HMAC-SHA256(card key, UID)
+        label       TEXT NOT NULL DEFAULT '',
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+    );
+    CREATE TABLE lockouts (
+        key          TEXT PRIMARY KEY,        -- 'resident:<number>' or 'terminal'
+        failures     INTEGER NOT NULL,
+        locked_until INTEGER
+    );
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY,
+        chain   TEXT NOT NULL CHECK (chain IN ('access', 'admin')),
+        at      INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
+        subject TEXT NOT NULL,               -- pseudonymous: 'resident#<id>', never a name
+        detail  TEXT NOT NULL,
+        mac     BLOB NOT NULL
+    );
+    CREATE INDEX audit_chain ON audit(chain, id);
+    CREATE TABLE audit_checkpoints (
+        chain    TEXT PRIMARY KEY,
+        last_id  INTEGER NOT NULL,           -- the last pruned row
+        last_mac BLOB NOT NULL,
+        at       INTEGER NOT NULL
+    );
+    ",
+];
