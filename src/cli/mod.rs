@@ -1,8 +1,12 @@
 //! The `facegate` command line: one file per verb, each with its `Args` and `run`.
 
+mod admin;
+mod audit;
 mod bench;
 mod demo;
 mod eval;
+mod init;
+mod table;
 
 use std::path::PathBuf;
 
@@ -30,6 +34,13 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create the database and the site key file.
+    Init,
+    /// Property management: residents, enrolment, consent, retention, keys.
+    Admin(admin::Args),
+    /// The audit log: list, verify, export.
+    #[command(subcommand)]
+    Audit(audit::Args),
     /// Measure face recognition accuracy on a folder of labelled photos.
     Eval(eval::Args),
     /// The face path on sample photos: enrol a few identities, decide for every other photo.
@@ -46,6 +57,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         config.paths.models = models;
     }
     match cli.command {
+        Command::Init => init::run(&config),
+        Command::Admin(args) => admin::run(args, &config),
+        Command::Audit(args) => audit::run(args, &config),
         Command::Eval(args) => eval::run(args, &config),
         Command::Bench(args) => bench::run(args, &config),
         Command::Demo(args) => demo::run(args, &config),

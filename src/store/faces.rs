@@ -129,6 +129,26 @@ impl Store {
         self.checkpoint()
     }
 
+    /// The enrolled embeddings, recovered in memory with the template key (zeroised when
+    /// dropped): only `admin calibrate` needs them, to compare residents with each other.
+    pub fn enrolled_embeddings(&self) -> Result<Vec<(i64, Embedding)>> {
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = self
+            .conn
+            .prepare("SELECT resident_id, salt, vector FROM templates ORDER BY resident_id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (resident, salt, vector) in rows {
+            let template = ProtectedTemplate::from_bytes(&salt, &vector).ok_or_else(|| {
+                StoreError::Invalid(format!("a template of resident #{resident} is damaged"))
+            })?;
+            let mut raw = self.template_key().transform(&template.salt).invert(&template.vector);
+            out.extend(Embedding::from_raw(raw).map(|e| (resident, e)));
+            zeroize::Zeroize::zeroize(&mut raw);
+        }
+        Ok(out)
+    }
+
     /// Marks a template as used (for retention).
     pub fn touch_template(&self, id: i64, now: i64) -> Result<()> {
         self.conn

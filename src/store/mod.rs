@@ -96,8 +96,24 @@ impl Store {
         Self::ready(conn, &config.database, &key)
     }
 
-    /// Opens an existing database with the site key file.
+    /// Opens an existing database with the site key file, finishing a key rotation that was
+    /// interrupted between the database commit and the key file rename.
     pub fn open(config: &StoreConfig) -> Result<Store> {
+        let pending = pending_key_path(&config.key_file);
+        if pending.exists() {
+            let new_key = SiteKey::load(&pending)?;
+            let store = Self::open_with_key(&config.database, &new_key)?;
+            let rotated =
+                store.audit_entries(None)?.last().is_some_and(|e| e.kind == "key_rotated")
+                    && store.verify_audit()?.first_broken.is_none();
+            if rotated {
+                std::fs::rename(&pending, &config.key_file)
+                    .map_err(|source| KeyError::Write { path: config.key_file.clone(), source })?;
+                return Ok(store);
+            }
+            std::fs::remove_file(&pending)
+                .map_err(|source| KeyError::Write { path: pending.clone(), source })?;
+        }
         let key = SiteKey::load(&config.key_file)?;
         Self::open_with_key(&config.database, &key)
     }
@@ -201,6 +217,13 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Where a key rotation writes the new key before the database is re-keyed.
+pub fn pending_key_path(key_file: &Path) -> PathBuf {
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(".new");
+    PathBuf::from(name)
 }
 
 /// Seconds since the Unix epoch, the store's clock unit.

@@ -1,0 +1,157 @@
+//! `facegate admin …`: what a property manager runs.
+
+mod face;
+mod resident;
+
+use crate::config::Config;
+use crate::keys::SiteKey;
+use crate::store::consent::notice;
+use crate::store::{Language, Store, unix_now};
+use crate::templates::Gallery;
+
+use super::table::print_json;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Who is doing this (recorded in the audit log).
+    #[arg(long, global = true, default_value = "manager")]
+    operator: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Residents: add, list, show, edit, remove.
+    #[command(subcommand)]
+    Resident(resident::Args),
+    /// Enrol a resident's face from photos (consent first).
+    Enrol(face::EnrolArgs),
+    /// Record or withdraw a resident's consent to face recognition.
+    #[command(subcommand)]
+    Consent(face::ConsentArgs),
+    /// Delete a face template.
+    #[command(subcommand)]
+    Template(face::TemplateArgs),
+    /// Apply the retention rules now (the gate also does this daily).
+    Purge {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the site key; every template is re-keyed, nobody re-enrols.
+    RotateKey,
+    /// How close enrolled residents are to each other, and the expected false-accept rate.
+    Calibrate {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the notice and consent text residents read before face enrolment.
+    Notice {
+        #[arg(long, value_enum, default_value = "zh")]
+        lang: Language,
+    },
+}
+
+pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
+    let operator = args.operator.as_str();
+    match args.command {
+        Command::Resident(a) => resident::run(a, config, operator),
+        Command::Enrol(a) => face::enrol(a, config, operator),
+        Command::Consent(a) => face::consent(a, config, operator),
+        Command::Template(a) => face::template(a, config, operator),
+        Command::Purge { json } => {
+            let report = Store::open(&config.store)?.purge(&config.retention, unix_now())?;
+            if json {
+                return print_json(&report);
+            }
+            println!(
+                "deleted {} unused template(s), {} moved-out resident(s), {} old access event(s)",
+                report.unused_templates, report.moved_out_residents, report.access_events
+            );
+            Ok(())
+        }
+        Command::RotateKey => rotate_key(config),
+        Command::Calibrate { json } => calibrate(config, json),
+        Command::Notice { lang } => {
+            print!("{}", notice(lang, &config.consent, &config.retention));
+            Ok(())
+        }
+    }
+}
+
+/// The new key goes to `<key file>.new` first, the database is re-keyed in one transaction,
+/// then the new file replaces the old one. If the process dies in between, opening the store
+/// finds the `.new` file and keeps whichever key the database was written with.
+fn rotate_key(config: &Config) -> anyhow::Result<()> {
+    let mut store = Store::open(&config.store)?;
+    let pending = crate::store::pending_key_path(&config.store.key_file);
+    let new_key = SiteKey::generate()?;
+    new_key.write_new(&pending)?;
+    let count = store.rotate_key(&new_key, unix_now())?;
+    std::fs::rename(&pending, &config.store.key_file)?;
+    println!("site key replaced; {count} template(s) re-keyed. Back up the new key file now.");
+    Ok(())
+}
+
+/// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
+const DEV_SET_FMR: [(f32, f64); 3] = [(0.295, 1e-2), (0.370, 1e-3), (0.421, 1e-4)];
+
+/// FMR at a threshold, interpolated on a log scale between the dev-set points.
+fn expected_fmr(threshold: f32) -> f64 {
+    let [(t0, f0), (_, _), (t2, f2)] = DEV_SET_FMR;
+    let slope = (f2.log10() - f0.log10()) / f64::from(t2 - t0);
+    10f64.powf(f0.log10() + slope * f64::from(threshold - t0)).min(1.0)
+}
+
+fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
+    let store = Store::open(&config.store)?;
+    let embeddings = store.enrolled_embeddings()?;
+    let mut residents: Vec<i64> = embeddings.iter().map(|e| e.0).collect();
+    residents.dedup();
+    let pairs = Gallery::closest_pairs(&embeddings);
+    let (threshold, margin) = (config.matching.threshold, config.matching.margin);
+    let fmr = expected_fmr(threshold);
+    let fpir = (residents.len() as f64 * fmr).min(1.0);
+    let number =
+        |id: i64| store.resident_by_id(id).map(|r| r.number).unwrap_or_else(|_| format!("#{id}"));
+    let top: Vec<(String, String, f32)> =
+        pairs.iter().take(10).map(|&(a, b, s)| (number(a), number(b), s)).collect();
+    let close: Vec<&(String, String, f32)> =
+        top.iter().filter(|p| p.2 >= threshold - margin).collect();
+    if json {
+        return print_json(&serde_json::json!({
+            "residents": residents.len(), "threshold": threshold, "expected_fmr": fmr,
+            "expected_fpir": fpir, "highest_impostor_scores": top, "too_close": close.len(),
+        }));
+    }
+    println!(
+        "{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})",
+        residents.len()
+    );
+    println!(
+        "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {:.2} %",
+        fpir * 100.0
+    );
+    println!("highest scores between different residents:");
+    for (a, b, s) in &top {
+        println!("  {a:>12} ~ {b:<12} {s:.3}");
+    }
+    for (a, b, s) in close {
+        println!(
+            "warning: residents {a} and {b} score {s:.3}, near the threshold: the gate may mix them up; suggest PIN or card + face for them"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected_fmr;
+
+    #[test]
+    fn expected_fmr_follows_the_dev_set_points() {
+        assert!((expected_fmr(0.295) - 1e-2).abs() < 1e-6);
+        assert!((expected_fmr(0.421) - 1e-4).abs() < 1e-8);
+        assert!(expected_fmr(0.5) < 1e-4 && expected_fmr(0.2) > 1e-2);
+    }
+}
