@@ -4,6 +4,7 @@
 //! library is laid out by domain; the `facegate` binary is a thin CLI over it.
 //!
 //! - [`vision`]: camera frames → face detection (YuNet) → alignment → embedding (SFace).
+//! - [`credentials`]: PINs, cards and card readers.
 //! - [`keys`]: the site key and the purpose keys derived from it.
 //! - [`templates`]: protected (salted) templates and 1:N matching.
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
@@ -12,6 +13,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod keys;
 pub mod store;
 pub mod templates;

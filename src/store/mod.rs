@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod consent;
+pub mod credentials;
 pub mod faces;
 pub mod residents;
 pub mod retention;

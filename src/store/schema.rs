@@ -73,4 +73,6 @@ pub const MIGRATIONS: &[&str] = &[
         at       INTEGER NOT NULL
     );
     ",
+    // 2: the keypad lockout needs the time of the last failure.
+    "ALTER TABLE lockouts ADD COLUMN last_failure_at INTEGER;",
 ];

@@ -1,0 +1,11 @@
+//! Credentials that are not biometric: PINs (argon2id, peppered, with lockout) and cards
+//! (keyed UID index), and the readers that deliver card UIDs.
+
+pub mod card;
+pub mod lockout;
+pub mod pin;
+pub mod readers;
+
+pub use card::{CardIndex, CardUid};
+pub use lockout::LockoutState;
+pub use pin::{Pin, PinConfig, PinHasher};

@@ -1,0 +1,169 @@
+//! USB keyboard-wedge readers (the common 125 kHz / 13.56 MHz ones): they "type" the card
+//! number and Enter. Read from the reader's evdev device with an exclusive grab, so the digits
+//! never reach another program.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{CardReader, ReaderError};
+use crate::credentials::CardUid;
+
+/// Longest card number a wedge reader types.
+const MAX_DIGITS: usize = 20;
+const EV_KEY: u16 = 1;
+const KEY_ENTER: u16 = 28;
+const KEY_KPENTER: u16 = 96;
+
+/// The digit a Linux key code stands for (top row and keypad).
+fn digit(code: u16) -> Option<u8> {
+    match code {
+        2..=10 => Some(b'1' + (code - 2) as u8),
+        11 => Some(b'0'),
+        79..=81 => Some(b'1' + (code - 79) as u8),
+        75..=77 => Some(b'4' + (code - 75) as u8),
+        71..=73 => Some(b'7' + (code - 71) as u8),
+        82 => Some(b'0'),
+        _ => None,
+    }
+}
+
+/// Turns key presses into card numbers.
+#[derive(Default)]
+pub struct WedgeParser {
+    digits: Vec<u8>,
+    broken: bool,
+}
+
+impl WedgeParser {
+    /// Feeds one key event (`value` 1 = press; releases and repeats are ignored). Returns a
+    /// card (or an error) when Enter ends a number.
+    pub fn feed(&mut self, code: u16, value: i32) -> Option<Result<CardUid, ReaderError>> {
+        if value != 1 {
+            return None;
+        }
+        if code == KEY_ENTER || code == KEY_KPENTER {
+            let digits = std::mem::take(&mut self.digits);
+            let broken = std::mem::take(&mut self.broken);
+            return Some(match (broken, digits.is_empty()) {
+                (true, _) => Err(ReaderError::Garbled("unexpected keys in the card number")),
+                (false, true) => Err(ReaderError::Garbled("empty card number")),
+                (false, false) => {
+                    CardUid::new(digits).ok_or(ReaderError::Garbled("card number too long"))
+                }
+            });
+        }
+        match digit(code) {
+            Some(d) if self.digits.len() < MAX_DIGITS => self.digits.push(d),
+            _ => self.broken = true,
+        }
+        None
+    }
+}
+
+/// A wedge reader on an evdev device, grabbed exclusively.
+pub struct WedgeReader {
+    device: File,
+    parser: WedgeParser,
+}
+
+/// `EVIOCGRAB` = `_IOW('E', 0x90, int)`.
+const EVIOCGRAB: libc::c_ulong = 0x4004_4590;
+
+impl WedgeReader {
+    pub fn open(path: &Path) -> Result<Self, ReaderError> {
+        let device = File::open(path)
+            .map_err(|e| ReaderError::Device(format!("{}: {e}", path.display())))?;
+        // SAFETY: EVIOCGRAB takes an int by value on an open evdev file descriptor.
+        if unsafe { libc::ioctl(device.as_raw_fd(), EVIOCGRAB as _, 1 as libc::c_int) } != 0 {
+            return Err(ReaderError::Device(format!(
+                "{}: cannot grab the device exclusively",
+                path.display()
+            )));
+        }
+        Ok(Self { device, parser: WedgeParser::default() })
+    }
+}
+
+impl CardReader for WedgeReader {
+    fn next_card(&mut self, timeout: Duration) -> Result<Option<CardUid>, ReaderError> {
+        // A 64-bit `struct input_event`: timeval (16 bytes), type, code (u16 each), value (i32).
+        let mut event = [0u8; 24];
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let mut poll =
+                libc::pollfd { fd: self.device.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let wait = deadline.saturating_duration_since(Instant::now()).as_millis().min(1000)
+                as libc::c_int;
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut poll, 1, wait) } <= 0 {
+                continue;
+            }
+            self.device.read_exact(&mut event).map_err(|e| ReaderError::Device(e.to_string()))?;
+            let kind = u16::from_ne_bytes([event[16], event[17]]);
+            let code = u16::from_ne_bytes([event[18], event[19]]);
+            let value = i32::from_ne_bytes([event[20], event[21], event[22], event[23]]);
+            if kind == EV_KEY
+                && let Some(card) = self.parser.feed(code, value)
+            {
+                return card.map(Some);
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn typed(parser: &mut WedgeParser, codes: &[u16]) -> Option<Result<CardUid, ReaderError>> {
+        codes.iter().find_map(|&c| {
+            let out = parser.feed(c, 1);
+            parser.feed(c, 0);
+            out
+        })
+    }
+
+    #[test]
+    fn recorded_frame_decodes() {
+        // "0004512345" + Enter, as a 125 kHz reader types it.
+        let codes = [11, 11, 11, 5, 6, 2, 3, 4, 5, 6, KEY_ENTER];
+        let card = typed(&mut WedgeParser::default(), &codes).unwrap().unwrap();
+        assert_eq!(card.as_bytes(), b"0004512345");
+        let keypad = [82, 79, 80, 81, 75, 76, 77, 71, 72, 73, KEY_KPENTER];
+        assert_eq!(
+            typed(&mut WedgeParser::default(), &keypad).unwrap().unwrap().as_bytes(),
+            b"0123456789"
+        );
+    }
+
+    #[test]
+    fn letters_empty_and_overlong_numbers_are_errors_and_the_next_card_still_reads() {
+        let mut p = WedgeParser::default();
+        assert!(typed(&mut p, &[2, 30, 3, KEY_ENTER]).unwrap().is_err(), "an 'a' in the number");
+        assert!(typed(&mut p, &[KEY_ENTER]).unwrap().is_err());
+        assert!(
+            typed(&mut p, &[2; 25].iter().copied().chain([KEY_ENTER]).collect::<Vec<_>>())
+                .unwrap()
+                .is_err()
+        );
+        assert_eq!(typed(&mut p, &[2, 3, KEY_ENTER]).unwrap().unwrap().as_bytes(), b"12");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+        #[test]
+        fn random_key_streams_never_panic(events in proptest::collection::vec((0u16..300, -1i32..3), 0..64)) {
+            let mut p = WedgeParser::default();
+            for (code, value) in events {
+                if let Some(Ok(card)) = p.feed(code, value) {
+                    prop_assert!(card.as_bytes().iter().all(u8::is_ascii_digit));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! PIN hashes, card indexes and lockout records.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::audit::{Chain, append};
+use super::{Result, Store, StoreError};
+use crate::credentials::{CardIndex, LockoutState};
+
+/// A card on record (never its UID).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredCard {
+    pub id: i64,
+    pub resident_id: i64,
+    pub label: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl Store {
+    /// Sets or replaces a resident's PIN hash (PHC string).
+    pub fn set_pin(&mut self, number: &str, phc: &str, now: i64, operator: &str) -> Result<()> {
+        let resident = self.resident(number)?;
+        let key = self.audit_key().clone();
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO pins (resident_id, phc, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(resident_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at",
+                params![resident.id, phc, now],
+            )?;
+            append(tx, &key, Chain::Admin, now, "pin_set", &resident.subject(), &format!("by {operator}"))
+        })
+    }
+
+    /// The resident id and PIN hash for a typed resident number, if both exist.
+    pub fn pin_hash(&self, number: &str) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT r.id, p.phc FROM residents r JOIN pins p ON p.resident_id = r.id WHERE r.number = ?1",
+                [number],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// The lockout record of a key (default when none).
+    pub fn lockout(&self, key: &str) -> Result<LockoutState> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT failures, locked_until, last_failure_at FROM lockouts WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(LockoutState {
+                        failures: r.get(0)?,
+                        locked_until: r.get(1)?,
+                        last_failure_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    pub fn set_lockout(&self, key: &str, state: &LockoutState) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO lockouts (key, failures, locked_until, last_failure_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until,
+             last_failure_at = excluded.last_failure_at",
+            params![key, state.failures, state.locked_until, state.last_failure_at],
+        )?;
+        Ok(())
+    }
+
+    /// Lifts a lock (`facegate admin unlock`, or after a right PIN).
+    pub fn clear_lockout(&self, key: &str) -> Result<bool> {
+        Ok(self.conn.execute("DELETE FROM lockouts WHERE key = ?1", [key])? > 0)
+    }
+
+    /// Registers a card for a resident.
+    pub fn add_card(
+        &mut self,
+        number: &str,
+        index: &CardIndex,
+        label: &str,
+        now: i64,
+        operator: &str,
+    ) -> Result<i64> {
+        let resident = self.resident(number)?;
+        let key = self.audit_key().clone();
+        self.transaction(|tx| {
+            let taken: bool =
+                tx.query_row("SELECT EXISTS(SELECT 1 FROM cards WHERE card_index = ?1)", [&index.0[..]], |r| r.get(0))?;
+            if taken {
+                return Err(StoreError::Invalid("this card is already registered".into()));
+            }
+            tx.execute(
+                "INSERT INTO cards (resident_id, card_index, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![resident.id, &index.0[..], label, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            append(tx, &key, Chain::Admin, now, "card_added", &resident.subject(), &format!("card {id} by {operator}"))?;
+            Ok(id)
+        })
+    }
+
+    /// Marks a card lost: it no longer opens anything.
+    pub fn revoke_card(&mut self, id: i64, now: i64, operator: &str) -> Result<()> {
+        let key = self.audit_key().clone();
+        self.transaction(|tx| {
+            let resident: i64 = tx
+                .query_row(
+                    "SELECT resident_id FROM cards WHERE id = ?1 AND revoked_at IS NULL",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::Invalid(format!("no active card {id}")))?;
+            tx.execute("UPDATE cards SET revoked_at = ?1 WHERE id = ?2", params![now, id])?;
+            append(
+                tx,
+                &key,
+                Chain::Admin,
+                now,
+                "card_revoked",
+                &format!("resident#{resident}"),
+                &format!("card {id} by {operator}"),
+            )
+        })
+    }
+
+    /// The resident holding an active card with this index.
+    pub fn resident_for_card(&self, index: &CardIndex) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT resident_id FROM cards WHERE card_index = ?1 AND revoked_at IS NULL",
+                [&index.0[..]],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// A resident's cards.
+    pub fn cards_of(&self, number: &str) -> Result<Vec<StoredCard>> {
+        let resident = self.resident(number)?;
+        let mut stmt =
+            self.conn.prepare("SELECT id, resident_id, label, created_at, revoked_at FROM cards WHERE resident_id = ?1 ORDER BY id")?;
+        let cards = stmt
+            .query_map([resident.id], |r| {
+                Ok(StoredCard {
+                    id: r.get(0)?,
+                    resident_id: r.get(1)?,
+                    label: r.get(2)?,
+                    created_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(cards)
+    }
+}
