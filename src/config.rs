@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::AccessConfig;
+use crate::credentials::PinConfig;
 use crate::store::{ConsentConfig, RetentionConfig, StoreConfig};
 use crate::templates::MatchingConfig;
 use crate::vision::VisionConfig;
@@ -21,6 +23,8 @@ pub struct Config {
     pub matching: MatchingConfig,
     pub consent: ConsentConfig,
     pub retention: RetentionConfig,
+    pub pin: PinConfig,
+    pub access: AccessConfig,
 }
 
 /// Where the gate keeps its files.
@@ -44,6 +48,8 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid: {source}")]
     Parse { path: PathBuf, source: toml::de::Error },
+    #[error("config file {path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
 }
 
 impl Config {
@@ -52,6 +58,38 @@ impl Config {
         let Some(path) = path else { return Ok(Self::default()) };
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+        let config: Config = toml::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
+        config
+            .validate()
+            .map_err(|reason| ConfigError::Invalid { path: path.to_owned(), reason })?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: policies and ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        self.access.validate()?;
+        self.retention.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gate.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn defaults_are_valid_and_a_face_only_door_is_refused() {
+        assert!(Config::default().validate().is_ok());
+        let err = load("[access]\nmethods = [\"face\"]\n").unwrap_err().to_string();
+        assert!(err.contains("face-only door"), "{err}");
+        assert!(load("[retention]\nmoved_out_days = 400\n").is_err());
+        assert!(load("[vision]\nthreshold_typo = 1\n").is_err(), "unknown keys are errors");
     }
 }

@@ -1,8 +1,15 @@
 //! The site key and the purpose keys derived from it.
 //!
-//! One 32-byte site key, made by `facegate init` from the OS random source, lives in a key file
-//! outside the database (mode 0600). Each use gets its own key through HKDF-SHA256 with a distinct
-//! label, so no two purposes share key material. Keys are zeroised when dropped and never printed.
+//! The key file, made by `facegate init` from the OS random source, lives outside the database
+//! (mode 0600). Each use gets its own key through HKDF-SHA256 with a distinct label, so no two
+//! purposes share key material. Keys are zeroised when dropped and never printed.
+//!
+//! The file holds two 32-byte roots. The *site key* seeds the template and audit keys and is
+//! what `admin rotate-key` replaces: templates and the audit chain can be re-keyed in place. The
+//! *credential root* seeds the PIN pepper and the card-index key and survives a rotation: PIN
+//! hashes and card indexes are one-way, so they cannot be re-keyed without every resident
+//! re-typing their PIN and re-presenting their cards (after a suspected key leak, ask for that
+//! too).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -15,6 +22,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Length of every key.
 pub const KEY_LEN: usize = 32;
+/// Length of the key file: the site key, then the credential root.
+pub const KEY_FILE_LEN: usize = 2 * KEY_LEN;
 
 /// What a derived key is for; the label is fixed forever for a given purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +80,12 @@ pub enum KeyError {
     Random(String),
 }
 
-/// The site key.
+/// The roots in the key file.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SiteKey(Key);
+pub struct SiteKey {
+    site: Key,
+    credentials: Key,
+}
 
 impl std::fmt::Debug for SiteKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,13 +94,14 @@ impl std::fmt::Debug for SiteKey {
 }
 
 impl SiteKey {
-    /// A new key from the OS random source.
+    /// New roots from the OS random source.
     pub fn generate() -> Result<Self, KeyError> {
-        let mut bytes = [0u8; KEY_LEN];
-        rand::rngs::SysRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|e| KeyError::Random(e.to_string()))?;
-        Ok(Self(Key(bytes)))
+        Ok(Self { site: random_key()?, credentials: random_key()? })
+    }
+
+    /// A new site key with the same credential root (key rotation).
+    pub fn rotated(&self) -> Result<Self, KeyError> {
+        Ok(Self { site: random_key()?, credentials: self.credentials.clone() })
     }
 
     /// Writes the key to a new file readable by its owner only; never overwrites.
@@ -101,7 +114,10 @@ impl SiteKey {
             std::io::ErrorKind::AlreadyExists => KeyError::Exists { path: path.to_owned() },
             _ => KeyError::Write { path: path.to_owned(), source },
         })?;
-        file.write_all(&self.0.0)
+        let mut bytes = zeroize::Zeroizing::new([0u8; KEY_FILE_LEN]);
+        bytes[..KEY_LEN].copy_from_slice(&self.site.0);
+        bytes[KEY_LEN..].copy_from_slice(&self.credentials.0);
+        file.write_all(&bytes[..])
             .and_then(|()| file.sync_all())
             .map_err(|source| KeyError::Write { path: path.to_owned(), source })
     }
@@ -113,25 +129,35 @@ impl SiteKey {
             _ => KeyError::Read { path: path.to_owned(), source },
         })?;
         let bytes = zeroize::Zeroizing::new(bytes);
-        let key: [u8; KEY_LEN] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| KeyError::Length { path: path.to_owned(), len: bytes.len() })?;
-        Ok(Self(Key(key)))
+        if bytes.len() != KEY_FILE_LEN {
+            return Err(KeyError::Length { path: path.to_owned(), len: bytes.len() });
+        }
+        let half = |range: std::ops::Range<usize>| Key(bytes[range].try_into().expect("32 bytes"));
+        Ok(Self { site: half(0..KEY_LEN), credentials: half(KEY_LEN..KEY_FILE_LEN) })
     }
 
     /// The key for one purpose.
     pub fn derive(&self, purpose: Purpose) -> Key {
-        let hkdf = Hkdf::<Sha256>::new(None, &self.0.0);
+        let root = match purpose {
+            Purpose::Template | Purpose::AuditChain => &self.site,
+            Purpose::PinPepper | Purpose::CardIndex => &self.credentials,
+        };
+        let hkdf = Hkdf::<Sha256>::new(None, &root.0);
         let mut out = [0u8; KEY_LEN];
         hkdf.expand(purpose.label(), &mut out).expect("32 bytes is a valid HKDF-SHA256 length");
         Key(out)
     }
 
-    /// A key from fixed bytes, for tests and key rotation.
+    /// Fixed roots for tests: the site key is `bytes`, the credential root its complement.
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
-        Self(Key(bytes))
+        Self { site: Key(bytes), credentials: Key(bytes.map(|b| !b)) }
     }
+}
+
+fn random_key() -> Result<Key, KeyError> {
+    let mut bytes = [0u8; KEY_LEN];
+    rand::rngs::SysRng.try_fill_bytes(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(Key(bytes))
 }
 
 #[cfg(test)]
@@ -174,6 +200,17 @@ mod tests {
             Err(KeyError::Exists { .. })
         ));
         assert_eq!(SiteKey::load(&path).unwrap(), key);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), KEY_FILE_LEN as u64);
+    }
+
+    #[test]
+    fn rotation_replaces_the_site_key_and_keeps_the_credential_keys() {
+        let key = SiteKey::generate().unwrap();
+        let next = key.rotated().unwrap();
+        assert_ne!(key.derive(Purpose::Template), next.derive(Purpose::Template));
+        assert_ne!(key.derive(Purpose::AuditChain), next.derive(Purpose::AuditChain));
+        assert_eq!(key.derive(Purpose::PinPepper), next.derive(Purpose::PinPepper));
+        assert_eq!(key.derive(Purpose::CardIndex), next.derive(Purpose::CardIndex));
     }
 
     #[test]

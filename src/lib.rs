@@ -8,9 +8,11 @@
 //! - [`keys`]: the site key and the purpose keys derived from it.
 //! - [`templates`]: protected (salted) templates and 1:N matching.
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
+//! - [`access`]: door policy and the grant/deny decision.
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod credentials;

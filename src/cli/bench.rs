@@ -27,6 +27,12 @@ pub enum Args {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Time of one PIN verification with the config's argon2 parameters, for a known and an
+    /// unknown resident number (tune `[pin]` to 100–250 ms on the device).
+    Pin {
+        #[arg(long, default_value_t = 15)]
+        runs: usize,
+    },
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
@@ -46,6 +52,18 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
                 .map(|b| bench_vision(&config, b, &paths))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             println!("{}", serde_json::to_string_pretty(&results)?);
+            Ok(())
+        }
+        Args::Pin { runs } => {
+            let p = &config.pin;
+            let (known, unknown) = crate::credentials::pin::bench(p, runs)?;
+            println!(
+                "argon2id m={} KiB t={} p={}: known number {known:.1} ms, unknown number {unknown:.1} ms (median of {runs}; difference {:.1} %)",
+                p.memory_kib,
+                p.iterations,
+                p.parallelism,
+                100.0 * (unknown - known).abs() / known
+            );
             Ok(())
         }
     }

@@ -82,6 +82,8 @@ pub struct Store {
     path: PathBuf,
     template_key: TemplateKey,
     audit_key: Key,
+    pin_pepper: Key,
+    card_key: Key,
 }
 
 impl Store {
@@ -149,6 +151,8 @@ impl Store {
             path: path.to_owned(),
             template_key: TemplateKey::from_site(key),
             audit_key: key.derive(Purpose::AuditChain),
+            pin_pepper: key.derive(Purpose::PinPepper),
+            card_key: key.derive(Purpose::CardIndex),
         })
     }
 
@@ -158,6 +162,16 @@ impl Store {
 
     pub fn template_key(&self) -> &TemplateKey {
         &self.template_key
+    }
+
+    /// argon2's secret input for PIN hashes.
+    pub fn pin_pepper(&self) -> &Key {
+        &self.pin_pepper
+    }
+
+    /// The key of the card-UID index.
+    pub fn card_key(&self) -> &Key {
+        &self.card_key
     }
 
     /// Runs `f` in one transaction: all of it is written, or none.

@@ -1,5 +1,6 @@
 //! `facegate admin …`: what a property manager runs.
 
+mod credentials;
 mod face;
 mod resident;
 
@@ -33,6 +34,14 @@ enum Command {
     /// Delete a face template.
     #[command(subcommand)]
     Template(face::TemplateArgs),
+    /// Set or reset a resident's PIN.
+    #[command(subcommand)]
+    Pin(credentials::PinArgs),
+    /// Register, revoke or list a resident's cards.
+    #[command(subcommand)]
+    Card(credentials::CardArgs),
+    /// Lift a PIN lockout.
+    Unlock(credentials::UnlockArgs),
     /// Apply the retention rules now (the gate also does this daily).
     Purge {
         #[arg(long)]
@@ -59,6 +68,9 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         Command::Enrol(a) => face::enrol(a, config, operator),
         Command::Consent(a) => face::consent(a, config, operator),
         Command::Template(a) => face::template(a, config, operator),
+        Command::Pin(a) => credentials::pin(a, config, operator),
+        Command::Card(a) => credentials::card(a, config, operator),
+        Command::Unlock(a) => credentials::unlock(a, config, operator),
         Command::Purge { json } => {
             let report = Store::open(&config.store)?.purge(&config.retention, unix_now())?;
             if json {
@@ -85,7 +97,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
 fn rotate_key(config: &Config) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
     let pending = crate::store::pending_key_path(&config.store.key_file);
-    let new_key = SiteKey::generate()?;
+    let new_key = SiteKey::load(&config.store.key_file)?.rotated()?;
     new_key.write_new(&pending)?;
     let count = store.rotate_key(&new_key, unix_now())?;
     std::fs::rename(&pending, &config.store.key_file)?;

@@ -1,0 +1,113 @@
+//! `facegate admin pin set`, `admin card add|revoke|list`, `admin unlock`.
+
+use std::io::BufRead;
+
+use crate::config::Config;
+use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
+use crate::credentials::readers::sim::parse_line;
+use crate::credentials::{CardIndex, Pin, PinHasher};
+use crate::store::{Chain, Store, unix_now};
+
+use super::super::table::{cell_time, print_json, print_table};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PinArgs {
+    /// Set or reset a resident's PIN; the PIN is read from standard input, never an argument
+    /// (arguments end up in shell history and process lists).
+    Set { number: String },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CardArgs {
+    /// Register a card: its number (as printed, or `hex:` UID bytes) is read from standard
+    /// input, e.g. by tapping it on a keyboard-wedge reader.
+    Add {
+        number: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a lost card.
+    Revoke { id: i64 },
+    /// A resident's cards.
+    List {
+        number: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnlockArgs {
+    /// The resident number to unlock.
+    number: Option<String>,
+    /// Unlock the keypad itself (after a number sweep).
+    #[arg(long, conflicts_with = "number")]
+    keypad: bool,
+}
+
+fn read_secret_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
+}
+
+pub fn pin(args: PinArgs, config: &Config, operator: &str) -> anyhow::Result<()> {
+    let PinArgs::Set { number } = args;
+    let mut store = Store::open(&config.store)?;
+    store.resident(&number)?;
+    let text = zeroize::Zeroizing::new(read_secret_line()?);
+    let pin = Pin::parse(&text, &config.pin)?;
+    let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
+    store.set_pin(&number, &hasher.hash(&pin)?, unix_now(), operator)?;
+    store.clear_lockout(&resident_key(&number))?;
+    println!("PIN set for resident {number}");
+    Ok(())
+}
+
+pub fn card(args: CardArgs, config: &Config, operator: &str) -> anyhow::Result<()> {
+    let mut store = Store::open(&config.store)?;
+    match args {
+        CardArgs::Add { number, label } => {
+            let uid = parse_line(&zeroize::Zeroizing::new(read_secret_line()?))?;
+            let index = CardIndex::of(store.card_key(), &uid);
+            let id = store.add_card(&number, &index, &label, unix_now(), operator)?;
+            println!("card {id} registered for resident {number}");
+        }
+        CardArgs::Revoke { id } => {
+            store.revoke_card(id, unix_now(), operator)?;
+            println!("card {id} revoked");
+        }
+        CardArgs::List { number, json } => {
+            let cards = store.cards_of(&number)?;
+            if json {
+                return print_json(&cards);
+            }
+            let rows: Vec<Vec<String>> = cards
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.id.to_string(),
+                        c.label.clone(),
+                        cell_time(Some(c.created_at)),
+                        cell_time(c.revoked_at),
+                    ]
+                })
+                .collect();
+            print_table(&["card", "label", "added", "revoked"], &rows);
+        }
+    }
+    Ok(())
+}
+
+pub fn unlock(args: UnlockArgs, config: &Config, operator: &str) -> anyhow::Result<()> {
+    let mut store = Store::open(&config.store)?;
+    let (key, subject) = match (&args.number, args.keypad) {
+        (Some(number), false) => (resident_key(number), store.resident(number)?.subject()),
+        (None, true) => (TERMINAL_KEY.to_owned(), "keypad".to_owned()),
+        _ => anyhow::bail!("name a resident number, or --keypad"),
+    };
+    let lifted = store.clear_lockout(&key)?;
+    store.audit(Chain::Admin, unix_now(), "lockout_lifted", &subject, &format!("by {operator}"))?;
+    println!("{}", if lifted { "lockout lifted" } else { "there was no lockout" });
+    Ok(())
+}
