@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::AccessConfig;
 use crate::credentials::PinConfig;
+use crate::door::DoorConfig;
 use crate::store::{ConsentConfig, RetentionConfig, StoreConfig};
 use crate::templates::MatchingConfig;
 use crate::vision::VisionConfig;
@@ -25,6 +26,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub pin: PinConfig,
     pub access: AccessConfig,
+    pub door: DoorConfig,
 }
 
 /// Where the gate keeps its files.
@@ -69,6 +71,7 @@ impl Config {
     /// Checks what serde cannot: policies and ranges.
     pub fn validate(&self) -> Result<(), String> {
         self.access.validate()?;
+        self.door.validate().map_err(|e| e.to_string())?;
         self.retention.validate()
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! - [`vision`]: camera frames → face detection (YuNet) → alignment → embedding (SFace).
 //! - [`credentials`]: PINs, cards and card readers.
+//! - [`door`]: the door controller (strike, contact, exit button, alarms) and its GPIO.
 //! - [`keys`]: the site key and the purpose keys derived from it.
 //! - [`templates`]: protected (salted) templates and 1:N matching.
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
@@ -16,6 +17,7 @@ pub mod access;
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod door;
 pub mod keys;
 pub mod store;
 pub mod templates;

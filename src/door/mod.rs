@@ -1,0 +1,165 @@
+//! The door: strike relay, door contact, exit button, fire input, buzzer and LEDs, driven by a
+//! state machine that fails secure.
+//!
+//! The hardware sits behind the [`Gpio`] trait: [`SimGpio`] on a PC and in tests, and
+//! [`RppalGpio`] on a Raspberry Pi (rppal is retired upstream, so it stays in that one file).
+
+mod controller;
+mod gpio;
+mod rppal_gpio;
+
+use serde::{Deserialize, Serialize};
+
+pub use controller::{DoorController, DoorEvent, Watchdog};
+pub use gpio::{Gpio, Input, Output, SimGpio};
+pub use rppal_gpio::RppalGpio;
+
+/// How the lock behaves without power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockType {
+    /// Locked without power; powering the relay unlocks (electric strikes; the default).
+    #[default]
+    FailSecure,
+    /// Unlocked without power; powering the relay locks (maglocks on escape routes, where fire
+    /// codes require it). Such a door opens when the gate loses power or stops.
+    FailSafe,
+}
+
+/// BCM pin numbers of the door's wiring.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pins {
+    pub strike: u8,
+    pub buzzer: u8,
+    pub green_led: u8,
+    pub red_led: u8,
+    pub door_contact: u8,
+    pub exit_button: u8,
+    /// Optional fire-alarm input (closed contact = fire).
+    pub fire: Option<u8>,
+}
+
+impl Default for Pins {
+    fn default() -> Self {
+        Self {
+            strike: 17,
+            buzzer: 27,
+            green_led: 22,
+            red_led: 23,
+            door_contact: 5,
+            exit_button: 6,
+            fire: None,
+        }
+    }
+}
+
+/// `[door]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DoorConfig {
+    pub lock_type: LockType,
+    /// Relay module input: `true` if a high pin energises the relay.
+    pub relay_active_high: bool,
+    /// How long a grant unlocks the strike, unless the door opens and closes sooner.
+    pub pulse_ms: u64,
+    /// A door open longer than this raises the held-open alarm.
+    pub held_open_ms: u64,
+    /// An input must be stable this long to count (contact bounce, noise).
+    pub debounce_ms: u64,
+    /// The fire input unlocks the door while active.
+    pub fire_unlocks: bool,
+    /// The relay is locked when the controller has not ticked for this long.
+    pub watchdog_ms: u64,
+    pub pins: Pins,
+}
+
+impl Default for DoorConfig {
+    fn default() -> Self {
+        Self {
+            lock_type: LockType::FailSecure,
+            relay_active_high: true,
+            pulse_ms: 5_000,
+            held_open_ms: 30_000,
+            debounce_ms: 50,
+            fire_unlocks: true,
+            watchdog_ms: 2_000,
+            pins: Pins::default(),
+        }
+    }
+}
+
+impl DoorConfig {
+    /// Checks timings and pins (BCM 0–27, each used once).
+    pub fn validate(&self) -> Result<(), DoorError> {
+        let p = &self.pins;
+        let mut used: Vec<(&str, u8)> = vec![
+            ("strike", p.strike),
+            ("buzzer", p.buzzer),
+            ("green_led", p.green_led),
+            ("red_led", p.red_led),
+            ("door_contact", p.door_contact),
+            ("exit_button", p.exit_button),
+        ];
+        used.extend(p.fire.map(|f| ("fire", f)));
+        for (i, (name, pin)) in used.iter().enumerate() {
+            if *pin > 27 {
+                return Err(DoorError::Config(format!(
+                    "[door.pins] {name} = {pin}: BCM pins are 0 to 27"
+                )));
+            }
+            if let Some((other, _)) = used[..i].iter().find(|(_, q)| q == pin) {
+                return Err(DoorError::Config(format!(
+                    "[door.pins] {name} and {other} both use BCM {pin}"
+                )));
+            }
+        }
+        if !(200..=60_000).contains(&self.pulse_ms) {
+            return Err(DoorError::Config(format!(
+                "[door] pulse_ms = {}: use 200 to 60000",
+                self.pulse_ms
+            )));
+        }
+        if self.watchdog_ms < 200 || self.debounce_ms > 1_000 || self.held_open_ms < self.pulse_ms {
+            return Err(DoorError::Config(
+                "[door] watchdog_ms must be at least 200, debounce_ms at most 1000, held_open_ms at least pulse_ms".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The relay level that keeps the door locked.
+    pub fn locked_relay_energised(&self) -> bool {
+        self.lock_type == LockType::FailSafe
+    }
+}
+
+/// Door hardware and configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DoorError {
+    #[error("no GPIO on this machine ({0}): use the simulated door (`--sim`)")]
+    NoGpio(String),
+    #[error("GPIO pin {pin}: {reason}")]
+    Pin { pin: u8, reason: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_and_timing_mistakes_are_clear_errors() {
+        assert!(DoorConfig::default().validate().is_ok());
+        let twice =
+            DoorConfig { pins: Pins { buzzer: 17, ..Pins::default() }, ..DoorConfig::default() };
+        assert!(twice.validate().unwrap_err().to_string().contains("both use BCM 17"));
+        let high = DoorConfig {
+            pins: Pins { fire: Some(40), ..Pins::default() },
+            ..DoorConfig::default()
+        };
+        assert!(high.validate().unwrap_err().to_string().contains("0 to 27"));
+        assert!(DoorConfig { pulse_ms: 10, ..DoorConfig::default() }.validate().is_err());
+    }
+}
