@@ -95,4 +95,12 @@ mod tests {
         assert!(load("[retention]\nmoved_out_days = 400\n").is_err());
         assert!(load("[vision]\nthreshold_typo = 1\n").is_err(), "unknown keys are errors");
     }
+
+    #[test]
+    fn the_shipped_sample_configs_load() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware");
+        for name in ["pi.toml", "sim.toml"] {
+            Config::load(Some(&dir.join(name))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
 }
