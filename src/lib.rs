@@ -8,6 +8,7 @@
 //! - [`door`]: the door controller (strike, contact, exit button, alarms) and its GPIO.
 //! - [`keys`]: the site key and the purpose keys derived from it.
 //! - [`templates`]: protected (salted) templates and 1:N matching.
+//! - [`pi`]: Raspberry Pi peripherals (rppal): door GPIO, Wiegand, SPI.
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
 //! - [`access`]: door policy and the grant/deny decision.
 //! - [`cli`]: the `facegate` command-line verbs.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod credentials;
 pub mod door;
 pub mod keys;
+pub mod pi;
 pub mod store;
 pub mod templates;
 pub mod vision;

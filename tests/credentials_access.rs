@@ -1,7 +1,7 @@
 //! PIN and card paths through the store, the lockout and the access decision, as a resident
 //! without face recognition uses them.
 
-use facegate::access::checks::{check_card, check_pin, record};
+use facegate::access::checks::{change_pin, check_card, check_pin, record};
 use facegate::access::{AccessConfig, Checked, Decision, DenyReason, decide};
 use facegate::credentials::lockout::{TERMINAL_KEY, resident_key};
 use facegate::credentials::readers::sim::parse_line;
@@ -139,4 +139,21 @@ fn a_registered_card_opens_a_revoked_one_does_not_and_the_log_holds_neither_pin_
         assert!(!text.contains("2580") && !text.contains("4512345"), "{text}");
     }
     assert_eq!(store.verify_audit().unwrap().first_broken, None);
+}
+
+#[test]
+fn a_resident_changes_their_pin_only_with_the_old_one() {
+    let (_dir, _config, mut store) = gate();
+    let hasher = PinHasher::new(&pin_config(), store.pin_pepper().clone()).unwrap();
+    let pin = |text: &str| Pin::parse(text, &pin_config()).unwrap();
+    assert!(
+        !change_pin(&mut store, &hasher, &pin_config(), "1201", &pin("1111"), &pin("864200"), 10)
+            .unwrap()
+    );
+    assert!(
+        change_pin(&mut store, &hasher, &pin_config(), "1201", &pin("2580"), &pin("864200"), 11)
+            .unwrap()
+    );
+    assert!(matches!(try_pin(&mut store, "1201", "864200", 12), Decision::Grant { .. }));
+    assert_eq!(try_pin(&mut store, "1201", "2580", 13), Decision::Deny(DenyReason::PinNotAccepted));
 }

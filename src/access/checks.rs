@@ -32,6 +32,27 @@ pub fn check_pin(
     Ok(Checked::Pin(None))
 }
 
+/// A resident changes their own PIN at the gate: the old PIN is checked like any PIN (with
+/// lockout), then the new one is stored. Returns whether the change was made.
+pub fn change_pin(
+    store: &mut Store,
+    hasher: &PinHasher,
+    config: &PinConfig,
+    number: &str,
+    old: &Pin,
+    new: &Pin,
+    now: i64,
+) -> Result<bool> {
+    if check_pin(store, hasher, config, number, old, now)?
+        != Checked::Pin(Some(store.resident(number)?.id))
+    {
+        return Ok(false);
+    }
+    let phc = hasher.hash(new).map_err(|e| crate::store::StoreError::Invalid(e.to_string()))?;
+    store.set_pin(number, &phc, now, "resident at the gate")?;
+    Ok(true)
+}
+
 /// Looks a card up by its keyed index.
 pub fn check_card(store: &Store, card_key: &Key, uid: &CardUid) -> Result<Checked> {
     Ok(Checked::Card(store.resident_for_card(&CardIndex::of(card_key, uid))?))

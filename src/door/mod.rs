@@ -2,17 +2,15 @@
 //! state machine that fails secure.
 //!
 //! The hardware sits behind the [`Gpio`] trait: [`SimGpio`] on a PC and in tests, and
-//! [`RppalGpio`] on a Raspberry Pi (rppal is retired upstream, so it stays in that one file).
+//! [`crate::pi::RppalGpio`] on a Raspberry Pi.
 
 mod controller;
 mod gpio;
-mod rppal_gpio;
 
 use serde::{Deserialize, Serialize};
 
 pub use controller::{DoorController, DoorEvent, Watchdog};
 pub use gpio::{Gpio, Input, Output, SimGpio};
-pub use rppal_gpio::RppalGpio;
 
 /// How the lock behaves without power.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
