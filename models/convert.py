@@ -65,13 +65,19 @@ def fold_constants(graph, consts):
     return kept
 
 
-def fold_batch_norms(nodes, consts):
-    """Step 3."""
+def links(nodes):
+    """Which node makes each tensor, and how many nodes read it."""
     producer = {o: n for n in nodes for o in n.output}
     uses = {}
     for n in nodes:
         for i in n.input:
             uses[i] = uses.get(i, 0) + 1
+    return producer, uses
+
+
+def fold_batch_norms(nodes, consts):
+    """Step 3."""
+    producer, uses = links(nodes)
     kept = []
     for node in nodes:
         conv = producer.get(node.input[0]) if node.input else None
@@ -94,11 +100,7 @@ def fold_batch_norms(nodes, consts):
 
 def rewrite_prelus(nodes, consts):
     """Step 4: y = a*x + (1-a)*relu(x); where a > 1, (1-a)*relu(x) = -relu((a-1)*x)."""
-    producer = {o: n for n in nodes for o in n.output}
-    uses = {}
-    for n in nodes:
-        for i in n.input:
-            uses[i] = uses.get(i, 0) + 1
+    producer, uses = links(nodes)
     replacement, dropped = {}, set()
     for node in nodes:
         conv = producer.get(node.input[0]) if node.input else None

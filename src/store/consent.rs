@@ -41,49 +41,41 @@ pub enum Language {
     En,
 }
 
+const NOTICE_EN: &str = "Face recognition at this door — notice and consent (version {version})
+
+Who: {controller}. Contact: {contact}.
+Purpose: only to open this door for you. Never for marketing, attendance or any other use.
+Your choice: face recognition is optional. A PIN and a card open the door just as well, and declining or withdrawing changes nothing else about your access.
+What is stored: no photo and no video. A mathematical face template, scrambled with a secret key kept on this gate only, so it is useless if copied. Nothing leaves this device; the gate has no network connection.
+How long: your template is deleted when you withdraw, when it has not been used for {unused} days, or when you move out (at once, at most {moved} days after your access ends).
+Withdraw at any time: choose \"My data\" at the door after your PIN or card, or ask the office. Your face data is deleted immediately.
+Children under {minor} need a parent's or guardian's consent.
+";
+
+const NOTICE_ZH: &str = "本门人脸识别告知与同意书（版本 {version}）
+
+处理者：{controller}。联系方式：{contact}。
+目的：仅用于为您开启本门，绝不用于营销、考勤或其他任何用途。
+您的选择：人脸识别完全自愿。密码和门卡同样可以开门；拒绝或撤回同意不影响您的任何通行权利。
+存储内容：不存储照片或视频，只存储经本机专有密钥加密变换的人脸特征模板，被复制也无法使用。数据不离开本设备，本门禁不联网。
+保存期限：您撤回同意、模板连续 {unused} 天未使用、或您迁出（通行期结束后立即，最迟 {moved} 天）时删除。
+随时撤回：在门口用密码或门卡验证后选择“我的数据”，或联系物业。您的人脸数据将立即删除。
+未满 {minor} 周岁的未成年人须由其父母或监护人同意。
+";
+
 /// The notice and consent text, generated from the configuration.
 pub fn notice(lang: Language, consent: &ConsentConfig, retention: &RetentionConfig) -> String {
-    let (c, r) = (consent, retention);
-    match lang {
-        Language::En => format!(
-            "Face recognition at this door — notice and consent (version {ver})\n\n\
-             Who: {ctrl}. Contact: {contact}.\n\
-             Purpose: only to open this door for you. Never for marketing, attendance or any other use.\n\
-             Your choice: face recognition is optional. A PIN and a card open the door just as well, and \
-             declining or withdrawing changes nothing else about your access.\n\
-             What is stored: no photo and no video. A mathematical face template, scrambled with a secret key \
-             kept on this gate only, so it is useless if copied. Nothing leaves this device; the gate has no \
-             network connection.\n\
-             How long: your template is deleted when you withdraw, when it has not been used for {unused} days, \
-             or when you move out (at once, at most {moved} days after your access ends).\n\
-             Withdraw at any time: choose \"My data\" at the door after your PIN or card, or ask the office. \
-             Your face data is deleted immediately.\n\
-             Children under {minor} need a parent's or guardian's consent.\n",
-            ver = c.text_version,
-            ctrl = c.controller,
-            contact = c.contact,
-            unused = r.template_unused_days,
-            moved = r.moved_out_days,
-            minor = c.minor_age
-        ),
-        Language::Zh => format!(
-            "本门人脸识别告知与同意书（版本 {ver}）\n\n\
-             处理者：{ctrl}。联系方式：{contact}。\n\
-             目的：仅用于为您开启本门，绝不用于营销、考勤或其他任何用途。\n\
-             您的选择：人脸识别完全自愿。密码和门卡同样可以开门；拒绝或撤回同意不影响您的任何通行权利。\n\
-             存储内容：不存储照片或视频，只存储经本机专有密钥加密变换的人脸特征模板，被复制也无法使用。\
-             数据不离开本设备，本门禁不联网。\n\
-             保存期限：您撤回同意、模板连续 {unused} 天未使用、或您迁出（通行期结束后立即，最迟 {moved} 天）时删除。\n\
-             随时撤回：在门口用密码或门卡验证后选择“我的数据”，或联系物业。您的人脸数据将立即删除。\n\
-             未满 {minor} 周岁的未成年人须由其父母或监护人同意。\n",
-            ver = c.text_version,
-            ctrl = c.controller,
-            contact = c.contact,
-            unused = r.template_unused_days,
-            moved = r.moved_out_days,
-            minor = c.minor_age
-        ),
-    }
+    let template = match lang {
+        Language::En => NOTICE_EN,
+        Language::Zh => NOTICE_ZH,
+    };
+    template
+        .replace("{version}", &consent.text_version)
+        .replace("{controller}", &consent.controller)
+        .replace("{contact}", &consent.contact)
+        .replace("{unused}", &retention.template_unused_days.to_string())
+        .replace("{moved}", &retention.moved_out_days.to_string())
+        .replace("{minor}", &consent.minor_age.to_string())
 }
 
 /// SHA-256 of a notice text, recorded with the consent so the exact wording can be proven.
@@ -198,5 +190,27 @@ impl Store {
         })?;
         self.checkpoint()?;
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_carry_the_configured_facts_in_both_languages() {
+        let consent = ConsentConfig { controller: "Office B".into(), ..ConsentConfig::default() };
+        let retention = RetentionConfig { template_unused_days: 200, ..RetentionConfig::default() };
+        for lang in [Language::En, Language::Zh] {
+            let text = notice(lang, &consent, &retention);
+            assert!(
+                text.contains("Office B") && text.contains("200") && text.contains("14"),
+                "{text}"
+            );
+            assert!(!text.contains('{'), "every placeholder is filled: {text}");
+        }
+        let a = text_sha256(&notice(Language::En, &consent, &retention));
+        let b = text_sha256(&notice(Language::En, &ConsentConfig::default(), &retention));
+        assert_ne!(a, b, "the recorded hash pins the exact wording");
     }
 }
