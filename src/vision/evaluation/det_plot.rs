@@ -43,9 +43,10 @@ pub fn render(points: &[OperatingPoint], title: &str) -> String {
             py + 4.0
         );
     }
+    // Points off the axes (a rate of 0 has no logarithm) are left out rather than clamped.
     let path: Vec<String> = points
         .iter()
-        .filter(|p| p.fmr > 0.0 || p.fnmr > 0.0)
+        .filter(|p| p.fmr >= 1e-5 && p.fnmr >= 1e-4)
         .map(|p| format!("{:.1},{:.1}", x(p.fmr), y(p.fnmr)))
         .collect();
     let _ = write!(
@@ -79,6 +80,7 @@ mod tests {
         let points = [
             OperatingPoint { threshold: 0.1, fmr: 0.1, fnmr: 0.001 },
             OperatingPoint { threshold: 0.5, fmr: 0.001, fnmr: 0.01 },
+            OperatingPoint { threshold: 0.9, fmr: 0.0, fnmr: 0.5 },
         ];
         let svg = render(&points, "a <b> & c");
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
