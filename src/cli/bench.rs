@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::vision::evaluation::scan_images;
+use crate::vision::liveness::passive::PassiveLiveness;
 use crate::vision::{BackendKind, FacePipeline, Frame, quality};
 
 #[derive(Debug, clap::Subcommand)]
@@ -90,6 +91,8 @@ struct StageMedians {
     embed_ms: f64,
     /// Median of detect + align + embed per image with a face.
     total_ms: f64,
+    /// Median of the passive liveness check of one face (both models), when their files exist.
+    liveness_ms: Option<f64>,
     load_ms: f64,
 }
 
@@ -103,6 +106,8 @@ fn bench_vision(
     let start = Instant::now();
     let mut pipeline = FacePipeline::load(&config.paths.models, &vision)?;
     let load_ms = ms(start);
+    let mut pad = PassiveLiveness::load(&config.paths.models, backend, vision.threads).ok();
+    let mut liveness = Vec::new();
     let (mut decode, mut detect, mut align, mut embed, mut total) =
         (vec![], vec![], vec![], vec![], vec![]);
     for path in paths {
@@ -124,6 +129,11 @@ fn bench_vision(
         let embed_ms = ms(t);
         embed.push(embed_ms);
         total.push(detect_ms + align_ms + embed_ms);
+        if let Some(pad) = pad.as_mut() {
+            let t = Instant::now();
+            pad.score(&work, &face.bbox)?;
+            liveness.push(ms(t));
+        }
     }
     Ok(StageMedians {
         backend,
@@ -135,6 +145,7 @@ fn bench_vision(
         align_ms: median(align),
         embed_ms: median(embed),
         total_ms: median(total),
+        liveness_ms: (!liveness.is_empty()).then(|| median(liveness)),
         load_ms,
     })
 }

@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod demo;
 mod eval;
+mod eval_pad;
 mod init;
 mod table;
 
@@ -45,6 +46,8 @@ pub enum Command {
     Eval(eval::Args),
     /// The face path on sample photos: enrol a few identities, decide for every other photo.
     Demo(demo::Args),
+    /// Measure presentation-attack detection (APCER, BPCER) on live and attack photos.
+    EvalPad(eval_pad::Args),
     /// Measure speed.
     #[command(subcommand)]
     Bench(bench::Args),
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(args) => admin::run(args, &config),
         Command::Audit(args) => audit::run(args, &config),
         Command::Eval(args) => eval::run(args, &config),
+        Command::EvalPad(args) => eval_pad::run(args, &config),
         Command::Bench(args) => bench::run(args, &config),
         Command::Demo(args) => demo::run(args, &config),
     }

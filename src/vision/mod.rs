@@ -10,6 +10,7 @@ pub mod embed;
 mod embedding;
 pub mod evaluation;
 pub mod frame;
+pub mod liveness;
 pub mod models;
 mod pipeline;
 pub mod quality;
@@ -45,6 +46,8 @@ pub struct VisionConfig {
     pub detect_max_side: u32,
     /// The quality gate.
     pub quality: QualityConfig,
+    /// Presentation-attack detection.
+    pub liveness: liveness::LivenessConfig,
 }
 
 impl Default for VisionConfig {
@@ -56,6 +59,7 @@ impl Default for VisionConfig {
             max_side: 640,
             detect_max_side: 640,
             quality: QualityConfig::default(),
+            liveness: liveness::LivenessConfig::default(),
         }
     }
 }
