@@ -52,7 +52,9 @@ case "${1:-}" in
     say "building and starting the simulated gate"
     dataset="$SHARED/testdata/faces"
     [ -d "$dataset" ] || { echo "no photos at $dataset: set FACEGATE_SHARED" >&2; exit 1; }
-    cargo run --quiet -- demo --dataset "$dataset"
+    # The simulated gate keeps its database and key beside the checkout (hardware/sim.toml);
+    # the first start makes demo residents from the shared photos.
+    cargo run --quiet -- --config hardware/sim.toml run --sim --demo "$dataset"
     ;;
   test)
     setup

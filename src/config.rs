@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::AccessConfig;
 use crate::credentials::PinConfig;
 use crate::door::DoorConfig;
+use crate::runtime::GateConfig;
 use crate::store::{ConsentConfig, RetentionConfig, StoreConfig};
 use crate::templates::MatchingConfig;
 use crate::vision::VisionConfig;
@@ -27,6 +28,7 @@ pub struct Config {
     pub pin: PinConfig,
     pub access: AccessConfig,
     pub door: DoorConfig,
+    pub gate: GateConfig,
 }
 
 /// Where the gate keeps its files.

@@ -9,6 +9,7 @@
 //! - [`keys`]: the site key and the purpose keys derived from it.
 //! - [`templates`]: protected (salted) templates and 1:N matching.
 //! - [`pi`]: Raspberry Pi peripherals (rppal): door GPIO, Wiegand, SPI.
+//! - [`runtime`]: the running gate (UI-independent), the camera seam, simulation scripts.
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
 //! - [`access`]: door policy and the grant/deny decision.
 //! - [`cli`]: the `facegate` command-line verbs.
@@ -21,6 +22,7 @@ pub mod credentials;
 pub mod door;
 pub mod keys;
 pub mod pi;
+pub mod runtime;
 pub mod store;
 pub mod templates;
 pub mod vision;

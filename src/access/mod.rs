@@ -145,6 +145,8 @@ pub enum DenyReason {
     AccessNotValid,
     /// The second factor belongs to someone else, or came too late.
     SecondFactorMismatch,
+    /// The face looked like a photo or a screen.
+    LivenessFailed,
 }
 
 /// The outcome of one credential.

@@ -3,10 +3,10 @@
 mod admin;
 mod audit;
 mod bench;
-mod demo;
 mod eval;
 mod eval_pad;
 mod init;
+mod run;
 mod table;
 
 use std::path::PathBuf;
@@ -35,6 +35,8 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gate (`--sim` on a PC; `--script FILE` headless).
+    Run(run::Args),
     /// Create the database and the site key file.
     Init,
     /// Property management: residents, enrolment, consent, retention, keys.
@@ -44,8 +46,6 @@ pub enum Command {
     Audit(audit::Args),
     /// Measure face recognition accuracy on a folder of labelled photos.
     Eval(eval::Args),
-    /// The face path on sample photos: enrol a few identities, decide for every other photo.
-    Demo(demo::Args),
     /// Measure presentation-attack detection (APCER, BPCER) on live and attack photos.
     EvalPad(eval_pad::Args),
     /// Measure speed.
@@ -60,13 +60,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         config.paths.models = models;
     }
     match cli.command {
+        Command::Run(args) => run::run(args, &config),
         Command::Init => init::run(&config),
         Command::Admin(args) => admin::run(args, &config),
         Command::Audit(args) => audit::run(args, &config),
         Command::Eval(args) => eval::run(args, &config),
         Command::EvalPad(args) => eval_pad::run(args, &config),
         Command::Bench(args) => bench::run(args, &config),
-        Command::Demo(args) => demo::run(args, &config),
     }
 }
 

@@ -1,0 +1,161 @@
+//! `facegate run`: the gate. `--sim` runs it on a PC with a photo-fed camera, a simulated door
+//! and a simulated card reader; `--script FILE` runs a scenario headless and prints every event
+//! as a JSON line (the base of the end-to-end tests); without a script, commands are read from
+//! standard input (see `runtime::script` for the commands).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::credentials::readers::sim::parse_line;
+use crate::credentials::{CardIndex, Pin, PinHasher};
+use crate::door::{DoorController, SimGpio};
+use crate::runtime::script::Simulation;
+use crate::runtime::{Gate, PhotoCamera};
+use crate::store::consent::{notice, text_sha256};
+use crate::store::{ConsentGrant, Language, NewResident, Store, unix_now};
+use crate::vision::evaluation::scan;
+use crate::vision::{Embedding, FacePipeline};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Simulated hardware (the only mode of this version on a PC).
+    #[arg(long)]
+    sim: bool,
+    /// A scenario to run headless; events are printed as JSON lines.
+    #[arg(long)]
+    script: Option<PathBuf>,
+    /// With an empty database: make demo residents from this photo folder (`<identity>/<image>`).
+    #[arg(long)]
+    demo: Option<PathBuf>,
+}
+
+pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.sim,
+        "this version runs the simulated gate only: add --sim (device support comes with the Pi packaging)"
+    );
+    if let Some(photos) = &args.demo
+        && !config.store.database.exists()
+    {
+        make_demo_residents(config, photos)?;
+    }
+    let store = Store::open(&config.store)?;
+    let faces = FacePipeline::load(&config.paths.models, &config.vision).map_err(|e| e.to_string());
+    if let Err(reason) = &faces {
+        eprintln!("face recognition unavailable: {reason} (PIN and card still work)");
+    }
+    let gpio = SimGpio::default();
+    let door = DoorController::new(gpio.clone(), config.door.clone(), 0)?;
+    let gate = Gate::new(config.clone(), store, faces, PhotoCamera::default(), door, unix_now())?;
+    match &args.script {
+        Some(script) => {
+            let text = std::fs::read_to_string(script)
+                .with_context(|| format!("cannot read {}", script.display()))?;
+            let base = script.parent().unwrap_or(Path::new("."));
+            let mut sim = Simulation::new(gate, gpio, base);
+            for line in text.lines() {
+                print_events(&sim.run_line(line)?)?;
+            }
+        }
+        None => interactive(Simulation::new(gate, gpio, Path::new(".")))?,
+    }
+    Ok(())
+}
+
+fn print_events(events: &[(u64, crate::runtime::Event)]) -> anyhow::Result<()> {
+    for (t, event) in events {
+        let mut value = serde_json::to_value(event)?;
+        value["t"] = (*t).into();
+        println!("{value}");
+    }
+    Ok(())
+}
+
+fn interactive(mut sim: Simulation) -> anyhow::Result<()> {
+    eprintln!(
+        "simulated gate: tap face|pin|card|cancel, type DIGITS, card NUMBER, show PHOTO|nobody, door open|closed, exit press|release, wait MS; Ctrl-D ends"
+    );
+    let start = Instant::now();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let elapsed = start.elapsed().as_millis() as u64;
+        print_events(&sim.run_line(&format!("at {}", elapsed.max(sim.now)))?)?;
+        let command = match line.trim().strip_prefix("wait ") {
+            Some(ms) => format!(
+                "at {}",
+                sim.now + ms.trim().parse::<u64>().context("wait takes milliseconds")?
+            ),
+            None => line,
+        };
+        match sim.run_line(&command) {
+            Ok(events) => print_events(&events)?,
+            Err(err) => eprintln!("{err}"),
+        }
+    }
+    Ok(())
+}
+
+/// Demo residents 1201, 1202, … from the first identities with at least three photos: face
+/// enrolled from two photos (with a recorded demo consent), PIN 1234, cards 900001, 900002, ….
+fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
+    let mut store = Store::init(&config.store)?;
+    let mut faces = FacePipeline::load(&config.paths.models, &config.vision)?;
+    let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
+    let images = scan(photos)?;
+    let mut identities: Vec<&str> = images.iter().map(|i| i.identity.as_str()).collect();
+    identities.dedup();
+    let now = unix_now();
+    let text = notice(Language::En, &config.consent, &config.retention);
+    let consent = ConsentGrant {
+        text_version: config.consent.text_version.clone(),
+        text_sha256: text_sha256(&text),
+        operator: "demo".into(),
+        guardian: None,
+    };
+    let mut made = 0;
+    for identity in identities {
+        let own: Vec<_> = images.iter().filter(|i| i.identity == identity).collect();
+        let good: Vec<Embedding> =
+            own.iter().take(2).filter_map(|i| faces.embed_image_file(&i.path).ok()).collect();
+        if own.len() < 3 || good.len() < 2 {
+            continue;
+        }
+        made += 1;
+        let number = format!("{}", 1200 + made);
+        let resident = NewResident {
+            number: number.clone(),
+            name: format!("Demo {made}"),
+            unit: format!("{made}-{number}"),
+            ..Default::default()
+        };
+        store.add_resident(&resident, now, "demo")?;
+        store.enrol(
+            &number,
+            &Embedding::mean(&good).expect("two embeddings"),
+            Some(&consent),
+            config.consent.minor_age,
+            now,
+        )?;
+        store.set_pin(&number, &hasher.hash(&Pin::parse("1234", &config.pin)?)?, now, "demo")?;
+        let card = parse_line(&format!("{}", 900_000 + made))?;
+        store.add_card(
+            &number,
+            &CardIndex::of(store.card_key(), &card),
+            "demo card",
+            now,
+            "demo",
+        )?;
+        eprintln!(
+            "demo resident {number}: face from {identity}, PIN 1234, card {}",
+            900_000 + made
+        );
+        if made == 4 {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,431 @@
+//! The gate itself, independent of any screen: it takes what a resident does (taps, digits, a
+//! card, a face in front of the camera) and the passing of time, and returns what the screen
+//! should show, the decisions, and what the door did. The touchscreen UI and the headless script
+//! runner both drive this one type.
+
+use serde::{Deserialize, Serialize};
+
+use super::camera::FrameSource;
+use crate::access::checks::{check_card, check_pin, record};
+use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
+use crate::config::Config;
+use crate::credentials::{CardUid, Pin, PinHasher};
+use crate::door::{DoorController, DoorEvent, Gpio};
+use crate::store::{Chain, Store};
+use crate::templates::{Gallery, Identification};
+use crate::vision::liveness::LivenessMode;
+use crate::vision::liveness::passive::PassiveLiveness;
+use crate::vision::{FacePipeline, QualityIssue};
+
+/// `[gate]`: timings and what the result screen says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GateConfig {
+    /// The camera closes and PIN/card are offered after this long without a decision.
+    pub face_timeout_ms: u64,
+    /// How long the result stays on screen.
+    pub result_ms: u64,
+    /// Greet a resident by name on the result screen (off: just "Welcome", for privacy).
+    pub greet_by_name: bool,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        Self { face_timeout_ms: 10_000, result_ms: 4_000, greet_by_name: true }
+    }
+}
+
+/// What the screen shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "screen", rename_all = "snake_case")]
+pub enum Screen {
+    /// Face, PIN and card as equal choices (face absent when the door or the camera has none).
+    Idle {
+        face: FaceTile,
+    },
+    /// Scanning: guidance from the quality gate.
+    Face {
+        guidance: Option<QualityIssue>,
+    },
+    /// Keypad: resident number first.
+    PinNumber,
+    /// Keypad: the PIN (masked on screen).
+    PinCode,
+    /// "Hold your card to the reader".
+    Card,
+    Result {
+        granted: bool,
+        message: String,
+        offer_pin_or_card: bool,
+    },
+}
+
+/// The face tile on the idle screen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceTile {
+    Available,
+    /// The door does not offer face recognition.
+    NotOffered,
+    /// Offered, but the camera or models are missing: the reason is shown, PIN/card stay.
+    Unavailable(String),
+}
+
+/// What a resident does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    ChooseFace,
+    ChoosePin,
+    ChooseCard,
+    Cancel,
+    /// Digits typed and confirmed on the keypad.
+    Digits(String),
+    /// A card on the reader (works from any screen).
+    Card(CardUid),
+}
+
+/// What happened, for the screen, the tests and the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Screen(Screen),
+    Decision { method: Method, granted: bool, reason: Option<DenyReason>, resident: Option<String> },
+    CameraOpened,
+    CameraClosed,
+    Door { what: String },
+}
+
+/// The gate with its store, face pipeline, camera and door.
+pub struct Gate<C: FrameSource, G: Gpio> {
+    config: Config,
+    store: Store,
+    hasher: PinHasher,
+    gallery: Gallery,
+    faces: Result<FacePipeline, String>,
+    pad: Option<PassiveLiveness>,
+    camera: C,
+    door: DoorController<G>,
+    screen: Screen,
+    face_started: u64,
+    result_until: u64,
+    typed_number: Option<String>,
+    pending: Option<Pending>,
+    unix_at_start: i64,
+}
+
+impl<C: FrameSource, G: Gpio> Gate<C, G> {
+    /// Assembles the gate. A face pipeline that failed to load is kept as the reason the face
+    /// tile shows; PIN and card work regardless.
+    pub fn new(
+        config: Config,
+        store: Store,
+        faces: Result<FacePipeline, String>,
+        camera: C,
+        door: DoorController<G>,
+        unix_at_start: i64,
+    ) -> Result<Self, anyhow::Error> {
+        let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
+        let gallery = store.gallery(unix_at_start)?;
+        let liveness = &config.vision.liveness;
+        let pad = if matches!(liveness.mode, LivenessMode::Passive | LivenessMode::Both) {
+            Some(PassiveLiveness::load(
+                &config.paths.models,
+                config.vision.backend,
+                config.vision.threads,
+            )?)
+        } else {
+            None
+        };
+        let mut gate = Self {
+            config,
+            store,
+            hasher,
+            gallery,
+            faces,
+            pad,
+            camera,
+            door,
+            screen: Screen::PinNumber,
+            face_started: 0,
+            result_until: 0,
+            typed_number: None,
+            pending: None,
+            unix_at_start,
+        };
+        gate.screen = gate.idle();
+        Ok(gate)
+    }
+
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    pub fn camera(&self) -> &C {
+        &self.camera
+    }
+
+    pub fn camera_mut(&mut self) -> &mut C {
+        &mut self.camera
+    }
+
+    fn unix(&self, now: u64) -> i64 {
+        self.unix_at_start + (now / 1000) as i64
+    }
+
+    fn idle(&self) -> Screen {
+        let face = if !self.config.access.methods.contains(&Method::Face) {
+            FaceTile::NotOffered
+        } else {
+            match &self.faces {
+                Ok(_) => FaceTile::Available,
+                Err(reason) => FaceTile::Unavailable(reason.clone()),
+            }
+        };
+        Screen::Idle { face }
+    }
+
+    fn show(&mut self, screen: Screen, events: &mut Vec<Event>) {
+        if self.screen != screen {
+            self.screen = screen.clone();
+            events.push(Event::Screen(screen));
+        }
+    }
+
+    fn close_camera(&mut self, events: &mut Vec<Event>) {
+        if self.camera.is_open() {
+            self.camera.close();
+            events.push(Event::CameraClosed);
+        }
+    }
+
+    fn open_camera(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+        self.camera.open()?;
+        self.face_started = now;
+        events.push(Event::CameraOpened);
+        self.show(Screen::Face { guidance: None }, events);
+        Ok(())
+    }
+
+    /// Handles one resident action at `now` (milliseconds on the gate's clock).
+    pub fn act(&mut self, action: Action, now: u64) -> anyhow::Result<Vec<Event>> {
+        let mut events = Vec::new();
+        match action {
+            Action::Card(uid) => {
+                self.close_camera(&mut events);
+                let checked = check_card(&self.store, self.store.card_key(), &uid)?;
+                self.conclude(checked, now, &mut events)?;
+            }
+            Action::Cancel => {
+                self.close_camera(&mut events);
+                self.pending = None;
+                self.typed_number = None;
+                let idle = self.idle();
+                self.show(idle, &mut events);
+            }
+            Action::ChooseFace
+                if matches!(self.idle(), Screen::Idle { face: FaceTile::Available }) =>
+            {
+                self.open_camera(now, &mut events)?;
+            }
+            Action::ChooseFace => {}
+            Action::ChoosePin => {
+                self.close_camera(&mut events);
+                self.typed_number = None;
+                self.show(Screen::PinNumber, &mut events);
+            }
+            Action::ChooseCard => {
+                self.close_camera(&mut events);
+                self.show(Screen::Card, &mut events);
+            }
+            Action::Digits(digits) => match self.screen {
+                Screen::PinNumber => {
+                    self.typed_number = Some(digits);
+                    self.show(Screen::PinCode, &mut events);
+                }
+                Screen::PinCode => {
+                    let number = self.typed_number.take().unwrap_or_default();
+                    let checked = match Pin::parse(&digits, &self.config.pin) {
+                        Ok(pin) => check_pin(
+                            &self.store,
+                            &self.hasher,
+                            &self.config.pin,
+                            &number,
+                            &pin,
+                            self.unix(now),
+                        )?,
+                        Err(_) => Checked::Pin(None),
+                    };
+                    self.conclude(checked, now, &mut events)?;
+                }
+                _ => {}
+            },
+        }
+        Ok(events)
+    }
+
+    /// Advances time: the face session, the result screen's timeout, the door.
+    pub fn tick(&mut self, now: u64) -> anyhow::Result<Vec<Event>> {
+        let mut events = Vec::new();
+        for door_event in self.door.tick(now)? {
+            if matches!(
+                door_event,
+                DoorEvent::HeldOpen | DoorEvent::ForcedOpen | DoorEvent::FireUnlocked
+            ) {
+                let kind = format!("door_{door_event:?}").to_lowercase();
+                self.store.audit(Chain::Admin, self.unix(now), &kind, "door", "")?;
+            }
+            events.push(Event::Door { what: format!("{door_event:?}") });
+        }
+        if matches!(self.screen, Screen::Result { .. }) && now >= self.result_until {
+            let idle = self.idle();
+            self.show(idle, &mut events);
+        }
+        if matches!(self.screen, Screen::Face { .. }) {
+            self.face_step(now, &mut events)?;
+        }
+        Ok(events)
+    }
+
+    fn face_step(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+        if now.saturating_sub(self.face_started) >= self.config.gate.face_timeout_ms {
+            self.close_camera(events);
+            self.pending = None;
+            let message = "Face not recognised in time. Please use your PIN or card.".to_owned();
+            return self.result(false, message, true, now, events);
+        }
+        let Some(frame) = self.camera.next_frame()? else { return Ok(()) };
+        let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
+        let analysis = faces.analyze(&frame)?;
+        let probe = match analysis.outcome {
+            Ok(probe) => probe,
+            Err(issue) => {
+                self.show(Screen::Face { guidance: Some(issue) }, events);
+                return Ok(());
+            }
+        };
+        if let (Some(pad), Some(face)) =
+            (self.pad.as_mut(), crate::vision::quality::dominant(&analysis.faces))
+        {
+            let work = faces.working_frame(&frame);
+            if pad.score(&work, &face.bbox)? < self.config.vision.liveness.threshold {
+                self.close_camera(events);
+                self.store.audit(
+                    Chain::Access,
+                    self.unix(now),
+                    "access_denied",
+                    "unknown",
+                    "face: liveness failed",
+                )?;
+                events.push(Event::Decision {
+                    method: Method::Face,
+                    granted: false,
+                    reason: Some(DenyReason::LivenessFailed),
+                    resident: None,
+                });
+                self.door.deny(now)?;
+                let message =
+                    "This does not look like a live face. Please use your PIN or card.".to_owned();
+                return self.result(false, message, true, now, events);
+            }
+        }
+        let matching = &self.config.matching;
+        let resident = match self.pending.filter(|p| p.second == Method::Face) {
+            Some(p) => self
+                .gallery
+                .verify(p.resident_id, &probe)
+                .filter(|&s| s >= matching.threshold)
+                .map(|_| (p.resident_id, None)),
+            None => match self.gallery.identify(&probe, matching.threshold, matching.margin) {
+                Identification::Match { resident_id, template_id, .. } => {
+                    Some((resident_id, Some(template_id)))
+                }
+                Identification::Unknown { .. } => None,
+            },
+        };
+        self.close_camera(events);
+        if let Some((_, Some(template))) = resident {
+            self.store.touch_template(template, self.unix(now))?;
+        }
+        self.conclude(Checked::Face(resident.map(|r| r.0)), now, events)
+    }
+
+    /// Decides on a checked credential, records it, drives the door and the screen.
+    fn conclude(
+        &mut self,
+        checked: Checked,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> anyhow::Result<()> {
+        let unix = self.unix(now);
+        let resident = match checked {
+            Checked::Face(Some(id)) | Checked::Pin(Some(id)) | Checked::Card(Some(id)) => {
+                self.store.resident_by_id(id).ok()
+            }
+            _ => None,
+        };
+        let decision =
+            decide(&self.config.access, self.pending.take(), checked, resident.as_ref(), unix);
+        record(&mut self.store, checked, &decision, unix)?;
+        let method = checked.method();
+        match decision {
+            Decision::Grant { .. } => {
+                self.door.grant(now)?;
+                let who = resident.as_ref().map(|r| r.number.clone());
+                events.push(Event::Decision { method, granted: true, reason: None, resident: who });
+                let name = resident
+                    .as_ref()
+                    .filter(|_| self.config.gate.greet_by_name)
+                    .map(|r| r.name.clone());
+                let message =
+                    name.map_or_else(|| "Welcome".to_owned(), |n| format!("Welcome, {n}"));
+                self.result(true, message, false, now, events)
+            }
+            Decision::NeedSecondFactor(pending) => {
+                self.pending = Some(pending);
+                match pending.second {
+                    Method::Face => self.open_camera(now, events),
+                    _ => {
+                        self.typed_number = resident.map(|r| r.number);
+                        self.show(Screen::PinCode, events);
+                        Ok(())
+                    }
+                }
+            }
+            Decision::Deny(reason) => {
+                self.door.deny(now)?;
+                events.push(Event::Decision {
+                    method,
+                    granted: false,
+                    reason: Some(reason),
+                    resident: None,
+                });
+                let message = match reason {
+                    DenyReason::LockedOut { seconds } => {
+                        format!("Too many attempts. Try again in {seconds} s.")
+                    }
+                    DenyReason::FaceNotRecognised => {
+                        "Face not recognised. Please use your PIN or card.".to_owned()
+                    }
+                    DenyReason::AccessNotValid => {
+                        "Access is not valid at this time. Please contact the office.".to_owned()
+                    }
+                    _ => "Not accepted.".to_owned(),
+                };
+                self.result(false, message, method == Method::Face, now, events)
+            }
+        }
+    }
+
+    fn result(
+        &mut self,
+        granted: bool,
+        message: String,
+        offer_pin_or_card: bool,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> anyhow::Result<()> {
+        self.result_until = now + self.config.gate.result_ms;
+        self.show(Screen::Result { granted, message, offer_pin_or_card }, events);
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! Scripted (or typed) scenarios against a simulated gate, one command per line:
+//!
+//! ```text
+//! at 1500            # the clock moves to 1500 ms, ticking every 100 ms on the way
+//! tap face|pin|card|cancel
+//! type 1201          # digits on the keypad, confirmed
+//! card 0004512345    # a card on the reader (or hex:UID)
+//! show photo.jpg     # a person in front of the camera (path relative to the script); `show nobody`
+//! door open|closed   # the door contact
+//! exit press|release # the exit button
+//! fire on|off
+//! ```
+//!
+//! Every event is returned with its time, so a runner can print JSON lines.
+
+use std::path::{Path, PathBuf};
+
+use super::camera::PhotoCamera;
+use super::gate::{Action, Event, Gate};
+use crate::credentials::readers::sim::parse_line;
+use crate::door::{Input, SimGpio};
+
+/// Ticks of the simulated clock.
+const TICK_MS: u64 = 100;
+
+/// A simulated gate and its clock.
+pub struct Simulation {
+    pub gate: Gate<PhotoCamera, SimGpio>,
+    pub gpio: SimGpio,
+    pub now: u64,
+    base: PathBuf,
+}
+
+impl Simulation {
+    /// `base`: the folder photo paths are relative to.
+    pub fn new(gate: Gate<PhotoCamera, SimGpio>, gpio: SimGpio, base: &Path) -> Self {
+        Self { gate, gpio, now: 0, base: base.to_owned() }
+    }
+
+    /// Runs one command line; returns the events with their times.
+    pub fn run_line(&mut self, line: &str) -> anyhow::Result<Vec<(u64, Event)>> {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let mut words = line.split_whitespace();
+        let (Some(verb), arg) = (words.next(), words.next()) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        let action = match (verb, arg) {
+            ("at", Some(t)) => {
+                let target: u64 =
+                    t.parse().map_err(|_| anyhow::anyhow!("`at` takes milliseconds: {line}"))?;
+                while self.now < target {
+                    self.now = (self.now + TICK_MS).min(target);
+                    out.extend(self.gate.tick(self.now)?.into_iter().map(|e| (self.now, e)));
+                }
+                return Ok(out);
+            }
+            ("tap", Some("face")) => Action::ChooseFace,
+            ("tap", Some("pin")) => Action::ChoosePin,
+            ("tap", Some("card")) => Action::ChooseCard,
+            ("tap", Some("cancel")) => Action::Cancel,
+            ("type", Some(digits)) => Action::Digits(digits.to_owned()),
+            ("card", Some(number)) => Action::Card(parse_line(number)?),
+            ("show", Some("nobody")) => {
+                self.gate.camera_mut().show(None);
+                return Ok(out);
+            }
+            ("show", Some(photo)) => {
+                self.gate.camera_mut().show(Some(self.base.join(photo)));
+                return Ok(out);
+            }
+            ("door", Some(state @ ("open" | "closed"))) => {
+                return self.drive(Input::DoorContact, state == "open");
+            }
+            ("exit", Some(state @ ("press" | "release"))) => {
+                return self.drive(Input::ExitButton, state == "press");
+            }
+            ("fire", Some(state @ ("on" | "off"))) => {
+                return self.drive(Input::Fire, state == "on");
+            }
+            _ => anyhow::bail!("unknown command: {line}"),
+        };
+        Ok(self.gate.act(action, self.now)?.into_iter().map(|e| (self.now, e)).collect())
+    }
+
+    fn drive(&mut self, input: Input, active: bool) -> anyhow::Result<Vec<(u64, Event)>> {
+        self.gpio.drive(input, active);
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,168 @@
+//! The simulated gate end to end, as a resident meets it: PIN, card and face paths, the door,
+//! and camera discipline.
+
+mod common;
+
+use facegate::access::DenyReason;
+use facegate::config::Config;
+use facegate::credentials::readers::sim::parse_line;
+use facegate::credentials::{CardIndex, Pin, PinConfig, PinHasher};
+use facegate::door::{DoorController, Output, SimGpio};
+use facegate::runtime::script::Simulation;
+use facegate::runtime::{Event, FrameSource, Gate, PhotoCamera, Screen};
+use facegate::store::{ConsentGrant, NewResident, Store, StoreConfig};
+use facegate::vision::BackendKind;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    sim: Simulation,
+}
+
+/// A gate with resident 1201 (PIN 2580, card 4512345, face of `deepface__c01` when the dev
+/// photos exist).
+fn gate() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.paths.models = common::models_dir();
+    config.store =
+        StoreConfig { database: dir.path().join("gate.db"), key_file: dir.path().join("site.key") };
+    config.pin = PinConfig { memory_kib: 512, iterations: 1, ..PinConfig::default() };
+    let mut store = Store::init(&config.store).unwrap();
+    let new = NewResident {
+        number: "1201".into(),
+        name: "Li".into(),
+        unit: "3-1201".into(),
+        ..Default::default()
+    };
+    store.add_resident(&new, 0, "manager").unwrap();
+    let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone()).unwrap();
+    store
+        .set_pin(
+            "1201",
+            &hasher.hash(&Pin::parse("2580", &config.pin).unwrap()).unwrap(),
+            0,
+            "manager",
+        )
+        .unwrap();
+    let card = CardIndex::of(store.card_key(), &parse_line("4512345").unwrap());
+    store.add_card("1201", &card, "", 0, "manager").unwrap();
+    if let Some(faces) = common::dev_faces_dir() {
+        let mut pipeline = common::pipeline(BackendKind::Tract);
+        let embed = |p: &mut facegate::vision::FacePipeline, n: &str| {
+            p.embed_image_file(&faces.join("deepface__c01").join(n)).unwrap()
+        };
+        let fused = facegate::vision::Embedding::mean(&[
+            embed(&mut pipeline, "1.jpg"),
+            embed(&mut pipeline, "2.jpg"),
+        ])
+        .unwrap();
+        let consent = ConsentGrant {
+            text_version: "1".into(),
+            text_sha256: "00".repeat(32),
+            operator: "manager".into(),
+            guardian: None,
+        };
+        store.enrol("1201", &fused, Some(&consent), 14, 0).unwrap();
+    }
+    let faces = facegate::vision::FacePipeline::load(&config.paths.models, &config.vision)
+        .map_err(|e| e.to_string());
+    let gpio = SimGpio::default();
+    let door = DoorController::new(gpio.clone(), config.door.clone(), 0).unwrap();
+    let gate =
+        Gate::new(config, store, faces, PhotoCamera::default(), door, 1_780_000_000).unwrap();
+    let base = common::dev_faces_dir().unwrap_or_default();
+    Fixture { _dir: dir, sim: Simulation::new(gate, gpio, &base) }
+}
+
+fn run(sim: &mut Simulation, script: &str) -> Vec<Event> {
+    script.lines().flat_map(|line| sim.run_line(line).unwrap()).map(|(_, e)| e).collect()
+}
+
+fn decisions(events: &[Event]) -> Vec<(bool, Option<DenyReason>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Decision { granted, reason, .. } => Some((*granted, *reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn pin_then_the_door_pulses() {
+    let mut f = gate();
+    let events = run(&mut f.sim, "at 500\ntap pin\ntype 1201\ntype 2580");
+    assert_eq!(decisions(&events), vec![(true, None)]);
+    assert!(f.sim.gpio.output(Output::Strike), "strike released for the pulse");
+    run(&mut f.sim, "at 6000");
+    assert!(!f.sim.gpio.output(Output::Strike), "relocked after the pulse");
+}
+
+#[test]
+fn wrong_pins_are_denied_and_the_lockout_is_shown_after_five() {
+    let mut f = gate();
+    for n in 0..5 {
+        let events =
+            run(&mut f.sim, &format!("at {}\ntap pin\ntype 1201\ntype 1111", 1_000 + n * 5_000));
+        assert_eq!(decisions(&events), vec![(false, Some(DenyReason::PinNotAccepted))]);
+    }
+    let events = run(&mut f.sim, "at 30000\ntap pin\ntype 1201\ntype 2580");
+    assert!(matches!(decisions(&events)[..], [(false, Some(DenyReason::LockedOut { .. }))]));
+    assert!(
+        matches!(f.sim.gate.screen(), Screen::Result { message, .. } if message.contains("Try again in"))
+    );
+    assert!(!f.sim.gpio.output(Output::Strike));
+}
+
+#[test]
+fn a_card_tapped_on_the_idle_screen_opens_the_door() {
+    let mut f = gate();
+    assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }));
+    let events = run(&mut f.sim, "at 100\ncard 4512345");
+    assert_eq!(decisions(&events), vec![(true, None)]);
+    assert!(f.sim.gpio.output(Output::Strike));
+    let events = run(&mut f.sim, "at 9000\ncard 999999");
+    assert_eq!(decisions(&events), vec![(false, Some(DenyReason::CardNotAccepted))]);
+}
+
+#[test]
+fn an_enrolled_face_is_let_in_and_a_stranger_is_offered_pin_or_card() {
+    let mut f = gate();
+    if common::dev_faces_dir().is_none() {
+        return;
+    }
+    let events = run(&mut f.sim, "show deepface__c01/5.jpg\nat 100\ntap face\nat 2000");
+    assert_eq!(decisions(&events), vec![(true, None)]);
+    assert!(!f.sim.gate.camera().is_open(), "the camera closes on the result");
+    let events = run(&mut f.sim, "show deepface__c10/1.jpg\nat 9000\ntap face\nat 11000");
+    assert_eq!(decisions(&events), vec![(false, Some(DenyReason::FaceNotRecognised))]);
+    assert!(matches!(f.sim.gate.screen(), Screen::Result { offer_pin_or_card: true, .. }));
+}
+
+#[test]
+fn cancel_during_face_closes_the_camera_and_a_face_timeout_offers_pin_or_card() {
+    let mut f = gate();
+    run(&mut f.sim, "show nobody\nat 100\ntap face\nat 1000");
+    assert!(f.sim.gate.camera().is_open());
+    assert!(matches!(f.sim.gate.screen(), Screen::Face { .. }));
+    run(&mut f.sim, "tap cancel");
+    assert!(!f.sim.gate.camera().is_open());
+    assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }));
+    run(&mut f.sim, "at 2000\ntap face\nat 12500");
+    assert!(!f.sim.gate.camera().is_open(), "closed after the 10 s timeout");
+    assert!(matches!(
+        f.sim.gate.screen(),
+        Screen::Result { granted: false, offer_pin_or_card: true, .. }
+    ));
+}
+
+#[test]
+fn no_frame_source_is_opened_while_idle_for_a_minute() {
+    let mut f = gate();
+    run(&mut f.sim, "show deepface__c01/5.jpg\nat 60000");
+    assert_eq!(f.sim.gate.camera().opened_count, 0);
+    assert!(
+        f.sim.gate.camera_mut().next_frame().unwrap().is_none(),
+        "a closed camera gives no frame"
+    );
+}
