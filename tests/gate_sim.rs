@@ -13,6 +13,9 @@ use facegate::runtime::{Event, FrameSource, Gate, PhotoCamera, Screen};
 use facegate::store::{ConsentGrant, NewResident, Store, StoreConfig};
 use facegate::vision::BackendKind;
 
+/// The gate's start, in Unix seconds (mid-2026).
+const START: i64 = 1_780_000_000;
+
 struct Fixture {
     _dir: tempfile::TempDir,
     sim: Simulation,
@@ -46,6 +49,24 @@ fn gate() -> Fixture {
         .unwrap();
     let card = CardIndex::of(store.card_key(), &parse_line("4512345").unwrap());
     store.add_card("1201", &card, "", 0, "manager").unwrap();
+    // 1301 moves out an hour after the gate starts.
+    let leaving = NewResident {
+        number: "1301".into(),
+        name: "Wang".into(),
+        unit: "4-1301".into(),
+        valid_until: Some(START + 3_600),
+        ..Default::default()
+    };
+    store.add_resident(&leaving, 0, "manager").unwrap();
+    store
+        .add_card(
+            "1301",
+            &CardIndex::of(store.card_key(), &parse_line("777").unwrap()),
+            "",
+            0,
+            "manager",
+        )
+        .unwrap();
     if let Some(faces) = common::dev_faces_dir() {
         let mut pipeline = common::pipeline(BackendKind::Tract);
         let embed = |p: &mut facegate::vision::FacePipeline, n: &str| {
@@ -62,7 +83,7 @@ fn gate() -> Fixture {
             operator: "manager".into(),
             guardian: None,
         };
-        store.enrol("1201", &fused, Some(&consent), 14, 0).unwrap();
+        store.enrol("1201", &fused, Some(&consent), 14, START).unwrap();
     }
     let faces = facegate::vision::FacePipeline::load(&config.paths.models, &config.vision)
         .map_err(|e| e.to_string());
@@ -164,5 +185,21 @@ fn no_frame_source_is_opened_while_idle_for_a_minute() {
     assert!(
         f.sim.gate.camera_mut().next_frame().unwrap().is_none(),
         "a closed camera gives no frame"
+    );
+}
+
+#[test]
+fn a_resident_who_moved_out_is_refused_and_then_purged_by_the_daily_run() {
+    let mut f = gate();
+    assert_eq!(decisions(&run(&mut f.sim, "at 100\ncard 777")), vec![(true, None)]);
+    let two_hours = 2 * 3_600_000;
+    let events = run(&mut f.sim, &format!("at {two_hours}\ncard 777"));
+    assert_eq!(decisions(&events), vec![(false, Some(DenyReason::AccessNotValid))]);
+    let next_day = 24 * 3_600_000 + 1_000;
+    let events = run(&mut f.sim, &format!("at {next_day}\ncard 777"));
+    assert_eq!(
+        decisions(&events),
+        vec![(false, Some(DenyReason::CardNotAccepted))],
+        "resident and card deleted"
     );
 }

@@ -111,7 +111,11 @@ pub struct Gate<C: FrameSource, G: Gpio> {
     typed_number: Option<String>,
     pending: Option<Pending>,
     unix_at_start: i64,
+    next_purge: u64,
 }
+
+/// The retention rules run at start and then once a day.
+const PURGE_EVERY_MS: u64 = 24 * 3_600 * 1_000;
 
 impl<C: FrameSource, G: Gpio> Gate<C, G> {
     /// Assembles the gate. A face pipeline that failed to load is kept as the reason the face
@@ -151,6 +155,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             typed_number: None,
             pending: None,
             unix_at_start,
+            next_purge: 0,
         };
         gate.screen = gate.idle();
         Ok(gate)
@@ -263,9 +268,14 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         Ok(events)
     }
 
-    /// Advances time: the face session, the result screen's timeout, the door.
+    /// Advances time: retention, the face session, the result screen's timeout, the door.
     pub fn tick(&mut self, now: u64) -> anyhow::Result<Vec<Event>> {
         let mut events = Vec::new();
+        if now >= self.next_purge {
+            self.store.purge(&self.config.retention, self.unix(now))?;
+            self.gallery = self.store.gallery(self.unix(now))?;
+            self.next_purge = now + PURGE_EVERY_MS;
+        }
         for door_event in self.door.tick(now)? {
             if matches!(
                 door_event,
