@@ -64,7 +64,11 @@ case "${1:-}" in
     cargo fmt --all -- --check
     cargo clippy --all-targets --features ort --quiet -- -D warnings
     say "tests (tract and ONNX Runtime)"
-    cargo test --features ort
+    log="$(mktemp)"
+    cargo test --features ort --lib --bins --tests 2>&1 | tee "$log"
+    # One closing line for the whole suite.
+    awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+    rm -f "$log"
     ;;
   *)
     echo "usage: ./dev.sh gate | test" >&2
