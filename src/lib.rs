@@ -19,6 +19,7 @@ pub mod access;
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod dates;
 pub mod door;
 pub mod keys;
 pub mod pi;

@@ -203,3 +203,31 @@ fn a_resident_who_moved_out_is_refused_and_then_purged_by_the_daily_run() {
         "resident and card deleted"
     );
 }
+
+#[test]
+fn after_a_pin_a_resident_deletes_their_own_face_data_at_the_gate() {
+    let mut f = gate();
+    if common::dev_faces_dir().is_none() {
+        return;
+    }
+    run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580\ntap mydata");
+    assert_eq!(f.sim.gate.screen(), &Screen::MyData { templates: 1 });
+    let events = run(&mut f.sim, "tap delete");
+    assert!(events.contains(&Event::FaceDataDeleted { templates: 1 }));
+    assert!(
+        matches!(f.sim.gate.screen(), Screen::Result { message, .. } if message.contains("Receipt"))
+    );
+    let events = run(&mut f.sim, "show deepface__c01/5.jpg\nat 9000\ntap face\nat 10000");
+    assert_eq!(
+        decisions(&events),
+        vec![(false, Some(DenyReason::FaceNotRecognised))],
+        "the face no longer opens the door"
+    );
+}
+
+#[test]
+fn my_data_is_closed_to_anyone_who_did_not_just_use_a_pin_or_card() {
+    let mut f = gate();
+    run(&mut f.sim, "at 100\ntap mydata\ntap delete");
+    assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }));
+}

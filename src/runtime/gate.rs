@@ -51,6 +51,10 @@ pub enum Screen {
     PinNumber,
     /// Keypad: the PIN (masked on screen).
     PinCode,
+    /// "My data", after PIN or card: how many face templates are on file, and a delete button.
+    MyData {
+        templates: i64,
+    },
     /// "Hold your card to the reader".
     Card,
     Result {
@@ -82,6 +86,10 @@ pub enum Action {
     Digits(String),
     /// A card on the reader (works from any screen).
     Card(CardUid),
+    /// "My data" on the result screen after a PIN or card.
+    MyData,
+    /// Confirmed "delete my face data".
+    DeleteMyFaceData,
 }
 
 /// What happened, for the screen, the tests and the log.
@@ -89,10 +97,21 @@ pub enum Action {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     Screen(Screen),
-    Decision { method: Method, granted: bool, reason: Option<DenyReason>, resident: Option<String> },
+    Decision {
+        method: Method,
+        granted: bool,
+        reason: Option<DenyReason>,
+        resident: Option<String>,
+    },
     CameraOpened,
     CameraClosed,
-    Door { what: String },
+    /// A resident deleted their own face data at the gate.
+    FaceDataDeleted {
+        templates: usize,
+    },
+    Door {
+        what: String,
+    },
 }
 
 /// The gate with its store, face pipeline, camera and door.
@@ -112,6 +131,8 @@ pub struct Gate<C: FrameSource, G: Gpio> {
     pending: Option<Pending>,
     unix_at_start: i64,
     next_purge: u64,
+    /// Who just proved themselves with PIN or card, and until when "My data" is open to them.
+    self_service: Option<(String, u64)>,
 }
 
 /// The retention rules run at start and then once a day.
@@ -156,6 +177,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             pending: None,
             unix_at_start,
             next_purge: 0,
+            self_service: None,
         };
         gate.screen = gate.idle();
         Ok(gate)
@@ -242,6 +264,31 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                 self.close_camera(&mut events);
                 self.show(Screen::Card, &mut events);
             }
+            Action::MyData => {
+                if let Some((number, until)) = self.self_service.clone().filter(|s| now < s.1) {
+                    let templates = self.store.resident(&number)?.templates;
+                    self.result_until = until;
+                    self.show(Screen::MyData { templates }, &mut events);
+                }
+            }
+            Action::DeleteMyFaceData => {
+                if let (Screen::MyData { .. }, Some((number, _))) =
+                    (&self.screen, self.self_service.take())
+                {
+                    let deleted = self.store.withdraw_consent(
+                        &number,
+                        self.unix(now),
+                        "resident at the gate",
+                    )?;
+                    self.gallery = self.store.gallery(self.unix(now))?;
+                    events.push(Event::FaceDataDeleted { templates: deleted });
+                    let message = format!(
+                        "Your face data is deleted ({deleted} template(s)) and your consent withdrawn. Receipt: {}.",
+                        crate::dates::format_time(self.unix(now))
+                    );
+                    self.result(true, message, false, now, &mut events)?;
+                }
+            }
             Action::Digits(digits) => match self.screen {
                 Screen::PinNumber => {
                     self.typed_number = Some(digits);
@@ -286,7 +333,9 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             }
             events.push(Event::Door { what: format!("{door_event:?}") });
         }
-        if matches!(self.screen, Screen::Result { .. }) && now >= self.result_until {
+        if matches!(self.screen, Screen::Result { .. } | Screen::MyData { .. })
+            && now >= self.result_until
+        {
             let idle = self.idle();
             self.show(idle, &mut events);
         }
@@ -380,6 +429,10 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         match decision {
             Decision::Grant { .. } => {
                 self.door.grant(now)?;
+                if method != Method::Face {
+                    let until = now + self.config.gate.result_ms;
+                    self.self_service = resident.as_ref().map(|r| (r.number.clone(), until));
+                }
                 let who = resident.as_ref().map(|r| r.number.clone());
                 events.push(Event::Decision { method, granted: true, reason: None, resident: who });
                 let name = resident

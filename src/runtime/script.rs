@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! at 1500            # the clock moves to 1500 ms, ticking every 100 ms on the way
-//! tap face|pin|card|cancel
+//! tap face|pin|card|cancel|mydata|delete
 //! type 1201          # digits on the keypad, confirmed
 //! card 0004512345    # a card on the reader (or hex:UID)
 //! show photo.jpg     # a person in front of the camera (path relative to the script); `show nobody`
@@ -57,6 +57,8 @@ impl Simulation {
             ("tap", Some("pin")) => Action::ChoosePin,
             ("tap", Some("card")) => Action::ChooseCard,
             ("tap", Some("cancel")) => Action::Cancel,
+            ("tap", Some("mydata")) => Action::MyData,
+            ("tap", Some("delete")) => Action::DeleteMyFaceData,
             ("type", Some(digits)) => Action::Digits(digits.to_owned()),
             ("card", Some(number)) => Action::Card(parse_line(number)?),
             ("show", Some("nobody")) => {
