@@ -231,3 +231,16 @@ fn my_data_is_closed_to_anyone_who_did_not_just_use_a_pin_or_card() {
     run(&mut f.sim, "at 100\ntap mydata\ntap delete");
     assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }));
 }
+
+#[test]
+fn a_resident_changes_their_pin_at_the_gate_with_the_old_one() {
+    let mut f = gate();
+    run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580\ntap mydata");
+    let events = run(&mut f.sim, "newpin 1111 864200");
+    assert!(events.contains(&Event::PinChanged { changed: false }));
+    run(&mut f.sim, "at 5000\ntap pin\ntype 1201\ntype 2580\ntap mydata");
+    let events = run(&mut f.sim, "newpin 2580 864200");
+    assert!(events.contains(&Event::PinChanged { changed: true }));
+    let events = run(&mut f.sim, "at 10000\ntap pin\ntype 1201\ntype 864200");
+    assert_eq!(decisions(&events), vec![(true, None)]);
+}

@@ -193,7 +193,9 @@ pub fn decide(
             Decision::Deny(DenyReason::SecondFactorMismatch)
         };
     }
-    match policy.two_factor.second_after(method) {
+    let resident_wants_pin =
+        (resident.require_card_pin && method == Method::Card).then_some(Method::Pin);
+    match policy.two_factor.second_after(method).or(resident_wants_pin) {
         Some(second) => Decision::NeedSecondFactor(Pending {
             resident_id: resident.id,
             second,
@@ -220,6 +222,7 @@ mod tests {
             birth_year: None,
             created_at: 0,
             templates: 0,
+            require_card_pin: false,
         }
     }
 
@@ -271,6 +274,27 @@ mod tests {
         assert_eq!(
             decide(&no_face, None, Checked::Face(Some(7)), Some(&r), 10),
             Decision::Deny(DenyReason::MethodNotOffered)
+        );
+    }
+
+    #[test]
+    fn a_resident_can_require_their_pin_after_their_card() {
+        let policy = AccessConfig::default();
+        let careful = Resident { require_card_pin: true, ..resident(9) };
+        let Decision::NeedSecondFactor(pending) =
+            decide(&policy, None, Checked::Card(Some(9)), Some(&careful), 10)
+        else {
+            panic!()
+        };
+        assert_eq!(pending.second, Method::Pin);
+        assert_eq!(
+            decide(&policy, Some(pending), Checked::Pin(Some(9)), Some(&careful), 11),
+            Decision::Grant { resident_id: 9 }
+        );
+        assert_eq!(
+            decide(&policy, None, Checked::Pin(Some(9)), Some(&careful), 12),
+            Decision::Grant { resident_id: 9 },
+            "PIN alone is fine"
         );
     }
 

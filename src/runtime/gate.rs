@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::camera::FrameSource;
-use crate::access::checks::{check_card, check_pin, record};
+use crate::access::checks::{change_pin, check_card, check_pin, record};
 use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
 use crate::config::Config;
 use crate::credentials::{CardUid, Pin, PinHasher};
@@ -90,6 +90,11 @@ pub enum Action {
     MyData,
     /// Confirmed "delete my face data".
     DeleteMyFaceData,
+    /// On "My data": change the PIN (the old one is checked again, with lockout).
+    ChangePin {
+        old: String,
+        new: String,
+    },
 }
 
 /// What happened, for the screen, the tests and the log.
@@ -108,6 +113,10 @@ pub enum Event {
     /// A resident deleted their own face data at the gate.
     FaceDataDeleted {
         templates: usize,
+    },
+    /// A resident changed their PIN at the gate (or the old PIN was wrong).
+    PinChanged {
+        changed: bool,
     },
     Door {
         what: String,
@@ -287,6 +296,34 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                         crate::dates::format_time(self.unix(now))
                     );
                     self.result(true, message, false, now, &mut events)?;
+                }
+            }
+            Action::ChangePin { old, new } => {
+                if let (Screen::MyData { .. }, Some((number, _))) =
+                    (&self.screen, self.self_service.clone())
+                {
+                    let unix = self.unix(now);
+                    let pins =
+                        (Pin::parse(&old, &self.config.pin), Pin::parse(&new, &self.config.pin));
+                    let changed = match pins {
+                        (Ok(old), Ok(new)) => change_pin(
+                            &mut self.store,
+                            &self.hasher,
+                            &self.config.pin,
+                            &number,
+                            &old,
+                            &new,
+                            unix,
+                        )?,
+                        _ => false,
+                    };
+                    events.push(Event::PinChanged { changed });
+                    let message = if changed {
+                        "Your PIN is changed."
+                    } else {
+                        "PIN not changed: check your current PIN."
+                    };
+                    self.result(changed, message.to_owned(), false, now, &mut events)?;
                 }
             }
             Action::Digits(digits) => match self.screen {

@@ -4,6 +4,7 @@
 //! at 1500            # the clock moves to 1500 ms, ticking every 100 ms on the way
 //! tap face|pin|card|cancel|mydata|delete
 //! type 1201          # digits on the keypad, confirmed
+//! newpin 2580 864200 # on "My data": change the PIN from the first to the second
 //! card 0004512345    # a card on the reader (or hex:UID)
 //! show photo.jpg     # a person in front of the camera (path relative to the script); `show nobody`
 //! door open|closed   # the door contact
@@ -60,6 +61,10 @@ impl Simulation {
             ("tap", Some("mydata")) => Action::MyData,
             ("tap", Some("delete")) => Action::DeleteMyFaceData,
             ("type", Some(digits)) => Action::Digits(digits.to_owned()),
+            ("newpin", Some(old)) => Action::ChangePin {
+                old: old.to_owned(),
+                new: words.next().unwrap_or_default().to_owned(),
+            },
             ("card", Some(number)) => Action::Card(parse_line(number)?),
             ("show", Some("nobody")) => {
                 self.gate.camera_mut().show(None);

@@ -38,6 +38,8 @@ pub struct Resident {
     pub created_at: i64,
     /// Face templates on file.
     pub templates: i64,
+    /// This resident's cards open only together with their PIN.
+    pub require_card_pin: bool,
 }
 
 impl Resident {
@@ -82,7 +84,7 @@ pub fn check_number(number: &str) -> Result<()> {
 }
 
 const COLUMNS: &str = "r.id, r.number, r.name, r.unit, r.status, r.valid_from, r.valid_until, r.birth_year, r.created_at,
-    (SELECT COUNT(*) FROM templates t WHERE t.resident_id = r.id)";
+    (SELECT COUNT(*) FROM templates t WHERE t.resident_id = r.id), r.require_card_pin";
 
 fn from_row(r: &Row) -> rusqlite::Result<Resident> {
     let status: String = r.get(4)?;
@@ -97,6 +99,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Resident> {
         birth_year: r.get(7)?,
         created_at: r.get(8)?,
         templates: r.get(9)?,
+        require_card_pin: r.get(10)?,
     })
 }
 
@@ -188,6 +191,33 @@ impl Store {
         self.resident(number)
     }
 
+    /// Requires (or stops requiring) the resident's PIN after their card.
+    pub fn set_require_card_pin(
+        &mut self,
+        number: &str,
+        required: bool,
+        now: i64,
+        operator: &str,
+    ) -> Result<()> {
+        let resident = self.resident(number)?;
+        let key = self.audit_key().clone();
+        self.transaction(|tx| {
+            tx.execute(
+                "UPDATE residents SET require_card_pin = ?1 WHERE id = ?2",
+                params![required, resident.id],
+            )?;
+            append(
+                tx,
+                &key,
+                Chain::Admin,
+                now,
+                "card_pin_policy",
+                &resident.subject(),
+                &format!("required={required} by {operator}"),
+            )
+        })
+    }
+
     /// Deletes a resident and everything about them (consent, templates, PIN, cards); only
     /// pseudonymous audit rows remain.
     pub fn remove_resident(&mut self, number: &str, now: i64, operator: &str) -> Result<()> {
@@ -269,6 +299,7 @@ mod tests {
             birth_year: Some(2015),
             created_at: 0,
             templates: 0,
+            require_card_pin: false,
         };
         let year_2026 = 1_780_000_000; // mid-2026
         assert!(r.is_minor(year_2026, 14));

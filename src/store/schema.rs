@@ -75,4 +75,6 @@ pub const MIGRATIONS: &[&str] = &[
     ",
     // 2: the keypad lockout needs the time of the last failure.
     "ALTER TABLE lockouts ADD COLUMN last_failure_at INTEGER;",
+    // 3: a resident can require card + PIN for their cards (against cloned cards).
+    "ALTER TABLE residents ADD COLUMN require_card_pin INTEGER NOT NULL DEFAULT 0;",
 ];

@@ -38,6 +38,9 @@ pub enum Args {
         unit: Option<String>,
         #[arg(long)]
         status: Option<ResidentStatus>,
+        /// Require this resident's PIN after their card (true/false).
+        #[arg(long)]
+        require_card_pin: Option<bool>,
         #[command(flatten)]
         fields: Fields,
     },
@@ -124,13 +127,16 @@ pub fn run(args: Args, config: &Config, operator: &str) -> anyhow::Result<()> {
                 );
             }
         }
-        Args::Edit { number, name, unit, status, fields } => {
+        Args::Edit { number, name, unit, status, require_card_pin, fields } => {
             let edit = fields.into_new(
                 number.clone(),
                 name.unwrap_or_default(),
                 unit.unwrap_or_default(),
             )?;
             store.edit_resident(&number, &edit, status, now, operator)?;
+            if let Some(required) = require_card_pin {
+                store.set_require_card_pin(&number, required, now, operator)?;
+            }
             println!("updated resident {number}");
         }
         Args::Remove { number } => {
