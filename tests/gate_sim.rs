@@ -24,8 +24,13 @@ struct Fixture {
 /// A gate with resident 1201 (PIN 2580, card 4512345, face of `deepface__c01` when the dev
 /// photos exist).
 fn gate() -> Fixture {
+    gate_with(|_| {})
+}
+
+fn gate_with(adjust: impl FnOnce(&mut Config)) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
+    adjust(&mut config);
     config.paths.models = common::models_dir();
     config.store =
         StoreConfig { database: dir.path().join("gate.db"), key_file: dir.path().join("site.key") };
@@ -243,4 +248,30 @@ fn a_resident_changes_their_pin_at_the_gate_with_the_old_one() {
     assert!(events.contains(&Event::PinChanged { changed: true }));
     let events = run(&mut f.sim, "at 10000\ntap pin\ntype 1201\ntype 864200");
     assert_eq!(decisions(&events), vec![(true, None)]);
+}
+
+#[test]
+fn with_the_head_turn_challenge_a_photo_of_a_resident_is_refused_as_not_live() {
+    if common::dev_faces_dir().is_none() {
+        return;
+    }
+    let mut f =
+        gate_with(|c| c.vision.liveness.mode = facegate::vision::liveness::LivenessMode::Active);
+    let events = run(&mut f.sim, "show deepface__c01/5.jpg\nat 100\ntap face\nat 1500");
+    assert!(decisions(&events).is_empty(), "no decision while the challenge runs");
+    assert!(
+        matches!(f.sim.gate.screen(), Screen::Face { prompt: Some(_), .. }),
+        "a turn prompt is shown"
+    );
+    // The baseline takes half a second, then the turn times out after 3 s.
+    let events = run(&mut f.sim, "at 5000");
+    assert_eq!(decisions(&events), vec![(false, Some(DenyReason::LivenessFailed))]);
+    assert!(matches!(f.sim.gate.screen(), Screen::Result { offer_pin_or_card: true, .. }));
+    assert!(!f.sim.gate.camera().is_open());
+    let events = run(&mut f.sim, "show deepface__c10/1.jpg\nat 15000\ntap face\nat 15500");
+    assert_eq!(
+        decisions(&events),
+        vec![(false, Some(DenyReason::FaceNotRecognised))],
+        "strangers are told at once"
+    );
 }

@@ -14,6 +14,7 @@ use crate::door::{DoorController, DoorEvent, Gpio};
 use crate::store::{Chain, Store};
 use crate::templates::{Gallery, Identification};
 use crate::vision::liveness::LivenessMode;
+use crate::vision::liveness::active::{HeadTurnChallenge, Progress, Turn};
 use crate::vision::liveness::passive::PassiveLiveness;
 use crate::vision::{FacePipeline, QualityIssue};
 
@@ -43,9 +44,10 @@ pub enum Screen {
     Idle {
         face: FaceTile,
     },
-    /// Scanning: guidance from the quality gate.
+    /// Scanning: guidance from the quality gate, and the head-turn prompt when liveness asks.
     Face {
         guidance: Option<QualityIssue>,
+        prompt: Option<Turn>,
     },
     /// Keypad: resident number first.
     PinNumber,
@@ -142,6 +144,14 @@ pub struct Gate<C: FrameSource, G: Gpio> {
     next_purge: u64,
     /// Who just proved themselves with PIN or card, and until when "My data" is open to them.
     self_service: Option<(String, u64)>,
+    /// The head-turn challenge of the current face session, when the door asks for one.
+    challenge: Option<ActiveSession>,
+}
+
+/// A head-turn challenge and the resident recognised before it started.
+struct ActiveSession {
+    challenge: HeadTurnChallenge,
+    first: Option<i64>,
 }
 
 /// The retention rules run at start and then once a day.
@@ -187,6 +197,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             unix_at_start,
             next_purge: 0,
             self_service: None,
+            challenge: None,
         };
         gate.screen = gate.idle();
         Ok(gate)
@@ -236,9 +247,20 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
 
     fn open_camera(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
         self.camera.open()?;
+        let liveness = &self.config.vision.liveness;
+        self.challenge =
+            matches!(liveness.mode, LivenessMode::Active | LivenessMode::Both).then(|| {
+                ActiveSession {
+                    challenge: HeadTurnChallenge::new(
+                        liveness.active.clone(),
+                        HeadTurnChallenge::random_prompts(&mut rand::rng()),
+                    ),
+                    first: None,
+                }
+            });
         self.face_started = now;
         events.push(Event::CameraOpened);
-        self.show(Screen::Face { guidance: None }, events);
+        self.show(Screen::Face { guidance: None, prompt: None }, events);
         Ok(())
     }
 
@@ -253,6 +275,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             }
             Action::Cancel => {
                 self.close_camera(&mut events);
+                self.challenge = None;
                 self.pending = None;
                 self.typed_number = None;
                 let idle = self.idle();
@@ -386,63 +409,115 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         if now.saturating_sub(self.face_started) >= self.config.gate.face_timeout_ms {
             self.close_camera(events);
             self.pending = None;
+            self.challenge = None;
             let message = "Face not recognised in time. Please use your PIN or card.".to_owned();
             return self.result(false, message, true, now, events);
         }
         let Some(frame) = self.camera.next_frame()? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
         let analysis = faces.analyze(&frame)?;
-        let probe = match analysis.outcome {
+        let dominant = crate::vision::quality::dominant(&analysis.faces).cloned();
+        let probe = analysis.outcome;
+        if let Some(active) = self.challenge.as_mut() {
+            // The head turns away from frontal during the challenge, so every detected face
+            // counts, whatever the quality gate says about it.
+            if let Some(face) = &dominant {
+                active.challenge.push(now as f32 / 1000.0, &face.landmarks, face.score);
+            }
+            match active.challenge.progress() {
+                Progress::Failed(_) => return self.liveness_failed(now, events),
+                Progress::Passed => {}
+                _ => {
+                    if active.first.is_none()
+                        && let Ok(first) = &probe
+                    {
+                        let found = self.identify(first);
+                        if found.is_none() {
+                            // A stranger is told at once; no challenge to sit through.
+                            self.challenge = None;
+                            self.close_camera(events);
+                            return self.conclude(Checked::Face(None), now, events);
+                        }
+                        if let Some(active) = self.challenge.as_mut() {
+                            active.first = found.map(|f| f.0);
+                        }
+                    }
+                    let prompt = self.challenge.as_ref().and_then(|a| a.challenge.prompt());
+                    self.show(Screen::Face { guidance: probe.err(), prompt }, events);
+                    return Ok(());
+                }
+            }
+        }
+        let probe = match probe {
             Ok(probe) => probe,
             Err(issue) => {
-                self.show(Screen::Face { guidance: Some(issue) }, events);
+                self.show(Screen::Face { guidance: Some(issue), prompt: None }, events);
                 return Ok(());
             }
         };
-        if let (Some(pad), Some(face)) =
-            (self.pad.as_mut(), crate::vision::quality::dominant(&analysis.faces))
+        if let (Some(pad), Some(face), Ok(faces)) =
+            (self.pad.as_mut(), &dominant, self.faces.as_mut())
         {
             let work = faces.working_frame(&frame);
             if pad.score(&work, &face.bbox)? < self.config.vision.liveness.threshold {
-                self.close_camera(events);
-                self.store.audit(
-                    Chain::Access,
-                    self.unix(now),
-                    "access_denied",
-                    "unknown",
-                    "face: liveness failed",
-                )?;
-                events.push(Event::Decision {
-                    method: Method::Face,
-                    granted: false,
-                    reason: Some(DenyReason::LivenessFailed),
-                    resident: None,
-                });
-                self.door.deny(now)?;
-                let message =
-                    "This does not look like a live face. Please use your PIN or card.".to_owned();
-                return self.result(false, message, true, now, events);
+                return self.liveness_failed(now, events);
             }
         }
-        let matching = &self.config.matching;
-        let resident = match self.pending.filter(|p| p.second == Method::Face) {
-            Some(p) => self
-                .gallery
-                .verify(p.resident_id, &probe)
-                .filter(|&s| s >= matching.threshold)
-                .map(|_| (p.resident_id, None)),
-            None => match self.gallery.identify(&probe, matching.threshold, matching.margin) {
-                Identification::Match { resident_id, template_id, .. } => {
-                    Some((resident_id, Some(template_id)))
-                }
-                Identification::Unknown { .. } => None,
-            },
-        };
+        let mut resident = self.identify(&probe);
+        if let Some(active) = self.challenge.take()
+            && resident.map(|r| r.0) != active.first
+        {
+            // Recognition must match the same resident again after the head turns.
+            resident = None;
+        }
         self.close_camera(events);
         if let Some((_, Some(template))) = resident {
             self.store.touch_template(template, self.unix(now))?;
         }
         self.conclude(Checked::Face(resident.map(|r| r.0)), now, events)
+    }
+
+    /// Who a probe is: 1:1 against the pending resident when the face is a second factor,
+    /// else 1:N. Returns the resident and the matching template.
+    fn identify(&self, probe: &crate::vision::Embedding) -> Option<(i64, Option<i64>)> {
+        let matching = &self.config.matching;
+        match self.pending.filter(|p| p.second == Method::Face) {
+            Some(p) => self
+                .gallery
+                .verify(p.resident_id, probe)
+                .filter(|&s| s >= matching.threshold)
+                .map(|_| (p.resident_id, None)),
+            None => match self.gallery.identify(probe, matching.threshold, matching.margin) {
+                Identification::Match { resident_id, template_id, .. } => {
+                    Some((resident_id, Some(template_id)))
+                }
+                Identification::Unknown { .. } => None,
+            },
+        }
+    }
+
+    /// A photo, a screen, or a failed head-turn challenge: deny, say so, offer PIN or card.
+    fn liveness_failed(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+        self.close_camera(events);
+        self.challenge = None;
+        self.pending = None;
+        self.store.audit(
+            Chain::Access,
+            self.unix(now),
+            "access_denied",
+            "unknown",
+            "face: liveness failed",
+        )?;
+        events.push(Event::Decision {
+            method: Method::Face,
+            granted: false,
+            reason: Some(DenyReason::LivenessFailed),
+            resident: None,
+        });
+        self.door.deny(now)?;
+        let message =
+            "This does not look like a live face. Please use your PIN or card.".to_owned();
+        self.result(false, message, true, now, events)
     }
 
     /// Decides on a checked credential, records it, drives the door and the screen.
