@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::AccessConfig;
 use crate::credentials::PinConfig;
+use crate::credentials::readers::ReaderConfig;
 use crate::door::DoorConfig;
 use crate::runtime::GateConfig;
 use crate::store::{ConsentConfig, RetentionConfig, StoreConfig};
@@ -29,6 +30,7 @@ pub struct Config {
     pub access: AccessConfig,
     pub door: DoorConfig,
     pub gate: GateConfig,
+    pub reader: ReaderConfig,
 }
 
 /// Where the gate keeps its files.
@@ -74,6 +76,23 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.access.validate()?;
         self.door.validate().map_err(|e| e.to_string())?;
+        let pins = &self.door.pins;
+        let door_pins = [
+            pins.strike,
+            pins.buzzer,
+            pins.green_led,
+            pins.red_led,
+            pins.door_contact,
+            pins.exit_button,
+        ];
+        let reader = &self.reader;
+        if reader.kind == crate::credentials::readers::ReaderKind::Wiegand
+            && let Some(pin) = [reader.wiegand_d0, reader.wiegand_d1]
+                .into_iter()
+                .find(|p| door_pins.contains(p) || pins.fire == Some(*p))
+        {
+            return Err(format!("[reader] Wiegand pin BCM {pin} is also a door pin"));
+        }
         self.retention.validate()
     }
 }

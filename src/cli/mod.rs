@@ -7,6 +7,7 @@ mod eval;
 mod eval_pad;
 mod init;
 mod run;
+mod selftest;
 mod table;
 
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the gate (`--sim` on a PC; `--script FILE` headless).
     Run(run::Args),
+    /// Bring-up check: open every configured part and report what works.
+    Selftest(selftest::Args),
     /// Create the database and the site key file.
     Init,
     /// Property management: residents, enrolment, consent, retention, keys.
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Run(args) => run::run(args, &config),
+        Command::Selftest(args) => selftest::run(args, &config),
         Command::Init => init::run(&config),
         Command::Admin(args) => admin::run(args, &config),
         Command::Audit(args) => audit::run(args, &config),

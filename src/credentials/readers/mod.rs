@@ -2,6 +2,7 @@
 //! pulses, RC522 frames, text lines) into a [`CardUid`] or a clear error, never a panic: garbage
 //! from a reader must not open the door or stop the gate.
 
+mod config;
 pub mod rc522;
 pub mod sim;
 pub mod wedge;
@@ -10,6 +11,8 @@ pub mod wiegand;
 use std::time::Duration;
 
 use super::CardUid;
+
+pub use config::{ReaderConfig, ReaderKind};
 
 /// Why a card could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -84,6 +84,11 @@ impl<B: SpiBus> Mfrc522<B> {
         self.bus.transfer(&[(register << 1) & 0x7e, value]).map(|_| ())
     }
 
+    /// The chip's VersionReg: 0x91 or 0x92 for an MFRC522 (bring-up check).
+    pub fn version(&mut self) -> Result<u8, ReaderError> {
+        self.read(0x37)
+    }
+
     fn read(&mut self, register: u8) -> Result<u8, ReaderError> {
         let answer = self.bus.transfer(&[((register << 1) & 0x7e) | 0x80, 0])?;
         answer.get(1).copied().ok_or(ReaderError::Device("short SPI answer".into()))
