@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn the_shipped_sample_configs_load() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware");
-        for name in ["pi.toml", "sim.toml"] {
+        for name in ["pi4-usb-wiegand.toml", "pi5-camera-rc522.toml", "sim.toml"] {
             Config::load(Some(&dir.join(name))).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }

@@ -6,7 +6,12 @@ mod common;
 use std::process::Command;
 
 fn facegate(config: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_facegate")).arg("--config").arg(config).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -30,7 +35,10 @@ fn selftest_sim_exercises_every_part() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     for part in ["database", "face models", "camera", "door", "card reader"] {
-        assert!(stdout.lines().any(|l| l.starts_with("ok") && l.contains(part)), "{part}: {stdout}");
+        assert!(
+            stdout.lines().any(|l| l.starts_with("ok") && l.contains(part)),
+            "{part}: {stdout}"
+        );
     }
     assert!(stdout.contains("relay pulsed"));
 }
@@ -43,12 +51,15 @@ fn the_systemd_unit_verifies() {
     };
     assert!(check.status.success());
     let dir = tempfile::tempdir().unwrap();
-    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/hardware/facegate.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/hardware/facegate.service"))
+            .unwrap();
     // Point the unit at the binary just built, which exists here, unlike /usr/bin/facegate.
     let unit = unit.replace("/usr/bin/facegate", env!("CARGO_BIN_EXE_facegate"));
     let path = dir.path().join("facegate.service");
     std::fs::write(&path, unit).unwrap();
-    let out = Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&path).output().unwrap();
+    let out =
+        Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&path).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let problems: Vec<&str> = stderr.lines().filter(|l| l.contains("facegate.service")).collect();
     assert!(out.status.success() && problems.is_empty(), "{stderr}");
