@@ -115,21 +115,21 @@ fn rows(conn: &rusqlite::Connection, chain: Chain) -> Result<Vec<(AuditEntry, Ve
         "SELECT id, chain, at, kind, subject, detail, mac FROM audit WHERE chain = ?1 ORDER BY id",
     )?;
     let rows = stmt
-        .query_map([chain.as_str()], |r| {
-            Ok((
-                AuditEntry {
-                    id: r.get(0)?,
-                    chain: r.get(1)?,
-                    at: r.get(2)?,
-                    kind: r.get(3)?,
-                    subject: r.get(4)?,
-                    detail: r.get(5)?,
-                },
-                r.get(6)?,
-            ))
-        })?
+        .query_map([chain.as_str()], |r| Ok((entry(r)?, r.get(6)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+/// An entry from the first six columns: id, chain, at, kind, subject, detail.
+fn entry(r: &rusqlite::Row) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: r.get(0)?,
+        chain: r.get(1)?,
+        at: r.get(2)?,
+        kind: r.get(3)?,
+        subject: r.get(4)?,
+        detail: r.get(5)?,
+    })
 }
 
 /// The first row of `chain` whose MAC does not verify, if any.
@@ -204,18 +204,8 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT id, chain, at, kind, subject, detail FROM audit WHERE at >= ?1 ORDER BY id",
         )?;
-        let entries = stmt
-            .query_map([since.unwrap_or(i64::MIN)], |r| {
-                Ok(AuditEntry {
-                    id: r.get(0)?,
-                    chain: r.get(1)?,
-                    at: r.get(2)?,
-                    kind: r.get(3)?,
-                    subject: r.get(4)?,
-                    detail: r.get(5)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        let entries =
+            stmt.query_map([since.unwrap_or(i64::MIN)], entry)?.collect::<rusqlite::Result<_>>()?;
         Ok(entries)
     }
 
