@@ -11,8 +11,12 @@ export FACEGATE_CACHE="${FACEGATE_CACHE:-$HOME/.cache/facegate}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$FACEGATE_CACHE/target}"
 SHARED="${FACEGATE_SHARED:-$(pwd)/../shared}"
 
-# Debian packages the build needs (see README, "What gets installed").
-APT_PACKAGES=(pkg-config python3-venv)
+# Debian packages: the build (pkg-config, fontconfig for Slint's text), the models' conversion
+# environment (python3-venv), a font with Chinese glyphs for the touchscreen, and the X11 keyboard
+# library the desktop window loads at run time.
+APT_PACKAGES=(pkg-config python3-venv libfontconfig1-dev fonts-wqy-microhei libxkbcommon-x11-0)
+# One feature set for the gate and the tests, so that both share one build.
+FEATURES=ort,window
 
 say() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -53,8 +57,12 @@ case "${1:-}" in
     dataset="$SHARED/testdata/faces"
     [ -d "$dataset" ] || { echo "no photos at $dataset: set FACEGATE_SHARED" >&2; exit 1; }
     # The simulated gate keeps its database and key beside the checkout (hardware/sim.toml);
-    # the first start makes demo residents from the shared photos.
-    cargo run --quiet -- --config hardware/sim.toml run --sim --demo "$dataset"
+    # the first start makes demo residents from the shared photos. Without a display it runs in
+    # the terminal (commands on standard input, events as JSON lines).
+    headless=()
+    [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || headless=(--headless)
+    cargo run --quiet --features "$FEATURES" -- --config hardware/sim.toml \
+      run --sim --demo "$dataset" "${headless[@]}"
     ;;
   test)
     setup
@@ -62,10 +70,10 @@ case "${1:-}" in
     export ORT_DYLIB_PATH
     say "format and lints"
     cargo fmt --all -- --check
-    cargo clippy --all-targets --features ort --quiet -- -D warnings
+    cargo clippy --all-targets --features "$FEATURES" --quiet -- -D warnings
     say "tests (tract and ONNX Runtime)"
     log="$(mktemp)"
-    cargo test --features ort --lib --bins --tests 2>&1 | tee "$log"
+    cargo test --features "$FEATURES" --lib --bins --tests 2>&1 | tee "$log"
     # One closing line for the whole suite.
     awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
     rm -f "$log"

@@ -3,6 +3,7 @@
 //! Residents open the door with their face (opt-in, consented, revocable), a PIN or a card. The
 //! library is laid out by domain; the `facegate` binary is a thin CLI over it.
 //!
+//! - [`ui`]: the Slint touchscreen and its glue.
 //! - [`vision`]: camera frames → face detection (YuNet) → alignment → embedding (SFace).
 //! - [`credentials`]: PINs, cards and card readers.
 //! - [`door`]: the door controller (strike, contact, exit button, alarms) and its GPIO.
@@ -26,4 +27,5 @@ pub mod pi;
 pub mod runtime;
 pub mod store;
 pub mod templates;
+pub mod ui;
 pub mod vision;

@@ -1,5 +1,6 @@
-//! The installer's commands through the real binary: `init`, then `selftest --sim`; and the
-//! systemd unit in `hardware/` passes `systemd-analyze verify`.
+//! The installer's commands through the real binary: `init`, then `selftest --sim`, a scripted
+//! scenario through `run --sim --headless --script`; and the systemd unit in `hardware/` passes
+//! `systemd-analyze verify`.
 
 mod common;
 
@@ -14,18 +15,63 @@ fn facegate(config: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A config in `dir` with its database and key file there.
+fn config_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("gate.toml");
+    let text = format!(
+        "[paths]\nmodels = {:?}\n[store]\ndatabase = {:?}\nkey_file = {:?}\n",
+        common::models_dir(),
+        dir.join("gate.db"),
+        dir.join("site.key")
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+#[test]
+fn a_headless_script_prints_the_decisions_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    assert!(facegate(&config, &["init"]).status.success());
+    let add = ["admin", "resident", "add", "1201", "--name", "Li", "--unit", "3-1201"];
+    assert!(facegate(&config, &add).status.success());
+    let mut pin = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .arg("--config")
+        .arg(&config)
+        .args(["admin", "pin", "set", "1201"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    pin.stdin.take().unwrap().write_all(b"2580\n").unwrap();
+    assert!(pin.wait().unwrap().success());
+    let script = dir.path().join("scenario.txt");
+    std::fs::write(
+        &script,
+        "at 100\ntap pin\ntype 1201\ntype 9999\nat 5000\ntap pin\ntype 1201\ntype 2580\nat 12000\n",
+    )
+    .unwrap();
+    let script = script.to_str().unwrap();
+    let out = facegate(&config, &["run", "--sim", "--headless", "--script", script]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let decisions: Vec<bool> = events
+        .iter()
+        .filter(|e| e["event"] == "decision")
+        .map(|e| e["granted"].as_bool().unwrap())
+        .collect();
+    assert_eq!(decisions, [false, true]);
+    let door: Vec<&str> = events.iter().filter_map(|e| e["what"].as_str()).collect();
+    assert!(door.contains(&"Unlocked") && door.contains(&"Relocked"), "{door:?}");
+    assert!(!stdout.contains("9999") && !stdout.contains("2580"), "no PIN in the output");
+}
+
 #[test]
 fn selftest_sim_exercises_every_part() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("gate.toml");
-    let models = common::models_dir();
-    let text = format!(
-        "[paths]\nmodels = {:?}\n[store]\ndatabase = {:?}\nkey_file = {:?}\n",
-        models,
-        dir.path().join("gate.db"),
-        dir.path().join("site.key")
-    );
-    std::fs::write(&config, text).unwrap();
+    let config = config_in(dir.path());
     let before = facegate(&config, &["selftest", "--sim"]);
     assert!(!before.status.success(), "no database yet");
     assert!(String::from_utf8_lossy(&before.stdout).contains("FAIL  database"));

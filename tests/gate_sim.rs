@@ -8,6 +8,7 @@ use facegate::config::Config;
 use facegate::credentials::readers::sim::parse_line;
 use facegate::credentials::{CardIndex, Pin, PinConfig, PinHasher};
 use facegate::door::{DoorController, Output, SimGpio};
+use facegate::runtime::gate::{Offer, Outcome};
 use facegate::runtime::script::Simulation;
 use facegate::runtime::{Event, FrameSource, Gate, PhotoCamera, Screen};
 use facegate::store::{ConsentGrant, NewResident, Store, StoreConfig};
@@ -72,6 +73,12 @@ fn gate_with(adjust: impl FnOnce(&mut Config)) -> Fixture {
             "manager",
         )
         .unwrap();
+    // 9001 is the caretaker (an admin when a test lists it in `[gate] admins`).
+    let caretaker =
+        NewResident { number: "9001".into(), name: "Zhao".into(), ..Default::default() };
+    store.add_resident(&caretaker, 0, "manager").unwrap();
+    let caretaker_pin = hasher.hash(&Pin::parse("1379", &config.pin).unwrap()).unwrap();
+    store.set_pin("9001", &caretaker_pin, 0, "manager").unwrap();
     if let Some(faces) = common::dev_faces_dir() {
         let mut pipeline = common::pipeline(BackendKind::Tract);
         let embed = |p: &mut facegate::vision::FacePipeline, n: &str| {
@@ -134,9 +141,10 @@ fn wrong_pins_are_denied_and_the_lockout_is_shown_after_five() {
     }
     let events = run(&mut f.sim, "at 30000\ntap pin\ntype 1201\ntype 2580");
     assert!(matches!(decisions(&events)[..], [(false, Some(DenyReason::LockedOut { .. }))]));
-    assert!(
-        matches!(f.sim.gate.screen(), Screen::Result { message, .. } if message.contains("Try again in"))
-    );
+    assert!(matches!(
+        f.sim.gate.screen(),
+        Screen::Result { outcome: Outcome::LockedOut { .. }, .. }
+    ));
     assert!(!f.sim.gpio.output(Output::Strike));
 }
 
@@ -162,7 +170,7 @@ fn an_enrolled_face_is_let_in_and_a_stranger_is_offered_pin_or_card() {
     assert!(!f.sim.gate.camera().is_open(), "the camera closes on the result");
     let events = run(&mut f.sim, "show deepface__c10/1.jpg\nat 9000\ntap face\nat 11000");
     assert_eq!(decisions(&events), vec![(false, Some(DenyReason::FaceNotRecognised))]);
-    assert!(matches!(f.sim.gate.screen(), Screen::Result { offer_pin_or_card: true, .. }));
+    assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::PinOrCard, .. }));
 }
 
 #[test]
@@ -178,7 +186,7 @@ fn cancel_during_face_closes_the_camera_and_a_face_timeout_offers_pin_or_card() 
     assert!(!f.sim.gate.camera().is_open(), "closed after the 10 s timeout");
     assert!(matches!(
         f.sim.gate.screen(),
-        Screen::Result { granted: false, offer_pin_or_card: true, .. }
+        Screen::Result { granted: false, offer: Offer::PinOrCard, .. }
     ));
 }
 
@@ -219,9 +227,10 @@ fn after_a_pin_a_resident_deletes_their_own_face_data_at_the_gate() {
     assert_eq!(f.sim.gate.screen(), &Screen::MyData { templates: 1 });
     let events = run(&mut f.sim, "tap delete");
     assert!(events.contains(&Event::FaceDataDeleted { templates: 1 }));
-    assert!(
-        matches!(f.sim.gate.screen(), Screen::Result { message, .. } if message.contains("Receipt"))
-    );
+    assert!(matches!(
+        f.sim.gate.screen(),
+        Screen::Result { outcome: Outcome::FaceDataDeleted { .. }, .. }
+    ));
     let events = run(&mut f.sim, "show deepface__c01/5.jpg\nat 9000\ntap face\nat 10000");
     assert_eq!(
         decisions(&events),
@@ -266,12 +275,113 @@ fn with_the_head_turn_challenge_a_photo_of_a_resident_is_refused_as_not_live() {
     // The baseline takes half a second, then the turn times out after 3 s.
     let events = run(&mut f.sim, "at 5000");
     assert_eq!(decisions(&events), vec![(false, Some(DenyReason::LivenessFailed))]);
-    assert!(matches!(f.sim.gate.screen(), Screen::Result { offer_pin_or_card: true, .. }));
+    assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::PinOrCard, .. }));
     assert!(!f.sim.gate.camera().is_open());
     let events = run(&mut f.sim, "show deepface__c10/1.jpg\nat 15000\ntap face\nat 15500");
     assert_eq!(
         decisions(&events),
         vec![(false, Some(DenyReason::FaceNotRecognised))],
         "strangers are told at once"
+    );
+}
+
+fn admin_gate() -> Fixture {
+    gate_with(|c| c.gate.admins = vec!["9001".into()])
+}
+
+#[test]
+fn only_a_listed_admin_gets_admin_mode_after_their_pin() {
+    let mut f = admin_gate();
+    run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580");
+    assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::MyData, .. }));
+    run(&mut f.sim, "tap admin");
+    assert!(matches!(f.sim.gate.screen(), Screen::Result { .. }), "a resident is no admin");
+    run(&mut f.sim, "at 5000\ntap pin\ntype 9001\ntype 1379");
+    assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::Admin, .. }));
+    run(&mut f.sim, "tap admin");
+    assert!(matches!(f.sim.gate.screen(), Screen::Admin { .. }));
+    run(&mut f.sim, "at 70000");
+    assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }), "admin mode ends after a minute");
+}
+
+#[test]
+fn an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face() {
+    if common::dev_faces_dir().is_none() {
+        return;
+    }
+    let mut f = admin_gate();
+    run(&mut f.sim, "at 100\ntap pin\ntype 9001\ntype 1379\ntap admin\nadmin enrol\ntype 1301");
+    let Screen::Consent { number, notice } = f.sim.gate.screen().clone() else {
+        panic!("the notice comes first: {:?}", f.sim.gate.screen())
+    };
+    assert_eq!(number, "1301");
+    assert!(notice.contains("本门人脸识别告知"), "the notice in the screen's language");
+    run(&mut f.sim, "tap language");
+    assert!(
+        matches!(f.sim.gate.screen(), Screen::Consent { notice, .. } if notice.contains("notice and consent"))
+    );
+    assert!(!f.sim.gate.camera().is_open(), "no camera before the resident agrees");
+    let events = run(&mut f.sim, "show deepface__c02/1.jpg\ntap agree\nat 3000");
+    assert!(events.contains(&Event::CameraOpened) && events.contains(&Event::CameraClosed));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Screen(Screen::Enrolling { captured: 1, needed: 3, .. })))
+    );
+    assert!(
+        matches!(
+            f.sim.gate.screen(),
+            Screen::Result { granted: true, outcome: Outcome::Enrolled { .. }, .. }
+        ),
+        "{:?}",
+        f.sim.gate.screen()
+    );
+    run(&mut f.sim, "tap cancel\ntap cancel");
+    assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }));
+    let events = run(&mut f.sim, "show deepface__c02/3.jpg\nat 9000\ntap face\nat 10000");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Decision { granted: true, resident: Some(r), .. } if r == "1301")
+        ),
+        "the newly enrolled resident is let in: {events:?}"
+    );
+}
+
+#[test]
+fn an_admin_adds_a_card_by_tapping_it_resets_a_pin_and_lifts_a_lockout() {
+    let mut f = admin_gate();
+    for n in 0..5 {
+        run(&mut f.sim, &format!("at {}\ntap pin\ntype 1201\ntype 1111", 1_000 + n * 5_000));
+    }
+    run(&mut f.sim, "at 30000\ntap pin\ntype 9001\ntype 1379\ntap admin\nadmin unlock\ntype 1201");
+    assert!(matches!(
+        f.sim.gate.screen(),
+        Screen::Result { outcome: Outcome::LockoutLifted { was_locked: true, .. }, .. }
+    ));
+    run(&mut f.sim, "tap cancel\nadmin card\ntype 1201\ncard 600123");
+    assert!(matches!(
+        f.sim.gate.screen(),
+        Screen::Result { outcome: Outcome::CardAdded { .. }, .. }
+    ));
+    run(&mut f.sim, "tap cancel\nadmin card\ntype 1201\ncard 600123");
+    assert!(matches!(
+        f.sim.gate.screen(),
+        Screen::Result { outcome: Outcome::CardAlreadyRegistered, .. }
+    ));
+    run(&mut f.sim, "tap cancel\nadmin pin\ntype 1201\ntype 12");
+    assert!(matches!(f.sim.gate.screen(), Screen::Result { outcome: Outcome::PinRejected, .. }));
+    run(&mut f.sim, "tap cancel\nadmin pin\ntype 4444\n");
+    assert!(matches!(
+        f.sim.gate.screen(),
+        Screen::Result { outcome: Outcome::UnknownResident, .. }
+    ));
+    run(&mut f.sim, "tap cancel\nadmin pin\ntype 1201\ntype 864200\ntap cancel\ntap cancel");
+    assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }));
+    let events =
+        run(&mut f.sim, "at 40000\ncard 600123\nat 46000\ntap pin\ntype 1201\ntype 864200");
+    assert_eq!(
+        decisions(&events),
+        vec![(true, None), (true, None)],
+        "the new card and the new PIN"
     );
 }

@@ -36,7 +36,7 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the gate (`--sim` on a PC; `--script FILE` headless).
+    /// Run the gate (`--sim` on a PC; `--headless --script FILE` for scenarios).
     Run(run::Args),
     /// Bring-up check: open every configured part and report what works.
     Selftest(selftest::Args),

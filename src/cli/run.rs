@@ -15,7 +15,6 @@ use crate::credentials::{CardIndex, Pin, PinHasher};
 use crate::door::{DoorController, SimGpio};
 use crate::runtime::script::Simulation;
 use crate::runtime::{Gate, PhotoCamera};
-use crate::store::consent::{notice, text_sha256};
 use crate::store::{ConsentGrant, Language, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;
 use crate::vision::{Embedding, FacePipeline};
@@ -25,8 +24,11 @@ pub struct Args {
     /// Simulated hardware (the only mode of this version on a PC).
     #[arg(long)]
     sim: bool,
-    /// A scenario to run headless; events are printed as JSON lines.
+    /// No window: commands from `--script FILE` or standard input, events as JSON lines.
     #[arg(long)]
+    headless: bool,
+    /// A scenario to run headless; events are printed as JSON lines.
+    #[arg(long, requires = "headless")]
     script: Option<PathBuf>,
     /// With an empty database: make demo residents from this photo folder (`<identity>/<image>`).
     #[arg(long)]
@@ -61,10 +63,53 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
                 print_events(&sim.run_line(line)?)?;
             }
         }
-        None => interactive(Simulation::new(gate, gpio, Path::new(".")))?,
+        None if args.headless => interactive(Simulation::new(gate, gpio, Path::new(".")))?,
+        None => windows(Simulation::new(gate, gpio, Path::new(".")), args.demo.as_deref())?,
     }
     Ok(())
 }
+
+#[cfg(feature = "window")]
+fn windows(sim: Simulation, photos: Option<&Path>) -> anyhow::Result<()> {
+    let mut people = match photos {
+        Some(photos) => demo_people(photos)?,
+        None => Vec::new(),
+    };
+    people.push(("Nobody".to_owned(), None));
+    crate::ui::desktop::run(sim, people)
+}
+
+#[cfg(not(feature = "window"))]
+fn windows(_: Simulation, _: Option<&Path>) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no window: rebuild with `--features window`, or add --headless")
+}
+
+/// The people the simulator can put in front of the camera: the demo residents, each with a
+/// photo not used for their enrolment, then two visitors who are not enrolled.
+#[cfg(feature = "window")]
+fn demo_people(photos: &Path) -> anyhow::Result<Vec<(String, Option<PathBuf>)>> {
+    let images = scan(photos)?;
+    let mut people = Vec::new();
+    for (k, identity) in demo_identities(&images).into_iter().take(DEMO_RESIDENTS + 2).enumerate() {
+        let third = images.iter().filter(|i| i.identity == identity).nth(2);
+        let label = match k.checked_sub(DEMO_RESIDENTS) {
+            None => format!("Resident {}", 1201 + k),
+            Some(v) => format!("Visitor {} (not enrolled)", v + 1),
+        };
+        people.push((label, third.map(|i| i.path.clone())));
+    }
+    Ok(people)
+}
+
+/// Identities with at least three photos: two to enrol, one to show the camera.
+fn demo_identities(images: &[crate::vision::evaluation::LabelledImage]) -> Vec<&str> {
+    let mut identities: Vec<&str> = images.iter().map(|i| i.identity.as_str()).collect();
+    identities.dedup();
+    identities.retain(|id| images.iter().filter(|i| i.identity == *id).count() >= 3);
+    identities
+}
+
+const DEMO_RESIDENTS: usize = 4;
 
 fn print_events(events: &[(u64, crate::runtime::Event)]) -> anyhow::Result<()> {
     for (t, event) in events {
@@ -106,22 +151,15 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
     let mut faces = FacePipeline::load(&config.paths.models, &config.vision)?;
     let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
     let images = scan(photos)?;
-    let mut identities: Vec<&str> = images.iter().map(|i| i.identity.as_str()).collect();
-    identities.dedup();
     let now = unix_now();
-    let text = notice(Language::En, &config.consent, &config.retention);
-    let consent = ConsentGrant {
-        text_version: config.consent.text_version.clone(),
-        text_sha256: text_sha256(&text),
-        operator: "demo".into(),
-        guardian: None,
-    };
+    let consent =
+        ConsentGrant::read(Language::En, &config.consent, &config.retention, "demo", None);
     let mut made = 0;
-    for identity in identities {
-        let own: Vec<_> = images.iter().filter(|i| i.identity == identity).collect();
+    for identity in demo_identities(&images) {
+        let own = images.iter().filter(|i| i.identity == identity);
         let good: Vec<Embedding> =
-            own.iter().take(2).filter_map(|i| faces.embed_image_file(&i.path).ok()).collect();
-        if own.len() < 3 || good.len() < 2 {
+            own.take(2).filter_map(|i| faces.embed_image_file(&i.path).ok()).collect();
+        if good.len() < 2 {
             continue;
         }
         made += 1;
@@ -153,7 +191,7 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
             "demo resident {number}: face from {identity}, PIN 1234, card {}",
             900_000 + made
         );
-        if made == 4 {
+        if made == DEMO_RESIDENTS {
             break;
         }
     }

@@ -3,6 +3,10 @@
 //! should show, the decisions, and what the door did. The touchscreen UI and the headless script
 //! runner both drive this one type.
 
+mod admin;
+
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 use super::camera::FrameSource;
@@ -11,12 +15,12 @@ use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
 use crate::config::Config;
 use crate::credentials::{CardUid, Pin, PinHasher};
 use crate::door::{DoorController, DoorEvent, Gpio};
-use crate::store::{Chain, Store};
+use crate::store::{Chain, Language, Store};
 use crate::templates::{Gallery, Identification};
 use crate::vision::liveness::LivenessMode;
 use crate::vision::liveness::active::{HeadTurnChallenge, Progress, Turn};
 use crate::vision::liveness::passive::PassiveLiveness;
-use crate::vision::{FacePipeline, QualityIssue};
+use crate::vision::{Embedding, FacePipeline, QualityIssue};
 
 /// `[gate]`: timings and what the result screen says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -28,11 +32,28 @@ pub struct GateConfig {
     pub result_ms: u64,
     /// Greet a resident by name on the result screen (off: just "Welcome", for privacy).
     pub greet_by_name: bool,
+    /// The language the screen starts in (and returns to when idle).
+    pub language: Language,
+    /// Resident numbers of the managers and caretakers who get admin mode after their PIN or
+    /// card. Admins are residents so that they use the same credentials, lockout and audit.
+    pub admins: Vec<String>,
+    /// Admin mode ends after this long without a tap.
+    pub admin_timeout_ms: u64,
+    /// Good frames fused into one template when enrolling at the gate.
+    pub enrol_frames: usize,
 }
 
 impl Default for GateConfig {
     fn default() -> Self {
-        Self { face_timeout_ms: 10_000, result_ms: 4_000, greet_by_name: true }
+        Self {
+            face_timeout_ms: 10_000,
+            result_ms: 4_000,
+            greet_by_name: true,
+            language: Language::Zh,
+            admins: Vec::new(),
+            admin_timeout_ms: 60_000,
+            enrol_frames: 3,
+        }
     }
 }
 
@@ -61,9 +82,113 @@ pub enum Screen {
     Card,
     Result {
         granted: bool,
-        message: String,
-        offer_pin_or_card: bool,
+        outcome: Outcome,
+        offer: Offer,
     },
+    /// Admin mode's menu, with the latest door alarms.
+    Admin {
+        alarms: Vec<String>,
+    },
+    /// Admin mode: the keypad for the resident number a task is for.
+    AdminNumber {
+        task: AdminTask,
+    },
+    /// Admin enrolment: the notice the resident reads and confirms, in the screen's language.
+    Consent {
+        number: String,
+        notice: String,
+    },
+    /// Admin enrolment: guided capture of several good frames.
+    Enrolling {
+        captured: usize,
+        needed: usize,
+        guidance: Option<QualityIssue>,
+    },
+    /// Admin mode: "tap the new card" for a resident.
+    AdminCard {
+        number: String,
+    },
+    /// Admin mode: the keypad for a resident's new PIN (masked).
+    AdminPin {
+        number: String,
+    },
+}
+
+/// What the result screen says; the UI words it in the screen's language.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Granted; the name only when the gate greets by name.
+    Welcome {
+        name: Option<String>,
+    },
+    FaceNotRecognised,
+    FaceTimeout,
+    NotLive,
+    LockedOut {
+        seconds: i64,
+    },
+    AccessNotValid,
+    NotAccepted,
+    /// A resident deleted their own face data; `at` is the receipt time.
+    FaceDataDeleted {
+        templates: usize,
+        at: String,
+    },
+    PinChanged,
+    PinNotChanged,
+    /// Admin mode outcomes.
+    Enrolled {
+        number: String,
+    },
+    /// No frames good enough before the face timeout.
+    EnrolmentTimedOut,
+    /// A minor: the guardian's consent is recorded at the office, not at the door.
+    GuardianConsentNeeded,
+    /// The camera or the models are missing.
+    FaceUnavailable,
+    TemplatesDeleted {
+        number: String,
+        templates: usize,
+    },
+    CardAdded {
+        number: String,
+    },
+    CardAlreadyRegistered,
+    PinReset {
+        number: String,
+    },
+    /// Not a PIN under the configured rules.
+    PinRejected,
+    LockoutLifted {
+        number: String,
+        was_locked: bool,
+    },
+    UnknownResident,
+}
+
+/// What the result screen offers next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Offer {
+    Nothing,
+    /// After a failed face attempt: PIN or card at once, never "try face again".
+    PinOrCard,
+    /// After a PIN or card: "My data".
+    MyData,
+    /// After an admin's PIN or card: "My data" and admin mode.
+    Admin,
+}
+
+/// The tasks of admin mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminTask {
+    EnrolFace,
+    DeleteFace,
+    AddCard,
+    ResetPin,
+    LiftLockout,
 }
 
 /// The face tile on the idle screen.
@@ -97,6 +222,14 @@ pub enum Action {
         old: String,
         new: String,
     },
+    /// The language switch: Chinese ⇄ English (back to the configured one when idle).
+    SwitchLanguage,
+    /// "Admin" on the result screen after an admin's PIN or card.
+    Admin,
+    /// A task chosen on the admin menu.
+    AdminTask(AdminTask),
+    /// The resident confirmed the consent notice (admin enrolment).
+    Agree,
 }
 
 /// What happened, for the screen, the tests and the log.
@@ -146,6 +279,13 @@ pub struct Gate<C: FrameSource, G: Gpio> {
     self_service: Option<(String, u64)>,
     /// The head-turn challenge of the current face session, when the door asks for one.
     challenge: Option<ActiveSession>,
+    language: Language,
+    admin: Option<admin::AdminSession>,
+    /// The latest door alarms (newest first), for the admin menu.
+    alarms: VecDeque<String>,
+    /// Admin enrolment: the consent screen the resident confirmed, and the frames so far.
+    consent_for: Option<Screen>,
+    enrolment: Vec<Embedding>,
 }
 
 /// A head-turn challenge and the resident recognised before it started.
@@ -169,6 +309,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         unix_at_start: i64,
     ) -> Result<Self, anyhow::Error> {
         let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
+        let config_language = config.gate.language;
         let gallery = store.gallery(unix_at_start)?;
         let liveness = &config.vision.liveness;
         let pad = if matches!(liveness.mode, LivenessMode::Passive | LivenessMode::Both) {
@@ -198,6 +339,11 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             next_purge: 0,
             self_service: None,
             challenge: None,
+            language: config_language,
+            admin: None,
+            alarms: VecDeque::new(),
+            consent_for: None,
+            enrolment: Vec::new(),
         };
         gate.screen = gate.idle();
         Ok(gate)
@@ -205,6 +351,11 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
 
     pub fn screen(&self) -> &Screen {
         &self.screen
+    }
+
+    /// The language the screen is in.
+    pub fn language(&self) -> Language {
+        self.language
     }
 
     pub fn camera(&self) -> &C {
@@ -267,7 +418,29 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
     /// Handles one resident action at `now` (milliseconds on the gate's clock).
     pub fn act(&mut self, action: Action, now: u64) -> anyhow::Result<Vec<Event>> {
         let mut events = Vec::new();
+        if self.admin_act(&action, now, &mut events)? {
+            return Ok(events);
+        }
         match action {
+            Action::SwitchLanguage => {
+                self.language = match self.language {
+                    Language::Zh => Language::En,
+                    Language::En => Language::Zh,
+                };
+                if let Screen::Consent { number, .. } = &self.screen {
+                    let consent = self.consent_screen(number.clone());
+                    self.consent_for = Some(consent.clone());
+                    self.show(consent, &mut events);
+                }
+            }
+            Action::Admin => {
+                if let Some((number, _)) = self.self_service.take().filter(|s| now < s.1)
+                    && self.config.gate.admins.contains(&number)
+                {
+                    self.start_admin(number, now, &mut events);
+                }
+            }
+            Action::AdminTask(_) | Action::Agree => {}
             Action::Card(uid) => {
                 self.close_camera(&mut events);
                 let checked = check_card(&self.store, self.store.card_key(), &uid)?;
@@ -314,11 +487,9 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                     )?;
                     self.gallery = self.store.gallery(self.unix(now))?;
                     events.push(Event::FaceDataDeleted { templates: deleted });
-                    let message = format!(
-                        "Your face data is deleted ({deleted} template(s)) and your consent withdrawn. Receipt: {}.",
-                        crate::dates::format_time(self.unix(now))
-                    );
-                    self.result(true, message, false, now, &mut events)?;
+                    let at = crate::dates::format_time(self.unix(now));
+                    let outcome = Outcome::FaceDataDeleted { templates: deleted, at };
+                    self.result(true, outcome, Offer::Nothing, now, &mut events)?;
                 }
             }
             Action::ChangePin { old, new } => {
@@ -341,12 +512,9 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                         _ => false,
                     };
                     events.push(Event::PinChanged { changed });
-                    let message = if changed {
-                        "Your PIN is changed."
-                    } else {
-                        "PIN not changed: check your current PIN."
-                    };
-                    self.result(changed, message.to_owned(), false, now, &mut events)?;
+                    let outcome =
+                        if changed { Outcome::PinChanged } else { Outcome::PinNotChanged };
+                    self.result(changed, outcome, Offer::Nothing, now, &mut events)?;
                 }
             }
             Action::Digits(digits) => match self.screen {
@@ -390,17 +558,30 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             ) {
                 let kind = format!("door_{door_event:?}").to_lowercase();
                 self.store.audit(Chain::Admin, self.unix(now), &kind, "door", "")?;
+                let at = crate::dates::format_time(self.unix(now));
+                self.alarms.push_front(format!("{at}  {door_event:?}"));
+                self.alarms.truncate(admin::ALARMS_SHOWN);
             }
             events.push(Event::Door { what: format!("{door_event:?}") });
+        }
+        if self.admin_timed_out(now, &mut events) {
+            return Ok(events);
         }
         if matches!(self.screen, Screen::Result { .. } | Screen::MyData { .. })
             && now >= self.result_until
         {
-            let idle = self.idle();
-            self.show(idle, &mut events);
+            if self.admin_active() {
+                self.show_admin_menu(&mut events);
+            } else {
+                self.language = self.config.gate.language;
+                let idle = self.idle();
+                self.show(idle, &mut events);
+            }
         }
-        if matches!(self.screen, Screen::Face { .. }) {
-            self.face_step(now, &mut events)?;
+        match self.screen {
+            Screen::Face { .. } => self.face_step(now, &mut events)?,
+            Screen::Enrolling { .. } => self.enrol_step(now, &mut events)?,
+            _ => {}
         }
         Ok(events)
     }
@@ -410,8 +591,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             self.close_camera(events);
             self.pending = None;
             self.challenge = None;
-            let message = "Face not recognised in time. Please use your PIN or card.".to_owned();
-            return self.result(false, message, true, now, events);
+            return self.result(false, Outcome::FaceTimeout, Offer::PinOrCard, now, events);
         }
         let Some(frame) = self.camera.next_frame()? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
@@ -515,9 +695,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             resident: None,
         });
         self.door.deny(now)?;
-        let message =
-            "This does not look like a live face. Please use your PIN or card.".to_owned();
-        self.result(false, message, true, now, events)
+        self.result(false, Outcome::NotLive, Offer::PinOrCard, now, events)
     }
 
     /// Decides on a checked credential, records it, drives the door and the screen.
@@ -541,9 +719,18 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         match decision {
             Decision::Grant { .. } => {
                 self.door.grant(now)?;
-                if method != Method::Face {
+                events.push(Event::Door { what: format!("{:?}", DoorEvent::Unlocked) });
+                let mut offer = Offer::Nothing;
+                if method != Method::Face
+                    && let Some(r) = &resident
+                {
                     let until = now + self.config.gate.result_ms;
-                    self.self_service = resident.as_ref().map(|r| (r.number.clone(), until));
+                    self.self_service = Some((r.number.clone(), until));
+                    offer = if self.config.gate.admins.contains(&r.number) {
+                        Offer::Admin
+                    } else {
+                        Offer::MyData
+                    };
                 }
                 let who = resident.as_ref().map(|r| r.number.clone());
                 events.push(Event::Decision { method, granted: true, reason: None, resident: who });
@@ -551,9 +738,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                     .as_ref()
                     .filter(|_| self.config.gate.greet_by_name)
                     .map(|r| r.name.clone());
-                let message =
-                    name.map_or_else(|| "Welcome".to_owned(), |n| format!("Welcome, {n}"));
-                self.result(true, message, false, now, events)
+                self.result(true, Outcome::Welcome { name }, offer, now, events)
             }
             Decision::NeedSecondFactor(pending) => {
                 self.pending = Some(pending);
@@ -574,19 +759,14 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                     reason: Some(reason),
                     resident: None,
                 });
-                let message = match reason {
-                    DenyReason::LockedOut { seconds } => {
-                        format!("Too many attempts. Try again in {seconds} s.")
-                    }
-                    DenyReason::FaceNotRecognised => {
-                        "Face not recognised. Please use your PIN or card.".to_owned()
-                    }
-                    DenyReason::AccessNotValid => {
-                        "Access is not valid at this time. Please contact the office.".to_owned()
-                    }
-                    _ => "Not accepted.".to_owned(),
+                let outcome = match reason {
+                    DenyReason::LockedOut { seconds } => Outcome::LockedOut { seconds },
+                    DenyReason::FaceNotRecognised => Outcome::FaceNotRecognised,
+                    DenyReason::AccessNotValid => Outcome::AccessNotValid,
+                    _ => Outcome::NotAccepted,
                 };
-                self.result(false, message, method == Method::Face, now, events)
+                let offer = if method == Method::Face { Offer::PinOrCard } else { Offer::Nothing };
+                self.result(false, outcome, offer, now, events)
             }
         }
     }
@@ -594,13 +774,13 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
     fn result(
         &mut self,
         granted: bool,
-        message: String,
-        offer_pin_or_card: bool,
+        outcome: Outcome,
+        offer: Offer,
         now: u64,
         events: &mut Vec<Event>,
     ) -> anyhow::Result<()> {
         self.result_until = now + self.config.gate.result_ms;
-        self.show(Screen::Result { granted, message, offer_pin_or_card }, events);
+        self.show(Screen::Result { granted, outcome, offer }, events);
         Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! at 1500            # the clock moves to 1500 ms, ticking every 100 ms on the way
-//! tap face|pin|card|cancel|mydata|delete
+//! tap face|pin|card|cancel|mydata|delete|language|admin|agree
+//! admin enrol|delete|card|pin|unlock   # a task on the admin menu
 //! type 1201          # digits on the keypad, confirmed
 //! newpin 2580 864200 # on "My data": change the PIN from the first to the second
 //! card 0004512345    # a card on the reader (or hex:UID)
@@ -17,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use super::camera::PhotoCamera;
-use super::gate::{Action, Event, Gate};
+use super::gate::{Action, AdminTask, Event, Gate};
 use crate::credentials::readers::sim::parse_line;
 use crate::door::{Input, SimGpio};
 
@@ -60,6 +61,17 @@ impl Simulation {
             ("tap", Some("cancel")) => Action::Cancel,
             ("tap", Some("mydata")) => Action::MyData,
             ("tap", Some("delete")) => Action::DeleteMyFaceData,
+            ("tap", Some("language")) => Action::SwitchLanguage,
+            ("tap", Some("admin")) => Action::Admin,
+            ("tap", Some("agree")) => Action::Agree,
+            ("admin", Some(task)) => Action::AdminTask(match task {
+                "enrol" => AdminTask::EnrolFace,
+                "delete" => AdminTask::DeleteFace,
+                "card" => AdminTask::AddCard,
+                "pin" => AdminTask::ResetPin,
+                "unlock" => AdminTask::LiftLockout,
+                _ => anyhow::bail!("unknown admin task: {line}"),
+            }),
             ("type", Some(digits)) => Action::Digits(digits.to_owned()),
             ("newpin", Some(old)) => Action::ChangePin {
                 old: old.to_owned(),

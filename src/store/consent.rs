@@ -36,6 +36,7 @@ impl Default for ConsentConfig {
 
 /// The languages of the notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum Language {
     Zh,
     En,
@@ -92,6 +93,25 @@ pub struct ConsentGrant {
     pub operator: String,
     /// For a minor: the guardian who consented.
     pub guardian: Option<String>,
+}
+
+impl ConsentGrant {
+    /// The grant of a resident who has just read the notice in `lang`.
+    pub fn read(
+        lang: Language,
+        consent: &ConsentConfig,
+        retention: &RetentionConfig,
+        operator: &str,
+        guardian: Option<String>,
+    ) -> Self {
+        let text = notice(lang, consent, retention);
+        Self {
+            text_version: consent.text_version.clone(),
+            text_sha256: text_sha256(&text),
+            operator: operator.to_owned(),
+            guardian,
+        }
+    }
 }
 
 /// A consent on record.

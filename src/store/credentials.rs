@@ -78,6 +78,19 @@ impl Store {
         Ok(self.conn.execute("DELETE FROM lockouts WHERE key = ?1", [key])? > 0)
     }
 
+    /// Lifts a lockout and audits who did it; returns whether there was one.
+    pub fn lift_lockout(
+        &mut self,
+        key: &str,
+        subject: &str,
+        now: i64,
+        operator: &str,
+    ) -> Result<bool> {
+        let lifted = self.clear_lockout(key)?;
+        self.audit(Chain::Admin, now, "lockout_lifted", subject, &format!("by {operator}"))?;
+        Ok(lifted)
+    }
+
     /// Registers a card for a resident.
     pub fn add_card(
         &mut self,

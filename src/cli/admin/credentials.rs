@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
 use crate::credentials::readers::sim::parse_line;
 use crate::credentials::{CardIndex, Pin, PinHasher};
-use crate::store::{Chain, Store, unix_now};
+use crate::store::{Store, unix_now};
 
 use super::super::table::{cell_time, print_json, print_table};
 
@@ -106,8 +106,7 @@ pub fn unlock(args: UnlockArgs, config: &Config, operator: &str) -> anyhow::Resu
         (None, true) => (TERMINAL_KEY.to_owned(), "keypad".to_owned()),
         _ => anyhow::bail!("name a resident number, or --keypad"),
     };
-    let lifted = store.clear_lockout(&key)?;
-    store.audit(Chain::Admin, unix_now(), "lockout_lifted", &subject, &format!("by {operator}"))?;
+    let lifted = store.lift_lockout(&key, &subject, unix_now(), operator)?;
     println!("{}", if lifted { "lockout lifted" } else { "there was no lockout" });
     Ok(())
 }

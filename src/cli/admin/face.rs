@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::store::consent::{notice, text_sha256};
 use crate::store::{ConsentGrant, Language, Store, unix_now};
 use crate::vision::{Embedding, FacePipeline};
 
@@ -47,21 +46,6 @@ pub enum TemplateArgs {
     Delete { id: i64 },
 }
 
-fn grant(
-    config: &Config,
-    operator: &str,
-    guardian: Option<String>,
-    lang: Language,
-) -> ConsentGrant {
-    let text = notice(lang, &config.consent, &config.retention);
-    ConsentGrant {
-        text_version: config.consent.text_version.clone(),
-        text_sha256: text_sha256(&text),
-        operator: operator.to_owned(),
-        guardian,
-    }
-}
-
 pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
     store.resident(&args.resident)?; // fail before loading models
@@ -79,7 +63,9 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
             args.images.len()
         )
     })?;
-    let consent = args.consent.then(|| grant(config, operator, args.guardian, args.lang));
+    let consent = args.consent.then(|| {
+        ConsentGrant::read(args.lang, &config.consent, &config.retention, operator, args.guardian)
+    });
     let id = store.enrol(
         &args.resident,
         &fused,
@@ -100,7 +86,9 @@ pub fn consent(args: ConsentArgs, config: &Config, operator: &str) -> anyhow::Re
     let mut store = Store::open(&config.store)?;
     match args {
         ConsentArgs::Grant { number, guardian, lang } => {
-            store.grant_consent(&number, &grant(config, operator, guardian, lang), unix_now())?;
+            let grant =
+                ConsentGrant::read(lang, &config.consent, &config.retention, operator, guardian);
+            store.grant_consent(&number, &grant, unix_now())?;
             println!("consent recorded for resident {number}");
         }
         ConsentArgs::Withdraw { number } => {

@@ -1,0 +1,226 @@
+//! Admin mode at the gate, for a manager or caretaker listed in `[gate] admins` after their own
+//! PIN or card: enrol a resident's face (the resident reads and confirms the notice, then a
+//! guided capture), delete a resident's face data, add a card by tapping it, reset a PIN, lift a
+//! lockout, and see the latest door alarms. Every change is audited with the admin's number.
+
+use super::{Action, AdminTask, Event, Gate, Offer, Outcome, Screen};
+use crate::credentials::lockout::resident_key;
+use crate::credentials::{CardIndex, Pin};
+use crate::door::Gpio;
+use crate::runtime::camera::FrameSource;
+use crate::store::consent::notice;
+use crate::store::{ConsentGrant, StoreError};
+use crate::vision::Embedding;
+
+/// An admin at the gate, and when admin mode ends without a tap.
+pub(super) struct AdminSession {
+    operator: String,
+    until: u64,
+}
+
+/// Door alarms kept for the admin menu.
+pub(super) const ALARMS_SHOWN: usize = 5;
+
+impl<C: FrameSource, G: Gpio> Gate<C, G> {
+    /// Handles an action while admin mode is on. Returns false when the action is not an admin
+    /// one (a card tapped at the menu is someone's access attempt: admin mode ends).
+    pub(super) fn admin_act(
+        &mut self,
+        action: &Action,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> anyhow::Result<bool> {
+        let Some(session) = self.admin.as_mut() else { return Ok(false) };
+        session.until = now + self.config.gate.admin_timeout_ms;
+        match (action, self.screen.clone()) {
+            (Action::Cancel, Screen::Admin { .. }) => self.end_admin(events),
+            (Action::Cancel, _) => {
+                self.close_camera(events);
+                self.enrolment.clear();
+                self.show_admin_menu(events);
+            }
+            (Action::AdminTask(task), Screen::Admin { .. }) => {
+                self.show(Screen::AdminNumber { task: *task }, events);
+            }
+            (Action::Digits(number), Screen::AdminNumber { task }) => {
+                self.admin_task(task, number, now, events)?;
+            }
+            (Action::Agree, Screen::Consent { .. }) => {
+                self.camera.open()?;
+                events.push(Event::CameraOpened);
+                self.face_started = now;
+                self.enrolment.clear();
+                let needed = self.config.gate.enrol_frames;
+                self.show(Screen::Enrolling { captured: 0, needed, guidance: None }, events);
+            }
+            (Action::Card(uid), Screen::AdminCard { number }) => {
+                let index = CardIndex::of(self.store.card_key(), uid);
+                let operator = self.operator();
+                let unix = self.unix(now);
+                let outcome = match self.store.add_card(&number, &index, "", unix, &operator) {
+                    Ok(_) => Outcome::CardAdded { number },
+                    Err(StoreError::Invalid(_)) => Outcome::CardAlreadyRegistered,
+                    Err(e) => return Err(e.into()),
+                };
+                let added = matches!(outcome, Outcome::CardAdded { .. });
+                self.result(added, outcome, Offer::Nothing, now, events)?;
+            }
+            (Action::Digits(typed), Screen::AdminPin { number }) => {
+                let outcome = match Pin::parse(typed, &self.config.pin) {
+                    Ok(pin) => {
+                        let phc = self.hasher.hash(&pin)?;
+                        let operator = self.operator();
+                        self.store.set_pin(&number, &phc, self.unix(now), &operator)?;
+                        self.store.clear_lockout(&resident_key(&number))?;
+                        Outcome::PinReset { number }
+                    }
+                    Err(_) => Outcome::PinRejected,
+                };
+                let reset = matches!(outcome, Outcome::PinReset { .. });
+                self.result(reset, outcome, Offer::Nothing, now, events)?;
+            }
+            (Action::Card(_), _) => {
+                self.end_admin(events);
+                return Ok(false);
+            }
+            (Action::SwitchLanguage, _) => return Ok(false),
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    /// Starts admin mode for the admin who has just opened the door with PIN or card.
+    pub(super) fn start_admin(&mut self, number: String, now: u64, events: &mut Vec<Event>) {
+        let until = now + self.config.gate.admin_timeout_ms;
+        self.admin = Some(AdminSession { operator: number, until });
+        self.show_admin_menu(events);
+    }
+
+    /// Ends admin mode after its timeout; returns whether it did.
+    pub(super) fn admin_timed_out(&mut self, now: u64, events: &mut Vec<Event>) -> bool {
+        let expired = self.admin.as_ref().is_some_and(|a| now >= a.until);
+        if expired {
+            self.end_admin(events);
+        }
+        expired
+    }
+
+    pub(super) fn admin_active(&self) -> bool {
+        self.admin.is_some()
+    }
+
+    pub(super) fn show_admin_menu(&mut self, events: &mut Vec<Event>) {
+        let alarms = self.alarms.iter().cloned().collect();
+        self.show(Screen::Admin { alarms }, events);
+    }
+
+    /// The consent notice in the screen's language (it changes with the language switch).
+    pub(super) fn consent_screen(&self, number: String) -> Screen {
+        let notice = notice(self.language, &self.config.consent, &self.config.retention);
+        Screen::Consent { number, notice }
+    }
+
+    /// One frame of the guided capture: a frame that passes the quality gate counts.
+    pub(super) fn enrol_step(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+        let Screen::Enrolling { needed, .. } = self.screen else { return Ok(()) };
+        if now.saturating_sub(self.face_started) >= self.config.gate.face_timeout_ms {
+            self.close_camera(events);
+            self.enrolment.clear();
+            return self.result(false, Outcome::EnrolmentTimedOut, Offer::Nothing, now, events);
+        }
+        let Some(frame) = self.camera.next_frame()? else { return Ok(()) };
+        let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
+        let guidance = match faces.analyze(&frame)?.outcome {
+            Ok(embedding) => {
+                self.enrolment.push(embedding);
+                None
+            }
+            Err(issue) => Some(issue),
+        };
+        let captured = self.enrolment.len();
+        if captured < needed {
+            self.show(Screen::Enrolling { captured, needed, guidance }, events);
+            return Ok(());
+        }
+        self.close_camera(events);
+        let Some(Screen::Consent { number, .. }) = self.consent_for.take() else {
+            return Ok(());
+        };
+        let fused = Embedding::mean(&self.enrolment);
+        self.enrolment.clear();
+        let Some(fused) = fused else { return Ok(()) };
+        let grant = ConsentGrant::read(
+            self.language,
+            &self.config.consent,
+            &self.config.retention,
+            &self.operator(),
+            None,
+        );
+        let unix = self.unix(now);
+        let minor_age = self.config.consent.minor_age;
+        let outcome = match self.store.enrol(&number, &fused, Some(&grant), minor_age, unix) {
+            Ok(_) => Outcome::Enrolled { number },
+            Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
+            Err(e) => return Err(e.into()),
+        };
+        self.gallery = self.store.gallery(unix)?;
+        let enrolled = matches!(outcome, Outcome::Enrolled { .. });
+        self.result(enrolled, outcome, Offer::Nothing, now, events)
+    }
+
+    fn admin_task(
+        &mut self,
+        task: AdminTask,
+        number: &str,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> anyhow::Result<()> {
+        if self.store.find_resident(number)?.is_none() {
+            return self.result(false, Outcome::UnknownResident, Offer::Nothing, now, events);
+        }
+        let number = number.to_owned();
+        let unix = self.unix(now);
+        match task {
+            AdminTask::EnrolFace if self.faces.is_err() => {
+                self.result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
+            }
+            AdminTask::EnrolFace => {
+                let consent = self.consent_screen(number);
+                self.consent_for = Some(consent.clone());
+                self.show(consent, events);
+            }
+            AdminTask::DeleteFace => {
+                let operator = self.operator();
+                let templates = self.store.withdraw_consent(&number, unix, &operator)?;
+                self.gallery = self.store.gallery(unix)?;
+                let outcome = Outcome::TemplatesDeleted { number, templates };
+                self.result(true, outcome, Offer::Nothing, now, events)?;
+            }
+            AdminTask::AddCard => self.show(Screen::AdminCard { number }, events),
+            AdminTask::ResetPin => self.show(Screen::AdminPin { number }, events),
+            AdminTask::LiftLockout => {
+                let subject = self.store.resident(&number)?.subject();
+                let operator = self.operator();
+                let key = resident_key(&number);
+                let was_locked = self.store.lift_lockout(&key, &subject, unix, &operator)?;
+                let outcome = Outcome::LockoutLifted { number, was_locked };
+                self.result(true, outcome, Offer::Nothing, now, events)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_admin(&mut self, events: &mut Vec<Event>) {
+        self.close_camera(events);
+        self.enrolment.clear();
+        self.consent_for = None;
+        self.admin = None;
+        let idle = self.idle();
+        self.show(idle, events);
+    }
+
+    fn operator(&self) -> String {
+        let number = self.admin.as_ref().map_or("?", |a| a.operator.as_str());
+        format!("admin {number} at the gate")
+    }
+}
