@@ -2,7 +2,8 @@
 # The two set-up commands of the README, and what they share.
 #   ./dev.sh gate   installs what is missing, then runs the simulated gate on this PC
 #   ./dev.sh test   installs what is missing, then runs the whole test suite
-# Both are idempotent: a second run installs nothing and builds incrementally.
+#   ./dev.sh pi     the same for the Raspberry Pi build: cross-build, qemu check, .deb
+# Each is idempotent: a second run installs nothing and builds incrementally.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -78,8 +79,18 @@ case "${1:-}" in
     awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
     rm -f "$log"
     ;;
+  pi)
+    # The Raspberry Pi build, checked here: cross-build, qemu run against this machine's decisions,
+    # and the .deb (see tests/pi_cross.sh). Not part of `test`: a cold cross-build of every
+    # dependency takes ~20 minutes on 2 cores (README, "On the Raspberry Pi").
+    APT_PACKAGES+=(gcc-aarch64-linux-gnu qemu-user file)
+    setup
+    rustup target list --installed | grep -qx aarch64-unknown-linux-gnu ||
+      rustup target add aarch64-unknown-linux-gnu
+    tests/pi_cross.sh "$SHARED"
+    ;;
   *)
-    echo "usage: ./dev.sh gate | test" >&2
+    echo "usage: ./dev.sh gate | test | pi" >&2
     exit 2
     ;;
 esac

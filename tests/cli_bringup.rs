@@ -77,6 +77,10 @@ fn selftest_sim_exercises_every_part() {
     assert!(String::from_utf8_lossy(&before.stdout).contains("FAIL  database"));
 
     assert!(facegate(&config, &["init"]).status.success());
+    let key = std::fs::read(dir.path().join("site.key")).unwrap();
+    assert!(!facegate(&config, &["init"]).status.success(), "init never overwrites");
+    assert!(facegate(&config, &["init", "--if-missing"]).status.success(), "the service's start");
+    assert_eq!(std::fs::read(dir.path().join("site.key")).unwrap(), key, "the key is kept");
     let out = facegate(&config, &["selftest", "--sim", "--pulse"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");

@@ -58,7 +58,12 @@ fn screens() -> Vec<(&'static str, Screen)> {
         ),
         (
             "admin-enrol",
-            Screen::Enrolling { captured: 1, needed: 3, guidance: Some(QualityIssue::NotFrontal) },
+            Screen::Enrolling {
+                number: "1301".into(),
+                captured: 1,
+                needed: 3,
+                guidance: Some(QualityIssue::NotFrontal),
+            },
         ),
         ("admin-card", Screen::AdminCard { number: "1201".into() }),
     ]

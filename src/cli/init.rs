@@ -3,8 +3,20 @@
 use crate::config::Config;
 use crate::store::Store;
 
-pub fn run(config: &Config) -> anyhow::Result<()> {
-    Store::init(&config.store)?;
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do nothing when the database and the key file both exist (the service's first start).
+    /// One without the other is still an error: a new key would make the templates useless.
+    #[arg(long)]
+    if_missing: bool,
+}
+
+pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
+    let store = &config.store;
+    if args.if_missing && store.database.exists() && store.key_file.exists() {
+        return Ok(());
+    }
+    Store::init(store)?;
     println!(
         "created database {} and site key {}",
         config.store.database.display(),

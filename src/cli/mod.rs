@@ -41,7 +41,7 @@ pub enum Command {
     /// Bring-up check: open every configured part and report what works.
     Selftest(selftest::Args),
     /// Create the database and the site key file.
-    Init,
+    Init(init::Args),
     /// Property management: residents, enrolment, consent, retention, keys.
     Admin(admin::Args),
     /// The audit log: list, verify, export.
@@ -65,7 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args, &config),
         Command::Selftest(args) => selftest::run(args, &config),
-        Command::Init => init::run(&config),
+        Command::Init(args) => init::run(args, &config),
         Command::Admin(args) => admin::run(args, &config),
         Command::Audit(args) => audit::run(args, &config),
         Command::Eval(args) => eval::run(args, &config),

@@ -98,8 +98,9 @@ pub enum Screen {
         number: String,
         notice: String,
     },
-    /// Admin enrolment: guided capture of several good frames.
+    /// Admin enrolment: guided capture of several good frames of the resident.
     Enrolling {
+        number: String,
         captured: usize,
         needed: usize,
         guidance: Option<QualityIssue>,
@@ -283,8 +284,7 @@ pub struct Gate<C: FrameSource, G: Gpio> {
     admin: Option<admin::AdminSession>,
     /// The latest door alarms (newest first), for the admin menu.
     alarms: VecDeque<String>,
-    /// Admin enrolment: the consent screen the resident confirmed, and the frames so far.
-    consent_for: Option<Screen>,
+    /// Admin enrolment: the good frames so far.
     enrolment: Vec<Embedding>,
 }
 
@@ -342,7 +342,6 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             language: config_language,
             admin: None,
             alarms: VecDeque::new(),
-            consent_for: None,
             enrolment: Vec::new(),
         };
         gate.screen = gate.idle();
@@ -429,7 +428,6 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                 };
                 if let Screen::Consent { number, .. } = &self.screen {
                     let consent = self.consent_screen(number.clone());
-                    self.consent_for = Some(consent.clone());
                     self.show(consent, &mut events);
                 }
             }

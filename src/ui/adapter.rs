@@ -66,7 +66,8 @@ pub fn show(window: &GateWindow, screen: &Screen) {
             window.set_notice(notice.as_str().into());
             window.set_page(Page::Consent);
         }
-        Screen::Enrolling { captured, needed, guidance } => {
+        Screen::Enrolling { number, captured, needed, guidance } => {
+            window.set_subject(number.as_str().into());
             window.set_captured(*captured as i32);
             window.set_needed(*needed as i32);
             window.set_guidance(guidance.map_or(0, guidance_code));

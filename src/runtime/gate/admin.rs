@@ -45,13 +45,14 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             (Action::Digits(number), Screen::AdminNumber { task }) => {
                 self.admin_task(task, number, now, events)?;
             }
-            (Action::Agree, Screen::Consent { .. }) => {
+            (Action::Agree, Screen::Consent { number, .. }) => {
                 self.camera.open()?;
                 events.push(Event::CameraOpened);
                 self.face_started = now;
                 self.enrolment.clear();
                 let needed = self.config.gate.enrol_frames;
-                self.show(Screen::Enrolling { captured: 0, needed, guidance: None }, events);
+                let enrolling = Screen::Enrolling { number, captured: 0, needed, guidance: None };
+                self.show(enrolling, events);
             }
             (Action::Card(uid), Screen::AdminCard { number }) => {
                 let index = CardIndex::of(self.store.card_key(), uid);
@@ -122,7 +123,8 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
 
     /// One frame of the guided capture: a frame that passes the quality gate counts.
     pub(super) fn enrol_step(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
-        let Screen::Enrolling { needed, .. } = self.screen else { return Ok(()) };
+        let Screen::Enrolling { ref number, needed, .. } = self.screen else { return Ok(()) };
+        let number = number.clone();
         if now.saturating_sub(self.face_started) >= self.config.gate.face_timeout_ms {
             self.close_camera(events);
             self.enrolment.clear();
@@ -139,13 +141,10 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         };
         let captured = self.enrolment.len();
         if captured < needed {
-            self.show(Screen::Enrolling { captured, needed, guidance }, events);
+            self.show(Screen::Enrolling { number, captured, needed, guidance }, events);
             return Ok(());
         }
         self.close_camera(events);
-        let Some(Screen::Consent { number, .. }) = self.consent_for.take() else {
-            return Ok(());
-        };
         let fused = Embedding::mean(&self.enrolment);
         self.enrolment.clear();
         let Some(fused) = fused else { return Ok(()) };
@@ -186,7 +185,6 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             }
             AdminTask::EnrolFace => {
                 let consent = self.consent_screen(number);
-                self.consent_for = Some(consent.clone());
                 self.show(consent, events);
             }
             AdminTask::DeleteFace => {
@@ -213,7 +211,6 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
     fn end_admin(&mut self, events: &mut Vec<Event>) {
         self.close_camera(events);
         self.enrolment.clear();
-        self.consent_for = None;
         self.admin = None;
         let idle = self.idle();
         self.show(idle, events);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The Raspberry Pi build, checked on this PC (`./dev.sh pi` installs what it needs, then runs this):
+#  1. cross-builds facegate for aarch64-unknown-linux-gnu (tract backend, no desktop window);
+#  2. runs the same face/PIN/card scenario with the aarch64 binary under qemu-aarch64 and with
+#     this machine's build, and checks that both reach the same decisions;
+#  3. packages the aarch64 binary as a .deb and checks its files and permissions in a clean
+#     folder (dpkg -x), as they would land in an arm64 root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+faces="${1:?usage: tests/pi_cross.sh SHARED_DIR}/testdata/faces"
+target=aarch64-unknown-linux-gnu
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+say "cross-building for $target"
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+# fontconfig is opened at run time on the device, so no arm64 -dev package is needed to link.
+export RUST_FONTCONFIG_DLOPEN=on
+cargo build --quiet --target "$target" --bin facegate
+arm="${CARGO_TARGET_DIR:-target}/$target/debug/facegate"
+file -b "$arm" | grep -q "ARM aarch64" || { echo "not an aarch64 binary: $arm" >&2; exit 1; }
+# The build the tests use (same features as ./dev.sh test, so nothing is rebuilt).
+cargo build --quiet --features ort,window --bin facegate
+host="${CARGO_TARGET_DIR:-target}/debug/facegate"
+
+say "the same scenario on x86_64 and on aarch64 under qemu"
+nth_photo() { find "$faces/$1" -maxdepth 1 -type f | sort | sed -n "${2}p"; }
+{
+  t=1000
+  # Demo residents 1201-1204 are enrolled from the first two photos of deepface__c01-c04; the
+  # third photo is the one the camera sees. c10 and c11 are not enrolled.
+  for person in deepface__c01 deepface__c02 deepface__c03 deepface__c04 deepface__c10 deepface__c11; do
+    echo "show $(nth_photo "$person" 3)"
+    echo "at $t"; echo "tap face"; echo "at $((t + 1500))"
+    t=$((t + 6000))
+  done
+  echo "tap pin"; echo "type 1202"; echo "type 1234"; echo "at $((t + 6000))"
+  echo "card 900003"; echo "at $((t + 12000))"
+  echo "card 123456"; echo "at $((t + 18000))"
+} > "$work/scenario.txt"
+
+decisions() {
+  local name="$1"; shift
+  mkdir -p "$work/$name"
+  cat > "$work/$name/gate.toml" <<CONFIG
+[paths]
+models = "$(pwd)/models"
+[store]
+database = "$work/$name/gate.db"
+key_file = "$work/$name/site.key"
+[vision]
+backend = "tract"
+CONFIG
+  "$@" --config "$work/$name/gate.toml" run --sim --headless --demo "$faces" \
+    --script "$work/scenario.txt" 2>/dev/null |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    if e["event"] == "decision":
+        print(e["method"], e["granted"], e["reason"], e["resident"])'
+}
+decisions x86_64 "$host" > "$work/x86_64.txt"
+start=$SECONDS
+decisions aarch64 qemu-aarch64 -L /usr/aarch64-linux-gnu "$arm" > "$work/aarch64.txt"
+echo "aarch64 under qemu: $((SECONDS - start)) s for the scenario" >&2
+cat "$work/x86_64.txt" >&2
+[ "$(wc -l < "$work/x86_64.txt")" -eq 9 ] || { echo "expected 9 decisions" >&2; exit 1; }
+grep -c "^face True" "$work/x86_64.txt" | grep -qx 4 || { echo "the 4 residents' faces should pass" >&2; exit 1; }
+diff -u "$work/x86_64.txt" "$work/aarch64.txt" || { echo "aarch64 and x86_64 disagree" >&2; exit 1; }
+
+say "the Debian package for arm64"
+deb="$(hardware/debian/build-deb.sh "$arm" arm64 "$work/deb")"
+dpkg-deb -f "$deb" Architecture | grep -qx arm64
+mkdir "$work/root"
+dpkg-deb -x "$deb" "$work/root"
+listing="$(dpkg-deb -c "$deb")"
+expect() { # MODE PATH
+  echo "$listing" | grep -qE "^$1 root/root .* \./${2#/}\$" || { echo "missing or wrong mode: $1 $2" >&2; exit 1; }
+  [ -e "$work/root$2" ] || { echo "not extracted: $2" >&2; exit 1; }
+}
+expect -rwxr-xr-x /usr/bin/facegate
+expect -rw-r--r-- /lib/systemd/system/facegate.service
+expect -rw-r--r-- /lib/udev/rules.d/99-facegate.rules
+expect -rw-r----- /etc/facegate/facegate.toml
+expect -rwxr-xr-x /usr/share/facegate/models/fetch.sh
+expect -rw-r--r-- /usr/share/facegate/models/manifest.toml
+file -b "$work/root/usr/bin/facegate" | grep -q "ARM aarch64"
+dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q "postinst"
+# The packaged config loads (checked with this machine's build of the same version).
+"$host" --config "$work/root/etc/facegate/facegate.toml" admin notice --lang en >/dev/null
+echo "ok: $(basename "$deb"), $(du -h "$deb" | cut -f1)" >&2
