@@ -12,12 +12,15 @@ export FACEGATE_CACHE="${FACEGATE_CACHE:-$HOME/.cache/facegate}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$FACEGATE_CACHE/target}"
 SHARED="${FACEGATE_SHARED:-$(pwd)/../shared}"
 
-# Debian packages: the build (pkg-config, fontconfig for Slint's text), the models' conversion
+# Debian packages: the build (pkg-config, fontconfig for Slint's text, libclang for the camera's
+# V4L2 bindings, libinput and xkbcommon for the Pi's touchscreen backend), the models' conversion
 # environment (python3-venv), a font with Chinese glyphs for the touchscreen, and the X11 keyboard
 # library the desktop window loads at run time.
-APT_PACKAGES=(pkg-config python3-venv libfontconfig1-dev fonts-wqy-microhei libxkbcommon-x11-0)
-# One feature set for the gate and the tests, so that both share one build.
-FEATURES=ort,window
+APT_PACKAGES=(pkg-config python3-venv libfontconfig1-dev libclang-dev libinput-dev libxkbcommon-dev
+  fonts-wqy-microhei libxkbcommon-x11-0)
+# One feature set for the gate and the tests, so that both share one build (and every line of
+# the device's code is built and linted here too).
+FEATURES=ort,window,camera,kms
 
 say() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -28,13 +31,17 @@ install_apt_packages() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing Debian packages: ${missing[*]}"
-  local sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  else
+    command -v sudo >/dev/null || { echo "need root or sudo for: $*" >&2; exit 1; }
+    sudo "$@"
   fi
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
 }
 
 check_toolchain() {
@@ -83,7 +90,11 @@ case "${1:-}" in
     # The Raspberry Pi build, checked here: cross-build, qemu run against this machine's decisions,
     # and the .deb (see tests/pi_cross.sh). Not part of `test`: a cold cross-build of every
     # dependency takes ~20 minutes on 2 cores (README, "On the Raspberry Pi").
-    APT_PACKAGES+=(gcc-aarch64-linux-gnu qemu-user file)
+    # The arm64 libraries the binary links (fontconfig for Slint's text, libinput and xkbcommon
+    # for the touchscreen) come from Debian's multiarch.
+    APT_PACKAGES+=(gcc-aarch64-linux-gnu qemu-user file libfontconfig-dev:arm64 libinput-dev:arm64
+      libxkbcommon-dev:arm64)
+    dpkg --print-foreign-architectures | grep -qx arm64 || as_root dpkg --add-architecture arm64
     setup
     rustup target list --installed | grep -qx aarch64-unknown-linux-gnu ||
       rustup target add aarch64-unknown-linux-gnu

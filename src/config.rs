@@ -12,6 +12,7 @@ use crate::credentials::PinConfig;
 use crate::credentials::readers::ReaderConfig;
 use crate::door::DoorConfig;
 use crate::runtime::GateConfig;
+use crate::runtime::camera::CameraConfig;
 use crate::store::{ConsentConfig, RetentionConfig, StoreConfig};
 use crate::templates::MatchingConfig;
 use crate::vision::VisionConfig;
@@ -31,6 +32,7 @@ pub struct Config {
     pub door: DoorConfig,
     pub gate: GateConfig,
     pub reader: ReaderConfig,
+    pub camera: CameraConfig,
 }
 
 /// Where the gate keeps its files.
@@ -93,6 +95,13 @@ impl Config {
         {
             return Err(format!("[reader] Wiegand pin BCM {pin} is also a door pin"));
         }
+        self.camera.validate()?;
+        if ![0, 90, 180, 270].contains(&self.gate.rotation) {
+            return Err(format!(
+                "[gate] rotation = {} must be 0, 90, 180 or 270 (degrees)",
+                self.gate.rotation
+            ));
+        }
         self.retention.validate()
     }
 }
@@ -115,6 +124,17 @@ mod tests {
         assert!(err.contains("face-only door"), "{err}");
         assert!(load("[retention]\nmoved_out_days = 400\n").is_err());
         assert!(load("[vision]\nthreshold_typo = 1\n").is_err(), "unknown keys are errors");
+    }
+
+    #[test]
+    fn a_turned_screen_or_an_unusable_camera_setting_is_refused_at_start() {
+        let err = load("[gate]\nrotation = 45\n").unwrap_err().to_string();
+        assert!(err.contains("rotation"), "{err}");
+        assert!(load("[gate]\nrotation = 270\n").is_ok());
+        let err = load("[camera]\nwidth = 32\n").unwrap_err().to_string();
+        assert!(err.contains("[camera]"), "{err}");
+        assert!(load("[camera]\nfps = 0\n").is_err());
+        assert!(load("[camera]\ndevice = 2\nwidth = 1280\nheight = 720\n").is_ok());
     }
 
     #[test]

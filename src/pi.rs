@@ -13,9 +13,11 @@ use rppal::gpio::{InputPin, OutputPin, Trigger};
 use rppal::spi::{Bus, Mode, SlaveSelect, Spi};
 
 use crate::credentials::CardUid;
-use crate::credentials::readers::rc522::SpiBus;
+use crate::credentials::readers::rc522::{Mfrc522, Rc522Reader, SpiBus};
+use crate::credentials::readers::sim::SimReader;
+use crate::credentials::readers::wedge::WedgeReader;
 use crate::credentials::readers::wiegand::{FRAME_GAP_MICROS, WiegandDecoder};
-use crate::credentials::readers::{CardReader, ReaderError};
+use crate::credentials::readers::{CardReader, ReaderConfig, ReaderError, ReaderKind};
 use crate::door::{DoorConfig, DoorError, Gpio, Input, Output};
 
 struct Lines {
@@ -164,6 +166,16 @@ impl CardReader for WiegandReader {
             }
         }
     }
+}
+
+/// The configured card reader on the device (`sim`: card numbers typed on standard input).
+pub fn open_reader(config: &ReaderConfig) -> Result<Box<dyn CardReader>, ReaderError> {
+    Ok(match config.kind {
+        ReaderKind::Sim => Box::new(SimReader::new(std::io::BufReader::new(std::io::stdin()))),
+        ReaderKind::Wedge => Box::new(WedgeReader::open(&config.device)?),
+        ReaderKind::Wiegand => Box::new(WiegandReader::open(config.wiegand_d0, config.wiegand_d1)?),
+        ReaderKind::Rc522 => Box::new(Rc522Reader::new(Mfrc522::new(RppalSpi::open()?))),
+    })
 }
 
 #[cfg(test)]

@@ -191,6 +191,39 @@ fn cancel_during_face_closes_the_camera_and_a_face_timeout_offers_pin_or_card() 
 }
 
 #[test]
+fn a_failed_camera_greys_the_face_tile_keeps_pin_and_card_and_is_tried_again_later() {
+    use facegate::runtime::gate::{CAMERA_RETRY_MS, FaceTile};
+    let mut f = gate();
+    let face_tile = |f: &Fixture| match f.sim.gate.screen() {
+        Screen::Idle { face } => face.clone(),
+        other => panic!("not idle: {other:?}"),
+    };
+    assert_eq!(face_tile(&f), FaceTile::Available);
+    // Unplugged mid-session: the session ends with PIN or card offered, the camera closed.
+    run(&mut f.sim, "show nobody\nat 100\ntap face\nat 500\ncamera unplug\nat 700");
+    assert!(!f.sim.gate.camera().is_open());
+    assert!(matches!(
+        f.sim.gate.screen(),
+        Screen::Result { granted: false, outcome: Outcome::CameraFailed, offer: Offer::PinOrCard }
+    ));
+    run(&mut f.sim, "at 6000");
+    assert!(matches!(face_tile(&f), FaceTile::Unavailable(why) if why.contains("unplugged")));
+    run(&mut f.sim, "tap face");
+    assert_eq!(f.sim.gate.camera().opened_count, 1, "a greyed tile does not try the camera");
+    let events = run(&mut f.sim, "tap pin\ntype 1201\ntype 2580");
+    assert_eq!(decisions(&events), vec![(true, None)], "PIN still opens the door");
+    // Plugged back in: after the retry time the tile is back and the camera opens again.
+    run(&mut f.sim, &format!("camera plug\nat {}", 700 + CAMERA_RETRY_MS + 5_000));
+    assert_eq!(face_tile(&f), FaceTile::Available);
+    run(&mut f.sim, "tap face");
+    assert!(f.sim.gate.camera().is_open());
+    // Still unplugged when tried: refused at once, nothing left open.
+    run(&mut f.sim, "tap cancel\ncamera unplug\ntap face");
+    assert!(!f.sim.gate.camera().is_open());
+    assert!(matches!(f.sim.gate.screen(), Screen::Result { outcome: Outcome::CameraFailed, .. }));
+}
+
+#[test]
 fn no_frame_source_is_opened_while_idle_for_a_minute() {
     let mut f = gate();
     run(&mut f.sim, "show deepface__c01/5.jpg\nat 60000");
@@ -384,4 +417,49 @@ fn an_admin_adds_a_card_by_tapping_it_resets_a_pin_and_lifts_a_lockout() {
         vec![(true, None), (true, None)],
         "the new card and the new PIN"
     );
+}
+
+#[test]
+fn the_device_loop_tells_systemd_it_is_ready_and_alive_and_opens_for_a_card() {
+    use facegate::credentials::readers::sim::SimReader;
+    use facegate::runtime::device;
+    use facegate::runtime::notify::Notifier;
+    use std::os::unix::net::UnixDatagram;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let mut f = gate();
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify");
+    let systemd = UnixDatagram::bind(&socket_path).unwrap();
+    systemd.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let notifier = Notifier::to(&socket_path).unwrap();
+    // A reader that delivers garbage, then a registered card, then is unplugged.
+    let mut reader = SimReader::new(std::io::Cursor::new("not-a-card\n4512345\n"));
+    let stop = AtomicBool::new(false);
+    let (events, seen) = std::sync::mpsc::channel();
+    let gpio = f.sim.gpio.clone();
+    std::thread::scope(|scope| {
+        let gate = &mut f.sim.gate;
+        let runner = scope.spawn(|| {
+            let (_, no_taps) = std::sync::mpsc::channel();
+            device::run(gate, &mut reader, &notifier, &no_taps, &stop, |_, _, turn| {
+                turn.iter().for_each(|e| drop(events.send(e.clone())));
+            })
+        });
+        let mut message = [0u8; 64];
+        let n = systemd.recv(&mut message).unwrap();
+        assert_eq!(&message[..n], b"READY=1");
+        let n = systemd.recv(&mut message).unwrap();
+        assert_eq!(&message[..n], b"WATCHDOG=1");
+        let granted = seen.iter().find_map(|e| match e {
+            Event::Decision { granted, .. } => Some(granted),
+            _ => None,
+        });
+        assert_eq!(granted, Some(true), "the garbage line opened nothing; the card did");
+        assert!(gpio.output(Output::Strike));
+        let n = systemd.recv(&mut message).unwrap();
+        assert_eq!(&message[..n], b"WATCHDOG=1", "still alive after the reader is gone");
+        stop.store(true, Ordering::Relaxed);
+        runner.join().unwrap().unwrap();
+    });
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Raspberry Pi build, checked on this PC (`./dev.sh pi` installs what it needs, then runs this):
-#  1. cross-builds facegate for aarch64-unknown-linux-gnu (tract backend, no desktop window);
+#  1. cross-builds facegate for aarch64-unknown-linux-gnu as the device runs it (tract backend,
+#     V4L2 camera, touchscreen through linuxkms);
 #  2. runs the same face/PIN/card scenario with the aarch64 binary under qemu-aarch64 and with
 #     this machine's build, and checks that both reach the same decisions;
 #  3. packages the aarch64 binary as a .deb and checks its files and permissions in a clean
@@ -18,13 +19,15 @@ say "cross-building for $target"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
-# fontconfig is opened at run time on the device, so no arm64 -dev package is needed to link.
-export RUST_FONTCONFIG_DLOPEN=on
-cargo build --quiet --target "$target" --bin facegate
+# pkg-config finds the arm64 fontconfig, libinput and xkbcommon (Debian multiarch); bindgen
+# (the camera's V4L2 bindings) reads the arm64 headers for the target cargo names.
+export PKG_CONFIG_ALLOW_CROSS=1 PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig
+# The device's build: camera and touchscreen (linuxkms), tract; ONNX Runtime is optional there.
+cargo build --quiet --target "$target" --features camera,kms --bin facegate
 arm="${CARGO_TARGET_DIR:-target}/$target/debug/facegate"
 file -b "$arm" | grep -q "ARM aarch64" || { echo "not an aarch64 binary: $arm" >&2; exit 1; }
 # The build the tests use (same features as ./dev.sh test, so nothing is rebuilt).
-cargo build --quiet --features ort,window --bin facegate
+cargo build --quiet --features ort,window,camera,kms --bin facegate
 host="${CARGO_TARGET_DIR:-target}/debug/facegate"
 
 say "the same scenario on x86_64 and on aarch64 under qemu"
@@ -65,7 +68,7 @@ for line in sys.stdin:
 }
 decisions x86_64 "$host" > "$work/x86_64.txt"
 start=$SECONDS
-decisions aarch64 qemu-aarch64 -L /usr/aarch64-linux-gnu "$arm" > "$work/aarch64.txt"
+decisions aarch64 qemu-aarch64 "$arm" > "$work/aarch64.txt"
 echo "aarch64 under qemu: $((SECONDS - start)) s for the scenario" >&2
 cat "$work/x86_64.txt" >&2
 [ "$(wc -l < "$work/x86_64.txt")" -eq 9 ] || { echo "expected 9 decisions" >&2; exit 1; }

@@ -5,26 +5,37 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::credentials::readers::CardReader;
 use crate::credentials::readers::sim::parse_line;
 use crate::credentials::{CardIndex, Pin, PinHasher};
 use crate::door::{DoorController, SimGpio};
+use crate::pi::{RppalGpio, open_reader};
+#[cfg(not(feature = "camera"))]
+use crate::runtime::camera::{NO_CAMERA, NoCamera};
+use crate::runtime::notify::Notifier;
 use crate::runtime::script::Simulation;
-use crate::runtime::{Gate, PhotoCamera};
+#[cfg(feature = "camera")]
+use crate::runtime::webcam::Webcam;
+use crate::runtime::{Event, FrameSource, Gate, PhotoCamera, device};
 use crate::store::{ConsentGrant, Language, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;
 use crate::vision::{Embedding, FacePipeline};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Simulated hardware (the only mode of this version on a PC).
+    /// Simulated hardware on a PC. Without it: the device's GPIO door, card reader, camera and
+    /// touchscreen.
     #[arg(long)]
     sim: bool,
-    /// No window: commands from `--script FILE` or standard input, events as JSON lines.
+    /// No window: with --sim, commands from `--script FILE` or standard input; on the device, a
+    /// door with a card reader only. Events are printed as JSON lines.
     #[arg(long)]
     headless: bool,
     /// A scenario to run headless; events are printed as JSON lines.
@@ -36,10 +47,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.sim,
-        "this version runs the simulated gate only: add --sim (device support comes with the Pi packaging)"
-    );
+    if !args.sim {
+        return on_the_device(config, args.headless);
+    }
     if let Some(photos) = &args.demo
         && !config.store.database.exists()
     {
@@ -110,6 +120,77 @@ fn demo_identities(images: &[crate::vision::evaluation::LabelledImage]) -> Vec<&
 }
 
 const DEMO_RESIDENTS: usize = 4;
+
+/// The gate on the Pi: GPIO door, the configured reader, the camera and the touchscreen (none
+/// with `--headless`: a door with a reader only), systemd's watchdog (see `runtime::device`).
+/// Events go to standard output, which the unit sends to the journal. SIGTERM (`systemctl stop`)
+/// ends the loop, and dropping the door controller locks the strike.
+fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
+    if !headless {
+        // SAFETY: set before any thread exists; Slint's linuxkms backend reads it at start.
+        unsafe { std::env::set_var("SLINT_KMS_ROTATION", config.gate.rotation.to_string()) };
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    let store = Store::open(&config.store)?;
+    let door = DoorController::new(RppalGpio::open(&config.door)?, config.door.clone(), 0)?;
+    let mut reader = open_reader(&config.reader)?;
+    let (camera, faces) = device_camera(config);
+    if let Err(reason) = &faces {
+        tracing::warn!("face recognition unavailable: {reason} (PIN and card still work)");
+    }
+    let mut gate = Gate::new(config.clone(), store, faces, camera, door, unix_now())?;
+    let notifier = Notifier::from_env()?;
+    // A failed write to the journal must not stop the gate.
+    let log = |t: u64, event: &Event| drop(print_events(&[(t, event.clone())]));
+    if headless {
+        let (_, no_taps) = std::sync::mpsc::channel();
+        return device::run(
+            &mut gate,
+            reader.as_mut(),
+            &notifier,
+            &no_taps,
+            &stop,
+            |_, t, events| events.iter().for_each(|e| log(t, e)),
+        );
+    }
+    touchscreen(gate, reader, notifier, stop, log)
+}
+
+#[cfg(feature = "camera")]
+fn device_camera(config: &Config) -> (Webcam, Result<FacePipeline, String>) {
+    let faces = FacePipeline::load(&config.paths.models, &config.vision).map_err(|e| e.to_string());
+    (Webcam::new(config.camera.clone()), faces)
+}
+
+#[cfg(not(feature = "camera"))]
+fn device_camera(_: &Config) -> (NoCamera, Result<FacePipeline, String>) {
+    (NoCamera, Err(NO_CAMERA.to_owned()))
+}
+
+#[cfg(any(feature = "window", feature = "kms"))]
+fn touchscreen<C: FrameSource + 'static>(
+    gate: Gate<C, RppalGpio>,
+    reader: Box<dyn CardReader>,
+    notifier: Notifier,
+    stop: Arc<AtomicBool>,
+    log: impl FnMut(u64, &Event) + Send + 'static,
+) -> anyhow::Result<()> {
+    crate::ui::touchscreen::run(gate, reader, notifier, stop, log)
+}
+
+#[cfg(not(any(feature = "window", feature = "kms")))]
+fn touchscreen<C: FrameSource>(
+    _: Gate<C, RppalGpio>,
+    _: Box<dyn CardReader>,
+    _: Notifier,
+    _: Arc<AtomicBool>,
+    _: impl FnMut(u64, &Event),
+) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no touchscreen: rebuild with `--features kms`, or add --headless")
+}
 
 fn print_events(events: &[(u64, crate::runtime::Event)]) -> anyhow::Result<()> {
     for (t, event) in events {

@@ -20,7 +20,7 @@ use crate::templates::{Gallery, Identification};
 use crate::vision::liveness::LivenessMode;
 use crate::vision::liveness::active::{HeadTurnChallenge, Progress, Turn};
 use crate::vision::liveness::passive::PassiveLiveness;
-use crate::vision::{Embedding, FacePipeline, QualityIssue};
+use crate::vision::{Embedding, FacePipeline, QualityIssue, VisionError};
 
 /// `[gate]`: timings and what the result screen says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -41,6 +41,8 @@ pub struct GateConfig {
     pub admin_timeout_ms: u64,
     /// Good frames fused into one template when enrolling at the gate.
     pub enrol_frames: usize,
+    /// The touchscreen's rotation in degrees (0, 90, 180, 270), for a display mounted turned.
+    pub rotation: u16,
 }
 
 impl Default for GateConfig {
@@ -53,6 +55,7 @@ impl Default for GateConfig {
             admins: Vec::new(),
             admin_timeout_ms: 60_000,
             enrol_frames: 3,
+            rotation: 0,
         }
     }
 }
@@ -148,6 +151,8 @@ pub enum Outcome {
     GuardianConsentNeeded,
     /// The camera or the models are missing.
     FaceUnavailable,
+    /// The camera failed to open or stopped delivering frames.
+    CameraFailed,
     TemplatesDeleted {
         number: String,
         templates: usize,
@@ -286,6 +291,8 @@ pub struct Gate<C: FrameSource, G: Gpio> {
     alarms: VecDeque<String>,
     /// Admin enrolment: the good frames so far.
     enrolment: Vec<Embedding>,
+    /// When the camera last failed, and why: the Face tile shows it until a retry is due.
+    camera_fault: Option<(u64, String)>,
 }
 
 /// A head-turn challenge and the resident recognised before it started.
@@ -296,6 +303,9 @@ struct ActiveSession {
 
 /// The retention rules run at start and then once a day.
 const PURGE_EVERY_MS: u64 = 24 * 3_600 * 1_000;
+/// After a camera failure the Face tile stays unavailable this long, then the camera is tried
+/// again on the next tap (a webcam replugged, a driver restarted).
+pub const CAMERA_RETRY_MS: u64 = 30_000;
 
 impl<C: FrameSource, G: Gpio> Gate<C, G> {
     /// Assembles the gate. A face pipeline that failed to load is kept as the reason the face
@@ -342,6 +352,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             language: config_language,
             admin: None,
             alarms: VecDeque::new(),
+            camera_fault: None,
             enrolment: Vec::new(),
         };
         gate.screen = gate.idle();
@@ -373,9 +384,11 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         let face = if !self.config.access.methods.contains(&Method::Face) {
             FaceTile::NotOffered
         } else {
-            match &self.faces {
-                Ok(_) => FaceTile::Available,
-                Err(reason) => FaceTile::Unavailable(reason.clone()),
+            match (&self.faces, &self.camera_fault) {
+                (Err(reason), _) | (Ok(_), Some((_, reason))) => {
+                    FaceTile::Unavailable(reason.clone())
+                }
+                (Ok(_), None) => FaceTile::Available,
             }
         };
         Screen::Idle { face }
@@ -395,8 +408,27 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         }
     }
 
+    /// A camera that fails is not the gate failing: the Face tile says why, PIN and card stay,
+    /// and the camera is tried again after [`CAMERA_RETRY_MS`].
+    fn camera_failed(
+        &mut self,
+        err: VisionError,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> anyhow::Result<()> {
+        tracing::warn!("camera: {err}");
+        self.close_camera(events);
+        self.camera_fault = Some((now, err.to_string()));
+        self.pending = None;
+        self.challenge = None;
+        self.enrolment.clear();
+        self.result(false, Outcome::CameraFailed, Offer::PinOrCard, now, events)
+    }
+
     fn open_camera(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
-        self.camera.open()?;
+        if let Err(err) = self.camera.open() {
+            return self.camera_failed(err, now, events);
+        }
         let liveness = &self.config.vision.liveness;
         self.challenge =
             matches!(liveness.mode, LivenessMode::Active | LivenessMode::Both).then(|| {
@@ -562,6 +594,15 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             }
             events.push(Event::Door { what: format!("{door_event:?}") });
         }
+        if let Some((since, _)) = self.camera_fault
+            && now.saturating_sub(since) >= CAMERA_RETRY_MS
+        {
+            self.camera_fault = None;
+            if matches!(self.screen, Screen::Idle { .. }) {
+                let idle = self.idle();
+                self.show(idle, &mut events);
+            }
+        }
         if self.admin_timed_out(now, &mut events) {
             return Ok(events);
         }
@@ -591,7 +632,11 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             self.challenge = None;
             return self.result(false, Outcome::FaceTimeout, Offer::PinOrCard, now, events);
         }
-        let Some(frame) = self.camera.next_frame()? else { return Ok(()) };
+        let frame = match self.camera.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Ok(()),
+            Err(err) => return self.camera_failed(err, now, events),
+        };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
         let analysis = faces.analyze(&frame)?;
         let dominant = crate::vision::quality::dominant(&analysis.faces).cloned();

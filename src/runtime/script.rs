@@ -8,6 +8,7 @@
 //! newpin 2580 864200 # on "My data": change the PIN from the first to the second
 //! card 0004512345    # a card on the reader (or hex:UID)
 //! show photo.jpg     # a person in front of the camera (path relative to the script); `show nobody`
+//! camera unplug|plug # the camera pulled from its port (fails to open, or mid-session)
 //! door open|closed   # the door contact
 //! exit press|release # the exit button
 //! fire on|off
@@ -84,6 +85,10 @@ impl Simulation {
             }
             ("show", Some(photo)) => {
                 self.gate.camera_mut().show(Some(self.base.join(photo)));
+                return Ok(out);
+            }
+            ("camera", Some(state @ ("unplug" | "plug"))) => {
+                self.gate.camera_mut().unplug(state == "unplug");
                 return Ok(out);
             }
             ("door", Some(state @ ("open" | "closed"))) => {

@@ -137,6 +137,7 @@ fn outcome_code(outcome: &Outcome) -> (i32, String, i32) {
         Outcome::LockoutLifted { number, was_locked: true } => (20, number.clone(), 0),
         Outcome::LockoutLifted { number, was_locked: false } => (21, number.clone(), 0),
         Outcome::UnknownResident => (22, String::new(), 0),
+        Outcome::CameraFailed => (23, String::new(), 0),
     }
 }
 

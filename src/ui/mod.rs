@@ -5,6 +5,8 @@ mod adapter;
 #[cfg(feature = "window")]
 pub mod desktop;
 pub mod headless;
+#[cfg(any(feature = "window", feature = "kms"))]
+pub mod touchscreen;
 
 pub use adapter::{connect, select_language, show};
 

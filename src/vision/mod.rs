@@ -95,6 +95,8 @@ pub enum VisionError {
     ImageRead { path: PathBuf, source: std::io::Error },
     #[error("cannot decode image {path}: {reason}")]
     ImageDecode { path: PathBuf, reason: String },
+    #[error("camera: {0}")]
+    Camera(String),
     #[error("face not usable: {}", .0.guidance())]
     Quality(QualityIssue),
 }

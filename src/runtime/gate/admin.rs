@@ -46,7 +46,10 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                 self.admin_task(task, number, now, events)?;
             }
             (Action::Agree, Screen::Consent { number, .. }) => {
-                self.camera.open()?;
+                if let Err(err) = self.camera.open() {
+                    self.camera_failed(err, now, events)?;
+                    return Ok(true);
+                }
                 events.push(Event::CameraOpened);
                 self.face_started = now;
                 self.enrolment.clear();
@@ -130,7 +133,11 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             self.enrolment.clear();
             return self.result(false, Outcome::EnrolmentTimedOut, Offer::Nothing, now, events);
         }
-        let Some(frame) = self.camera.next_frame()? else { return Ok(()) };
+        let frame = match self.camera.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Ok(()),
+            Err(err) => return self.camera_failed(err, now, events),
+        };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
         let guidance = match faces.analyze(&frame)?.outcome {
             Ok(embedding) => {
