@@ -21,7 +21,9 @@ export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 # pkg-config finds the arm64 fontconfig, libinput and xkbcommon (Debian multiarch); bindgen
 # (the camera's V4L2 bindings) reads the arm64 headers for the target cargo names.
-export PKG_CONFIG_ALLOW_CROSS=1 PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig
+# Only for this target: the x86_64 build below must keep finding this machine's own libraries.
+export PKG_CONFIG_ALLOW_CROSS_aarch64_unknown_linux_gnu=1
+export PKG_CONFIG_LIBDIR_aarch64_unknown_linux_gnu=/usr/lib/aarch64-linux-gnu/pkgconfig
 # The device's build: camera and touchscreen (linuxkms), tract; ONNX Runtime is optional there.
 cargo build --quiet --target "$target" --features camera,kms --bin facegate
 arm="${CARGO_TARGET_DIR:-target}/$target/debug/facegate"
