@@ -33,12 +33,15 @@ cargo build --quiet --features ort,window,camera,kms --bin facegate
 host="${CARGO_TARGET_DIR:-target}/debug/facegate"
 
 say "the same scenario on x86_64 and on aarch64 under qemu"
+# Emulated, tract's SFace takes minutes per face (143 s measured here), so the aarch64 build
+# enrols nobody itself: both builds start from one database the x86_64 build makes (demo
+# residents 1201-1204 enrolled from the first two photos of deepface__c01-c04, same key file),
+# and the scenario keeps to three faces. Both use the Pi samples' 320-px detection and 2 threads.
 nth_photo() { find "$faces/$1" -maxdepth 1 -type f | sort | sed -n "${2}p"; }
 {
   t=1000
-  # Demo residents 1201-1204 are enrolled from the first two photos of deepface__c01-c04; the
-  # third photo is the one the camera sees. c10 and c11 are not enrolled.
-  for person in deepface__c01 deepface__c02 deepface__c03 deepface__c04 deepface__c10 deepface__c11; do
+  # The third photo of two residents, then a visitor who is not enrolled (c10).
+  for person in deepface__c01 deepface__c02 deepface__c10; do
     echo "show $(nth_photo "$person" 3)"
     echo "at $t"; echo "tap face"; echo "at $((t + 1500))"
     t=$((t + 6000))
@@ -48,20 +51,30 @@ nth_photo() { find "$faces/$1" -maxdepth 1 -type f | sort | sed -n "${2}p"; }
   echo "card 123456"; echo "at $((t + 18000))"
 } > "$work/scenario.txt"
 
-decisions() {
-  local name="$1"; shift
-  mkdir -p "$work/$name"
-  cat > "$work/$name/gate.toml" <<CONFIG
+config() { # DIR
+  mkdir -p "$1"
+  cat > "$1/gate.toml" <<CONFIG
 [paths]
 models = "$(pwd)/models"
 [store]
-database = "$work/$name/gate.db"
-key_file = "$work/$name/site.key"
+database = "$1/gate.db"
+key_file = "$1/site.key"
 [vision]
 backend = "tract"
+threads = 2
+detect_max_side = 320
 CONFIG
-  "$@" --config "$work/$name/gate.toml" run --sim --headless --demo "$faces" \
-    --script "$work/scenario.txt" 2>/dev/null |
+}
+config "$work/demo"
+: > "$work/nothing.txt"
+"$host" --config "$work/demo/gate.toml" run --sim --headless --demo "$faces" \
+  --script "$work/nothing.txt" >/dev/null 2>&1
+decisions() { # NAME COMMAND...
+  local name="$1"; shift
+  config "$work/$name"
+  cp "$work/demo/"gate.db* "$work/demo/site.key" "$work/$name/"
+  "$@" --config "$work/$name/gate.toml" run --sim --headless --script "$work/scenario.txt" \
+    2>/dev/null |
     python3 -c 'import json, sys
 for line in sys.stdin:
     e = json.loads(line)
@@ -73,8 +86,9 @@ start=$SECONDS
 decisions aarch64 qemu-aarch64 "$arm" > "$work/aarch64.txt"
 echo "aarch64 under qemu: $((SECONDS - start)) s for the scenario" >&2
 cat "$work/x86_64.txt" >&2
-[ "$(wc -l < "$work/x86_64.txt")" -eq 9 ] || { echo "expected 9 decisions" >&2; exit 1; }
-grep -c "^face True" "$work/x86_64.txt" | grep -qx 4 || { echo "the 4 residents' faces should pass" >&2; exit 1; }
+[ "$(wc -l < "$work/x86_64.txt")" -eq 6 ] || { echo "expected 6 decisions" >&2; exit 1; }
+grep -c "^face True" "$work/x86_64.txt" | grep -qx 2 || { echo "the 2 residents' faces should pass" >&2; exit 1; }
+grep -qx "face False face_not_recognised None" "$work/x86_64.txt" || { echo "the visitor should be refused" >&2; exit 1; }
 diff -u "$work/x86_64.txt" "$work/aarch64.txt" || { echo "aarch64 and x86_64 disagree" >&2; exit 1; }
 
 say "the Debian package for arm64"
