@@ -35,7 +35,7 @@ Package: facegate
 Version: $version
 Architecture: $arch
 Maintainer: facegate developers <facegate@localhost>
-Depends: libc6 (>= 2.31), libfontconfig1, libinput10, libxkbcommon0, adduser
+Depends: libc6 (>= 2.31), libfontconfig1, libinput10, libxkbcommon0, fonts-wqy-microhei, adduser
 Recommends: python3-venv, python3-pip
 Section: misc
 Priority: optional
