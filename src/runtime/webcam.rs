@@ -128,3 +128,17 @@ impl Drop for Webcam {
         self.close();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_camera_is_a_clear_error_and_nothing_stays_open() {
+        let mut camera = Webcam::new(CameraConfig { device: 99, ..CameraConfig::default() });
+        let err = camera.open().unwrap_err().to_string();
+        assert!(err.contains("/dev/video99"), "{err}");
+        assert!(!camera.is_open());
+        assert!(camera.next_frame().unwrap().is_none(), "no frame from a camera that is not open");
+    }
+}
