@@ -20,7 +20,7 @@ use crate::templates::{Gallery, Identification};
 use crate::vision::liveness::LivenessMode;
 use crate::vision::liveness::active::{HeadTurnChallenge, Progress, Turn};
 use crate::vision::liveness::passive::PassiveLiveness;
-use crate::vision::{Embedding, FacePipeline, QualityIssue, VisionError};
+use crate::vision::{Embedding, FacePipeline, Frame, QualityIssue, VisionError};
 
 /// `[gate]`: timings and what the result screen says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -425,9 +425,29 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         self.result(false, Outcome::CameraFailed, Offer::PinOrCard, now, events)
     }
 
-    fn open_camera(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+    /// Opens the camera for a face session starting `now`; false when it failed (the session
+    /// has then ended, see [`Self::camera_failed`]).
+    fn start_camera(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<bool> {
         if let Err(err) = self.camera.open() {
-            return self.camera_failed(err, now, events);
+            self.camera_failed(err, now, events)?;
+            return Ok(false);
+        }
+        self.face_started = now;
+        events.push(Event::CameraOpened);
+        Ok(true)
+    }
+
+    /// The camera's next frame; a failing camera ends the session and gives none.
+    fn next_frame(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<Option<Frame>> {
+        match self.camera.next_frame() {
+            Ok(frame) => Ok(frame),
+            Err(err) => self.camera_failed(err, now, events).map(|()| None),
+        }
+    }
+
+    fn open_camera(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+        if !self.start_camera(now, events)? {
+            return Ok(());
         }
         let liveness = &self.config.vision.liveness;
         self.challenge =
@@ -440,8 +460,6 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                     first: None,
                 }
             });
-        self.face_started = now;
-        events.push(Event::CameraOpened);
         self.show(Screen::Face { guidance: None, prompt: None }, events);
         Ok(())
     }
@@ -632,11 +650,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             self.challenge = None;
             return self.result(false, Outcome::FaceTimeout, Offer::PinOrCard, now, events);
         }
-        let frame = match self.camera.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return Ok(()),
-            Err(err) => return self.camera_failed(err, now, events),
-        };
+        let Some(frame) = self.next_frame(now, events)? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
         let analysis = faces.analyze(&frame)?;
         let dominant = crate::vision::quality::dominant(&analysis.faces).cloned();

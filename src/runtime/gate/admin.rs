@@ -46,12 +46,9 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
                 self.admin_task(task, number, now, events)?;
             }
             (Action::Agree, Screen::Consent { number, .. }) => {
-                if let Err(err) = self.camera.open() {
-                    self.camera_failed(err, now, events)?;
+                if !self.start_camera(now, events)? {
                     return Ok(true);
                 }
-                events.push(Event::CameraOpened);
-                self.face_started = now;
                 self.enrolment.clear();
                 let needed = self.config.gate.enrol_frames;
                 let enrolling = Screen::Enrolling { number, captured: 0, needed, guidance: None };
@@ -133,11 +130,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             self.enrolment.clear();
             return self.result(false, Outcome::EnrolmentTimedOut, Offer::Nothing, now, events);
         }
-        let frame = match self.camera.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return Ok(()),
-            Err(err) => return self.camera_failed(err, now, events),
-        };
+        let Some(frame) = self.next_frame(now, events)? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
         let guidance = match faces.analyze(&frame)?.outcome {
             Ok(embedding) => {
