@@ -172,7 +172,7 @@ fn device_camera(_: &Config) -> (NoCamera, Result<FacePipeline, String>) {
 
 #[cfg(any(feature = "window", feature = "kms"))]
 fn touchscreen<C: FrameSource + 'static>(
-    gate: Gate<C, RppalGpio>,
+    gate: Gate<C, DoorController<RppalGpio>>,
     reader: Box<dyn CardReader>,
     notifier: Notifier,
     stop: Arc<AtomicBool>,
@@ -183,7 +183,7 @@ fn touchscreen<C: FrameSource + 'static>(
 
 #[cfg(not(any(feature = "window", feature = "kms")))]
 fn touchscreen<C: FrameSource>(
-    _: Gate<C, RppalGpio>,
+    _: Gate<C, DoorController<RppalGpio>>,
     _: Box<dyn CardReader>,
     _: Notifier,
     _: Arc<AtomicBool>,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::gpio::{Gpio, Input, Output};
-use super::{DoorConfig, DoorError};
+use super::{DoorConfig, DoorError, DoorPort};
 
 /// How long the red LED and buzzer signal a refusal.
 const DENY_SIGNAL_MS: u64 = 1_500;
@@ -196,6 +196,20 @@ impl<G: Gpio> Drop for DoorController<G> {
     fn drop(&mut self) {
         let _ = self.gpio.set(Output::Strike, self.config.locked_relay_energised());
         let _ = self.gpio.set(Output::GreenLed, false);
+    }
+}
+
+impl<G: Gpio> DoorPort for DoorController<G> {
+    fn grant(&mut self, now: u64) -> Result<(), DoorError> {
+        DoorController::grant(self, now)
+    }
+
+    fn deny(&mut self, now: u64) -> Result<(), DoorError> {
+        DoorController::deny(self, now)
+    }
+
+    fn poll(&mut self, now: u64) -> Result<Vec<DoorEvent>, DoorError> {
+        self.tick(now)
     }
 }
 

@@ -12,6 +12,19 @@ use serde::{Deserialize, Serialize};
 pub use controller::{DoorController, DoorEvent, Watchdog};
 pub use gpio::{Gpio, Input, Output, SimGpio};
 
+/// What the gate asks of its door. The controller itself implements it (the gate ticks it in
+/// line, as the scripted simulation does on its simulated clock); a door on its own thread
+/// implements it with a channel, so the door never waits for the gate.
+pub trait DoorPort: Send {
+    /// A credential was accepted: unlock for one pulse.
+    fn grant(&mut self, now: u64) -> Result<(), DoorError>;
+    /// A credential was refused: red light and a beep, the door stays locked.
+    fn deny(&mut self, now: u64) -> Result<(), DoorError>;
+    /// What happened at the door since the last call (advancing it to `now` where the caller
+    /// drives its clock).
+    fn poll(&mut self, now: u64) -> Result<Vec<DoorEvent>, DoorError>;
+}
+
 /// How the lock behaves without power.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

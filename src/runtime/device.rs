@@ -9,20 +9,20 @@ use std::time::{Duration, Instant};
 use super::notify::Notifier;
 use super::{Action, Event, FrameSource, Gate};
 use crate::credentials::readers::CardReader;
-use crate::door::Gpio;
+use crate::door::DoorPort;
 
 /// How long one turn waits for a card; the gate and the door are ticked once per turn.
 const TURN: Duration = Duration::from_millis(50);
 
 /// Runs until `stop` is set. `taps` are the touchscreen's actions (none without a screen);
 /// `after_turn` sees the gate and the turn's events (for the screen and the journal).
-pub fn run<C: FrameSource, G: Gpio>(
-    gate: &mut Gate<C, G>,
+pub fn run<C: FrameSource, D: DoorPort>(
+    gate: &mut Gate<C, D>,
     reader: &mut dyn CardReader,
     notifier: &Notifier,
     taps: &mpsc::Receiver<Action>,
     stop: &AtomicBool,
-    mut after_turn: impl FnMut(&Gate<C, G>, u64, &[Event]),
+    mut after_turn: impl FnMut(&Gate<C, D>, u64, &[Event]),
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     notifier.ready()?;

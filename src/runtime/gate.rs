@@ -14,7 +14,7 @@ use crate::access::checks::{change_pin, check_card, check_pin, record};
 use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
 use crate::config::Config;
 use crate::credentials::{CardUid, Pin, PinHasher};
-use crate::door::{DoorController, DoorEvent, Gpio};
+use crate::door::{DoorEvent, DoorPort};
 use crate::store::{Chain, Language, Store};
 use crate::templates::{Gallery, Identification};
 use crate::vision::liveness::LivenessMode;
@@ -265,7 +265,7 @@ pub enum Event {
 }
 
 /// The gate with its store, face pipeline, camera and door.
-pub struct Gate<C: FrameSource, G: Gpio> {
+pub struct Gate<C: FrameSource, D: DoorPort> {
     config: Config,
     store: Store,
     hasher: PinHasher,
@@ -273,7 +273,7 @@ pub struct Gate<C: FrameSource, G: Gpio> {
     faces: Result<FacePipeline, String>,
     pad: Option<PassiveLiveness>,
     camera: C,
-    door: DoorController<G>,
+    door: D,
     screen: Screen,
     face_started: u64,
     result_until: u64,
@@ -307,7 +307,7 @@ const PURGE_EVERY_MS: u64 = 24 * 3_600 * 1_000;
 /// again on the next tap (a webcam replugged, a driver restarted).
 pub const CAMERA_RETRY_MS: u64 = 30_000;
 
-impl<C: FrameSource, G: Gpio> Gate<C, G> {
+impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Assembles the gate. A face pipeline that failed to load is kept as the reason the face
     /// tile shows; PIN and card work regardless.
     pub fn new(
@@ -315,7 +315,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
         store: Store,
         faces: Result<FacePipeline, String>,
         camera: C,
-        door: DoorController<G>,
+        door: D,
         unix_at_start: i64,
     ) -> Result<Self, anyhow::Error> {
         let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
@@ -599,7 +599,7 @@ impl<C: FrameSource, G: Gpio> Gate<C, G> {
             self.gallery = self.store.gallery(self.unix(now))?;
             self.next_purge = now + PURGE_EVERY_MS;
         }
-        for door_event in self.door.tick(now)? {
+        for door_event in self.door.poll(now)? {
             if matches!(
                 door_event,
                 DoorEvent::HeldOpen | DoorEvent::ForcedOpen | DoorEvent::FireUnlocked

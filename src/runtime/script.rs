@@ -21,14 +21,14 @@ use std::path::{Path, PathBuf};
 use super::camera::PhotoCamera;
 use super::gate::{Action, AdminTask, Event, Gate};
 use crate::credentials::readers::sim::parse_line;
-use crate::door::{Input, SimGpio};
+use crate::door::{DoorController, Input, SimGpio};
 
 /// Ticks of the simulated clock.
 const TICK_MS: u64 = 100;
 
 /// A simulated gate and its clock.
 pub struct Simulation {
-    pub gate: Gate<PhotoCamera, SimGpio>,
+    pub gate: Gate<PhotoCamera, DoorController<SimGpio>>,
     pub gpio: SimGpio,
     pub now: u64,
     base: PathBuf,
@@ -36,7 +36,11 @@ pub struct Simulation {
 
 impl Simulation {
     /// `base`: the folder photo paths are relative to.
-    pub fn new(gate: Gate<PhotoCamera, SimGpio>, gpio: SimGpio, base: &Path) -> Self {
+    pub fn new(
+        gate: Gate<PhotoCamera, DoorController<SimGpio>>,
+        gpio: SimGpio,
+        base: &Path,
+    ) -> Self {
         Self { gate, gpio, now: 0, base: base.to_owned() }
     }
 

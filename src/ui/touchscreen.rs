@@ -10,14 +10,14 @@ use slint::ComponentHandle;
 
 use super::{GateWindow, connect, select_language, show};
 use crate::credentials::readers::CardReader;
-use crate::door::Gpio;
+use crate::door::DoorPort;
 use crate::runtime::notify::Notifier;
 use crate::runtime::{Event, FrameSource, Gate, device};
 
 /// Runs the gate behind the touchscreen until `stop` is set, the window closes or the gate
 /// fails (the service then restarts it, with the door locked meanwhile). `log` gets every event.
-pub fn run<C, G>(
-    mut gate: Gate<C, G>,
+pub fn run<C, D>(
+    mut gate: Gate<C, D>,
     mut reader: Box<dyn CardReader>,
     notifier: Notifier,
     stop: Arc<AtomicBool>,
@@ -25,7 +25,7 @@ pub fn run<C, G>(
 ) -> anyhow::Result<()>
 where
     C: FrameSource + 'static,
-    G: Gpio + Send + 'static,
+    D: DoorPort + 'static,
 {
     let window = GateWindow::new()?;
     let (taps, inbox) = mpsc::channel();

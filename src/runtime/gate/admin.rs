@@ -6,7 +6,7 @@
 use super::{Action, AdminTask, Event, Gate, Offer, Outcome, Screen};
 use crate::credentials::lockout::resident_key;
 use crate::credentials::{CardIndex, Pin};
-use crate::door::Gpio;
+use crate::door::DoorPort;
 use crate::runtime::camera::FrameSource;
 use crate::store::consent::notice;
 use crate::store::{ConsentGrant, StoreError};
@@ -21,7 +21,7 @@ pub(super) struct AdminSession {
 /// Door alarms kept for the admin menu.
 pub(super) const ALARMS_SHOWN: usize = 5;
 
-impl<C: FrameSource, G: Gpio> Gate<C, G> {
+impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Handles an action while admin mode is on. Returns false when the action is not an admin
     /// one (a card tapped at the menu is someone's access attempt: admin mode ends).
     pub(super) fn admin_act(
