@@ -26,7 +26,7 @@ use crate::runtime::webcam::Webcam;
 use crate::runtime::{Event, FrameSource, Gate, PhotoCamera, device};
 use crate::store::{ConsentGrant, Language, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;
-use crate::vision::{Embedding, FacePipeline};
+use crate::vision::{Embedding, FaceEngine, FacePipeline, ModelEngine};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -56,7 +56,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         make_demo_residents(config, photos)?;
     }
     let store = Store::open(&config.store)?;
-    let faces = FacePipeline::load(&config.paths.models, &config.vision).map_err(|e| e.to_string());
+    let faces = face_engine(config);
     if let Err(reason) = &faces {
         eprintln!("face recognition unavailable: {reason} (PIN and card still work)");
     }
@@ -159,14 +159,21 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
     touchscreen(gate, reader, notifier, stop, log)
 }
 
+/// The face engine on the configured models, or why there is none (the Face tile shows it).
+fn face_engine(config: &Config) -> Result<Box<dyn FaceEngine>, String> {
+    match ModelEngine::load(&config.paths.models, &config.vision) {
+        Ok(engine) => Ok(Box::new(engine)),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
 #[cfg(feature = "camera")]
-fn device_camera(config: &Config) -> (Webcam, Result<FacePipeline, String>) {
-    let faces = FacePipeline::load(&config.paths.models, &config.vision).map_err(|e| e.to_string());
-    (Webcam::new(config.camera.clone()), faces)
+fn device_camera(config: &Config) -> (Webcam, Result<Box<dyn FaceEngine>, String>) {
+    (Webcam::new(config.camera.clone()), face_engine(config))
 }
 
 #[cfg(not(feature = "camera"))]
-fn device_camera(_: &Config) -> (NoCamera, Result<FacePipeline, String>) {
+fn device_camera(_: &Config) -> (NoCamera, Result<Box<dyn FaceEngine>, String>) {
     (NoCamera, Err(NO_CAMERA.to_owned()))
 }
 

@@ -17,10 +17,10 @@ use crate::credentials::{CardUid, Pin, PinHasher};
 use crate::door::{DoorEvent, DoorPort};
 use crate::store::{Chain, Language, Store};
 use crate::templates::{Gallery, Identification};
+use crate::vision::engine::uses_passive;
 use crate::vision::liveness::LivenessMode;
 use crate::vision::liveness::active::{HeadTurnChallenge, Progress, Turn};
-use crate::vision::liveness::passive::PassiveLiveness;
-use crate::vision::{Embedding, FacePipeline, Frame, QualityIssue, VisionError};
+use crate::vision::{Embedding, FaceEngine, Frame, FrameResult, QualityIssue, VisionError};
 
 /// `[gate]`: timings and what the result screen says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -270,8 +270,7 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     store: Store,
     hasher: PinHasher,
     gallery: Gallery,
-    faces: Result<FacePipeline, String>,
-    pad: Option<PassiveLiveness>,
+    faces: Result<Box<dyn FaceEngine>, String>,
     camera: C,
     door: D,
     screen: Screen,
@@ -308,12 +307,12 @@ const PURGE_EVERY_MS: u64 = 24 * 3_600 * 1_000;
 pub const CAMERA_RETRY_MS: u64 = 30_000;
 
 impl<C: FrameSource, D: DoorPort> Gate<C, D> {
-    /// Assembles the gate. A face pipeline that failed to load is kept as the reason the face
+    /// Assembles the gate. A face engine that failed to load is kept as the reason the face
     /// tile shows; PIN and card work regardless.
     pub fn new(
         config: Config,
         store: Store,
-        faces: Result<FacePipeline, String>,
+        faces: Result<Box<dyn FaceEngine>, String>,
         camera: C,
         door: D,
         unix_at_start: i64,
@@ -321,23 +320,12 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
         let config_language = config.gate.language;
         let gallery = store.gallery(unix_at_start)?;
-        let liveness = &config.vision.liveness;
-        let pad = if matches!(liveness.mode, LivenessMode::Passive | LivenessMode::Both) {
-            Some(PassiveLiveness::load(
-                &config.paths.models,
-                config.vision.backend,
-                config.vision.threads,
-            )?)
-        } else {
-            None
-        };
         let mut gate = Self {
             config,
             store,
             hasher,
             gallery,
             faces,
-            pad,
             camera,
             door,
             screen: Screen::PinNumber,
@@ -652,9 +640,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         }
         let Some(frame) = self.next_frame(now, events)? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
-        let analysis = faces.analyze(&frame)?;
-        let dominant = crate::vision::quality::dominant(&analysis.faces).cloned();
-        let probe = analysis.outcome;
+        let FrameResult { face: dominant, probe, liveness } = faces.process(&frame)?;
         if let Some(active) = self.challenge.as_mut() {
             // The head turns away from frontal during the challenge, so every detected face
             // counts, whatever the quality gate says about it.
@@ -692,13 +678,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 return Ok(());
             }
         };
-        if let (Some(pad), Some(face), Ok(faces)) =
-            (self.pad.as_mut(), &dominant, self.faces.as_mut())
+        let liveness_config = &self.config.vision.liveness;
+        if uses_passive(liveness_config.mode)
+            && !liveness.is_some_and(|score| score >= liveness_config.threshold)
         {
-            let work = faces.working_frame(&frame);
-            if pad.score(&work, &face.bbox)? < self.config.vision.liveness.threshold {
-                return self.liveness_failed(now, events);
-            }
+            return self.liveness_failed(now, events);
         }
         let mut resident = self.identify(&probe);
         if let Some(active) = self.challenge.take()

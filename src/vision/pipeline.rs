@@ -72,12 +72,16 @@ impl FacePipeline {
 
     /// What the gate does with each frame: detect, check quality, align, check sharpness, embed.
     pub fn analyze(&mut self, frame: &Frame) -> Result<FaceAnalysis, VisionError> {
-        let work = self.working_frame(frame);
-        let faces = self.detect(&work)?;
+        self.analyze_working(&self.working_frame(frame))
+    }
+
+    /// [`Self::analyze`] on a frame already shrunk by [`Self::working_frame`].
+    pub fn analyze_working(&mut self, work: &Frame) -> Result<FaceAnalysis, VisionError> {
+        let faces = self.detect(work)?;
         let outcome =
             match quality::check_face(&faces, work.width(), work.height(), &self.config.quality) {
                 Err(issue) => Err(issue),
-                Ok(face) => match self.align(&work, face) {
+                Ok(face) => match self.align(work, face) {
                     None => Err(QualityIssue::NotFrontal),
                     Some(aligned) => match quality::check_sharpness(&aligned, &self.config.quality)
                     {

@@ -132,7 +132,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         }
         let Some(frame) = self.next_frame(now, events)? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
-        let guidance = match faces.analyze(&frame)?.outcome {
+        let guidance = match faces.process(&frame)?.probe {
             Ok(embedding) => {
                 self.enrolment.push(embedding);
                 None

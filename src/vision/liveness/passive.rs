@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::super::backend::{self, BackendKind, Session};
-use super::super::detect::BoundingBox;
+use super::super::detect::{BoundingBox, Detection};
 use super::super::{FacePipeline, Frame, VisionError, models};
 
 /// Side of the models' input.
@@ -110,8 +110,24 @@ impl PassiveLiveness {
     }
 }
 
-/// The liveness score of every face at least `min_width` pixels wide in a frame: detection on
-/// the working frame, judgement on the full-resolution frame (more detail for the models).
+/// The liveness score of a face detected in the working frame (`work_width` pixels wide),
+/// judged on the full-resolution `frame` (more detail for the models); `None` when the face is
+/// narrower than `min_width` there. The gate and `eval-pad` both score faces with this.
+pub fn face_score(
+    pad: &mut PassiveLiveness,
+    frame: &Frame,
+    work_width: u32,
+    face: &Detection,
+    min_width: f32,
+) -> Result<Option<f32>, VisionError> {
+    let bbox = face.scaled(frame.width() as f32 / work_width as f32).bbox;
+    if bbox.width < min_width {
+        return Ok(None);
+    }
+    pad.score(frame, &bbox).map(Some)
+}
+
+/// The liveness score of every face at least `min_width` pixels wide in a frame.
 pub fn face_scores(
     faces: &mut FacePipeline,
     pad: &mut PassiveLiveness,
@@ -119,13 +135,10 @@ pub fn face_scores(
     min_width: f32,
 ) -> Result<Vec<f32>, VisionError> {
     let work = faces.working_frame(frame);
-    let back = frame.width() as f32 / work.width() as f32;
     let found = faces.detect(&work)?;
     found
         .iter()
-        .map(|d| d.scaled(back).bbox)
-        .filter(|b| b.width >= min_width)
-        .map(|b| pad.score(frame, &b))
+        .filter_map(|d| face_score(pad, frame, work.width(), d, min_width).transpose())
         .collect()
 }
 
