@@ -11,7 +11,7 @@ use crate::access::AccessConfig;
 use crate::credentials::PinConfig;
 use crate::credentials::readers::ReaderConfig;
 use crate::door::DoorConfig;
-use crate::runtime::GateConfig;
+use crate::runtime::gate::{GateConfig, GateSettings};
 use crate::runtime::camera::CameraConfig;
 use crate::store::{ConsentConfig, RetentionConfig, StoreConfig};
 use crate::templates::MatchingConfig;
@@ -96,13 +96,21 @@ impl Config {
             return Err(format!("[reader] Wiegand pin BCM {pin} is also a door pin"));
         }
         self.camera.validate()?;
-        if ![0, 90, 180, 270].contains(&self.gate.rotation) {
-            return Err(format!(
-                "[gate] rotation = {} must be 0, 90, 180 or 270 (degrees)",
-                self.gate.rotation
-            ));
-        }
+        self.gate.validate()?;
         self.retention.validate()
+    }
+
+    /// What the gate needs of this configuration.
+    pub fn gate_settings(&self) -> GateSettings {
+        GateSettings {
+            gate: self.gate.clone(),
+            access: self.access.clone(),
+            pin: self.pin.clone(),
+            matching: self.matching.clone(),
+            liveness: self.vision.liveness.clone(),
+            consent: self.consent.clone(),
+            retention: self.retention.clone(),
+        }
     }
 }
 

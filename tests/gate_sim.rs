@@ -161,7 +161,8 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
     store.enrol("1201", &enrolled, Some(&consent), 14, START).unwrap();
     let gpio = SimGpio::default();
     let door = DoorController::new(gpio.clone(), config.door.clone(), 0).unwrap();
-    let gate = Gate::new(config, store, engine, PhotoCamera::default(), door, START).unwrap();
+    let settings = config.gate_settings();
+    let gate = Gate::new(settings, store, engine, PhotoCamera::default(), door, START).unwrap();
     Fixture { _dir: dir, sim: Simulation::new(gate, gpio, &base), photos: faces.photos() }
 }
 

@@ -62,7 +62,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     }
     let gpio = SimGpio::default();
     let door = DoorController::new(gpio.clone(), config.door.clone(), 0)?;
-    let gate = Gate::new(config.clone(), store, faces, PhotoCamera::default(), door, unix_now())?;
+    let gate = Gate::new(config.gate_settings(), store, faces, PhotoCamera::default(), door, unix_now())?;
     match &args.script {
         Some(script) => {
             let text = std::fs::read_to_string(script)
@@ -141,7 +141,7 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
     if let Err(reason) = &faces {
         tracing::warn!("face recognition unavailable: {reason} (PIN and card still work)");
     }
-    let mut gate = Gate::new(config.clone(), store, faces, camera, door, unix_now())?;
+    let mut gate = Gate::new(config.gate_settings(), store, faces, camera, door, unix_now())?;
     let notifier = Notifier::from_env()?;
     // A failed write to the journal must not stop the gate.
     let log = |t: u64, event: &Event| drop(print_events(&[(t, event.clone())]));

@@ -11,4 +11,4 @@ pub mod script;
 pub mod webcam;
 
 pub use camera::{FrameSource, NoCamera, PhotoCamera};
-pub use gate::{Action, Event, Gate, GateConfig, Screen};
+pub use gate::{Action, Event, Gate, GateConfig, GateSettings, Screen};

@@ -31,7 +31,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         events: &mut Vec<Event>,
     ) -> anyhow::Result<bool> {
         let Some(session) = self.admin.as_mut() else { return Ok(false) };
-        session.until = now + self.config.gate.admin_timeout_ms;
+        session.until = now + self.settings.gate.admin_timeout_ms;
         match (action, self.screen.clone()) {
             (Action::Cancel, Screen::Admin { .. }) => self.end_admin(events),
             (Action::Cancel, _) => {
@@ -50,7 +50,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     return Ok(true);
                 }
                 self.enrolment.clear();
-                let needed = self.config.gate.enrol_frames;
+                let needed = self.settings.gate.enrol_frames;
                 let enrolling = Screen::Enrolling { number, captured: 0, needed, guidance: None };
                 self.show(enrolling, events);
             }
@@ -64,10 +64,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     Err(e) => return Err(e.into()),
                 };
                 let added = matches!(outcome, Outcome::CardAdded { .. });
-                self.result(added, outcome, Offer::Nothing, now, events)?;
+                self.show_result(added, outcome, Offer::Nothing, now, events)?;
             }
             (Action::Digits(typed), Screen::AdminPin { number }) => {
-                let outcome = match Pin::parse(typed, &self.config.pin) {
+                let outcome = match Pin::parse(typed, &self.settings.pin) {
                     Ok(pin) => {
                         let phc = self.hasher.hash(&pin)?;
                         let operator = self.operator();
@@ -78,7 +78,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     Err(_) => Outcome::PinRejected,
                 };
                 let reset = matches!(outcome, Outcome::PinReset { .. });
-                self.result(reset, outcome, Offer::Nothing, now, events)?;
+                self.show_result(reset, outcome, Offer::Nothing, now, events)?;
             }
             (Action::Card(_), _) => {
                 self.end_admin(events);
@@ -92,7 +92,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
 
     /// Starts admin mode for the admin who has just opened the door with PIN or card.
     pub(super) fn start_admin(&mut self, number: String, now: u64, events: &mut Vec<Event>) {
-        let until = now + self.config.gate.admin_timeout_ms;
+        let until = now + self.settings.gate.admin_timeout_ms;
         self.admin = Some(AdminSession { operator: number, until });
         self.show_admin_menu(events);
     }
@@ -117,7 +117,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
 
     /// The consent notice in the screen's language (it changes with the language switch).
     pub(super) fn consent_screen(&self, number: String) -> Screen {
-        let notice = notice(self.language, &self.config.consent, &self.config.retention);
+        let notice = notice(self.language, &self.settings.consent, &self.settings.retention);
         Screen::Consent { number, notice }
     }
 
@@ -125,10 +125,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     pub(super) fn enrol_step(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
         let Screen::Enrolling { ref number, needed, .. } = self.screen else { return Ok(()) };
         let number = number.clone();
-        if now.saturating_sub(self.face_started) >= self.config.gate.face_timeout_ms {
+        if now.saturating_sub(self.face_started) >= self.settings.gate.face_timeout_ms {
             self.close_camera(events);
             self.enrolment.clear();
-            return self.result(false, Outcome::EnrolmentTimedOut, Offer::Nothing, now, events);
+            return self.show_result(false, Outcome::EnrolmentTimedOut, Offer::Nothing, now, events);
         }
         let Some(frame) = self.next_frame(now, events)? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
@@ -150,13 +150,13 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let Some(fused) = fused else { return Ok(()) };
         let grant = ConsentGrant::read(
             self.language,
-            &self.config.consent,
-            &self.config.retention,
+            &self.settings.consent,
+            &self.settings.retention,
             &self.operator(),
             None,
         );
         let unix = self.unix(now);
-        let minor_age = self.config.consent.minor_age;
+        let minor_age = self.settings.consent.minor_age;
         let outcome = match self.store.enrol(&number, &fused, Some(&grant), minor_age, unix) {
             Ok(_) => Outcome::Enrolled { number },
             Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
@@ -164,7 +164,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         };
         self.gallery = self.store.gallery(unix)?;
         let enrolled = matches!(outcome, Outcome::Enrolled { .. });
-        self.result(enrolled, outcome, Offer::Nothing, now, events)
+        self.show_result(enrolled, outcome, Offer::Nothing, now, events)
     }
 
     fn admin_task(
@@ -175,13 +175,13 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         events: &mut Vec<Event>,
     ) -> anyhow::Result<()> {
         if self.store.find_resident(number)?.is_none() {
-            return self.result(false, Outcome::UnknownResident, Offer::Nothing, now, events);
+            return self.show_result(false, Outcome::UnknownResident, Offer::Nothing, now, events);
         }
         let number = number.to_owned();
         let unix = self.unix(now);
         match task {
             AdminTask::EnrolFace if self.faces.is_err() => {
-                self.result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
+                self.show_result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
             }
             AdminTask::EnrolFace => {
                 let consent = self.consent_screen(number);
@@ -192,7 +192,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 let templates = self.store.withdraw_consent(&number, unix, &operator)?;
                 self.gallery = self.store.gallery(unix)?;
                 let outcome = Outcome::TemplatesDeleted { number, templates };
-                self.result(true, outcome, Offer::Nothing, now, events)?;
+                self.show_result(true, outcome, Offer::Nothing, now, events)?;
             }
             AdminTask::AddCard => self.show(Screen::AdminCard { number }, events),
             AdminTask::ResetPin => self.show(Screen::AdminPin { number }, events),
@@ -202,7 +202,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 let key = resident_key(&number);
                 let was_locked = self.store.lift_lockout(&key, &subject, unix, &operator)?;
                 let outcome = Outcome::LockoutLifted { number, was_locked };
-                self.result(true, outcome, Offer::Nothing, now, events)?;
+                self.show_result(true, outcome, Offer::Nothing, now, events)?;
             }
         }
         Ok(())
