@@ -13,6 +13,7 @@
 //! - [`runtime`]: the running gate (UI-independent), the camera seam, simulation scripts.
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
 //! - [`access`]: door policy and the grant/deny decision.
+//! - [`manage`]: the admin and self-service actions, one implementation each.
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
 
@@ -23,6 +24,7 @@ pub mod credentials;
 pub mod dates;
 pub mod door;
 pub mod keys;
+pub mod manage;
 pub mod pi;
 pub mod runtime;
 pub mod store;

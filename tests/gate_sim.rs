@@ -6,8 +6,9 @@ mod common;
 use facegate::access::DenyReason;
 use facegate::config::Config;
 use facegate::credentials::readers::sim::parse_line;
-use facegate::credentials::{CardIndex, Pin, PinConfig, PinHasher};
+use facegate::credentials::{Pin, PinConfig};
 use facegate::door::{DoorController, Output, SimGpio};
+use facegate::manage;
 use facegate::runtime::gate::{Offer, Outcome};
 use facegate::runtime::script::Simulation;
 use facegate::runtime::{Event, FrameSource, Gate, PhotoCamera, Screen};
@@ -88,17 +89,10 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
         ..Default::default()
     };
     store.add_resident(&new, 0, "manager").unwrap();
-    let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone()).unwrap();
-    store
-        .set_pin(
-            "1201",
-            &hasher.hash(&Pin::parse("2580", &config.pin).unwrap()).unwrap(),
-            0,
-            "manager",
-        )
-        .unwrap();
-    let card = CardIndex::of(store.card_key(), &parse_line("4512345").unwrap());
-    store.add_card("1201", &card, "", 0, "manager").unwrap();
+    let pin = |text: &str| Pin::parse(text, &config.pin).unwrap();
+    manage::set_pin(&mut store, &config.pin, "1201", &pin("2580"), 0, "manager").unwrap();
+    let card = parse_line("4512345").unwrap();
+    manage::add_card(&mut store, "1201", &card, "", 0, "manager").unwrap();
     // 1301 moves out an hour after the gate starts.
     let leaving = NewResident {
         number: "1301".into(),
@@ -108,21 +102,12 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
         ..Default::default()
     };
     store.add_resident(&leaving, 0, "manager").unwrap();
-    store
-        .add_card(
-            "1301",
-            &CardIndex::of(store.card_key(), &parse_line("777").unwrap()),
-            "",
-            0,
-            "manager",
-        )
-        .unwrap();
+    manage::add_card(&mut store, "1301", &parse_line("777").unwrap(), "", 0, "manager").unwrap();
     // 9001 is the caretaker (an admin when a test lists it in `[gate] admins`).
     let caretaker =
         NewResident { number: "9001".into(), name: "Zhao".into(), ..Default::default() };
     store.add_resident(&caretaker, 0, "manager").unwrap();
-    let caretaker_pin = hasher.hash(&Pin::parse("1379", &config.pin).unwrap()).unwrap();
-    store.set_pin("9001", &caretaker_pin, 0, "manager").unwrap();
+    manage::set_pin(&mut store, &config.pin, "9001", &pin("1379"), 0, "manager").unwrap();
     let (engine, base): (Result<Box<dyn FaceEngine>, String>, _) = match faces {
         Faces::Fake => {
             for (file, identity, live) in FAKE_PEOPLE {
@@ -158,7 +143,7 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
         operator: "manager".into(),
         guardian: None,
     };
-    store.enrol("1201", &enrolled, Some(&consent), 14, START).unwrap();
+    manage::enrol_face(&mut store, "1201", &enrolled, Some(&consent), 14, START).unwrap();
     let gpio = SimGpio::default();
     let door = DoorController::new(gpio.clone(), config.door.clone(), 0).unwrap();
     let settings = config.gate_settings();

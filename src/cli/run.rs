@@ -14,8 +14,9 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::credentials::readers::CardReader;
 use crate::credentials::readers::sim::parse_line;
-use crate::credentials::{CardIndex, Pin, PinHasher};
+use crate::credentials::Pin;
 use crate::door::{DoorController, SimGpio};
+use crate::manage;
 use crate::pi::{RppalGpio, open_reader};
 #[cfg(not(feature = "camera"))]
 use crate::runtime::camera::{NO_CAMERA, NoCamera};
@@ -237,7 +238,6 @@ fn interactive(mut sim: Simulation) -> anyhow::Result<()> {
 fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
     let mut store = Store::init(&config.store)?;
     let mut faces = FacePipeline::load(&config.paths.models, &config.vision)?;
-    let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
     let images = scan(photos)?;
     let now = unix_now();
     let consent =
@@ -259,22 +259,18 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
             ..Default::default()
         };
         store.add_resident(&resident, now, "demo")?;
-        store.enrol(
+        manage::enrol_face(
+            &mut store,
             &number,
             &Embedding::mean(&good).expect("two embeddings"),
             Some(&consent),
             config.consent.minor_age,
             now,
         )?;
-        store.set_pin(&number, &hasher.hash(&Pin::parse("1234", &config.pin)?)?, now, "demo")?;
+        let pin = Pin::parse("1234", &config.pin)?;
+        manage::set_pin(&mut store, &config.pin, &number, &pin, now, "demo")?;
         let card = parse_line(&format!("{}", 900_000 + made))?;
-        store.add_card(
-            &number,
-            &CardIndex::of(store.card_key(), &card),
-            "demo card",
-            now,
-            "demo",
-        )?;
+        manage::add_card(&mut store, &number, &card, "demo card", now, "demo")?;
         eprintln!(
             "demo resident {number}: face from {identity}, PIN 1234, card {}",
             900_000 + made

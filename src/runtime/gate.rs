@@ -12,10 +12,11 @@ mod settings;
 use std::collections::VecDeque;
 
 use super::camera::FrameSource;
-use crate::access::checks::{change_pin, check_card, check_pin, record};
+use crate::access::checks::{check_card, check_pin, record};
 use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
-use crate::credentials::{Pin, PinHasher};
+use crate::credentials::Pin;
 use crate::door::{DoorEvent, DoorPort};
+use crate::manage;
 use crate::store::{Chain, Language, Store};
 use crate::templates::Gallery;
 use crate::vision::{Embedding, FaceEngine};
@@ -28,7 +29,6 @@ pub use settings::{GateConfig, GateSettings};
 pub struct Gate<C: FrameSource, D: DoorPort> {
     settings: GateSettings,
     store: Store,
-    hasher: PinHasher,
     gallery: Gallery,
     faces: Result<Box<dyn FaceEngine>, String>,
     camera: C,
@@ -71,13 +71,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         door: D,
         unix_at_start: i64,
     ) -> Result<Self, anyhow::Error> {
-        let hasher = PinHasher::new(&settings.pin, store.pin_pepper().clone())?;
         let config_language = settings.gate.language;
         let gallery = store.gallery(unix_at_start)?;
         let mut gate = Self {
             settings,
             store,
-            hasher,
             gallery,
             faces,
             camera,
@@ -170,7 +168,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             Action::AdminTask(_) | Action::Agree => {}
             Action::Card(uid) => {
                 self.close_camera(&mut events);
-                let checked = check_card(&self.store, self.store.card_key(), &uid)?;
+                let checked = check_card(&self.store, &uid)?;
                 self.conclude(checked, now, &mut events)?;
             }
             Action::Cancel => {
@@ -207,9 +205,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 if let (Screen::MyData { .. }, Some((number, _))) =
                     (&self.screen, self.self_service.take())
                 {
-                    let deleted = self.store.withdraw_consent(
+                    let unix = self.unix(now);
+                    let deleted = manage::delete_face_data(
+                        &mut self.store,
                         &number,
-                        self.unix(now),
+                        unix,
                         "resident at the gate",
                     )?;
                     self.gallery = self.store.gallery(self.unix(now))?;
@@ -227,9 +227,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     let pins =
                         (Pin::parse(&old, &self.settings.pin), Pin::parse(&new, &self.settings.pin));
                     let changed = match pins {
-                        (Ok(old), Ok(new)) => change_pin(
+                        (Ok(old), Ok(new)) => manage::change_own_pin(
                             &mut self.store,
-                            &self.hasher,
                             &self.settings.pin,
                             &number,
                             &old,
@@ -254,7 +253,6 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     let checked = match Pin::parse(&digits, &self.settings.pin) {
                         Ok(pin) => check_pin(
                             &self.store,
-                            &self.hasher,
                             &self.settings.pin,
                             &number,
                             &pin,

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::audit::{Chain, append};
 use super::{Result, Store, StoreError};
-use crate::credentials::{CardIndex, LockoutState};
+use crate::credentials::{CardIndex, CardUid, LockoutState, Pin, PinConfig};
 
 /// A card on record (never its UID).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,9 +18,17 @@ pub struct StoredCard {
 }
 
 impl Store {
-    /// Sets or replaces a resident's PIN hash (PHC string).
-    pub fn set_pin(&mut self, number: &str, phc: &str, now: i64, operator: &str) -> Result<()> {
+    /// Sets or replaces a resident's PIN, hashed under `rules` (argon2id, the site's pepper).
+    pub fn set_pin(
+        &mut self,
+        number: &str,
+        pin: &Pin,
+        rules: &PinConfig,
+        now: i64,
+        operator: &str,
+    ) -> Result<()> {
         let resident = self.resident(number)?;
+        let phc = self.pin_hasher(rules)?.hash(pin)?;
         let key = self.audit_key().clone();
         self.transaction(|tx| {
             tx.execute(
@@ -32,8 +40,21 @@ impl Store {
         })
     }
 
+    /// The resident whose number and PIN these are, if any. Exactly one argon2 verification
+    /// runs, known number or not (an unknown one is checked against a dummy hash).
+    pub fn verify_pin(&self, number: &str, pin: &Pin, rules: &PinConfig) -> Result<Option<i64>> {
+        let stored = self.pin_hash(number)?;
+        let matched = self.pin_hasher(rules)?.verify(stored.as_ref().map(|s| s.1.as_str()), pin);
+        Ok(stored.filter(|_| matched).map(|(id, _)| id))
+    }
+
+    /// How many PIN verifications this store has run (each costs one argon2 hash).
+    pub fn pin_verifications(&self) -> u64 {
+        self.pin_hasher.get().map_or(0, |h| h.verifications())
+    }
+
     /// The resident id and PIN hash for a typed resident number, if both exist.
-    pub fn pin_hash(&self, number: &str) -> Result<Option<(i64, String)>> {
+    fn pin_hash(&self, number: &str) -> Result<Option<(i64, String)>> {
         Ok(self
             .conn
             .query_row(
@@ -91,22 +112,23 @@ impl Store {
         Ok(lifted)
     }
 
-    /// Registers a card for a resident.
+    /// Registers a card for a resident (only its keyed index is stored).
     pub fn add_card(
         &mut self,
         number: &str,
-        index: &CardIndex,
+        uid: &CardUid,
         label: &str,
         now: i64,
         operator: &str,
     ) -> Result<i64> {
         let resident = self.resident(number)?;
+        let index = CardIndex::of(self.card_key(), uid);
         let key = self.audit_key().clone();
         self.transaction(|tx| {
             let taken: bool =
                 tx.query_row("SELECT EXISTS(SELECT 1 FROM cards WHERE card_index = ?1)", [&index.0[..]], |r| r.get(0))?;
             if taken {
-                return Err(StoreError::Invalid("this card is already registered".into()));
+                return Err(StoreError::CardTaken);
             }
             tx.execute(
                 "INSERT INTO cards (resident_id, card_index, label, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -129,7 +151,7 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?
-                .ok_or_else(|| StoreError::Invalid(format!("no active card {id}")))?;
+                .ok_or(StoreError::UnknownCard(id))?;
             tx.execute("UPDATE cards SET revoked_at = ?1 WHERE id = ?2", params![now, id])?;
             append(
                 tx,
@@ -143,8 +165,9 @@ impl Store {
         })
     }
 
-    /// The resident holding an active card with this index.
-    pub fn resident_for_card(&self, index: &CardIndex) -> Result<Option<i64>> {
+    /// The resident holding an active card with this UID.
+    pub fn resident_for_card(&self, uid: &CardUid) -> Result<Option<i64>> {
+        let index = CardIndex::of(self.card_key(), uid);
         Ok(self
             .conn
             .query_row(

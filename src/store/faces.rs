@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::audit::{Chain, append};
 use super::consent::{self, ConsentGrant};
 use super::{Result, Store, StoreError};
-use crate::templates::{Gallery, MODEL, ProtectedTemplate, TemplateKey};
+use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, TemplateKey};
 use crate::vision::Embedding;
 
 /// A template's bookkeeping (never its vector).
@@ -129,24 +129,24 @@ impl Store {
         self.checkpoint()
     }
 
-    /// The enrolled embeddings, recovered in memory with the template key (zeroised when
-    /// dropped): only `admin calibrate` needs them, to compare residents with each other.
-    pub fn enrolled_embeddings(&self) -> Result<Vec<(i64, Embedding)>> {
+    /// How close enrolled residents are to each other (see [`templates::closest_pairs`]), and
+    /// how many residents have a template.
+    pub fn closest_pairs(&self) -> Result<(usize, Vec<(i64, i64, f32)>)> {
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = self
             .conn
             .prepare("SELECT resident_id, salt, vector FROM templates ORDER BY resident_id")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut protected = Vec::with_capacity(rows.len());
         for (resident, salt, vector) in rows {
             let template = ProtectedTemplate::from_bytes(&salt, &vector).ok_or_else(|| {
                 StoreError::Invalid(format!("a template of resident #{resident} is damaged"))
             })?;
-            let mut raw = self.template_key().transform(&template.salt).invert(&template.vector);
-            out.extend(Embedding::from_raw(raw).map(|e| (resident, e)));
-            zeroize::Zeroize::zeroize(&mut raw);
+            protected.push((resident, template));
         }
-        Ok(out)
+        let mut residents: Vec<i64> = protected.iter().map(|t| t.0).collect();
+        residents.dedup();
+        Ok((residents.len(), templates::closest_pairs(self.template_key(), &protected)))
     }
 
     /// Marks a template as used (for retention).

@@ -13,11 +13,13 @@ pub mod residents;
 pub mod retention;
 mod schema;
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::{PinError, PinHasher};
 use crate::keys::{Key, KeyError, Purpose, SiteKey};
 use crate::templates::TemplateKey;
 
@@ -68,6 +70,12 @@ pub enum StoreError {
     NoConsent(String),
     #[error("resident {0} is a minor: face enrolment needs a guardian's consent")]
     GuardianConsentRequired(String),
+    #[error("this card is already registered")]
+    CardTaken,
+    #[error("no active card {0}")]
+    UnknownCard(i64),
+    #[error(transparent)]
+    Pin(#[from] PinError),
     #[error("{0}")]
     Invalid(String),
     #[error("database error: {0}")]
@@ -84,6 +92,8 @@ pub struct Store {
     audit_key: Key,
     pin_pepper: Key,
     card_key: Key,
+    /// Built on first use (see [`Store::pin_hasher`]).
+    pin_hasher: OnceCell<PinHasher>,
 }
 
 impl Store {
@@ -153,6 +163,7 @@ impl Store {
             audit_key: key.derive(Purpose::AuditChain),
             pin_pepper: key.derive(Purpose::PinPepper),
             card_key: key.derive(Purpose::CardIndex),
+            pin_hasher: OnceCell::new(),
         })
     }
 
@@ -160,18 +171,23 @@ impl Store {
         &self.path
     }
 
-    pub fn template_key(&self) -> &TemplateKey {
+    fn template_key(&self) -> &TemplateKey {
         &self.template_key
     }
 
-    /// argon2's secret input for PIN hashes.
-    pub fn pin_pepper(&self) -> &Key {
-        &self.pin_pepper
+    /// The key of the card-UID index.
+    fn card_key(&self) -> &Key {
+        &self.card_key
     }
 
-    /// The key of the card-UID index.
-    pub fn card_key(&self) -> &Key {
-        &self.card_key
+    /// The PIN hasher with the site's pepper, built on first use with that call's argon2
+    /// parameters (a store serves one site's `[pin]` rules). The only place one is made.
+    fn pin_hasher(&self, rules: &crate::credentials::PinConfig) -> Result<&PinHasher> {
+        if let Some(hasher) = self.pin_hasher.get() {
+            return Ok(hasher);
+        }
+        let hasher = PinHasher::new(rules, self.pin_pepper.clone())?;
+        Ok(self.pin_hasher.get_or_init(|| hasher))
     }
 
     /// Runs `f` in one transaction: all of it is written, or none.

@@ -108,6 +108,14 @@ impl ProtectedTemplate {
         Self { salt, vector }
     }
 
+    /// The embedding under the template (zeroised when dropped); it never leaves this module.
+    fn recover(&self, key: &TemplateKey) -> Option<Embedding> {
+        let mut raw = key.transform(&self.salt).invert(&self.vector);
+        let embedding = Embedding::from_raw(raw);
+        raw.zeroize();
+        embedding
+    }
+
     /// The vector as stored: little-endian f32s.
     pub fn vector_bytes(&self) -> Vec<u8> {
         self.vector.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -124,6 +132,15 @@ impl ProtectedTemplate {
         });
         Some(Self { salt, vector })
     }
+}
+
+/// How close enrolled residents are to each other (`admin calibrate`): the highest score
+/// between templates of different residents, per pair of residents, highest first. The
+/// templates (with their resident ids) are recovered in memory only for this.
+pub fn closest_pairs(key: &TemplateKey, templates: &[(i64, ProtectedTemplate)]) -> Vec<(i64, i64, f32)> {
+    let embeddings: Vec<(i64, Embedding)> =
+        templates.iter().filter_map(|(r, t)| t.recover(key).map(|e| (*r, e))).collect();
+    matcher::closest_pairs(&embeddings)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::config::Config;
+use crate::manage;
 use crate::store::{ConsentGrant, Language, Store, unix_now};
 use crate::vision::{Embedding, FacePipeline};
 
@@ -66,7 +67,8 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
     let consent = args.consent.then(|| {
         ConsentGrant::read(args.lang, &config.consent, &config.retention, operator, args.guardian)
     });
-    let id = store.enrol(
+    let id = manage::enrol_face(
+        &mut store,
         &args.resident,
         &fused,
         consent.as_ref(),
@@ -92,7 +94,7 @@ pub fn consent(args: ConsentArgs, config: &Config, operator: &str) -> anyhow::Re
             println!("consent recorded for resident {number}");
         }
         ConsentArgs::Withdraw { number } => {
-            let deleted = store.withdraw_consent(&number, unix_now(), operator)?;
+            let deleted = manage::delete_face_data(&mut store, &number, unix_now(), operator)?;
             println!("consent withdrawn for resident {number}: {deleted} template(s) deleted");
         }
     }

@@ -4,9 +4,9 @@
 //! lockout, and see the latest door alarms. Every change is audited with the admin's number.
 
 use super::{Action, AdminTask, Event, Gate, Offer, Outcome, Screen};
-use crate::credentials::lockout::resident_key;
-use crate::credentials::{CardIndex, Pin};
+use crate::credentials::Pin;
 use crate::door::DoorPort;
+use crate::manage::{self, Lockout};
 use crate::runtime::camera::FrameSource;
 use crate::store::consent::notice;
 use crate::store::{ConsentGrant, StoreError};
@@ -55,12 +55,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 self.show(enrolling, events);
             }
             (Action::Card(uid), Screen::AdminCard { number }) => {
-                let index = CardIndex::of(self.store.card_key(), uid);
                 let operator = self.operator();
                 let unix = self.unix(now);
-                let outcome = match self.store.add_card(&number, &index, "", unix, &operator) {
+                let outcome = match manage::add_card(&mut self.store, &number, uid, "", unix, &operator) {
                     Ok(_) => Outcome::CardAdded { number },
-                    Err(StoreError::Invalid(_)) => Outcome::CardAlreadyRegistered,
+                    Err(StoreError::CardTaken) => Outcome::CardAlreadyRegistered,
                     Err(e) => return Err(e.into()),
                 };
                 let added = matches!(outcome, Outcome::CardAdded { .. });
@@ -69,10 +68,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             (Action::Digits(typed), Screen::AdminPin { number }) => {
                 let outcome = match Pin::parse(typed, &self.settings.pin) {
                     Ok(pin) => {
-                        let phc = self.hasher.hash(&pin)?;
-                        let operator = self.operator();
-                        self.store.set_pin(&number, &phc, self.unix(now), &operator)?;
-                        self.store.clear_lockout(&resident_key(&number))?;
+                        let (operator, unix) = (self.operator(), self.unix(now));
+                        let rules = &self.settings.pin;
+                        manage::set_pin(&mut self.store, rules, &number, &pin, unix, &operator)?;
                         Outcome::PinReset { number }
                     }
                     Err(_) => Outcome::PinRejected,
@@ -157,7 +155,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         );
         let unix = self.unix(now);
         let minor_age = self.settings.consent.minor_age;
-        let outcome = match self.store.enrol(&number, &fused, Some(&grant), minor_age, unix) {
+        let store = &mut self.store;
+        let outcome = match manage::enrol_face(store, &number, &fused, Some(&grant), minor_age, unix) {
             Ok(_) => Outcome::Enrolled { number },
             Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
             Err(e) => return Err(e.into()),
@@ -189,7 +188,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             }
             AdminTask::DeleteFace => {
                 let operator = self.operator();
-                let templates = self.store.withdraw_consent(&number, unix, &operator)?;
+                let templates = manage::delete_face_data(&mut self.store, &number, unix, &operator)?;
                 self.gallery = self.store.gallery(unix)?;
                 let outcome = Outcome::TemplatesDeleted { number, templates };
                 self.show_result(true, outcome, Offer::Nothing, now, events)?;
@@ -197,10 +196,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             AdminTask::AddCard => self.show(Screen::AdminCard { number }, events),
             AdminTask::ResetPin => self.show(Screen::AdminPin { number }, events),
             AdminTask::LiftLockout => {
-                let subject = self.store.resident(&number)?.subject();
                 let operator = self.operator();
-                let key = resident_key(&number);
-                let was_locked = self.store.lift_lockout(&key, &subject, unix, &operator)?;
+                let lockout = Lockout::Resident(&number);
+                let was_locked = manage::lift_lockout(&mut self.store, lockout, unix, &operator)?;
                 let outcome = Outcome::LockoutLifted { number, was_locked };
                 self.show_result(true, outcome, Offer::Nothing, now, events)?;
             }
