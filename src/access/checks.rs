@@ -4,7 +4,7 @@
 use super::{Checked, Decision};
 use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
 use crate::credentials::{CardUid, Pin, PinConfig};
-use crate::store::{Chain, Result, Store};
+use crate::store::{AuditKind, Chain, Result, Store};
 
 /// Checks a resident number and PIN. Locked numbers and a locked keypad are refused without
 /// hashing; otherwise exactly one argon2 verification runs, known number or not.
@@ -39,13 +39,13 @@ pub fn record(store: &mut Store, checked: Checked, decision: &Decision, now: i64
     let method = format!("{:?}", checked.method()).to_lowercase();
     let (kind, subject, detail) = match decision {
         Decision::Grant { resident_id } => {
-            ("access_granted", format!("resident#{resident_id}"), method)
+            (AuditKind::AccessGranted, format!("resident#{resident_id}"), method)
         }
         Decision::NeedSecondFactor(p) => {
-            ("first_factor_ok", format!("resident#{}", p.resident_id), method)
+            (AuditKind::FirstFactorOk, format!("resident#{}", p.resident_id), method)
         }
         Decision::Deny(reason) => {
-            ("access_denied", "unknown".to_owned(), format!("{method}: {reason:?}"))
+            (AuditKind::AccessDenied, "unknown".to_owned(), format!("{method}: {reason:?}"))
         }
     };
     store.audit(Chain::Access, now, kind, &subject, &detail)

@@ -155,7 +155,8 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
             &no_taps,
             &stop,
             |_, t, events| events.iter().for_each(|e| log(t, e)),
-        );
+        )
+        .map_err(Into::into);
     }
     touchscreen(gate, reader, notifier, stop, log)
 }

@@ -12,18 +12,19 @@ mod settings;
 use std::collections::VecDeque;
 
 use super::camera::FrameSource;
+use super::error::Result;
 use crate::access::checks::{check_card, check_pin, record};
 use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
 use crate::credentials::Pin;
 use crate::door::{DoorEvent, DoorPort};
 use crate::manage;
-use crate::store::{Chain, Language, Store};
+use crate::store::{AuditKind, Chain, Language, Store};
 use crate::templates::Gallery;
 use crate::vision::{Embedding, FaceEngine};
 
 pub use events::{Action, Event};
 pub use screens::{AdminTask, FaceTile, Offer, Outcome, Screen};
-pub use settings::{GateConfig, GateSettings};
+pub use settings::{GateConfig, GateConfigError, GateSettings};
 
 /// The gate with its store, face pipeline, camera and door.
 pub struct Gate<C: FrameSource, D: DoorPort> {
@@ -70,7 +71,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         camera: C,
         door: D,
         unix_at_start: i64,
-    ) -> Result<Self, anyhow::Error> {
+    ) -> Result<Self> {
         let config_language = settings.gate.language;
         let gallery = store.gallery(unix_at_start)?;
         let mut gate = Self {
@@ -142,7 +143,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     }
 
     /// Handles one resident action at `now` (milliseconds on the gate's clock).
-    pub fn act(&mut self, action: Action, now: u64) -> anyhow::Result<Vec<Event>> {
+    pub fn act(&mut self, action: Action, now: u64) -> Result<Vec<Event>> {
         let mut events = Vec::new();
         if self.admin_act(&action, now, &mut events)? {
             return Ok(events);
@@ -269,7 +270,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     }
 
     /// Advances time: retention, the face session, the result screen's timeout, the door.
-    pub fn tick(&mut self, now: u64) -> anyhow::Result<Vec<Event>> {
+    pub fn tick(&mut self, now: u64) -> Result<Vec<Event>> {
         let mut events = Vec::new();
         if now >= self.next_purge {
             self.store.purge(&self.settings.retention, self.unix(now))?;
@@ -277,12 +278,14 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             self.next_purge = now + PURGE_EVERY_MS;
         }
         for door_event in self.door.poll(now)? {
-            if matches!(
-                door_event,
-                DoorEvent::HeldOpen | DoorEvent::ForcedOpen | DoorEvent::FireUnlocked
-            ) {
-                let kind = format!("door_{door_event:?}").to_lowercase();
-                self.store.audit(Chain::Admin, self.unix(now), &kind, "door", "")?;
+            let alarm = match door_event {
+                DoorEvent::HeldOpen => Some(AuditKind::DoorHeldOpen),
+                DoorEvent::ForcedOpen => Some(AuditKind::DoorForcedOpen),
+                DoorEvent::FireUnlocked => Some(AuditKind::DoorFireUnlocked),
+                _ => None,
+            };
+            if let Some(kind) = alarm {
+                self.store.audit(Chain::Admin, self.unix(now), kind, "door", "")?;
                 let at = crate::dates::format_time(self.unix(now));
                 self.alarms.push_front(format!("{at}  {door_event:?}"));
                 self.alarms.truncate(admin::ALARMS_SHOWN);
@@ -326,7 +329,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         checked: Checked,
         now: u64,
         events: &mut Vec<Event>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let unix = self.unix(now);
         let resident = match checked {
             Checked::Face(Some(id)) | Checked::Pin(Some(id)) | Checked::Card(Some(id)) => {
@@ -401,7 +404,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         offer: Offer,
         now: u64,
         events: &mut Vec<Event>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         self.result_until = now + self.settings.gate.result_ms;
         self.show(Screen::Result { granted, outcome, offer }, events);
         Ok(())

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::audit::{Chain, append};
+use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store, StoreError};
 use crate::credentials::{CardIndex, CardUid, LockoutState, Pin, PinConfig};
 
@@ -36,7 +36,7 @@ impl Store {
                  ON CONFLICT(resident_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at",
                 params![resident.id, phc, now],
             )?;
-            append(tx, &key, Chain::Admin, now, "pin_set", &resident.subject(), &format!("by {operator}"))
+            append(tx, &key, Chain::Admin, now, AuditKind::PinSet, &resident.subject(), &format!("by {operator}"))
         })
     }
 
@@ -108,7 +108,7 @@ impl Store {
         operator: &str,
     ) -> Result<bool> {
         let lifted = self.clear_lockout(key)?;
-        self.audit(Chain::Admin, now, "lockout_lifted", subject, &format!("by {operator}"))?;
+        self.audit(Chain::Admin, now, AuditKind::LockoutLifted, subject, &format!("by {operator}"))?;
         Ok(lifted)
     }
 
@@ -135,7 +135,7 @@ impl Store {
                 params![resident.id, &index.0[..], label, now],
             )?;
             let id = tx.last_insert_rowid();
-            append(tx, &key, Chain::Admin, now, "card_added", &resident.subject(), &format!("card {id} by {operator}"))?;
+            append(tx, &key, Chain::Admin, now, AuditKind::CardAdded, &resident.subject(), &format!("card {id} by {operator}"))?;
             Ok(id)
         })
     }
@@ -158,7 +158,7 @@ impl Store {
                 &key,
                 Chain::Admin,
                 now,
-                "card_revoked",
+                AuditKind::CardRevoked,
                 &format!("resident#{resident}"),
                 &format!("card {id} by {operator}"),
             )

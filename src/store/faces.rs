@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::audit::{Chain, append};
+use super::audit::{AuditKind, Chain, append};
 use super::consent::{self, ConsentGrant};
 use super::{Result, Store, StoreError};
 use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, TemplateKey};
@@ -48,7 +48,7 @@ impl Store {
                 params![resident.id, record.id, &template.salt[..], template.vector_bytes(), MODEL, now],
             )?;
             let id = tx.last_insert_rowid();
-            append(tx, &key, Chain::Admin, now, "face_enrolled", &resident.subject(), &format!("template {id}"))?;
+            append(tx, &key, Chain::Admin, now, AuditKind::FaceEnrolled, &resident.subject(), &format!("template {id}"))?;
             Ok(id)
         })?;
         Ok(id)
@@ -121,7 +121,7 @@ impl Store {
                 &key,
                 Chain::Admin,
                 now,
-                "template_deleted",
+                AuditKind::TemplateDeleted,
                 &format!("resident#{resident}"),
                 &format!("template {id} by {operator}"),
             )

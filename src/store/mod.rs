@@ -23,11 +23,11 @@ use crate::credentials::{PinError, PinHasher};
 use crate::keys::{Key, KeyError, Purpose, SiteKey};
 use crate::templates::TemplateKey;
 
-pub use audit::{AuditEntry, Chain};
+pub use audit::{AuditEntry, AuditKind, Chain};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord, Language};
 pub use faces::StoredTemplate;
 pub use residents::{NewResident, Resident, ResidentStatus};
-pub use retention::{PurgeReport, RetentionConfig};
+pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
 
 /// `[store]`: where the data lives.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -76,6 +76,8 @@ pub enum StoreError {
     UnknownCard(i64),
     #[error(transparent)]
     Pin(#[from] PinError),
+    #[error(transparent)]
+    Retention(#[from] RetentionConfigError),
     #[error("{0}")]
     Invalid(String),
     #[error("database error: {0}")]
@@ -117,7 +119,7 @@ impl Store {
             let new_key = SiteKey::load(&pending)?;
             let store = Self::open_with_key(&config.database, &new_key)?;
             let rotated =
-                store.audit_entries(None)?.last().is_some_and(|e| e.kind == "key_rotated")
+                store.audit_entries(None)?.last().is_some_and(|e| e.kind == AuditKind::KeyRotated.as_str())
                     && store.verify_audit()?.first_broken.is_none();
             if rotated {
                 std::fs::rename(&pending, &config.key_file)
@@ -220,7 +222,7 @@ impl Store {
                 &new_audit_key,
                 Chain::Admin,
                 now,
-                "key_rotated",
+                AuditKind::KeyRotated,
                 "site",
                 &format!("{count} templates re-keyed"),
             )?;

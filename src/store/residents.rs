@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-use super::audit::{Chain, append};
+use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store, StoreError};
 
 /// Whether a resident may use the door at all.
@@ -126,7 +126,7 @@ impl Store {
                 params![new.number, new.name.trim(), new.unit, new.valid_from, new.valid_until, new.birth_year, now],
             )?;
             let subject = format!("resident#{}", tx.last_insert_rowid());
-            append(tx, &key, Chain::Admin, now, "resident_added", &subject, &format!("by {operator}"))
+            append(tx, &key, Chain::Admin, now, AuditKind::ResidentAdded, &subject, &format!("by {operator}"))
         })?;
         self.resident(&new.number)
     }
@@ -186,7 +186,7 @@ impl Store {
                     before.id
                 ],
             )?;
-            append(tx, &key, Chain::Admin, now, "resident_edited", &before.subject(), &format!("by {operator}"))
+            append(tx, &key, Chain::Admin, now, AuditKind::ResidentEdited, &before.subject(), &format!("by {operator}"))
         })?;
         self.resident(number)
     }
@@ -211,7 +211,7 @@ impl Store {
                 &key,
                 Chain::Admin,
                 now,
-                "card_pin_policy",
+                AuditKind::CardPinPolicy,
                 &resident.subject(),
                 &format!("required={required} by {operator}"),
             )
@@ -230,7 +230,7 @@ impl Store {
                 &key,
                 Chain::Admin,
                 now,
-                "resident_removed",
+                AuditKind::ResidentRemoved,
                 &resident.subject(),
                 &format!("by {operator}"),
             )

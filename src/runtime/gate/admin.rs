@@ -8,6 +8,7 @@ use crate::credentials::Pin;
 use crate::door::DoorPort;
 use crate::manage::{self, Lockout};
 use crate::runtime::camera::FrameSource;
+use crate::runtime::error::Result;
 use crate::store::consent::notice;
 use crate::store::{ConsentGrant, StoreError};
 use crate::vision::Embedding;
@@ -29,7 +30,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         action: &Action,
         now: u64,
         events: &mut Vec<Event>,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         let Some(session) = self.admin.as_mut() else { return Ok(false) };
         session.until = now + self.settings.gate.admin_timeout_ms;
         match (action, self.screen.clone()) {
@@ -120,7 +121,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     }
 
     /// One frame of the guided capture: a frame that passes the quality gate counts.
-    pub(super) fn enrol_step(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+    pub(super) fn enrol_step(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
         let Screen::Enrolling { ref number, needed, .. } = self.screen else { return Ok(()) };
         let number = number.clone();
         if now.saturating_sub(self.face_started) >= self.settings.gate.face_timeout_ms {
@@ -172,7 +173,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         number: &str,
         now: u64,
         events: &mut Vec<Event>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         if self.store.find_resident(number)?.is_none() {
             return self.show_result(false, Outcome::UnknownResident, Offer::Nothing, now, events);
         }

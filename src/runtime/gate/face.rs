@@ -5,7 +5,8 @@ use super::{Event, Gate, Offer, Outcome, Screen};
 use crate::access::{Checked, DenyReason, Method};
 use crate::door::DoorPort;
 use crate::runtime::camera::FrameSource;
-use crate::store::Chain;
+use crate::runtime::error::Result;
+use crate::store::{AuditKind, Chain};
 use crate::templates::Identification;
 use crate::vision::engine::uses_passive;
 use crate::vision::liveness::LivenessMode;
@@ -33,7 +34,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         err: VisionError,
         now: u64,
         events: &mut Vec<Event>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         tracing::warn!("camera: {err}");
         self.close_camera(events);
         self.camera_fault = Some((now, err.to_string()));
@@ -45,7 +46,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
 
     /// Opens the camera for a face session starting `now`; false when it failed (the session
     /// has then ended, see [`Self::camera_failed`]).
-    pub(super) fn start_camera(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<bool> {
+    pub(super) fn start_camera(&mut self, now: u64, events: &mut Vec<Event>) -> Result<bool> {
         if let Err(err) = self.camera.open() {
             self.camera_failed(err, now, events)?;
             return Ok(false);
@@ -56,14 +57,14 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     }
 
     /// The camera's next frame; a failing camera ends the session and gives none.
-    pub(super) fn next_frame(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<Option<Frame>> {
+    pub(super) fn next_frame(&mut self, now: u64, events: &mut Vec<Event>) -> Result<Option<Frame>> {
         match self.camera.next_frame() {
             Ok(frame) => Ok(frame),
             Err(err) => self.camera_failed(err, now, events).map(|()| None),
         }
     }
 
-    pub(super) fn open_camera(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+    pub(super) fn open_camera(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
         if !self.start_camera(now, events)? {
             return Ok(());
         }
@@ -82,7 +83,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         Ok(())
     }
 
-    pub(super) fn face_step(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+    pub(super) fn face_step(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
         if now.saturating_sub(self.face_started) >= self.settings.gate.face_timeout_ms {
             self.close_camera(events);
             self.pending = None;
@@ -169,14 +170,14 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     }
 
     /// A photo, a screen, or a failed head-turn challenge: deny, say so, offer PIN or card.
-    fn liveness_failed(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+    fn liveness_failed(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
         self.close_camera(events);
         self.challenge = None;
         self.pending = None;
         self.store.audit(
             Chain::Access,
             self.unix(now),
-            "access_denied",
+            AuditKind::AccessDenied,
             "unknown",
             "face: liveness failed",
         )?;

@@ -47,14 +47,18 @@ impl Default for GateConfig {
     }
 }
 
+/// A `[gate]` setting out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GateConfigError {
+    #[error("[gate] rotation = {0} must be 0, 90, 180 or 270 (degrees)")]
+    Rotation(u16),
+}
+
 impl GateConfig {
     /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), GateConfigError> {
         if ![0, 90, 180, 270].contains(&self.rotation) {
-            return Err(format!(
-                "[gate] rotation = {} must be 0, 90, 180 or 270 (degrees)",
-                self.rotation
-            ));
+            return Err(GateConfigError::Rotation(self.rotation));
         }
         Ok(())
     }
