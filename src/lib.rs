@@ -8,6 +8,7 @@
 //! - [`credentials`]: PINs, cards and card readers.
 //! - [`door`]: the door controller (strike, contact, exit button, alarms) and its GPIO.
 //! - [`keys`]: the site key and the purpose keys derived from it.
+//! - [`language`]: the languages of the screen and the notice.
 //! - [`templates`]: protected (salted) templates and 1:N matching.
 //! - [`pi`]: Raspberry Pi peripherals (rppal): door GPIO, Wiegand, SPI.
 //! - [`runtime`]: the running gate (UI-independent), the camera seam, simulation scripts.
@@ -24,6 +25,7 @@ pub mod credentials;
 pub mod dates;
 pub mod door;
 pub mod keys;
+pub mod language;
 pub mod manage;
 pub mod pi;
 pub mod runtime;

@@ -4,8 +4,7 @@
 use facegate::access::checks::{check_card, check_pin, record};
 use facegate::access::{AccessConfig, Checked, Decision, DenyReason, decide};
 use facegate::credentials::lockout::{TERMINAL_KEY, resident_key};
-use facegate::credentials::readers::sim::parse_line;
-use facegate::credentials::{Pin, PinConfig};
+use facegate::credentials::{CardUid, Pin, PinConfig};
 use facegate::manage;
 use facegate::store::{NewResident, Store, StoreConfig};
 
@@ -115,7 +114,7 @@ fn an_unknown_number_costs_exactly_one_verification_like_a_known_one() {
 #[test]
 fn a_registered_card_opens_a_revoked_one_does_not_and_the_log_holds_neither_pin_nor_uid() {
     let (_dir, _config, mut store) = gate();
-    let uid = parse_line("0004512345").unwrap();
+    let uid: CardUid = "0004512345".parse().unwrap();
     let card = manage::add_card(&mut store, "1201", &uid, "blue fob", 1, "manager").unwrap();
     let resident = store.resident("1201").unwrap();
     let checked = check_card(&store, &uid).unwrap();

@@ -5,8 +5,7 @@ mod common;
 
 use facegate::access::DenyReason;
 use facegate::config::Config;
-use facegate::credentials::readers::sim::parse_line;
-use facegate::credentials::{Pin, PinConfig};
+use facegate::credentials::{CardUid, Pin, PinConfig};
 use facegate::door::{DoorController, Output, SimGpio};
 use facegate::manage;
 use facegate::runtime::gate::{Offer, Outcome};
@@ -91,7 +90,7 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
     store.add_resident(&new, 0, "manager").unwrap();
     let pin = |text: &str| Pin::parse(text, &config.pin).unwrap();
     manage::set_pin(&mut store, &config.pin, "1201", &pin("2580"), 0, "manager").unwrap();
-    let card = parse_line("4512345").unwrap();
+    let card: CardUid = "4512345".parse().unwrap();
     manage::add_card(&mut store, "1201", &card, "", 0, "manager").unwrap();
     // 1301 moves out an hour after the gate starts.
     let leaving = NewResident {
@@ -102,7 +101,7 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
         ..Default::default()
     };
     store.add_resident(&leaving, 0, "manager").unwrap();
-    manage::add_card(&mut store, "1301", &parse_line("777").unwrap(), "", 0, "manager").unwrap();
+    manage::add_card(&mut store, "1301", &"777".parse().unwrap(), "", 0, "manager").unwrap();
     // 9001 is the caretaker (an admin when a test lists it in `[gate] admins`).
     let caretaker =
         NewResident { number: "9001".into(), name: "Zhao".into(), ..Default::default() };

@@ -13,8 +13,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::credentials::readers::CardReader;
-use crate::credentials::readers::sim::parse_line;
-use crate::credentials::Pin;
+use crate::credentials::{CardUid, Pin};
 use crate::door::{DoorController, SimGpio};
 use crate::manage;
 use crate::pi::{RppalGpio, open_reader};
@@ -25,7 +24,8 @@ use crate::runtime::script::Simulation;
 #[cfg(feature = "camera")]
 use crate::runtime::webcam::Webcam;
 use crate::runtime::{Event, FrameSource, Gate, PhotoCamera, device};
-use crate::store::{ConsentGrant, Language, NewResident, Store, unix_now};
+use crate::language::Language;
+use crate::store::{ConsentGrant, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;
 use crate::vision::{Embedding, FaceEngine, FacePipeline, ModelEngine};
 
@@ -270,7 +270,7 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
         )?;
         let pin = Pin::parse("1234", &config.pin)?;
         manage::set_pin(&mut store, &config.pin, &number, &pin, now, "demo")?;
-        let card = parse_line(&format!("{}", 900_000 + made))?;
+        let card: CardUid = format!("{}", 900_000 + made).parse()?;
         manage::add_card(&mut store, &number, &card, "demo card", now, "demo")?;
         eprintln!(
             "demo resident {number}: face from {identity}, PIN 1234, card {}",

@@ -1,7 +1,7 @@
 //! What can stop the running gate (a camera or a card reader that fails does not: the gate
 //! goes on without it).
 
-use crate::credentials::readers::ReaderError;
+use crate::credentials::CardNumberError;
 use crate::door::DoorError;
 use crate::store::StoreError;
 use crate::vision::VisionError;
@@ -21,7 +21,7 @@ pub enum GateError {
     #[error("{reason}: {line}")]
     Script { line: String, reason: String },
     #[error(transparent)]
-    Card(#[from] ReaderError),
+    Card(#[from] CardNumberError),
 }
 
 /// The result of a gate operation.

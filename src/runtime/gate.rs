@@ -18,7 +18,8 @@ use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
 use crate::credentials::Pin;
 use crate::door::{DoorEvent, DoorPort};
 use crate::manage;
-use crate::store::{AuditKind, Chain, Language, Store};
+use crate::language::Language;
+use crate::store::{AuditKind, Chain, Store};
 use crate::templates::Gallery;
 use crate::vision::{Embedding, FaceEngine};
 

@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use super::camera::PhotoCamera;
 use super::error::{GateError, Result};
 use super::gate::{Action, AdminTask, Event, Gate};
-use crate::credentials::readers::sim::parse_line;
 use crate::door::{DoorController, Input, SimGpio};
 
 /// Ticks of the simulated clock.
@@ -83,7 +82,7 @@ impl Simulation {
                 old: old.to_owned(),
                 new: words.next().unwrap_or_default().to_owned(),
             },
-            ("card", Some(number)) => Action::Card(parse_line(number)?),
+            ("card", Some(number)) => Action::Card(number.parse()?),
             ("show", Some("nobody")) => {
                 self.gate.camera_mut().show(None);
                 return Ok(out);

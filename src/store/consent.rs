@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store};
+use crate::language::Language;
 use crate::store::retention::RetentionConfig;
 
 /// `[consent]`.
@@ -32,14 +33,6 @@ impl Default for ConsentConfig {
             contact: "the management office".into(),
         }
     }
-}
-
-/// The languages of the notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    Zh,
-    En,
 }
 
 const NOTICE_EN: &str = "Face recognition at this door — notice and consent (version {version})

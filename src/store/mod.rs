@@ -24,7 +24,7 @@ use crate::keys::{Key, KeyError, Purpose, SiteKey};
 use crate::templates::TemplateKey;
 
 pub use audit::{AuditEntry, AuditKind, Chain};
-pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord, Language};
+pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
 pub use faces::StoredTemplate;
 pub use residents::{NewResident, Resident, ResidentStatus};
 pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};

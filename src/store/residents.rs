@@ -7,7 +7,7 @@ use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store, StoreError};
 
 /// Whether a resident may use the door at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResidentStatus {
     Active,
@@ -15,10 +15,23 @@ pub enum ResidentStatus {
 }
 
 impl ResidentStatus {
-    fn as_str(self) -> &'static str {
+    /// The stored (and typed) word.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Suspended => "suspended",
+        }
+    }
+}
+
+impl std::str::FromStr for ResidentStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "active" => Ok(Self::Active),
+            "suspended" => Ok(Self::Suspended),
+            _ => Err(format!("unknown status `{text}` (active or suspended)")),
         }
     }
 }

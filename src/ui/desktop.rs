@@ -12,7 +12,7 @@ use super::{GateWindow, SimPanel, connect, select_language, show};
 use crate::door::{Gpio, Input, Output};
 use crate::runtime::script::Simulation;
 use crate::runtime::{Action, FrameSource, Screen};
-use crate::store::Language;
+use crate::language::Language;
 
 /// What the windows send to the gate's thread.
 enum Command {

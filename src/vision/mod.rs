@@ -6,7 +6,6 @@
 pub mod align;
 pub mod backend;
 pub mod detect;
-pub mod embed;
 mod embedding;
 pub mod engine;
 pub mod evaluation;
@@ -16,6 +15,7 @@ pub mod liveness;
 pub mod models;
 mod pipeline;
 pub mod quality;
+pub mod recogniser;
 
 use std::path::PathBuf;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::align::align_face;
 use super::backend::check_available;
 use super::detect::{Detection, Detector};
-use super::embed::Embedder;
+use super::recogniser::Recogniser;
 use super::quality::{self, QualityIssue};
 use super::{Embedding, Frame, VisionConfig, VisionError, models};
 
@@ -21,7 +21,7 @@ pub struct FaceAnalysis {
 /// Detector, embedder and the settings that tie them together.
 pub struct FacePipeline {
     detector: Detector,
-    embedder: Embedder,
+    recogniser: Recogniser,
     config: VisionConfig,
 }
 
@@ -33,7 +33,7 @@ impl FacePipeline {
         let recogniser_path = models::verified(models_dir, models::RECOGNISER)?;
         Ok(Self {
             detector: Detector::new(config.backend, detector_path, config.threads),
-            embedder: Embedder::new(config.backend, &recogniser_path, config.threads)?,
+            recogniser: Recogniser::new(config.backend, &recogniser_path, config.threads)?,
             config: config.clone(),
         })
     }
@@ -67,7 +67,7 @@ impl FacePipeline {
 
     /// The embedding of an aligned crop.
     pub fn embed(&mut self, aligned: &Frame) -> Result<Embedding, VisionError> {
-        self.embedder.embed(aligned)
+        self.recogniser.embed(aligned)
     }
 
     /// What the gate does with each frame: detect, check quality, align, check sharpness, embed.

@@ -3,8 +3,7 @@
 use std::io::BufRead;
 
 use crate::config::Config;
-use crate::credentials::Pin;
-use crate::credentials::readers::sim::parse_line;
+use crate::credentials::{CardUid, Pin};
 use crate::manage::{self, Lockout};
 use crate::store::{Store, unix_now};
 
@@ -66,7 +65,7 @@ pub fn card(args: CardArgs, config: &Config, operator: &str) -> anyhow::Result<(
     let mut store = Store::open(&config.store)?;
     match args {
         CardArgs::Add { number, label } => {
-            let uid = parse_line(&zeroize::Zeroizing::new(read_secret_line()?))?;
+            let uid: CardUid = zeroize::Zeroizing::new(read_secret_line()?).parse()?;
             let id = manage::add_card(&mut store, &number, &uid, &label, unix_now(), operator)?;
             println!("card {id} registered for resident {number}");
         }

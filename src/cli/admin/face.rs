@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use crate::config::Config;
 use crate::manage;
-use crate::store::{ConsentGrant, Language, Store, unix_now};
+use crate::language::Language;
+use crate::store::{ConsentGrant, Store, unix_now};
 use crate::vision::{Embedding, FacePipeline};
 
 #[derive(Debug, clap::Args)]
@@ -23,7 +24,7 @@ pub struct EnrolArgs {
     #[arg(long)]
     guardian: Option<String>,
     /// Language of the notice the resident read.
-    #[arg(long, value_enum, default_value = "zh")]
+    #[arg(long, default_value = "zh")]
     lang: Language,
 }
 
@@ -34,7 +35,7 @@ pub enum ConsentArgs {
         number: String,
         #[arg(long)]
         guardian: Option<String>,
-        #[arg(long, value_enum, default_value = "zh")]
+        #[arg(long, default_value = "zh")]
         lang: Language,
     },
     /// Withdraw consent: the resident's face data is deleted at once.

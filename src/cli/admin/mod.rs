@@ -7,7 +7,8 @@ mod resident;
 use crate::config::Config;
 use crate::keys::SiteKey;
 use crate::store::consent::notice;
-use crate::store::{Language, Store, unix_now};
+use crate::language::Language;
+use crate::store::{Store, unix_now};
 
 use super::table::print_json;
 
@@ -55,7 +56,7 @@ enum Command {
     },
     /// Print the notice and consent text residents read before face enrolment.
     Notice {
-        #[arg(long, value_enum, default_value = "zh")]
+        #[arg(long, default_value = "zh")]
         lang: Language,
     },
 }

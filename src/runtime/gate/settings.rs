@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::AccessConfig;
 use crate::credentials::PinConfig;
-use crate::store::{ConsentConfig, Language, RetentionConfig};
+use crate::language::Language;
+use crate::store::{ConsentConfig, RetentionConfig};
 use crate::templates::MatchingConfig;
 use crate::vision::liveness::LivenessConfig;
 

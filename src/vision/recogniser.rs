@@ -27,11 +27,11 @@ pub fn to_input(aligned: &Frame) -> Vec<f32> {
 }
 
 /// Runs SFace.
-pub struct Embedder {
+pub struct Recogniser {
     session: Box<dyn Session>,
 }
 
-impl Embedder {
+impl Recogniser {
     pub fn new(backend: BackendKind, model: &Path, threads: usize) -> Result<Self, VisionError> {
         let size = ALIGNED_SIZE as usize;
         Ok(Self { session: backend::load(backend, model, [1, 3, size, size], threads)? })
