@@ -91,7 +91,7 @@ pub fn consent(args: ConsentArgs, config: &Config, operator: &str) -> anyhow::Re
         ConsentArgs::Grant { number, guardian, lang } => {
             let grant =
                 ConsentGrant::read(lang, &config.consent, &config.retention, operator, guardian);
-            store.grant_consent(&number, &grant, unix_now())?;
+            manage::record_consent(&mut store, &number, &grant, unix_now())?;
             println!("consent recorded for resident {number}");
         }
         ConsentArgs::Withdraw { number } => {
