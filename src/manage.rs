@@ -89,12 +89,22 @@ pub fn enrol_face(
 }
 
 /// Records a resident's consent to face recognition (after they read the notice).
-pub fn record_consent(store: &mut Store, number: &str, grant: &ConsentGrant, now: i64) -> Result<i64> {
+pub fn record_consent(
+    store: &mut Store,
+    number: &str,
+    grant: &ConsentGrant,
+    now: i64,
+) -> Result<i64> {
     store.grant_consent(number, grant, now)
 }
 
 /// Withdraws a resident's consent and deletes their face data at once; returns how many
 /// templates were deleted.
-pub fn delete_face_data(store: &mut Store, number: &str, now: i64, operator: &str) -> Result<usize> {
+pub fn delete_face_data(
+    store: &mut Store,
+    number: &str,
+    now: i64,
+    operator: &str,
+) -> Result<usize> {
     store.withdraw_consent(number, now, operator)
 }

@@ -31,14 +31,9 @@ fn gate() -> (tempfile::TempDir, StoreConfig, Store) {
 }
 
 fn try_pin(store: &mut Store, number: &str, pin: &str, now: i64) -> Decision {
-    let checked = check_pin(
-        store,
-        &pin_config(),
-        number,
-        &Pin::parse(pin, &pin_config()).unwrap(),
-        now,
-    )
-    .unwrap();
+    let checked =
+        check_pin(store, &pin_config(), number, &Pin::parse(pin, &pin_config()).unwrap(), now)
+            .unwrap();
     let resident = match checked {
         Checked::Pin(Some(id)) => Some(store.resident_by_id(id).unwrap()),
         _ => None,

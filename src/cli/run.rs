@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::credentials::readers::CardReader;
 use crate::credentials::{CardUid, Pin};
 use crate::door::{DoorController, SimGpio};
+use crate::language::Language;
 use crate::manage;
 use crate::pi::{RppalGpio, open_reader};
 #[cfg(not(feature = "camera"))]
@@ -24,7 +25,6 @@ use crate::runtime::script::Simulation;
 #[cfg(feature = "camera")]
 use crate::runtime::webcam::Webcam;
 use crate::runtime::{Event, FrameSource, Gate, PhotoCamera, device};
-use crate::language::Language;
 use crate::store::{ConsentGrant, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;
 use crate::vision::{Embedding, FaceEngine, FacePipeline, ModelEngine};
@@ -63,7 +63,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     }
     let gpio = SimGpio::default();
     let door = DoorController::new(gpio.clone(), config.door.clone(), 0)?;
-    let gate = Gate::new(config.gate_settings(), store, faces, PhotoCamera::default(), door, unix_now())?;
+    let gate =
+        Gate::new(config.gate_settings(), store, faces, PhotoCamera::default(), door, unix_now())?;
     match &args.script {
         Some(script) => {
             let text = std::fs::read_to_string(script)

@@ -17,8 +17,8 @@ use crate::access::checks::{check_card, check_pin, record};
 use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
 use crate::credentials::Pin;
 use crate::door::{DoorEvent, DoorPort};
-use crate::manage;
 use crate::language::Language;
+use crate::manage;
 use crate::store::{AuditKind, Chain, Store};
 use crate::templates::Gallery;
 use crate::vision::{Embedding, FaceEngine};
@@ -226,8 +226,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     (&self.screen, self.self_service.clone())
                 {
                     let unix = self.unix(now);
-                    let pins =
-                        (Pin::parse(&old, &self.settings.pin), Pin::parse(&new, &self.settings.pin));
+                    let pins = (
+                        Pin::parse(&old, &self.settings.pin),
+                        Pin::parse(&new, &self.settings.pin),
+                    );
                     let changed = match pins {
                         (Ok(old), Ok(new)) => manage::change_own_pin(
                             &mut self.store,
@@ -325,12 +327,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     }
 
     /// Decides on a checked credential, records it, drives the door and the screen.
-    fn conclude(
-        &mut self,
-        checked: Checked,
-        now: u64,
-        events: &mut Vec<Event>,
-    ) -> Result<()> {
+    fn conclude(&mut self, checked: Checked, now: u64, events: &mut Vec<Event>) -> Result<()> {
         let unix = self.unix(now);
         let resident = match checked {
             Checked::Face(Some(id)) | Checked::Pin(Some(id)) | Checked::Card(Some(id)) => {

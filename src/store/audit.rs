@@ -317,9 +317,16 @@ mod tests {
     fn chain_verifies_and_a_hand_edit_is_found_at_its_row() {
         let mut s = store();
         for i in 0..5 {
-            s.audit(Chain::Access, 100 + i, AuditKind::AccessGranted, &format!("resident#{i}"), "pin")
+            s.audit(
+                Chain::Access,
+                100 + i,
+                AuditKind::AccessGranted,
+                &format!("resident#{i}"),
+                "pin",
+            )
+            .unwrap();
+            s.audit(Chain::Admin, 100 + i, AuditKind::ResidentAdded, &format!("resident#{i}"), "")
                 .unwrap();
-            s.audit(Chain::Admin, 100 + i, AuditKind::ResidentAdded, &format!("resident#{i}"), "").unwrap();
         }
         assert_eq!(s.verify_audit().unwrap(), Verification { rows: 10, first_broken: None });
         s.conn.execute("UPDATE audit SET detail = 'face' WHERE id = 5", []).unwrap();
@@ -340,12 +347,15 @@ mod tests {
     fn pruning_keeps_the_chain_verifiable_and_admin_rows() {
         let mut s = store();
         for day in 0..10 {
-            s.audit(Chain::Access, day * 86_400, AuditKind::AccessDenied, "terminal", "pin").unwrap();
-            s.audit(Chain::Admin, day * 86_400, AuditKind::TemplateDeleted, "resident#1", "").unwrap();
+            s.audit(Chain::Access, day * 86_400, AuditKind::AccessDenied, "terminal", "pin")
+                .unwrap();
+            s.audit(Chain::Admin, day * 86_400, AuditKind::TemplateDeleted, "resident#1", "")
+                .unwrap();
         }
         assert_eq!(s.prune_access_log(5 * 86_400).unwrap(), 5);
         assert_eq!(s.verify_audit().unwrap(), Verification { rows: 15, first_broken: None });
-        s.audit(Chain::Access, 11 * 86_400, AuditKind::AccessGranted, "resident#1", "card").unwrap();
+        s.audit(Chain::Access, 11 * 86_400, AuditKind::AccessGranted, "resident#1", "card")
+            .unwrap();
         assert_eq!(s.verify_audit().unwrap().first_broken, None);
         assert_eq!(s.prune_access_log(5 * 86_400).unwrap(), 0);
     }

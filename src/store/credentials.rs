@@ -108,7 +108,13 @@ impl Store {
         operator: &str,
     ) -> Result<bool> {
         let lifted = self.clear_lockout(key)?;
-        self.audit(Chain::Admin, now, AuditKind::LockoutLifted, subject, &format!("by {operator}"))?;
+        self.audit(
+            Chain::Admin,
+            now,
+            AuditKind::LockoutLifted,
+            subject,
+            &format!("by {operator}"),
+        )?;
         Ok(lifted)
     }
 

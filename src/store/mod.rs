@@ -118,9 +118,11 @@ impl Store {
         if pending.exists() {
             let new_key = SiteKey::load(&pending)?;
             let store = Self::open_with_key(&config.database, &new_key)?;
-            let rotated =
-                store.audit_entries(None)?.last().is_some_and(|e| e.kind == AuditKind::KeyRotated.as_str())
-                    && store.verify_audit()?.first_broken.is_none();
+            let rotated = store
+                .audit_entries(None)?
+                .last()
+                .is_some_and(|e| e.kind == AuditKind::KeyRotated.as_str())
+                && store.verify_audit()?.first_broken.is_none();
             if rotated {
                 std::fs::rename(&pending, &config.key_file)
                     .map_err(|source| KeyError::Write { path: config.key_file.clone(), source })?;

@@ -47,7 +47,11 @@ impl FaceEngine for FakeEngine {
     fn process(&mut self, frame: &Frame) -> Result<FrameResult, VisionError> {
         let [mark, identity, live] = frame.pixel(0, 0);
         if mark != MARK || identity == 0 {
-            return Ok(FrameResult { face: None, probe: Err(QualityIssue::NoFace), liveness: None });
+            return Ok(FrameResult {
+                face: None,
+                probe: Err(QualityIssue::NoFace),
+                liveness: None,
+            });
         }
         let landmarks = TEMPLATE.map(|[x, y]| [x * SCALE + FACE.x, y * SCALE + FACE.y]);
         let face = Detection { bbox: FACE, landmarks, score: 0.95 };

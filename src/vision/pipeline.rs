@@ -6,8 +6,8 @@ use std::path::Path;
 use super::align::align_face;
 use super::backend::check_available;
 use super::detect::{Detection, Detector};
-use super::recogniser::Recogniser;
 use super::quality::{self, QualityIssue};
+use super::recogniser::Recogniser;
 use super::{Embedding, Frame, VisionConfig, VisionError, models};
 
 /// What one frame gave: the faces found and, when the dominant face passed the quality gate,

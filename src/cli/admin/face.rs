@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::manage;
 use crate::language::Language;
+use crate::manage;
 use crate::store::{ConsentGrant, Store, unix_now};
 use crate::vision::{Embedding, FacePipeline};
 

@@ -6,8 +6,8 @@ mod resident;
 
 use crate::config::Config;
 use crate::keys::SiteKey;
-use crate::store::consent::notice;
 use crate::language::Language;
+use crate::store::consent::notice;
 use crate::store::{Store, unix_now};
 
 use super::table::print_json;
@@ -133,10 +133,7 @@ fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
             "expected_fpir": fpir, "highest_impostor_scores": top, "too_close": close.len(),
         }));
     }
-    println!(
-        "{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})",
-        residents
-    );
+    println!("{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})", residents);
     println!(
         "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {:.2} %",
         fpir * 100.0

@@ -30,7 +30,9 @@ impl SimReader {
 impl CardReader for SimReader {
     fn next_card(&mut self, timeout: Duration) -> Result<Option<CardUid>, ReaderError> {
         match self.lines.recv_timeout(timeout) {
-            Ok(line) => line.parse().map(Some).map_err(|e: CardNumberError| ReaderError::Garbled(e.0)),
+            Ok(line) => {
+                line.parse().map(Some).map_err(|e: CardNumberError| ReaderError::Garbled(e.0))
+            }
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => {
                 Err(ReaderError::Device("simulated reader input closed".into()))

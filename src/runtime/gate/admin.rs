@@ -58,11 +58,12 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             (Action::Card(uid), Screen::AdminCard { number }) => {
                 let operator = self.operator();
                 let unix = self.unix(now);
-                let outcome = match manage::add_card(&mut self.store, &number, uid, "", unix, &operator) {
-                    Ok(_) => Outcome::CardAdded { number },
-                    Err(StoreError::CardTaken) => Outcome::CardAlreadyRegistered,
-                    Err(e) => return Err(e.into()),
-                };
+                let outcome =
+                    match manage::add_card(&mut self.store, &number, uid, "", unix, &operator) {
+                        Ok(_) => Outcome::CardAdded { number },
+                        Err(StoreError::CardTaken) => Outcome::CardAlreadyRegistered,
+                        Err(e) => return Err(e.into()),
+                    };
                 let added = matches!(outcome, Outcome::CardAdded { .. });
                 self.show_result(added, outcome, Offer::Nothing, now, events)?;
             }
@@ -127,7 +128,13 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         if now.saturating_sub(self.face_started) >= self.settings.gate.face_timeout_ms {
             self.close_camera(events);
             self.enrolment.clear();
-            return self.show_result(false, Outcome::EnrolmentTimedOut, Offer::Nothing, now, events);
+            return self.show_result(
+                false,
+                Outcome::EnrolmentTimedOut,
+                Offer::Nothing,
+                now,
+                events,
+            );
         }
         let Some(frame) = self.next_frame(now, events)? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
@@ -157,11 +164,12 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let unix = self.unix(now);
         let minor_age = self.settings.consent.minor_age;
         let store = &mut self.store;
-        let outcome = match manage::enrol_face(store, &number, &fused, Some(&grant), minor_age, unix) {
-            Ok(_) => Outcome::Enrolled { number },
-            Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
-            Err(e) => return Err(e.into()),
-        };
+        let outcome =
+            match manage::enrol_face(store, &number, &fused, Some(&grant), minor_age, unix) {
+                Ok(_) => Outcome::Enrolled { number },
+                Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
+                Err(e) => return Err(e.into()),
+            };
         self.gallery = self.store.gallery(unix)?;
         let enrolled = matches!(outcome, Outcome::Enrolled { .. });
         self.show_result(enrolled, outcome, Offer::Nothing, now, events)
@@ -189,7 +197,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             }
             AdminTask::DeleteFace => {
                 let operator = self.operator();
-                let templates = manage::delete_face_data(&mut self.store, &number, unix, &operator)?;
+                let templates =
+                    manage::delete_face_data(&mut self.store, &number, unix, &operator)?;
                 self.gallery = self.store.gallery(unix)?;
                 let outcome = Outcome::TemplatesDeleted { number, templates };
                 self.show_result(true, outcome, Offer::Nothing, now, events)?;

@@ -57,7 +57,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     }
 
     /// The camera's next frame; a failing camera ends the session and gives none.
-    pub(super) fn next_frame(&mut self, now: u64, events: &mut Vec<Event>) -> Result<Option<Frame>> {
+    pub(super) fn next_frame(
+        &mut self,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<Frame>> {
         match self.camera.next_frame() {
             Ok(frame) => Ok(frame),
             Err(err) => self.camera_failed(err, now, events).map(|()| None),
