@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::audit::{AuditKind, Chain, append};
 use super::consent::{self, ConsentGrant};
 use super::{Result, Store, StoreError};
-use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, TemplateKey};
+use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, ResidentPair, TemplateKey};
 use crate::vision::Embedding;
 
 /// A template's bookkeeping (never its vector).
@@ -131,7 +131,7 @@ impl Store {
 
     /// How close enrolled residents are to each other (see [`templates::closest_pairs`]), and
     /// how many residents have a template.
-    pub fn closest_pairs(&self) -> Result<(usize, Vec<(i64, i64, f32)>)> {
+    pub fn closest_pairs(&self) -> Result<(usize, Vec<ResidentPair>)> {
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = self
             .conn
             .prepare("SELECT resident_id, salt, vector FROM templates ORDER BY resident_id")?

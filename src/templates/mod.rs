@@ -134,13 +134,16 @@ impl ProtectedTemplate {
     }
 }
 
+/// Two residents (ids, the lower first) and the highest score between their templates.
+pub type ResidentPair = (i64, i64, f32);
+
 /// How close enrolled residents are to each other (`admin calibrate`): the highest score
 /// between templates of different residents, per pair of residents, highest first. The
 /// templates (with their resident ids) are recovered in memory only for this.
 pub fn closest_pairs(
     key: &TemplateKey,
     templates: &[(i64, ProtectedTemplate)],
-) -> Vec<(i64, i64, f32)> {
+) -> Vec<ResidentPair> {
     let embeddings: Vec<(i64, Embedding)> =
         templates.iter().filter_map(|(r, t)| t.recover(key).map(|e| (*r, e))).collect();
     matcher::closest_pairs(&embeddings)
