@@ -92,7 +92,7 @@ impl Config {
     }
 
     /// Checks what serde cannot: policies and ranges.
-    pub fn validate(&self) -> Result<(), InvalidConfig> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidConfig> {
         self.access.validate()?;
         self.door.validate()?;
         let pins = &self.door.pins;

@@ -36,7 +36,7 @@ pub enum TwoFactor {
 
 impl TwoFactor {
     /// The second method required after `first`, if any.
-    pub fn second_after(self, first: Method) -> Option<Method> {
+    pub(crate) fn second_after(self, first: Method) -> Option<Method> {
         match (self, first) {
             (TwoFactor::CardPin, Method::Card) => Some(Method::Pin),
             (TwoFactor::CardFace, Method::Card) => Some(Method::Face),
@@ -81,7 +81,7 @@ pub enum AccessConfigError {
 
 impl AccessConfig {
     /// Refuses policies a resident could not live with.
-    pub fn validate(&self) -> Result<(), AccessConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), AccessConfigError> {
         if !self.methods.contains(&Method::Pin) && !self.methods.contains(&Method::Card) {
             return Err(AccessConfigError::FaceOnly);
         }
@@ -113,7 +113,7 @@ pub enum Checked {
 }
 
 impl Checked {
-    pub fn method(self) -> Method {
+    pub(crate) fn method(self) -> Method {
         match self {
             Checked::Face(_) => Method::Face,
             Checked::Pin(_) | Checked::PinLocked(_) => Method::Pin,

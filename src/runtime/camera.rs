@@ -37,7 +37,7 @@ pub enum CameraConfigError {
 }
 
 impl CameraConfig {
-    pub fn validate(&self) -> Result<(), CameraConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), CameraConfigError> {
         if !(160..=4096).contains(&self.width) || !(120..=4096).contains(&self.height) {
             return Err(CameraConfigError::Size { width: self.width, height: self.height });
         }

@@ -154,7 +154,7 @@ fn checkpoint(tx: &rusqlite::Connection, chain: Chain) -> Result<Option<(i64, Ve
 }
 
 /// Appends a row inside a transaction.
-pub fn append(
+pub(crate) fn append(
     tx: &Transaction,
     key: &Key,
     chain: Chain,
@@ -219,7 +219,7 @@ fn first_broken(conn: &rusqlite::Connection, key: &Key, chain: Chain) -> Result<
 }
 
 /// Recomputes every MAC under a new key (key rotation), after checking the old chain.
-pub fn rechain(tx: &Transaction, old: &Key, new: &Key) -> Result<()> {
+pub(crate) fn rechain(tx: &Transaction, old: &Key, new: &Key) -> Result<()> {
     for chain in [Chain::Access, Chain::Admin] {
         if let Some(id) = first_broken(tx, old, chain)? {
             return Err(StoreError::Invalid(format!(
@@ -285,7 +285,7 @@ impl Store {
 
     /// Removes access rows older than `before` (the oldest run of the access chain), keeping a
     /// checkpoint so the rest still verifies. Returns how many rows went.
-    pub fn prune_access_log(&mut self, before: i64) -> Result<usize> {
+    pub(crate) fn prune_access_log(&mut self, before: i64) -> Result<usize> {
         self.transaction(|tx| {
             let old: Vec<(i64, Vec<u8>)> = rows(tx, Chain::Access)?
                 .into_iter()

@@ -42,7 +42,12 @@ impl Store {
 
     /// The resident whose number and PIN these are, if any. Exactly one argon2 verification
     /// runs, known number or not (an unknown one is checked against a dummy hash).
-    pub fn verify_pin(&self, number: &str, pin: &Pin, rules: &PinConfig) -> Result<Option<i64>> {
+    pub(crate) fn verify_pin(
+        &self,
+        number: &str,
+        pin: &Pin,
+        rules: &PinConfig,
+    ) -> Result<Option<i64>> {
         let stored = self.pin_hash(number)?;
         let matched = self.pin_hasher(rules)?.verify(stored.as_ref().map(|s| s.1.as_str()), pin);
         Ok(stored.filter(|_| matched).map(|(id, _)| id))
@@ -84,7 +89,7 @@ impl Store {
             .unwrap_or_default())
     }
 
-    pub fn set_lockout(&self, key: &str, state: &LockoutState) -> Result<()> {
+    pub(crate) fn set_lockout(&self, key: &str, state: &LockoutState) -> Result<()> {
         self.conn.execute(
             "INSERT INTO lockouts (key, failures, locked_until, last_failure_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until,
@@ -100,7 +105,7 @@ impl Store {
     }
 
     /// Lifts a lockout and audits who did it; returns whether there was one.
-    pub fn lift_lockout(
+    pub(crate) fn lift_lockout(
         &mut self,
         key: &str,
         subject: &str,
@@ -172,7 +177,7 @@ impl Store {
     }
 
     /// The resident holding an active card with this UID.
-    pub fn resident_for_card(&self, uid: &CardUid) -> Result<Option<i64>> {
+    pub(crate) fn resident_for_card(&self, uid: &CardUid) -> Result<Option<i64>> {
         let index = CardIndex::of(self.card_key(), uid);
         Ok(self
             .conn
@@ -185,7 +190,7 @@ impl Store {
     }
 
     /// A resident's cards.
-    pub fn cards_of(&self, number: &str) -> Result<Vec<StoredCard>> {
+    pub(crate) fn cards_of(&self, number: &str) -> Result<Vec<StoredCard>> {
         let resident = self.resident(number)?;
         let mut stmt =
             self.conn.prepare("SELECT id, resident_id, label, created_at, revoked_at FROM cards WHERE resident_id = ?1 ORDER BY id")?;

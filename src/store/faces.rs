@@ -131,7 +131,7 @@ impl Store {
 
     /// How close enrolled residents are to each other (see [`templates::closest_pairs`]), and
     /// how many residents have a template.
-    pub fn closest_pairs(&self) -> Result<(usize, Vec<ResidentPair>)> {
+    pub(crate) fn closest_pairs(&self) -> Result<(usize, Vec<ResidentPair>)> {
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = self
             .conn
             .prepare("SELECT resident_id, salt, vector FROM templates ORDER BY resident_id")?

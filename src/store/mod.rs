@@ -136,7 +136,7 @@ impl Store {
     }
 
     /// Opens an existing database with a given key.
-    pub fn open_with_key(path: &Path, key: &SiteKey) -> Result<Store> {
+    pub(crate) fn open_with_key(path: &Path, key: &SiteKey) -> Result<Store> {
         if !path.exists() {
             return Err(StoreError::Missing { path: path.to_owned() });
         }
@@ -195,7 +195,10 @@ impl Store {
     }
 
     /// Runs `f` in one transaction: all of it is written, or none.
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    pub(crate) fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction) -> Result<T>,
+    ) -> Result<T> {
         let tx = self.conn.transaction()?;
         let out = f(&tx)?;
         tx.commit()?;
@@ -255,14 +258,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 }
 
 /// Where a key rotation writes the new key before the database is re-keyed.
-pub fn pending_key_path(key_file: &Path) -> PathBuf {
+pub(crate) fn pending_key_path(key_file: &Path) -> PathBuf {
     let mut name = key_file.as_os_str().to_owned();
     name.push(".new");
     PathBuf::from(name)
 }
 
 /// Seconds since the Unix epoch, the store's clock unit.
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

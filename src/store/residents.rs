@@ -62,14 +62,14 @@ impl Resident {
     }
 
     /// Whether access is valid at `now` (active and within the validity dates).
-    pub fn valid_at(&self, now: i64) -> bool {
+    pub(crate) fn valid_at(&self, now: i64) -> bool {
         self.status == ResidentStatus::Active
             && self.valid_from.is_none_or(|from| now >= from)
             && self.valid_until.is_none_or(|until| now < until)
     }
 
     /// Whether the resident is younger than `minor_age` in the year of `now`.
-    pub fn is_minor(&self, now: i64, minor_age: i32) -> bool {
+    pub(crate) fn is_minor(&self, now: i64, minor_age: i32) -> bool {
         let year = 1970 + (now / 31_556_952) as i32; // mean Gregorian year in seconds
         self.birth_year.is_some_and(|born| year - born < minor_age)
     }
@@ -87,7 +87,7 @@ pub struct NewResident {
 }
 
 /// Checks a resident number: 1 to 12 digits, as typed on the keypad.
-pub fn check_number(number: &str) -> Result<()> {
+pub(crate) fn check_number(number: &str) -> Result<()> {
     if number.is_empty() || number.len() > 12 || !number.bytes().all(|b| b.is_ascii_digit()) {
         return Err(StoreError::Invalid(format!(
             "resident number must be 1 to 12 digits, got {number:?}"
@@ -165,7 +165,7 @@ impl Store {
     }
 
     /// All residents, by number.
-    pub fn residents(&self) -> Result<Vec<Resident>> {
+    pub(crate) fn residents(&self) -> Result<Vec<Resident>> {
         let sql = format!("SELECT {COLUMNS} FROM residents r ORDER BY r.number");
         let mut stmt = self.conn.prepare(&sql)?;
         let all = stmt.query_map([], from_row)?.collect::<rusqlite::Result<_>>()?;
@@ -173,7 +173,7 @@ impl Store {
     }
 
     /// Changes name, unit, dates, birth year or status; empty strings and `None` keep a value.
-    pub fn edit_resident(
+    pub(crate) fn edit_resident(
         &mut self,
         number: &str,
         edit: &NewResident,
@@ -205,7 +205,7 @@ impl Store {
     }
 
     /// Requires (or stops requiring) the resident's PIN after their card.
-    pub fn set_require_card_pin(
+    pub(crate) fn set_require_card_pin(
         &mut self,
         number: &str,
         required: bool,
@@ -233,7 +233,7 @@ impl Store {
 
     /// Deletes a resident and everything about them (consent, templates, PIN, cards); only
     /// pseudonymous audit rows remain.
-    pub fn remove_resident(&mut self, number: &str, now: i64, operator: &str) -> Result<()> {
+    pub(crate) fn remove_resident(&mut self, number: &str, now: i64, operator: &str) -> Result<()> {
         let resident = self.resident(number)?;
         let key = self.audit_key().clone();
         self.transaction(|tx| {

@@ -37,7 +37,7 @@ pub enum RetentionConfigError {
 }
 
 impl RetentionConfig {
-    pub fn validate(&self) -> std::result::Result<(), RetentionConfigError> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), RetentionConfigError> {
         if !(0..=90).contains(&self.moved_out_days) {
             return Err(RetentionConfigError::MovedOutDays(self.moved_out_days));
         }

@@ -99,7 +99,7 @@ impl ProtectedTemplate {
     }
 
     /// The same template under a new key and salt, without re-enrolment (key rotation).
-    pub fn rekey(&self, old: &TemplateKey, new: &TemplateKey) -> Self {
+    pub(crate) fn rekey(&self, old: &TemplateKey, new: &TemplateKey) -> Self {
         let mut raw = old.transform(&self.salt).invert(&self.vector);
         let mut salt = [0u8; SALT_LEN];
         rand::rngs::SysRng.try_fill_bytes(&mut salt).expect("the OS random source works");
@@ -140,7 +140,7 @@ pub type ResidentPair = (i64, i64, f32);
 /// How close enrolled residents are to each other (`admin calibrate`): the highest score
 /// between templates of different residents, per pair of residents, highest first. The
 /// templates (with their resident ids) are recovered in memory only for this.
-pub fn closest_pairs(
+pub(crate) fn closest_pairs(
     key: &TemplateKey,
     templates: &[(i64, ProtectedTemplate)],
 ) -> Vec<ResidentPair> {

@@ -76,7 +76,7 @@ impl FacePipeline {
     }
 
     /// [`Self::analyze`] on a frame already shrunk by [`Self::working_frame`].
-    pub fn analyze_working(&mut self, work: &Frame) -> Result<FaceAnalysis, VisionError> {
+    pub(crate) fn analyze_working(&mut self, work: &Frame) -> Result<FaceAnalysis, VisionError> {
         let faces = self.detect(work)?;
         let outcome =
             match quality::check_face(&faces, work.width(), work.height(), &self.config.quality) {

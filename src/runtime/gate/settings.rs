@@ -57,7 +57,7 @@ pub enum GateConfigError {
 
 impl GateConfig {
     /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), GateConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), GateConfigError> {
         if ![0, 90, 180, 270].contains(&self.rotation) {
             return Err(GateConfigError::Rotation(self.rotation));
         }

@@ -96,7 +96,7 @@ pub fn load(
 }
 
 /// Whether a backend can load models in this build and environment (for a clear start-up error).
-pub fn check_available(kind: BackendKind) -> Result<(), VisionError> {
+pub(crate) fn check_available(kind: BackendKind) -> Result<(), VisionError> {
     match kind {
         BackendKind::Tract => Ok(()),
         #[cfg(feature = "ort")]

@@ -19,7 +19,12 @@ pub const MODELS: [(&str, f32); 2] =
     [("minifasnet_v2_80x80.onnx", 2.7), ("minifasnet_v1se_80x80.onnx", 4.0)];
 
 /// The inclusive pixel box `(left, top, right, bottom)` a model looks at.
-pub fn crop_box(face: &BoundingBox, width: u32, height: u32, scale: f32) -> (u32, u32, u32, u32) {
+pub(crate) fn crop_box(
+    face: &BoundingBox,
+    width: u32,
+    height: u32,
+    scale: f32,
+) -> (u32, u32, u32, u32) {
     let (w, h) = (width as f32, height as f32);
     let scale = scale.min((h - 1.0) / face.height).min((w - 1.0) / face.width);
     let (new_w, new_h) = (face.width * scale, face.height * scale);
@@ -47,7 +52,10 @@ pub fn crop_box(face: &BoundingBox, width: u32, height: u32, scale: f32) -> (u32
 }
 
 /// The model input for a crop: bilinear resize to 80×80 (pixel centres at +0.5), BGR planes.
-pub fn to_input(frame: &Frame, (left, top, right, bottom): (u32, u32, u32, u32)) -> Vec<f32> {
+pub(crate) fn to_input(
+    frame: &Frame,
+    (left, top, right, bottom): (u32, u32, u32, u32),
+) -> Vec<f32> {
     let (cw, ch) = ((right - left + 1) as f32, (bottom - top + 1) as f32);
     let (sx, sy) = (cw / INPUT_SIZE as f32, ch / INPUT_SIZE as f32);
     let plane = INPUT_SIZE * INPUT_SIZE;
@@ -113,7 +121,7 @@ impl PassiveLiveness {
 /// The liveness score of a face detected in the working frame (`work_width` pixels wide),
 /// judged on the full-resolution `frame` (more detail for the models); `None` when the face is
 /// narrower than `min_width` there. The gate and `eval-pad` both score faces with this.
-pub fn face_score(
+pub(crate) fn face_score(
     pad: &mut PassiveLiveness,
     frame: &Frame,
     work_width: u32,
