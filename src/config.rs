@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::AccessConfig;
+use crate::access::{AccessConfig, AccessConfigError};
 use crate::credentials::PinConfig;
 use crate::credentials::readers::ReaderConfig;
-use crate::door::DoorConfig;
-use crate::runtime::GateConfig;
-use crate::runtime::camera::CameraConfig;
-use crate::store::{ConsentConfig, RetentionConfig, StoreConfig};
+use crate::door::{DoorConfig, DoorError};
+use crate::runtime::camera::{CameraConfig, CameraConfigError};
+use crate::runtime::gate::{GateConfig, GateConfigError, GateSettings};
+use crate::store::{ConsentConfig, RetentionConfig, RetentionConfigError, StoreConfig};
 use crate::templates::MatchingConfig;
 use crate::vision::VisionConfig;
 
@@ -56,8 +56,25 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid: {source}")]
     Parse { path: PathBuf, source: toml::de::Error },
-    #[error("config file {path}: {reason}")]
-    Invalid { path: PathBuf, reason: String },
+    #[error("config file {path}: {source}")]
+    Invalid { path: PathBuf, source: InvalidConfig },
+}
+
+/// A setting serde accepts but the gate cannot run with.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidConfig {
+    #[error(transparent)]
+    Access(#[from] AccessConfigError),
+    #[error(transparent)]
+    Door(#[from] DoorError),
+    #[error("[reader] Wiegand pin BCM {0} is also a door pin")]
+    WiegandPinTaken(u8),
+    #[error(transparent)]
+    Camera(#[from] CameraConfigError),
+    #[error(transparent)]
+    Gate(#[from] GateConfigError),
+    #[error(transparent)]
+    Retention(#[from] RetentionConfigError),
 }
 
 impl Config {
@@ -70,14 +87,14 @@ impl Config {
             .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
         config
             .validate()
-            .map_err(|reason| ConfigError::Invalid { path: path.to_owned(), reason })?;
+            .map_err(|source| ConfigError::Invalid { path: path.to_owned(), source })?;
         Ok(config)
     }
 
     /// Checks what serde cannot: policies and ranges.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidConfig> {
         self.access.validate()?;
-        self.door.validate().map_err(|e| e.to_string())?;
+        self.door.validate()?;
         let pins = &self.door.pins;
         let door_pins = [
             pins.strike,
@@ -93,16 +110,25 @@ impl Config {
                 .into_iter()
                 .find(|p| door_pins.contains(p) || pins.fire == Some(*p))
         {
-            return Err(format!("[reader] Wiegand pin BCM {pin} is also a door pin"));
+            return Err(InvalidConfig::WiegandPinTaken(pin));
         }
         self.camera.validate()?;
-        if ![0, 90, 180, 270].contains(&self.gate.rotation) {
-            return Err(format!(
-                "[gate] rotation = {} must be 0, 90, 180 or 270 (degrees)",
-                self.gate.rotation
-            ));
+        self.gate.validate()?;
+        self.retention.validate()?;
+        Ok(())
+    }
+
+    /// What the gate needs of this configuration.
+    pub fn gate_settings(&self) -> GateSettings {
+        GateSettings {
+            gate: self.gate.clone(),
+            access: self.access.clone(),
+            pin: self.pin.clone(),
+            matching: self.matching.clone(),
+            liveness: self.vision.liveness.clone(),
+            consent: self.consent.clone(),
+            retention: self.retention.clone(),
         }
-        self.retention.validate()
     }
 }
 

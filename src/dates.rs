@@ -6,7 +6,7 @@
 pub struct BadDate(pub String);
 
 /// `YYYY-MM-DD` (UTC midnight) to Unix seconds.
-pub fn parse_date(text: &str) -> Result<i64, BadDate> {
+pub(crate) fn parse_date(text: &str) -> Result<i64, BadDate> {
     let parts: Vec<&str> = text.split('-').collect();
     let bad = || BadDate(text.to_owned());
     let [y, m, d] = parts.as_slice() else { return Err(bad()) };
@@ -28,7 +28,7 @@ pub fn parse_date(text: &str) -> Result<i64, BadDate> {
 }
 
 /// Unix seconds to `YYYY-MM-DD HH:MM` (UTC).
-pub fn format_time(at: i64) -> String {
+pub(crate) fn format_time(at: i64) -> String {
     let days = at.div_euclid(86_400);
     let secs = at.rem_euclid(86_400);
     let z = days + 719_468;

@@ -95,17 +95,17 @@ impl std::fmt::Debug for SiteKey {
 
 impl SiteKey {
     /// New roots from the OS random source.
-    pub fn generate() -> Result<Self, KeyError> {
+    pub(crate) fn generate() -> Result<Self, KeyError> {
         Ok(Self { site: random_key()?, credentials: random_key()? })
     }
 
     /// A new site key with the same credential root (key rotation).
-    pub fn rotated(&self) -> Result<Self, KeyError> {
+    pub(crate) fn rotated(&self) -> Result<Self, KeyError> {
         Ok(Self { site: random_key()?, credentials: self.credentials.clone() })
     }
 
     /// Writes the key to a new file readable by its owner only; never overwrites.
-    pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+    pub(crate) fn write_new(&self, path: &Path) -> Result<(), KeyError> {
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]

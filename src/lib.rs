@@ -8,11 +8,13 @@
 //! - [`credentials`]: PINs, cards and card readers.
 //! - [`door`]: the door controller (strike, contact, exit button, alarms) and its GPIO.
 //! - [`keys`]: the site key and the purpose keys derived from it.
+//! - [`language`]: the languages of the screen and the notice.
 //! - [`templates`]: protected (salted) templates and 1:N matching.
 //! - [`pi`]: Raspberry Pi peripherals (rppal): door GPIO, Wiegand, SPI.
 //! - [`runtime`]: the running gate (UI-independent), the camera seam, simulation scripts.
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
 //! - [`access`]: door policy and the grant/deny decision.
+//! - [`manage`]: the admin and self-service actions, one implementation each.
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
 
@@ -23,6 +25,8 @@ pub mod credentials;
 pub mod dates;
 pub mod door;
 pub mod keys;
+pub mod language;
+pub mod manage;
 pub mod pi;
 pub mod runtime;
 pub mod store;

@@ -169,7 +169,7 @@ impl CardReader for WiegandReader {
 }
 
 /// The configured card reader on the device (`sim`: card numbers typed on standard input).
-pub fn open_reader(config: &ReaderConfig) -> Result<Box<dyn CardReader>, ReaderError> {
+pub(crate) fn open_reader(config: &ReaderConfig) -> Result<Box<dyn CardReader>, ReaderError> {
     Ok(match config.kind {
         ReaderKind::Sim => Box::new(SimReader::new(std::io::BufReader::new(std::io::stdin()))),
         ReaderKind::Wedge => Box::new(WedgeReader::open(&config.device)?),

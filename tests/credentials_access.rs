@@ -1,11 +1,11 @@
 //! PIN and card paths through the store, the lockout and the access decision, as a resident
 //! without face recognition uses them.
 
-use facegate::access::checks::{change_pin, check_card, check_pin, record};
+use facegate::access::checks::{check_card, check_pin, record};
 use facegate::access::{AccessConfig, Checked, Decision, DenyReason, decide};
 use facegate::credentials::lockout::{TERMINAL_KEY, resident_key};
-use facegate::credentials::readers::sim::parse_line;
-use facegate::credentials::{CardIndex, Pin, PinConfig, PinHasher};
+use facegate::credentials::{CardUid, Pin, PinConfig};
+use facegate::manage;
 use facegate::store::{NewResident, Store, StoreConfig};
 
 /// Small argon2 parameters keep the tests quick; `facegate bench pin` measures the real ones.
@@ -25,23 +25,15 @@ fn gate() -> (tempfile::TempDir, StoreConfig, Store) {
         ..Default::default()
     };
     store.add_resident(&resident, 0, "manager").unwrap();
-    let hasher = PinHasher::new(&pin_config(), store.pin_pepper().clone()).unwrap();
-    let phc = hasher.hash(&Pin::parse("2580", &pin_config()).unwrap()).unwrap();
-    store.set_pin("1201", &phc, 0, "manager").unwrap();
+    let pin = Pin::parse("2580", &pin_config()).unwrap();
+    manage::set_pin(&mut store, &pin_config(), "1201", &pin, 0, "manager").unwrap();
     (dir, config, store)
 }
 
 fn try_pin(store: &mut Store, number: &str, pin: &str, now: i64) -> Decision {
-    let hasher = PinHasher::new(&pin_config(), store.pin_pepper().clone()).unwrap();
-    let checked = check_pin(
-        store,
-        &hasher,
-        &pin_config(),
-        number,
-        &Pin::parse(pin, &pin_config()).unwrap(),
-        now,
-    )
-    .unwrap();
+    let checked =
+        check_pin(store, &pin_config(), number, &Pin::parse(pin, &pin_config()).unwrap(), now)
+            .unwrap();
     let resident = match checked {
         Checked::Pin(Some(id)) => Some(store.resident_by_id(id).unwrap()),
         _ => None,
@@ -106,29 +98,28 @@ fn sweeping_resident_numbers_locks_the_keypad() {
 #[test]
 fn an_unknown_number_costs_exactly_one_verification_like_a_known_one() {
     let (_dir, _config, store) = gate();
-    let hasher = PinHasher::new(&pin_config(), store.pin_pepper().clone()).unwrap();
     let pin = Pin::parse("1111", &pin_config()).unwrap();
-    check_pin(&store, &hasher, &pin_config(), "1201", &pin, 10).unwrap();
-    assert_eq!(hasher.verifications(), 1);
-    check_pin(&store, &hasher, &pin_config(), "777777", &pin, 11).unwrap();
-    assert_eq!(hasher.verifications(), 2);
+    let before = store.pin_verifications();
+    check_pin(&store, &pin_config(), "1201", &pin, 10).unwrap();
+    assert_eq!(store.pin_verifications(), before + 1);
+    check_pin(&store, &pin_config(), "777777", &pin, 11).unwrap();
+    assert_eq!(store.pin_verifications(), before + 2);
 }
 
 #[test]
 fn a_registered_card_opens_a_revoked_one_does_not_and_the_log_holds_neither_pin_nor_uid() {
     let (_dir, _config, mut store) = gate();
-    let uid = parse_line("0004512345").unwrap();
-    let index = CardIndex::of(store.card_key(), &uid);
-    let card = store.add_card("1201", &index, "blue fob", 1, "manager").unwrap();
+    let uid: CardUid = "0004512345".parse().unwrap();
+    let card = manage::add_card(&mut store, "1201", &uid, "blue fob", 1, "manager").unwrap();
     let resident = store.resident("1201").unwrap();
-    let checked = check_card(&store, store.card_key(), &uid).unwrap();
+    let checked = check_card(&store, &uid).unwrap();
     assert_eq!(
         decide(&AccessConfig::default(), None, checked, Some(&resident), 5),
         Decision::Grant { resident_id: resident.id }
     );
     record(&mut store, checked, &Decision::Grant { resident_id: resident.id }, 5).unwrap();
-    store.revoke_card(card, 6, "manager").unwrap();
-    let checked = check_card(&store, store.card_key(), &uid).unwrap();
+    manage::revoke_card(&mut store, card, 6, "manager").unwrap();
+    let checked = check_card(&store, &uid).unwrap();
     assert_eq!(
         decide(&AccessConfig::default(), None, checked, None, 7),
         Decision::Deny(DenyReason::CardNotAccepted)
@@ -144,16 +135,13 @@ fn a_registered_card_opens_a_revoked_one_does_not_and_the_log_holds_neither_pin_
 #[test]
 fn a_resident_changes_their_pin_only_with_the_old_one() {
     let (_dir, _config, mut store) = gate();
-    let hasher = PinHasher::new(&pin_config(), store.pin_pepper().clone()).unwrap();
     let pin = |text: &str| Pin::parse(text, &pin_config()).unwrap();
-    assert!(
-        !change_pin(&mut store, &hasher, &pin_config(), "1201", &pin("1111"), &pin("864200"), 10)
-            .unwrap()
-    );
-    assert!(
-        change_pin(&mut store, &hasher, &pin_config(), "1201", &pin("2580"), &pin("864200"), 11)
-            .unwrap()
-    );
+    let rules = pin_config();
+    let change = |store: &mut Store, old: &str, now| {
+        manage::change_own_pin(store, &rules, "1201", &pin(old), &pin("864200"), now).unwrap()
+    };
+    assert!(!change(&mut store, "1111", 10));
+    assert!(change(&mut store, "2580", 11));
     assert!(matches!(try_pin(&mut store, "1201", "864200", 12), Decision::Grant { .. }));
     assert_eq!(try_pin(&mut store, "1201", "2580", 13), Decision::Deny(DenyReason::PinNotAccepted));
 }

@@ -5,30 +5,74 @@ mod common;
 
 use facegate::access::DenyReason;
 use facegate::config::Config;
-use facegate::credentials::readers::sim::parse_line;
-use facegate::credentials::{CardIndex, Pin, PinConfig, PinHasher};
+use facegate::credentials::{CardUid, Pin, PinConfig};
 use facegate::door::{DoorController, Output, SimGpio};
+use facegate::manage;
 use facegate::runtime::gate::{Offer, Outcome};
 use facegate::runtime::script::Simulation;
 use facegate::runtime::{Event, FrameSource, Gate, PhotoCamera, Screen};
 use facegate::store::{ConsentGrant, NewResident, Store, StoreConfig};
-use facegate::vision::BackendKind;
+use facegate::vision::engine::uses_passive;
+use facegate::vision::liveness::LivenessMode;
+use facegate::vision::{BackendKind, Embedding, FaceEngine, FakeEngine, ModelEngine};
 
 /// The gate's start, in Unix seconds (mid-2026).
 const START: i64 = 1_780_000_000;
 
+/// The face engine a gate runs: the model-free fake (always), or the models on the dev photos
+/// (where `../shared` exists).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Faces {
+    Fake,
+    Models,
+}
+
+/// The pictures a scenario shows the camera, relative to the simulation's base folder.
+struct Photos {
+    /// Resident 1201 (enrolled in the fixture), another picture than the enrolled ones.
+    li: &'static str,
+    /// Someone who is not enrolled.
+    stranger: &'static str,
+    /// Resident 1301 (not enrolled): the picture an admin enrols, and another one.
+    wang: &'static str,
+    wang_again: &'static str,
+}
+
+impl Faces {
+    fn photos(self) -> Photos {
+        match self {
+            Faces::Fake => Photos {
+                li: "li.png",
+                stranger: "stranger.png",
+                wang: "wang.png",
+                wang_again: "wang.png",
+            },
+            Faces::Models => Photos {
+                li: "deepface__c01/5.jpg",
+                stranger: "deepface__c10/1.jpg",
+                wang: "deepface__c02/1.jpg",
+                wang_again: "deepface__c02/3.jpg",
+            },
+        }
+    }
+}
+
+/// The fake engine's people: identity and liveness (a live face, or a printed photo).
+const FAKE_PEOPLE: [(&str, u8, u8); 4] =
+    [("li.png", 1, 255), ("li-photo.png", 1, 0), ("stranger.png", 10, 255), ("wang.png", 2, 255)];
+
 struct Fixture {
     _dir: tempfile::TempDir,
     sim: Simulation,
+    photos: Photos,
 }
 
-/// A gate with resident 1201 (PIN 2580, card 4512345, face of `deepface__c01` when the dev
-/// photos exist).
+/// A gate with resident 1201 (PIN 2580, card 4512345, face enrolled), on the fake engine.
 fn gate() -> Fixture {
-    gate_with(|_| {})
+    gate_with(Faces::Fake, |_| {})
 }
 
-fn gate_with(adjust: impl FnOnce(&mut Config)) -> Fixture {
+fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     adjust(&mut config);
@@ -44,17 +88,10 @@ fn gate_with(adjust: impl FnOnce(&mut Config)) -> Fixture {
         ..Default::default()
     };
     store.add_resident(&new, 0, "manager").unwrap();
-    let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone()).unwrap();
-    store
-        .set_pin(
-            "1201",
-            &hasher.hash(&Pin::parse("2580", &config.pin).unwrap()).unwrap(),
-            0,
-            "manager",
-        )
-        .unwrap();
-    let card = CardIndex::of(store.card_key(), &parse_line("4512345").unwrap());
-    store.add_card("1201", &card, "", 0, "manager").unwrap();
+    let pin = |text: &str| Pin::parse(text, &config.pin).unwrap();
+    manage::set_pin(&mut store, &config.pin, "1201", &pin("2580"), 0, "manager").unwrap();
+    let card: CardUid = "4512345".parse().unwrap();
+    manage::add_card(&mut store, "1201", &card, "", 0, "manager").unwrap();
     // 1301 moves out an hour after the gate starts.
     let leaving = NewResident {
         number: "1301".into(),
@@ -64,48 +101,82 @@ fn gate_with(adjust: impl FnOnce(&mut Config)) -> Fixture {
         ..Default::default()
     };
     store.add_resident(&leaving, 0, "manager").unwrap();
-    store
-        .add_card(
-            "1301",
-            &CardIndex::of(store.card_key(), &parse_line("777").unwrap()),
-            "",
-            0,
-            "manager",
-        )
-        .unwrap();
+    manage::add_card(&mut store, "1301", &"777".parse().unwrap(), "", 0, "manager").unwrap();
     // 9001 is the caretaker (an admin when a test lists it in `[gate] admins`).
     let caretaker =
         NewResident { number: "9001".into(), name: "Zhao".into(), ..Default::default() };
     store.add_resident(&caretaker, 0, "manager").unwrap();
-    let caretaker_pin = hasher.hash(&Pin::parse("1379", &config.pin).unwrap()).unwrap();
-    store.set_pin("9001", &caretaker_pin, 0, "manager").unwrap();
-    if let Some(faces) = common::dev_faces_dir() {
-        let mut pipeline = common::pipeline(BackendKind::Tract);
-        let embed = |p: &mut facegate::vision::FacePipeline, n: &str| {
-            p.embed_image_file(&faces.join("deepface__c01").join(n)).unwrap()
-        };
-        let fused = facegate::vision::Embedding::mean(&[
-            embed(&mut pipeline, "1.jpg"),
-            embed(&mut pipeline, "2.jpg"),
-        ])
-        .unwrap();
-        let consent = ConsentGrant {
-            text_version: "1".into(),
-            text_sha256: "00".repeat(32),
-            operator: "manager".into(),
-            guardian: None,
-        };
-        store.enrol("1201", &fused, Some(&consent), 14, START).unwrap();
-    }
-    let faces = facegate::vision::FacePipeline::load(&config.paths.models, &config.vision)
-        .map_err(|e| e.to_string());
+    manage::set_pin(&mut store, &config.pin, "9001", &pin("1379"), 0, "manager").unwrap();
+    let (engine, base): (Result<Box<dyn FaceEngine>, String>, _) = match faces {
+        Faces::Fake => {
+            for (file, identity, live) in FAKE_PEOPLE {
+                let frame = FakeEngine::frame(identity, live);
+                let (w, h) = (frame.width(), frame.height());
+                let image = image::RgbImage::from_raw(w, h, frame.pixels().to_vec()).unwrap();
+                image.save(dir.path().join(file)).unwrap();
+            }
+            let passive = uses_passive(config.vision.liveness.mode);
+            (Ok(Box::new(FakeEngine { judges_liveness: passive })), dir.path().to_owned())
+        }
+        Faces::Models => {
+            let base = common::dev_faces_dir().expect("model scenarios need the dev photos");
+            let engine = ModelEngine::load(&config.paths.models, &config.vision).unwrap();
+            (Ok(Box::new(engine)), base)
+        }
+    };
+    let enrolled = match faces {
+        Faces::Fake => FakeEngine::embedding(1),
+        Faces::Models => {
+            let mut pipeline = common::pipeline(BackendKind::Tract);
+            let photo = |n: &str| base.join("deepface__c01").join(n);
+            let embed = |p: &mut facegate::vision::FacePipeline, n: &str| {
+                p.embed_image_file(&photo(n)).unwrap()
+            };
+            let both = [embed(&mut pipeline, "1.jpg"), embed(&mut pipeline, "2.jpg")];
+            Embedding::mean(&both).unwrap()
+        }
+    };
+    let consent = ConsentGrant {
+        text_version: "1".into(),
+        text_sha256: "00".repeat(32),
+        operator: "manager".into(),
+        guardian: None,
+    };
+    manage::enrol_face(&mut store, "1201", &enrolled, Some(&consent), 14, START).unwrap();
     let gpio = SimGpio::default();
     let door = DoorController::new(gpio.clone(), config.door.clone(), 0).unwrap();
-    let gate =
-        Gate::new(config, store, faces, PhotoCamera::default(), door, 1_780_000_000).unwrap();
-    let base = common::dev_faces_dir().unwrap_or_default();
-    Fixture { _dir: dir, sim: Simulation::new(gate, gpio, &base) }
+    let settings = config.gate_settings();
+    let gate = Gate::new(settings, store, engine, PhotoCamera::default(), door, START).unwrap();
+    Fixture { _dir: dir, sim: Simulation::new(gate, gpio, &base), photos: faces.photos() }
 }
+
+/// Each face scenario runs on the fake engine, and on the models where the dev photos exist.
+macro_rules! face_scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod fake_engine {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Faces::Fake)
+            })*
+        }
+        mod models {
+            $(#[test]
+            fn $name() {
+                if super::common::dev_faces_dir().is_some() {
+                    super::$name(super::Faces::Models)
+                }
+            })*
+        }
+    };
+}
+
+face_scenarios!(
+    an_enrolled_face_is_let_in_and_a_stranger_is_offered_pin_or_card,
+    after_a_pin_a_resident_deletes_their_own_face_data_at_the_gate,
+    with_the_head_turn_challenge_a_photo_of_a_resident_is_refused_as_not_live,
+    an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face,
+    a_face_as_second_factor_must_be_the_resident_who_typed_the_pin,
+);
 
 fn run(sim: &mut Simulation, script: &str) -> Vec<Event> {
     script.lines().flat_map(|line| sim.run_line(line).unwrap()).map(|(_, e)| e).collect()
@@ -159,18 +230,36 @@ fn a_card_tapped_on_the_idle_screen_opens_the_door() {
     assert_eq!(decisions(&events), vec![(false, Some(DenyReason::CardNotAccepted))]);
 }
 
-#[test]
-fn an_enrolled_face_is_let_in_and_a_stranger_is_offered_pin_or_card() {
-    let mut f = gate();
-    if common::dev_faces_dir().is_none() {
-        return;
-    }
-    let events = run(&mut f.sim, "show deepface__c01/5.jpg\nat 100\ntap face\nat 2000");
+fn an_enrolled_face_is_let_in_and_a_stranger_is_offered_pin_or_card(faces: Faces) {
+    let mut f = gate_with(faces, |_| {});
+    let script = format!("show {}\nat 100\ntap face\nat 2000", f.photos.li);
+    let events = run(&mut f.sim, &script);
     assert_eq!(decisions(&events), vec![(true, None)]);
     assert!(!f.sim.gate.camera().is_open(), "the camera closes on the result");
-    let events = run(&mut f.sim, "show deepface__c10/1.jpg\nat 9000\ntap face\nat 11000");
+    let script = format!("show {}\nat 9000\ntap face\nat 11000", f.photos.stranger);
+    let events = run(&mut f.sim, &script);
     assert_eq!(decisions(&events), vec![(false, Some(DenyReason::FaceNotRecognised))]);
     assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::PinOrCard, .. }));
+}
+
+fn a_face_as_second_factor_must_be_the_resident_who_typed_the_pin(faces: Faces) {
+    let mut f = gate_with(faces, |c| c.access.two_factor = facegate::access::TwoFactor::PinFace);
+    let script = format!("show {}\nat 100\ntap pin\ntype 1201\ntype 2580", f.photos.stranger);
+    let events = run(&mut f.sim, &script);
+    assert!(decisions(&events).is_empty(), "the PIN alone does not open the door");
+    assert!(events.contains(&Event::CameraOpened), "the camera opens for the second factor");
+    let events = run(&mut f.sim, "at 2000");
+    assert_eq!(decisions(&events), vec![(false, Some(DenyReason::FaceNotRecognised))]);
+    assert!(!f.sim.gpio.output(Output::Strike));
+    let script = format!("show {}\nat 9000\ntap pin\ntype 1201\ntype 2580\nat 11000", f.photos.li);
+    let events = run(&mut f.sim, &script);
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Decision { granted: true, resident: Some(r), .. } if r == "1201")
+        ),
+        "PIN and the same resident's face: {events:?}"
+    );
+    assert!(f.sim.gpio.output(Output::Strike));
 }
 
 #[test]
@@ -226,7 +315,7 @@ fn a_failed_camera_greys_the_face_tile_keeps_pin_and_card_and_is_tried_again_lat
 #[test]
 fn no_frame_source_is_opened_while_idle_for_a_minute() {
     let mut f = gate();
-    run(&mut f.sim, "show deepface__c01/5.jpg\nat 60000");
+    run(&mut f.sim, &format!("show {}\nat 60000", f.photos.li));
     assert_eq!(f.sim.gate.camera().opened_count, 0);
     assert!(
         f.sim.gate.camera_mut().next_frame().unwrap().is_none(),
@@ -250,12 +339,8 @@ fn a_resident_who_moved_out_is_refused_and_then_purged_by_the_daily_run() {
     );
 }
 
-#[test]
-fn after_a_pin_a_resident_deletes_their_own_face_data_at_the_gate() {
-    let mut f = gate();
-    if common::dev_faces_dir().is_none() {
-        return;
-    }
+fn after_a_pin_a_resident_deletes_their_own_face_data_at_the_gate(faces: Faces) {
+    let mut f = gate_with(faces, |_| {});
     run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580\ntap mydata");
     assert_eq!(f.sim.gate.screen(), &Screen::MyData { templates: 1 });
     let events = run(&mut f.sim, "tap delete");
@@ -264,7 +349,7 @@ fn after_a_pin_a_resident_deletes_their_own_face_data_at_the_gate() {
         f.sim.gate.screen(),
         Screen::Result { outcome: Outcome::FaceDataDeleted { .. }, .. }
     ));
-    let events = run(&mut f.sim, "show deepface__c01/5.jpg\nat 9000\ntap face\nat 10000");
+    let events = run(&mut f.sim, &format!("show {}\nat 9000\ntap face\nat 10000", f.photos.li));
     assert_eq!(
         decisions(&events),
         vec![(false, Some(DenyReason::FaceNotRecognised))],
@@ -292,14 +377,9 @@ fn a_resident_changes_their_pin_at_the_gate_with_the_old_one() {
     assert_eq!(decisions(&events), vec![(true, None)]);
 }
 
-#[test]
-fn with_the_head_turn_challenge_a_photo_of_a_resident_is_refused_as_not_live() {
-    if common::dev_faces_dir().is_none() {
-        return;
-    }
-    let mut f =
-        gate_with(|c| c.vision.liveness.mode = facegate::vision::liveness::LivenessMode::Active);
-    let events = run(&mut f.sim, "show deepface__c01/5.jpg\nat 100\ntap face\nat 1500");
+fn with_the_head_turn_challenge_a_photo_of_a_resident_is_refused_as_not_live(faces: Faces) {
+    let mut f = gate_with(faces, |c| c.vision.liveness.mode = LivenessMode::Active);
+    let events = run(&mut f.sim, &format!("show {}\nat 100\ntap face\nat 1500", f.photos.li));
     assert!(decisions(&events).is_empty(), "no decision while the challenge runs");
     assert!(
         matches!(f.sim.gate.screen(), Screen::Face { prompt: Some(_), .. }),
@@ -310,7 +390,8 @@ fn with_the_head_turn_challenge_a_photo_of_a_resident_is_refused_as_not_live() {
     assert_eq!(decisions(&events), vec![(false, Some(DenyReason::LivenessFailed))]);
     assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::PinOrCard, .. }));
     assert!(!f.sim.gate.camera().is_open());
-    let events = run(&mut f.sim, "show deepface__c10/1.jpg\nat 15000\ntap face\nat 15500");
+    let script = format!("show {}\nat 15000\ntap face\nat 15500", f.photos.stranger);
+    let events = run(&mut f.sim, &script);
     assert_eq!(
         decisions(&events),
         vec![(false, Some(DenyReason::FaceNotRecognised))],
@@ -318,13 +399,27 @@ fn with_the_head_turn_challenge_a_photo_of_a_resident_is_refused_as_not_live() {
     );
 }
 
-fn admin_gate() -> Fixture {
-    gate_with(|c| c.gate.admins = vec!["9001".into()])
+#[test]
+fn with_passive_liveness_a_printed_photo_is_refused_and_the_live_face_let_in() {
+    let mut f = gate_with(Faces::Fake, |c| c.vision.liveness.mode = LivenessMode::Passive);
+    let events = run(&mut f.sim, "show li-photo.png\nat 100\ntap face\nat 1000");
+    assert_eq!(decisions(&events), vec![(false, Some(DenyReason::LivenessFailed))]);
+    assert!(matches!(
+        f.sim.gate.screen(),
+        Screen::Result { outcome: Outcome::NotLive, offer: Offer::PinOrCard, .. }
+    ));
+    assert!(!f.sim.gate.camera().is_open());
+    let events = run(&mut f.sim, "show li.png\nat 9000\ntap face\nat 10000");
+    assert_eq!(decisions(&events), vec![(true, None)]);
+}
+
+fn admin_gate(faces: Faces) -> Fixture {
+    gate_with(faces, |c| c.gate.admins = vec!["9001".into()])
 }
 
 #[test]
 fn only_a_listed_admin_gets_admin_mode_after_their_pin() {
-    let mut f = admin_gate();
+    let mut f = admin_gate(Faces::Fake);
     run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580");
     assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::MyData, .. }));
     run(&mut f.sim, "tap admin");
@@ -337,12 +432,8 @@ fn only_a_listed_admin_gets_admin_mode_after_their_pin() {
     assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }), "admin mode ends after a minute");
 }
 
-#[test]
-fn an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face() {
-    if common::dev_faces_dir().is_none() {
-        return;
-    }
-    let mut f = admin_gate();
+fn an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face(faces: Faces) {
+    let mut f = admin_gate(faces);
     run(&mut f.sim, "at 100\ntap pin\ntype 9001\ntype 1379\ntap admin\nadmin enrol\ntype 1301");
     let Screen::Consent { number, notice } = f.sim.gate.screen().clone() else {
         panic!("the notice comes first: {:?}", f.sim.gate.screen())
@@ -354,7 +445,7 @@ fn an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face() {
         matches!(f.sim.gate.screen(), Screen::Consent { notice, .. } if notice.contains("notice and consent"))
     );
     assert!(!f.sim.gate.camera().is_open(), "no camera before the resident agrees");
-    let events = run(&mut f.sim, "show deepface__c02/1.jpg\ntap agree\nat 3000");
+    let events = run(&mut f.sim, &format!("show {}\ntap agree\nat 3000", f.photos.wang));
     assert!(events.contains(&Event::CameraOpened) && events.contains(&Event::CameraClosed));
     assert!(
         events
@@ -371,7 +462,8 @@ fn an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face() {
     );
     run(&mut f.sim, "tap cancel\ntap cancel");
     assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }));
-    let events = run(&mut f.sim, "show deepface__c02/3.jpg\nat 9000\ntap face\nat 10000");
+    let script = format!("show {}\nat 9000\ntap face\nat 10000", f.photos.wang_again);
+    let events = run(&mut f.sim, &script);
     assert!(
         events.iter().any(
             |e| matches!(e, Event::Decision { granted: true, resident: Some(r), .. } if r == "1301")
@@ -382,7 +474,7 @@ fn an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face() {
 
 #[test]
 fn an_admin_adds_a_card_by_tapping_it_resets_a_pin_and_lifts_a_lockout() {
-    let mut f = admin_gate();
+    let mut f = admin_gate(Faces::Fake);
     for n in 0..5 {
         run(&mut f.sim, &format!("at {}\ntap pin\ntype 1201\ntype 1111", 1_000 + n * 5_000));
     }

@@ -225,7 +225,13 @@ fn purge_deletes_unused_templates_and_moved_out_residents_on_a_simulated_clock()
     let idle = store.enrol("1", &faces[1], None, 14, 0).unwrap();
     store.touch_template(used, 300 * DAY).unwrap();
     store
-        .audit(facegate::store::Chain::Access, DAY, "access_granted", "resident#1", "pin")
+        .audit(
+            facegate::store::Chain::Access,
+            DAY,
+            facegate::store::AuditKind::AccessGranted,
+            "resident#1",
+            "pin",
+        )
         .unwrap();
     let retention = RetentionConfig::default();
 

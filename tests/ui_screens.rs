@@ -4,10 +4,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use facegate::language::Language;
 use facegate::runtime::gate::{AdminTask, FaceTile, Offer, Outcome};
 use facegate::runtime::{Action, Screen};
 use facegate::store::consent::notice;
-use facegate::store::{ConsentConfig, Language, RetentionConfig};
+use facegate::store::{ConsentConfig, RetentionConfig};
 use facegate::ui::{GateWindow, connect, headless, select_language, show};
 use facegate::vision::QualityIssue;
 use facegate::vision::liveness::active::Turn;

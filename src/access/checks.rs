@@ -3,16 +3,14 @@
 
 use super::{Checked, Decision};
 use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
-use crate::credentials::{CardIndex, CardUid, Pin, PinConfig, PinHasher};
-use crate::keys::Key;
-use crate::store::{Chain, Result, Store};
+use crate::credentials::{CardUid, Pin, PinConfig};
+use crate::store::{AuditKind, Chain, Result, Store};
 
 /// Checks a resident number and PIN. Locked numbers and a locked keypad are refused without
 /// hashing; otherwise exactly one argon2 verification runs, known number or not.
 pub fn check_pin(
     store: &Store,
-    hasher: &PinHasher,
-    config: &PinConfig,
+    rules: &PinConfig,
     number: &str,
     pin: &Pin,
     now: i64,
@@ -22,40 +20,18 @@ pub fn check_pin(
     if let Some(seconds) = terminal.remaining(now).max(own.remaining(now)) {
         return Ok(Checked::PinLocked(seconds));
     }
-    let stored = store.pin_hash(number)?;
-    if hasher.verify(stored.as_ref().map(|(_, phc)| phc.as_str()), pin) {
+    if let Some(resident) = store.verify_pin(number, pin, rules)? {
         store.clear_lockout(&resident_lock)?;
-        return Ok(Checked::Pin(stored.map(|(id, _)| id)));
+        return Ok(Checked::Pin(Some(resident)));
     }
-    store.set_lockout(&resident_lock, &own.after_resident_failure(now, config))?;
-    store.set_lockout(TERMINAL_KEY, &terminal.after_terminal_failure(now, config))?;
+    store.set_lockout(&resident_lock, &own.after_resident_failure(now, rules))?;
+    store.set_lockout(TERMINAL_KEY, &terminal.after_terminal_failure(now, rules))?;
     Ok(Checked::Pin(None))
 }
 
-/// A resident changes their own PIN at the gate: the old PIN is checked like any PIN (with
-/// lockout), then the new one is stored. Returns whether the change was made.
-pub fn change_pin(
-    store: &mut Store,
-    hasher: &PinHasher,
-    config: &PinConfig,
-    number: &str,
-    old: &Pin,
-    new: &Pin,
-    now: i64,
-) -> Result<bool> {
-    if check_pin(store, hasher, config, number, old, now)?
-        != Checked::Pin(Some(store.resident(number)?.id))
-    {
-        return Ok(false);
-    }
-    let phc = hasher.hash(new).map_err(|e| crate::store::StoreError::Invalid(e.to_string()))?;
-    store.set_pin(number, &phc, now, "resident at the gate")?;
-    Ok(true)
-}
-
-/// Looks a card up by its keyed index.
-pub fn check_card(store: &Store, card_key: &Key, uid: &CardUid) -> Result<Checked> {
-    Ok(Checked::Card(store.resident_for_card(&CardIndex::of(card_key, uid))?))
+/// Looks a card up (by its keyed index).
+pub fn check_card(store: &Store, uid: &CardUid) -> Result<Checked> {
+    Ok(Checked::Card(store.resident_for_card(uid)?))
 }
 
 /// Writes one decision to the access chain of the audit log.
@@ -63,13 +39,13 @@ pub fn record(store: &mut Store, checked: Checked, decision: &Decision, now: i64
     let method = format!("{:?}", checked.method()).to_lowercase();
     let (kind, subject, detail) = match decision {
         Decision::Grant { resident_id } => {
-            ("access_granted", format!("resident#{resident_id}"), method)
+            (AuditKind::AccessGranted, format!("resident#{resident_id}"), method)
         }
         Decision::NeedSecondFactor(p) => {
-            ("first_factor_ok", format!("resident#{}", p.resident_id), method)
+            (AuditKind::FirstFactorOk, format!("resident#{}", p.resident_id), method)
         }
         Decision::Deny(reason) => {
-            ("access_denied", "unknown".to_owned(), format!("{method}: {reason:?}"))
+            (AuditKind::AccessDenied, "unknown".to_owned(), format!("{method}: {reason:?}"))
         }
     };
     store.audit(Chain::Access, now, kind, &subject, &detail)

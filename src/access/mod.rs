@@ -36,7 +36,7 @@ pub enum TwoFactor {
 
 impl TwoFactor {
     /// The second method required after `first`, if any.
-    pub fn second_after(self, first: Method) -> Option<Method> {
+    pub(crate) fn second_after(self, first: Method) -> Option<Method> {
         match (self, first) {
             (TwoFactor::CardPin, Method::Card) => Some(Method::Pin),
             (TwoFactor::CardFace, Method::Card) => Some(Method::Face),
@@ -67,13 +67,23 @@ impl Default for AccessConfig {
     }
 }
 
+/// A door policy a resident could not live with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessConfigError {
+    #[error(
+        "[access] methods must include \"pin\" or \"card\": a face-only door is not allowed, \
+         because nobody may be forced to use face recognition"
+    )]
+    FaceOnly,
+    #[error("[access] two_factor = {two_factor:?} needs {missing:?} in methods")]
+    TwoFactorMethodMissing { two_factor: TwoFactor, missing: Method },
+}
+
 impl AccessConfig {
     /// Refuses policies a resident could not live with.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), AccessConfigError> {
         if !self.methods.contains(&Method::Pin) && !self.methods.contains(&Method::Card) {
-            return Err("[access] methods must include \"pin\" or \"card\": a face-only door is not allowed, \
-                        because nobody may be forced to use face recognition"
-                .into());
+            return Err(AccessConfigError::FaceOnly);
         }
         let needed: &[Method] = match self.two_factor {
             TwoFactor::None => &[],
@@ -81,11 +91,9 @@ impl AccessConfig {
             TwoFactor::CardFace => &[Method::Card, Method::Face],
             TwoFactor::PinFace => &[Method::Pin, Method::Face],
         };
-        if let Some(missing) = needed.iter().find(|m| !self.methods.contains(m)) {
-            return Err(format!(
-                "[access] two_factor = {:?} needs {missing:?} in methods",
-                self.two_factor
-            ));
+        if let Some(&missing) = needed.iter().find(|m| !self.methods.contains(m)) {
+            let two_factor = self.two_factor;
+            return Err(AccessConfigError::TwoFactorMethodMissing { two_factor, missing });
         }
         Ok(())
     }
@@ -105,7 +113,7 @@ pub enum Checked {
 }
 
 impl Checked {
-    pub fn method(self) -> Method {
+    pub(crate) fn method(self) -> Method {
         match self {
             Checked::Face(_) => Method::Face,
             Checked::Pin(_) | Checked::PinLocked(_) => Method::Pin,
@@ -230,7 +238,8 @@ mod tests {
     fn a_face_only_door_is_refused_with_a_clear_message() {
         let face_only = AccessConfig { methods: vec![Method::Face], ..AccessConfig::default() };
         let err = face_only.validate().unwrap_err();
-        assert!(err.contains("face-only door"), "{err}");
+        assert_eq!(err, AccessConfigError::FaceOnly);
+        assert!(err.to_string().contains("face-only door"), "{err}");
         assert!(
             AccessConfig { methods: vec![Method::Face, Method::Card], ..AccessConfig::default() }
                 .validate()

@@ -13,9 +13,10 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::credentials::readers::CardReader;
-use crate::credentials::readers::sim::parse_line;
-use crate::credentials::{CardIndex, Pin, PinHasher};
+use crate::credentials::{CardUid, Pin};
 use crate::door::{DoorController, SimGpio};
+use crate::language::Language;
+use crate::manage;
 use crate::pi::{RppalGpio, open_reader};
 #[cfg(not(feature = "camera"))]
 use crate::runtime::camera::{NO_CAMERA, NoCamera};
@@ -24,9 +25,9 @@ use crate::runtime::script::Simulation;
 #[cfg(feature = "camera")]
 use crate::runtime::webcam::Webcam;
 use crate::runtime::{Event, FrameSource, Gate, PhotoCamera, device};
-use crate::store::{ConsentGrant, Language, NewResident, Store, unix_now};
+use crate::store::{ConsentGrant, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;
-use crate::vision::{Embedding, FacePipeline};
+use crate::vision::{Embedding, FaceEngine, FacePipeline, ModelEngine};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -56,13 +57,14 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         make_demo_residents(config, photos)?;
     }
     let store = Store::open(&config.store)?;
-    let faces = FacePipeline::load(&config.paths.models, &config.vision).map_err(|e| e.to_string());
+    let faces = face_engine(config);
     if let Err(reason) = &faces {
         eprintln!("face recognition unavailable: {reason} (PIN and card still work)");
     }
     let gpio = SimGpio::default();
     let door = DoorController::new(gpio.clone(), config.door.clone(), 0)?;
-    let gate = Gate::new(config.clone(), store, faces, PhotoCamera::default(), door, unix_now())?;
+    let gate =
+        Gate::new(config.gate_settings(), store, faces, PhotoCamera::default(), door, unix_now())?;
     match &args.script {
         Some(script) => {
             let text = std::fs::read_to_string(script)
@@ -141,7 +143,7 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
     if let Err(reason) = &faces {
         tracing::warn!("face recognition unavailable: {reason} (PIN and card still work)");
     }
-    let mut gate = Gate::new(config.clone(), store, faces, camera, door, unix_now())?;
+    let mut gate = Gate::new(config.gate_settings(), store, faces, camera, door, unix_now())?;
     let notifier = Notifier::from_env()?;
     // A failed write to the journal must not stop the gate.
     let log = |t: u64, event: &Event| drop(print_events(&[(t, event.clone())]));
@@ -154,19 +156,27 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
             &no_taps,
             &stop,
             |_, t, events| events.iter().for_each(|e| log(t, e)),
-        );
+        )
+        .map_err(Into::into);
     }
     touchscreen(gate, reader, notifier, stop, log)
 }
 
+/// The face engine on the configured models, or why there is none (the Face tile shows it).
+fn face_engine(config: &Config) -> Result<Box<dyn FaceEngine>, String> {
+    match ModelEngine::load(&config.paths.models, &config.vision) {
+        Ok(engine) => Ok(Box::new(engine)),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
 #[cfg(feature = "camera")]
-fn device_camera(config: &Config) -> (Webcam, Result<FacePipeline, String>) {
-    let faces = FacePipeline::load(&config.paths.models, &config.vision).map_err(|e| e.to_string());
-    (Webcam::new(config.camera.clone()), faces)
+fn device_camera(config: &Config) -> (Webcam, Result<Box<dyn FaceEngine>, String>) {
+    (Webcam::new(config.camera.clone()), face_engine(config))
 }
 
 #[cfg(not(feature = "camera"))]
-fn device_camera(_: &Config) -> (NoCamera, Result<FacePipeline, String>) {
+fn device_camera(_: &Config) -> (NoCamera, Result<Box<dyn FaceEngine>, String>) {
     (NoCamera, Err(NO_CAMERA.to_owned()))
 }
 
@@ -230,7 +240,6 @@ fn interactive(mut sim: Simulation) -> anyhow::Result<()> {
 fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
     let mut store = Store::init(&config.store)?;
     let mut faces = FacePipeline::load(&config.paths.models, &config.vision)?;
-    let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
     let images = scan(photos)?;
     let now = unix_now();
     let consent =
@@ -252,22 +261,18 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
             ..Default::default()
         };
         store.add_resident(&resident, now, "demo")?;
-        store.enrol(
+        manage::enrol_face(
+            &mut store,
             &number,
             &Embedding::mean(&good).expect("two embeddings"),
             Some(&consent),
             config.consent.minor_age,
             now,
         )?;
-        store.set_pin(&number, &hasher.hash(&Pin::parse("1234", &config.pin)?)?, now, "demo")?;
-        let card = parse_line(&format!("{}", 900_000 + made))?;
-        store.add_card(
-            &number,
-            &CardIndex::of(store.card_key(), &card),
-            "demo card",
-            now,
-            "demo",
-        )?;
+        let pin = Pin::parse("1234", &config.pin)?;
+        manage::set_pin(&mut store, &config.pin, &number, &pin, now, "demo")?;
+        let card: CardUid = format!("{}", 900_000 + made).parse()?;
+        manage::add_card(&mut store, &number, &card, "demo card", now, "demo")?;
         eprintln!(
             "demo resident {number}: face from {identity}, PIN 1234, card {}",
             900_000 + made

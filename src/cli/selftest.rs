@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::credentials::readers::rc522::Mfrc522;
-use crate::credentials::readers::sim::parse_line;
 use crate::credentials::readers::wedge::WedgeReader;
 use crate::credentials::readers::{CardReader, ReaderKind};
 use crate::door::{DoorController, Gpio, Input, Output, SimGpio};
@@ -86,7 +85,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         );
         all &= report(
             "card reader",
-            parse_line("0004512345")
+            "0004512345"
+                .parse::<crate::credentials::CardUid>()
                 .map(|_| "simulated: reads typed numbers".into())
                 .map_err(|e| e.to_string()),
         );

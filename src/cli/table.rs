@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 
-pub use crate::dates::{format_time, parse_date};
+pub(crate) use crate::dates::{format_time, parse_date};
 
 /// Prints rows as a left-aligned table under a header.
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -25,12 +25,12 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
 }
 
 /// Prints a value as one line of JSON.
-pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
 }
 
 /// An optional time as a table cell.
-pub fn cell_time(at: Option<i64>) -> String {
+pub(crate) fn cell_time(at: Option<i64>) -> String {
     at.map_or_else(|| "-".into(), |t| format_time(t)[..10].to_owned())
 }

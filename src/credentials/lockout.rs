@@ -22,13 +22,13 @@ pub const TERMINAL_KEY: &str = "terminal";
 
 impl LockoutState {
     /// Seconds left on the lock at `now`, if locked.
-    pub fn remaining(&self, now: i64) -> Option<i64> {
+    pub(crate) fn remaining(&self, now: i64) -> Option<i64> {
         self.locked_until.filter(|&until| until > now).map(|until| until - now)
     }
 
     /// After a wrong PIN for a resident number: locked at `max_failures`, then each further
     /// failure doubles the lock, up to `max_lock_seconds`.
-    pub fn after_resident_failure(self, now: i64, config: &PinConfig) -> Self {
+    pub(crate) fn after_resident_failure(self, now: i64, config: &PinConfig) -> Self {
         let failures = self.failures.saturating_add(1);
         let locked_until = (failures >= config.max_failures).then(|| {
             let doublings = (failures - config.max_failures).min(20);
@@ -39,7 +39,7 @@ impl LockoutState {
 
     /// After any wrong PIN on the keypad: the count restarts after a quiet window; at
     /// `terminal_max_failures` the keypad locks with the same back-off.
-    pub fn after_terminal_failure(self, now: i64, config: &PinConfig) -> Self {
+    pub(crate) fn after_terminal_failure(self, now: i64, config: &PinConfig) -> Self {
         let quiet =
             self.last_failure_at.is_none_or(|last| now - last > config.terminal_window_seconds);
         let failures = if quiet { 1 } else { self.failures.saturating_add(1) };

@@ -6,6 +6,6 @@ pub mod lockout;
 pub mod pin;
 pub mod readers;
 
-pub use card::{CardIndex, CardUid};
+pub use card::{CardIndex, CardNumberError, CardUid};
 pub use lockout::LockoutState;
-pub use pin::{Pin, PinConfig, PinHasher};
+pub use pin::{Pin, PinConfig, PinError, PinHasher};

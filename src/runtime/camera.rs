@@ -27,16 +27,22 @@ impl Default for CameraConfig {
     }
 }
 
+/// A `[camera]` setting no camera can meet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CameraConfigError {
+    #[error("[camera] {width}x{height} is not a usable capture size (160x120 to 4096x4096)")]
+    Size { width: u32, height: u32 },
+    #[error("[camera] fps = {0} must be 1 to 60")]
+    Fps(u32),
+}
+
 impl CameraConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), CameraConfigError> {
         if !(160..=4096).contains(&self.width) || !(120..=4096).contains(&self.height) {
-            return Err(format!(
-                "[camera] {}x{} is not a usable capture size (160x120 to 4096x4096)",
-                self.width, self.height
-            ));
+            return Err(CameraConfigError::Size { width: self.width, height: self.height });
         }
         if !(1..=60).contains(&self.fps) {
-            return Err(format!("[camera] fps = {} must be 1 to 60", self.fps));
+            return Err(CameraConfigError::Fps(self.fps));
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::error::Result;
 use super::notify::Notifier;
 use super::{Action, Event, FrameSource, Gate};
 use crate::credentials::readers::CardReader;
@@ -23,7 +24,7 @@ pub fn run<C: FrameSource, D: DoorPort>(
     taps: &mpsc::Receiver<Action>,
     stop: &AtomicBool,
     mut after_turn: impl FnMut(&Gate<C, D>, u64, &[Event]),
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let started = Instant::now();
     notifier.ready()?;
     while !stop.load(Ordering::Relaxed) {

@@ -4,6 +4,7 @@
 
 pub mod camera;
 pub mod device;
+pub mod error;
 pub mod gate;
 pub mod notify;
 pub mod script;
@@ -11,4 +12,5 @@ pub mod script;
 pub mod webcam;
 
 pub use camera::{FrameSource, NoCamera, PhotoCamera};
-pub use gate::{Action, Event, Gate, GateConfig, Screen};
+pub use error::GateError;
+pub use gate::{Action, Event, Gate, GateConfig, GateSettings, Screen};

@@ -19,8 +19,8 @@
 use std::path::{Path, PathBuf};
 
 use super::camera::PhotoCamera;
+use super::error::{GateError, Result};
 use super::gate::{Action, AdminTask, Event, Gate};
-use crate::credentials::readers::sim::parse_line;
 use crate::door::{DoorController, Input, SimGpio};
 
 /// Ticks of the simulated clock.
@@ -45,7 +45,7 @@ impl Simulation {
     }
 
     /// Runs one command line; returns the events with their times.
-    pub fn run_line(&mut self, line: &str) -> anyhow::Result<Vec<(u64, Event)>> {
+    pub fn run_line(&mut self, line: &str) -> Result<Vec<(u64, Event)>> {
         let line = line.split('#').next().unwrap_or("").trim();
         let mut words = line.split_whitespace();
         let (Some(verb), arg) = (words.next(), words.next()) else { return Ok(Vec::new()) };
@@ -53,7 +53,7 @@ impl Simulation {
         let action = match (verb, arg) {
             ("at", Some(t)) => {
                 let target: u64 =
-                    t.parse().map_err(|_| anyhow::anyhow!("`at` takes milliseconds: {line}"))?;
+                    t.parse().map_err(|_| script_error(line, "`at` takes milliseconds"))?;
                 while self.now < target {
                     self.now = (self.now + TICK_MS).min(target);
                     out.extend(self.gate.tick(self.now)?.into_iter().map(|e| (self.now, e)));
@@ -75,14 +75,14 @@ impl Simulation {
                 "card" => AdminTask::AddCard,
                 "pin" => AdminTask::ResetPin,
                 "unlock" => AdminTask::LiftLockout,
-                _ => anyhow::bail!("unknown admin task: {line}"),
+                _ => return Err(script_error(line, "unknown admin task")),
             }),
             ("type", Some(digits)) => Action::Digits(digits.to_owned()),
             ("newpin", Some(old)) => Action::ChangePin {
                 old: old.to_owned(),
                 new: words.next().unwrap_or_default().to_owned(),
             },
-            ("card", Some(number)) => Action::Card(parse_line(number)?),
+            ("card", Some(number)) => Action::Card(number.parse()?),
             ("show", Some("nobody")) => {
                 self.gate.camera_mut().show(None);
                 return Ok(out);
@@ -104,13 +104,17 @@ impl Simulation {
             ("fire", Some(state @ ("on" | "off"))) => {
                 return self.drive(Input::Fire, state == "on");
             }
-            _ => anyhow::bail!("unknown command: {line}"),
+            _ => return Err(script_error(line, "unknown command")),
         };
         Ok(self.gate.act(action, self.now)?.into_iter().map(|e| (self.now, e)).collect())
     }
 
-    fn drive(&mut self, input: Input, active: bool) -> anyhow::Result<Vec<(u64, Event)>> {
+    fn drive(&mut self, input: Input, active: bool) -> Result<Vec<(u64, Event)>> {
         self.gpio.drive(input, active);
         Ok(Vec::new())
     }
+}
+
+fn script_error(line: &str, reason: &str) -> GateError {
+    GateError::Script { line: line.to_owned(), reason: reason.to_owned() }
 }

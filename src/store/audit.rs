@@ -31,6 +31,80 @@ impl Chain {
     }
 }
 
+/// What an audit row records. The stored text ([`AuditKind::as_str`]) never changes, so old
+/// databases still verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// The door opened for a resident.
+    AccessGranted,
+    /// The first of two factors was accepted.
+    FirstFactorOk,
+    /// A credential was refused.
+    AccessDenied,
+    /// The door stayed open too long.
+    DoorHeldOpen,
+    /// The door opened without a grant.
+    DoorForcedOpen,
+    /// The fire input unlocked the door.
+    DoorFireUnlocked,
+    /// A resident consented to face recognition.
+    ConsentGranted,
+    /// A resident withdrew consent; their face data was deleted.
+    ConsentWithdrawn,
+    /// A PIN was set, reset or changed.
+    PinSet,
+    /// A PIN lockout was lifted.
+    LockoutLifted,
+    /// A card was registered.
+    CardAdded,
+    /// A card was revoked.
+    CardRevoked,
+    /// The retention rules ran.
+    Purge,
+    /// The site key was replaced.
+    KeyRotated,
+    /// A resident was added.
+    ResidentAdded,
+    /// A resident's record was changed.
+    ResidentEdited,
+    /// A resident was removed.
+    ResidentRemoved,
+    /// A resident's card + PIN requirement changed.
+    CardPinPolicy,
+    /// A face template was enrolled.
+    FaceEnrolled,
+    /// A face template was deleted.
+    TemplateDeleted,
+}
+
+impl AuditKind {
+    /// The text stored in the `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::AccessGranted => "access_granted",
+            AuditKind::FirstFactorOk => "first_factor_ok",
+            AuditKind::AccessDenied => "access_denied",
+            AuditKind::DoorHeldOpen => "door_heldopen",
+            AuditKind::DoorForcedOpen => "door_forcedopen",
+            AuditKind::DoorFireUnlocked => "door_fireunlocked",
+            AuditKind::ConsentGranted => "consent_granted",
+            AuditKind::ConsentWithdrawn => "consent_withdrawn",
+            AuditKind::PinSet => "pin_set",
+            AuditKind::LockoutLifted => "lockout_lifted",
+            AuditKind::CardAdded => "card_added",
+            AuditKind::CardRevoked => "card_revoked",
+            AuditKind::Purge => "purge",
+            AuditKind::KeyRotated => "key_rotated",
+            AuditKind::ResidentAdded => "resident_added",
+            AuditKind::ResidentEdited => "resident_edited",
+            AuditKind::ResidentRemoved => "resident_removed",
+            AuditKind::CardPinPolicy => "card_pin_policy",
+            AuditKind::FaceEnrolled => "face_enrolled",
+            AuditKind::TemplateDeleted => "template_deleted",
+        }
+    }
+}
+
 /// One audit row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
@@ -80,12 +154,12 @@ fn checkpoint(tx: &rusqlite::Connection, chain: Chain) -> Result<Option<(i64, Ve
 }
 
 /// Appends a row inside a transaction.
-pub fn append(
+pub(crate) fn append(
     tx: &Transaction,
     key: &Key,
     chain: Chain,
     at: i64,
-    kind: &str,
+    kind: AuditKind,
     subject: &str,
     detail: &str,
 ) -> Result<()> {
@@ -99,7 +173,7 @@ pub fn append(
         id: next_id,
         chain: chain.as_str().into(),
         at,
-        kind: kind.into(),
+        kind: kind.as_str().into(),
         subject: subject.into(),
         detail: detail.into(),
     };
@@ -145,7 +219,7 @@ fn first_broken(conn: &rusqlite::Connection, key: &Key, chain: Chain) -> Result<
 }
 
 /// Recomputes every MAC under a new key (key rotation), after checking the old chain.
-pub fn rechain(tx: &Transaction, old: &Key, new: &Key) -> Result<()> {
+pub(crate) fn rechain(tx: &Transaction, old: &Key, new: &Key) -> Result<()> {
     for chain in [Chain::Access, Chain::Admin] {
         if let Some(id) = first_broken(tx, old, chain)? {
             return Err(StoreError::Invalid(format!(
@@ -176,7 +250,7 @@ impl Store {
         &mut self,
         chain: Chain,
         at: i64,
-        kind: &str,
+        kind: AuditKind,
         subject: &str,
         detail: &str,
     ) -> Result<()> {
@@ -211,7 +285,7 @@ impl Store {
 
     /// Removes access rows older than `before` (the oldest run of the access chain), keeping a
     /// checkpoint so the rest still verifies. Returns how many rows went.
-    pub fn prune_access_log(&mut self, before: i64) -> Result<usize> {
+    pub(crate) fn prune_access_log(&mut self, before: i64) -> Result<usize> {
         self.transaction(|tx| {
             let old: Vec<(i64, Vec<u8>)> = rows(tx, Chain::Access)?
                 .into_iter()
@@ -243,9 +317,16 @@ mod tests {
     fn chain_verifies_and_a_hand_edit_is_found_at_its_row() {
         let mut s = store();
         for i in 0..5 {
-            s.audit(Chain::Access, 100 + i, "access_granted", &format!("resident#{i}"), "pin")
+            s.audit(
+                Chain::Access,
+                100 + i,
+                AuditKind::AccessGranted,
+                &format!("resident#{i}"),
+                "pin",
+            )
+            .unwrap();
+            s.audit(Chain::Admin, 100 + i, AuditKind::ResidentAdded, &format!("resident#{i}"), "")
                 .unwrap();
-            s.audit(Chain::Admin, 100 + i, "resident_added", &format!("resident#{i}"), "").unwrap();
         }
         assert_eq!(s.verify_audit().unwrap(), Verification { rows: 10, first_broken: None });
         s.conn.execute("UPDATE audit SET detail = 'face' WHERE id = 5", []).unwrap();
@@ -256,7 +337,7 @@ mod tests {
     fn a_deleted_row_breaks_the_next_one() {
         let mut s = store();
         for i in 0..4 {
-            s.audit(Chain::Admin, i, "x", "site", "").unwrap();
+            s.audit(Chain::Admin, i, AuditKind::Purge, "site", "").unwrap();
         }
         s.conn.execute("DELETE FROM audit WHERE id = 2", []).unwrap();
         assert_eq!(s.verify_audit().unwrap().first_broken, Some(3));
@@ -266,12 +347,15 @@ mod tests {
     fn pruning_keeps_the_chain_verifiable_and_admin_rows() {
         let mut s = store();
         for day in 0..10 {
-            s.audit(Chain::Access, day * 86_400, "access_denied", "terminal", "pin").unwrap();
-            s.audit(Chain::Admin, day * 86_400, "template_deleted", "resident#1", "").unwrap();
+            s.audit(Chain::Access, day * 86_400, AuditKind::AccessDenied, "terminal", "pin")
+                .unwrap();
+            s.audit(Chain::Admin, day * 86_400, AuditKind::TemplateDeleted, "resident#1", "")
+                .unwrap();
         }
         assert_eq!(s.prune_access_log(5 * 86_400).unwrap(), 5);
         assert_eq!(s.verify_audit().unwrap(), Verification { rows: 15, first_broken: None });
-        s.audit(Chain::Access, 11 * 86_400, "access_granted", "resident#1", "card").unwrap();
+        s.audit(Chain::Access, 11 * 86_400, AuditKind::AccessGranted, "resident#1", "card")
+            .unwrap();
         assert_eq!(s.verify_audit().unwrap().first_broken, None);
         assert_eq!(s.prune_access_log(5 * 86_400).unwrap(), 0);
     }

@@ -5,8 +5,9 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::audit::{Chain, append};
+use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store};
+use crate::language::Language;
 use crate::store::retention::RetentionConfig;
 
 /// `[consent]`.
@@ -32,14 +33,6 @@ impl Default for ConsentConfig {
             contact: "the management office".into(),
         }
     }
-}
-
-/// The languages of the notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    Zh,
-    En,
 }
 
 const NOTICE_EN: &str = "Face recognition at this door — notice and consent (version {version})
@@ -151,7 +144,7 @@ pub(super) fn insert(
         key,
         Chain::Admin,
         now,
-        "consent_granted",
+        AuditKind::ConsentGranted,
         &format!("resident#{resident_id}"),
         &detail,
     )?;
@@ -205,7 +198,7 @@ impl Store {
         let deleted = self.transaction(|tx| {
             let deleted = tx.execute("DELETE FROM templates WHERE resident_id = ?1", [resident.id])?;
             tx.execute("UPDATE consents SET withdrawn_at = ?1 WHERE resident_id = ?2 AND withdrawn_at IS NULL", params![now, resident.id])?;
-            append(tx, &key, Chain::Admin, now, "consent_withdrawn", &resident.subject(), &format!("{deleted} templates deleted, by {operator}"))?;
+            append(tx, &key, Chain::Admin, now, AuditKind::ConsentWithdrawn, &resident.subject(), &format!("{deleted} templates deleted, by {operator}"))?;
             Ok(deleted)
         })?;
         self.checkpoint()?;

@@ -3,9 +3,9 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::audit::{Chain, append};
+use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store, StoreError};
-use crate::credentials::{CardIndex, LockoutState};
+use crate::credentials::{CardIndex, CardUid, LockoutState, Pin, PinConfig};
 
 /// A card on record (never its UID).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,9 +18,17 @@ pub struct StoredCard {
 }
 
 impl Store {
-    /// Sets or replaces a resident's PIN hash (PHC string).
-    pub fn set_pin(&mut self, number: &str, phc: &str, now: i64, operator: &str) -> Result<()> {
+    /// Sets or replaces a resident's PIN, hashed under `rules` (argon2id, the site's pepper).
+    pub fn set_pin(
+        &mut self,
+        number: &str,
+        pin: &Pin,
+        rules: &PinConfig,
+        now: i64,
+        operator: &str,
+    ) -> Result<()> {
         let resident = self.resident(number)?;
+        let phc = self.pin_hasher(rules)?.hash(pin)?;
         let key = self.audit_key().clone();
         self.transaction(|tx| {
             tx.execute(
@@ -28,12 +36,30 @@ impl Store {
                  ON CONFLICT(resident_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at",
                 params![resident.id, phc, now],
             )?;
-            append(tx, &key, Chain::Admin, now, "pin_set", &resident.subject(), &format!("by {operator}"))
+            append(tx, &key, Chain::Admin, now, AuditKind::PinSet, &resident.subject(), &format!("by {operator}"))
         })
     }
 
+    /// The resident whose number and PIN these are, if any. Exactly one argon2 verification
+    /// runs, known number or not (an unknown one is checked against a dummy hash).
+    pub(crate) fn verify_pin(
+        &self,
+        number: &str,
+        pin: &Pin,
+        rules: &PinConfig,
+    ) -> Result<Option<i64>> {
+        let stored = self.pin_hash(number)?;
+        let matched = self.pin_hasher(rules)?.verify(stored.as_ref().map(|s| s.1.as_str()), pin);
+        Ok(stored.filter(|_| matched).map(|(id, _)| id))
+    }
+
+    /// How many PIN verifications this store has run (each costs one argon2 hash).
+    pub fn pin_verifications(&self) -> u64 {
+        self.pin_hasher.get().map_or(0, |h| h.verifications())
+    }
+
     /// The resident id and PIN hash for a typed resident number, if both exist.
-    pub fn pin_hash(&self, number: &str) -> Result<Option<(i64, String)>> {
+    fn pin_hash(&self, number: &str) -> Result<Option<(i64, String)>> {
         Ok(self
             .conn
             .query_row(
@@ -63,7 +89,7 @@ impl Store {
             .unwrap_or_default())
     }
 
-    pub fn set_lockout(&self, key: &str, state: &LockoutState) -> Result<()> {
+    pub(crate) fn set_lockout(&self, key: &str, state: &LockoutState) -> Result<()> {
         self.conn.execute(
             "INSERT INTO lockouts (key, failures, locked_until, last_failure_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until,
@@ -79,7 +105,7 @@ impl Store {
     }
 
     /// Lifts a lockout and audits who did it; returns whether there was one.
-    pub fn lift_lockout(
+    pub(crate) fn lift_lockout(
         &mut self,
         key: &str,
         subject: &str,
@@ -87,33 +113,40 @@ impl Store {
         operator: &str,
     ) -> Result<bool> {
         let lifted = self.clear_lockout(key)?;
-        self.audit(Chain::Admin, now, "lockout_lifted", subject, &format!("by {operator}"))?;
+        self.audit(
+            Chain::Admin,
+            now,
+            AuditKind::LockoutLifted,
+            subject,
+            &format!("by {operator}"),
+        )?;
         Ok(lifted)
     }
 
-    /// Registers a card for a resident.
+    /// Registers a card for a resident (only its keyed index is stored).
     pub fn add_card(
         &mut self,
         number: &str,
-        index: &CardIndex,
+        uid: &CardUid,
         label: &str,
         now: i64,
         operator: &str,
     ) -> Result<i64> {
         let resident = self.resident(number)?;
+        let index = CardIndex::of(self.card_key(), uid);
         let key = self.audit_key().clone();
         self.transaction(|tx| {
             let taken: bool =
                 tx.query_row("SELECT EXISTS(SELECT 1 FROM cards WHERE card_index = ?1)", [&index.0[..]], |r| r.get(0))?;
             if taken {
-                return Err(StoreError::Invalid("this card is already registered".into()));
+                return Err(StoreError::CardTaken);
             }
             tx.execute(
                 "INSERT INTO cards (resident_id, card_index, label, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![resident.id, &index.0[..], label, now],
             )?;
             let id = tx.last_insert_rowid();
-            append(tx, &key, Chain::Admin, now, "card_added", &resident.subject(), &format!("card {id} by {operator}"))?;
+            append(tx, &key, Chain::Admin, now, AuditKind::CardAdded, &resident.subject(), &format!("card {id} by {operator}"))?;
             Ok(id)
         })
     }
@@ -129,22 +162,23 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?
-                .ok_or_else(|| StoreError::Invalid(format!("no active card {id}")))?;
+                .ok_or(StoreError::UnknownCard(id))?;
             tx.execute("UPDATE cards SET revoked_at = ?1 WHERE id = ?2", params![now, id])?;
             append(
                 tx,
                 &key,
                 Chain::Admin,
                 now,
-                "card_revoked",
+                AuditKind::CardRevoked,
                 &format!("resident#{resident}"),
                 &format!("card {id} by {operator}"),
             )
         })
     }
 
-    /// The resident holding an active card with this index.
-    pub fn resident_for_card(&self, index: &CardIndex) -> Result<Option<i64>> {
+    /// The resident holding an active card with this UID.
+    pub(crate) fn resident_for_card(&self, uid: &CardUid) -> Result<Option<i64>> {
+        let index = CardIndex::of(self.card_key(), uid);
         Ok(self
             .conn
             .query_row(
@@ -156,7 +190,7 @@ impl Store {
     }
 
     /// A resident's cards.
-    pub fn cards_of(&self, number: &str) -> Result<Vec<StoredCard>> {
+    pub(crate) fn cards_of(&self, number: &str) -> Result<Vec<StoredCard>> {
         let resident = self.resident(number)?;
         let mut stmt =
             self.conn.prepare("SELECT id, resident_id, label, created_at, revoked_at FROM cards WHERE resident_id = ?1 ORDER BY id")?;

@@ -4,10 +4,10 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::audit::{Chain, append};
+use super::audit::{AuditKind, Chain, append};
 use super::consent::{self, ConsentGrant};
 use super::{Result, Store, StoreError};
-use crate::templates::{Gallery, MODEL, ProtectedTemplate, TemplateKey};
+use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, ResidentPair, TemplateKey};
 use crate::vision::Embedding;
 
 /// A template's bookkeeping (never its vector).
@@ -48,7 +48,7 @@ impl Store {
                 params![resident.id, record.id, &template.salt[..], template.vector_bytes(), MODEL, now],
             )?;
             let id = tx.last_insert_rowid();
-            append(tx, &key, Chain::Admin, now, "face_enrolled", &resident.subject(), &format!("template {id}"))?;
+            append(tx, &key, Chain::Admin, now, AuditKind::FaceEnrolled, &resident.subject(), &format!("template {id}"))?;
             Ok(id)
         })?;
         Ok(id)
@@ -121,7 +121,7 @@ impl Store {
                 &key,
                 Chain::Admin,
                 now,
-                "template_deleted",
+                AuditKind::TemplateDeleted,
                 &format!("resident#{resident}"),
                 &format!("template {id} by {operator}"),
             )
@@ -129,24 +129,24 @@ impl Store {
         self.checkpoint()
     }
 
-    /// The enrolled embeddings, recovered in memory with the template key (zeroised when
-    /// dropped): only `admin calibrate` needs them, to compare residents with each other.
-    pub fn enrolled_embeddings(&self) -> Result<Vec<(i64, Embedding)>> {
+    /// How close enrolled residents are to each other (see [`templates::closest_pairs`]), and
+    /// how many residents have a template.
+    pub(crate) fn closest_pairs(&self) -> Result<(usize, Vec<ResidentPair>)> {
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = self
             .conn
             .prepare("SELECT resident_id, salt, vector FROM templates ORDER BY resident_id")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut protected = Vec::with_capacity(rows.len());
         for (resident, salt, vector) in rows {
             let template = ProtectedTemplate::from_bytes(&salt, &vector).ok_or_else(|| {
                 StoreError::Invalid(format!("a template of resident #{resident} is damaged"))
             })?;
-            let mut raw = self.template_key().transform(&template.salt).invert(&template.vector);
-            out.extend(Embedding::from_raw(raw).map(|e| (resident, e)));
-            zeroize::Zeroize::zeroize(&mut raw);
+            protected.push((resident, template));
         }
-        Ok(out)
+        let mut residents: Vec<i64> = protected.iter().map(|t| t.0).collect();
+        residents.dedup();
+        Ok((residents.len(), templates::closest_pairs(self.template_key(), &protected)))
     }
 
     /// Marks a template as used (for retention).

@@ -13,19 +13,21 @@ pub mod residents;
 pub mod retention;
 mod schema;
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::{PinError, PinHasher};
 use crate::keys::{Key, KeyError, Purpose, SiteKey};
 use crate::templates::TemplateKey;
 
-pub use audit::{AuditEntry, Chain};
-pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord, Language};
+pub use audit::{AuditEntry, AuditKind, Chain};
+pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
 pub use faces::StoredTemplate;
 pub use residents::{NewResident, Resident, ResidentStatus};
-pub use retention::{PurgeReport, RetentionConfig};
+pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
 
 /// `[store]`: where the data lives.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -68,6 +70,14 @@ pub enum StoreError {
     NoConsent(String),
     #[error("resident {0} is a minor: face enrolment needs a guardian's consent")]
     GuardianConsentRequired(String),
+    #[error("this card is already registered")]
+    CardTaken,
+    #[error("no active card {0}")]
+    UnknownCard(i64),
+    #[error(transparent)]
+    Pin(#[from] PinError),
+    #[error(transparent)]
+    Retention(#[from] RetentionConfigError),
     #[error("{0}")]
     Invalid(String),
     #[error("database error: {0}")]
@@ -84,6 +94,8 @@ pub struct Store {
     audit_key: Key,
     pin_pepper: Key,
     card_key: Key,
+    /// Built on first use (see [`Store::pin_hasher`]).
+    pin_hasher: OnceCell<PinHasher>,
 }
 
 impl Store {
@@ -106,9 +118,11 @@ impl Store {
         if pending.exists() {
             let new_key = SiteKey::load(&pending)?;
             let store = Self::open_with_key(&config.database, &new_key)?;
-            let rotated =
-                store.audit_entries(None)?.last().is_some_and(|e| e.kind == "key_rotated")
-                    && store.verify_audit()?.first_broken.is_none();
+            let rotated = store
+                .audit_entries(None)?
+                .last()
+                .is_some_and(|e| e.kind == AuditKind::KeyRotated.as_str())
+                && store.verify_audit()?.first_broken.is_none();
             if rotated {
                 std::fs::rename(&pending, &config.key_file)
                     .map_err(|source| KeyError::Write { path: config.key_file.clone(), source })?;
@@ -122,7 +136,7 @@ impl Store {
     }
 
     /// Opens an existing database with a given key.
-    pub fn open_with_key(path: &Path, key: &SiteKey) -> Result<Store> {
+    pub(crate) fn open_with_key(path: &Path, key: &SiteKey) -> Result<Store> {
         if !path.exists() {
             return Err(StoreError::Missing { path: path.to_owned() });
         }
@@ -153,6 +167,7 @@ impl Store {
             audit_key: key.derive(Purpose::AuditChain),
             pin_pepper: key.derive(Purpose::PinPepper),
             card_key: key.derive(Purpose::CardIndex),
+            pin_hasher: OnceCell::new(),
         })
     }
 
@@ -160,22 +175,30 @@ impl Store {
         &self.path
     }
 
-    pub fn template_key(&self) -> &TemplateKey {
+    fn template_key(&self) -> &TemplateKey {
         &self.template_key
     }
 
-    /// argon2's secret input for PIN hashes.
-    pub fn pin_pepper(&self) -> &Key {
-        &self.pin_pepper
-    }
-
     /// The key of the card-UID index.
-    pub fn card_key(&self) -> &Key {
+    fn card_key(&self) -> &Key {
         &self.card_key
     }
 
+    /// The PIN hasher with the site's pepper, built on first use with that call's argon2
+    /// parameters (a store serves one site's `[pin]` rules). The only place one is made.
+    fn pin_hasher(&self, rules: &crate::credentials::PinConfig) -> Result<&PinHasher> {
+        if let Some(hasher) = self.pin_hasher.get() {
+            return Ok(hasher);
+        }
+        let hasher = PinHasher::new(rules, self.pin_pepper.clone())?;
+        Ok(self.pin_hasher.get_or_init(|| hasher))
+    }
+
     /// Runs `f` in one transaction: all of it is written, or none.
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    pub(crate) fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction) -> Result<T>,
+    ) -> Result<T> {
         let tx = self.conn.transaction()?;
         let out = f(&tx)?;
         tx.commit()?;
@@ -204,7 +227,7 @@ impl Store {
                 &new_audit_key,
                 Chain::Admin,
                 now,
-                "key_rotated",
+                AuditKind::KeyRotated,
                 "site",
                 &format!("{count} templates re-keyed"),
             )?;
@@ -235,14 +258,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 }
 
 /// Where a key rotation writes the new key before the database is re-keyed.
-pub fn pending_key_path(key_file: &Path) -> PathBuf {
+pub(crate) fn pending_key_path(key_file: &Path) -> PathBuf {
     let mut name = key_file.as_os_str().to_owned();
     name.push(".new");
     PathBuf::from(name)
 }
 
 /// Seconds since the Unix epoch, the store's clock unit.
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

@@ -3,11 +3,11 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-use super::audit::{Chain, append};
+use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store, StoreError};
 
 /// Whether a resident may use the door at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResidentStatus {
     Active,
@@ -15,10 +15,23 @@ pub enum ResidentStatus {
 }
 
 impl ResidentStatus {
-    fn as_str(self) -> &'static str {
+    /// The stored (and typed) word.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Suspended => "suspended",
+        }
+    }
+}
+
+impl std::str::FromStr for ResidentStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "active" => Ok(Self::Active),
+            "suspended" => Ok(Self::Suspended),
+            _ => Err(format!("unknown status `{text}` (active or suspended)")),
         }
     }
 }
@@ -49,14 +62,14 @@ impl Resident {
     }
 
     /// Whether access is valid at `now` (active and within the validity dates).
-    pub fn valid_at(&self, now: i64) -> bool {
+    pub(crate) fn valid_at(&self, now: i64) -> bool {
         self.status == ResidentStatus::Active
             && self.valid_from.is_none_or(|from| now >= from)
             && self.valid_until.is_none_or(|until| now < until)
     }
 
     /// Whether the resident is younger than `minor_age` in the year of `now`.
-    pub fn is_minor(&self, now: i64, minor_age: i32) -> bool {
+    pub(crate) fn is_minor(&self, now: i64, minor_age: i32) -> bool {
         let year = 1970 + (now / 31_556_952) as i32; // mean Gregorian year in seconds
         self.birth_year.is_some_and(|born| year - born < minor_age)
     }
@@ -74,7 +87,7 @@ pub struct NewResident {
 }
 
 /// Checks a resident number: 1 to 12 digits, as typed on the keypad.
-pub fn check_number(number: &str) -> Result<()> {
+pub(crate) fn check_number(number: &str) -> Result<()> {
     if number.is_empty() || number.len() > 12 || !number.bytes().all(|b| b.is_ascii_digit()) {
         return Err(StoreError::Invalid(format!(
             "resident number must be 1 to 12 digits, got {number:?}"
@@ -126,7 +139,7 @@ impl Store {
                 params![new.number, new.name.trim(), new.unit, new.valid_from, new.valid_until, new.birth_year, now],
             )?;
             let subject = format!("resident#{}", tx.last_insert_rowid());
-            append(tx, &key, Chain::Admin, now, "resident_added", &subject, &format!("by {operator}"))
+            append(tx, &key, Chain::Admin, now, AuditKind::ResidentAdded, &subject, &format!("by {operator}"))
         })?;
         self.resident(&new.number)
     }
@@ -152,7 +165,7 @@ impl Store {
     }
 
     /// All residents, by number.
-    pub fn residents(&self) -> Result<Vec<Resident>> {
+    pub(crate) fn residents(&self) -> Result<Vec<Resident>> {
         let sql = format!("SELECT {COLUMNS} FROM residents r ORDER BY r.number");
         let mut stmt = self.conn.prepare(&sql)?;
         let all = stmt.query_map([], from_row)?.collect::<rusqlite::Result<_>>()?;
@@ -160,7 +173,7 @@ impl Store {
     }
 
     /// Changes name, unit, dates, birth year or status; empty strings and `None` keep a value.
-    pub fn edit_resident(
+    pub(crate) fn edit_resident(
         &mut self,
         number: &str,
         edit: &NewResident,
@@ -186,13 +199,13 @@ impl Store {
                     before.id
                 ],
             )?;
-            append(tx, &key, Chain::Admin, now, "resident_edited", &before.subject(), &format!("by {operator}"))
+            append(tx, &key, Chain::Admin, now, AuditKind::ResidentEdited, &before.subject(), &format!("by {operator}"))
         })?;
         self.resident(number)
     }
 
     /// Requires (or stops requiring) the resident's PIN after their card.
-    pub fn set_require_card_pin(
+    pub(crate) fn set_require_card_pin(
         &mut self,
         number: &str,
         required: bool,
@@ -211,7 +224,7 @@ impl Store {
                 &key,
                 Chain::Admin,
                 now,
-                "card_pin_policy",
+                AuditKind::CardPinPolicy,
                 &resident.subject(),
                 &format!("required={required} by {operator}"),
             )
@@ -220,7 +233,7 @@ impl Store {
 
     /// Deletes a resident and everything about them (consent, templates, PIN, cards); only
     /// pseudonymous audit rows remain.
-    pub fn remove_resident(&mut self, number: &str, now: i64, operator: &str) -> Result<()> {
+    pub(crate) fn remove_resident(&mut self, number: &str, now: i64, operator: &str) -> Result<()> {
         let resident = self.resident(number)?;
         let key = self.audit_key().clone();
         self.transaction(|tx| {
@@ -230,7 +243,7 @@ impl Store {
                 &key,
                 Chain::Admin,
                 now,
-                "resident_removed",
+                AuditKind::ResidentRemoved,
                 &resident.subject(),
                 &format!("by {operator}"),
             )

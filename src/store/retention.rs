@@ -4,8 +4,8 @@
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::audit::{Chain, append};
-use super::{Result, Store, StoreError};
+use super::audit::{AuditKind, Chain, append};
+use super::{Result, Store};
 
 const DAY: i64 = 86_400;
 
@@ -27,18 +27,22 @@ impl Default for RetentionConfig {
     }
 }
 
+/// A `[retention]` setting out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RetentionConfigError {
+    #[error("[retention] moved_out_days must be 0 to 90, got {0}")]
+    MovedOutDays(i64),
+    #[error("[retention] template_unused_days and access_log_days must be at least 1")]
+    TooShort,
+}
+
 impl RetentionConfig {
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), RetentionConfigError> {
         if !(0..=90).contains(&self.moved_out_days) {
-            return Err(format!(
-                "[retention] moved_out_days must be 0 to 90, got {}",
-                self.moved_out_days
-            ));
+            return Err(RetentionConfigError::MovedOutDays(self.moved_out_days));
         }
         if self.template_unused_days < 1 || self.access_log_days < 1 {
-            return Err(
-                "[retention] template_unused_days and access_log_days must be at least 1".into()
-            );
+            return Err(RetentionConfigError::TooShort);
         }
         Ok(())
     }
@@ -55,7 +59,7 @@ pub struct PurgeReport {
 impl Store {
     /// Applies the retention rules at `now`.
     pub fn purge(&mut self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
-        retention.validate().map_err(StoreError::Invalid)?;
+        retention.validate()?;
         let key = self.audit_key().clone();
         let (unused_templates, moved_out_residents) = self.transaction(|tx| {
             let unused = tx.execute(
@@ -68,7 +72,7 @@ impl Store {
             )?;
             if unused + moved > 0 {
                 let detail = format!("{unused} unused templates, {moved} moved-out residents");
-                append(tx, &key, Chain::Admin, now, "purge", "site", &detail)?;
+                append(tx, &key, Chain::Admin, now, AuditKind::Purge, "site", &detail)?;
             }
             Ok((unused, moved))
         })?;

@@ -118,24 +118,24 @@ impl Gallery {
             .map(|e| dot(&e.vector, &e.transform.apply(probe.as_slice())))
             .max_by(f32::total_cmp)
     }
+}
 
-    /// The highest score between templates of different residents, per pair of residents,
-    /// highest first: how close the enrolled residents are to each other (`admin calibrate`).
-    /// Needs the raw embeddings, so it takes them from the caller rather than the gallery.
-    pub fn closest_pairs(embeddings: &[(i64, Embedding)]) -> Vec<(i64, i64, f32)> {
-        let mut pairs = Vec::new();
-        for (i, (a, ea)) in embeddings.iter().enumerate() {
-            for (b, eb) in &embeddings[i + 1..] {
-                if a != b {
-                    pairs.push((*a.min(b), *a.max(b), ea.cosine(eb)));
-                }
+/// The highest score between templates of different residents, per pair of residents,
+/// highest first: how close the enrolled residents are to each other (`admin calibrate`).
+/// Only [`super::closest_pairs`] hands it raw embeddings.
+pub(super) fn closest_pairs(embeddings: &[(i64, Embedding)]) -> Vec<(i64, i64, f32)> {
+    let mut pairs = Vec::new();
+    for (i, (a, ea)) in embeddings.iter().enumerate() {
+        for (b, eb) in &embeddings[i + 1..] {
+            if a != b {
+                pairs.push((*a.min(b), *a.max(b), ea.cosine(eb)));
             }
         }
-        pairs.sort_by(|x, y| y.2.total_cmp(&x.2));
-        let mut seen = std::collections::HashSet::new();
-        pairs.retain(|&(a, b, _)| seen.insert((a, b)));
-        pairs
     }
+    pairs.sort_by(|x, y| y.2.total_cmp(&x.2));
+    let mut seen = std::collections::HashSet::new();
+    pairs.retain(|&(a, b, _)| seen.insert((a, b)));
+    pairs
 }
 
 #[cfg(test)]
@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn closest_pairs_lists_each_pair_of_residents_once() {
         let people = [(1, axis(0, 0.0)), (1, axis(0, 0.2)), (2, axis(0, 0.5)), (3, axis(9, 0.0))];
-        let pairs = Gallery::closest_pairs(&people);
+        let pairs = closest_pairs(&people);
         assert_eq!(pairs.len(), 3);
         assert_eq!((pairs[0].0, pairs[0].1), (1, 2));
     }

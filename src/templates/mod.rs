@@ -99,13 +99,21 @@ impl ProtectedTemplate {
     }
 
     /// The same template under a new key and salt, without re-enrolment (key rotation).
-    pub fn rekey(&self, old: &TemplateKey, new: &TemplateKey) -> Self {
+    pub(crate) fn rekey(&self, old: &TemplateKey, new: &TemplateKey) -> Self {
         let mut raw = old.transform(&self.salt).invert(&self.vector);
         let mut salt = [0u8; SALT_LEN];
         rand::rngs::SysRng.try_fill_bytes(&mut salt).expect("the OS random source works");
         let vector = new.transform(&salt).apply(&raw);
         raw.zeroize();
         Self { salt, vector }
+    }
+
+    /// The embedding under the template (zeroised when dropped); it never leaves this module.
+    fn recover(&self, key: &TemplateKey) -> Option<Embedding> {
+        let mut raw = key.transform(&self.salt).invert(&self.vector);
+        let embedding = Embedding::from_raw(raw);
+        raw.zeroize();
+        embedding
     }
 
     /// The vector as stored: little-endian f32s.
@@ -124,6 +132,21 @@ impl ProtectedTemplate {
         });
         Some(Self { salt, vector })
     }
+}
+
+/// Two residents (ids, the lower first) and the highest score between their templates.
+pub type ResidentPair = (i64, i64, f32);
+
+/// How close enrolled residents are to each other (`admin calibrate`): the highest score
+/// between templates of different residents, per pair of residents, highest first. The
+/// templates (with their resident ids) are recovered in memory only for this.
+pub(crate) fn closest_pairs(
+    key: &TemplateKey,
+    templates: &[(i64, ProtectedTemplate)],
+) -> Vec<ResidentPair> {
+    let embeddings: Vec<(i64, Embedding)> =
+        templates.iter().filter_map(|(r, t)| t.recover(key).map(|e| (*r, e))).collect();
+    matcher::closest_pairs(&embeddings)
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub struct Transform {
 
 impl Transform {
     /// The transform drawn from a 32-byte seed.
-    pub fn from_seed(seed: [u8; 32]) -> Self {
+    pub(crate) fn from_seed(seed: [u8; 32]) -> Self {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let rounds = std::array::from_fn(|_| {
             let mut perm: [u8; D] = std::array::from_fn(|i| i as u8);
@@ -60,7 +60,7 @@ impl Transform {
     }
 
     /// `T⁻¹(t)`: only needed to re-key templates in memory during a key rotation.
-    pub fn invert(&self, t: &Vector) -> Vector {
+    pub(crate) fn invert(&self, t: &Vector) -> Vector {
         let mut x = *t;
         let mut tmp = [0f32; D];
         for round in self.rounds.iter().rev() {

@@ -3,9 +3,9 @@
 use std::rc::Rc;
 
 use super::{GateWindow, KeypadFor, Offer as UiOffer, Page, Task};
+use crate::language::Language;
 use crate::runtime::gate::{AdminTask, FaceTile, Offer, Outcome};
 use crate::runtime::{Action, Screen};
-use crate::store::Language;
 use crate::vision::QualityIssue;
 use crate::vision::liveness::active::Turn;
 

@@ -10,9 +10,9 @@ use slint::ComponentHandle;
 
 use super::{GateWindow, SimPanel, connect, select_language, show};
 use crate::door::{Gpio, Input, Output};
+use crate::language::Language;
 use crate::runtime::script::Simulation;
 use crate::runtime::{Action, FrameSource, Screen};
-use crate::store::Language;
 
 /// What the windows send to the gate's thread.
 enum Command {

@@ -69,5 +69,5 @@ where
     slint::run_event_loop_until_quit()?;
     stop.store(true, Ordering::Relaxed);
     drop(window);
-    worker.join().map_err(|_| anyhow::anyhow!("the gate's thread panicked"))?
+    Ok(worker.join().map_err(|_| anyhow::anyhow!("the gate's thread panicked"))??)
 }

@@ -27,7 +27,7 @@ impl Affine {
     }
 
     /// The inverse map, or `None` when the map is degenerate.
-    pub fn inverse(&self) -> Option<Affine> {
+    pub(crate) fn inverse(&self) -> Option<Affine> {
         let [[a, b, tx], [c, d, ty]] = self.0;
         let det = a * d - b * c;
         if det.abs() < 1e-12 || !det.is_finite() {
@@ -40,7 +40,7 @@ impl Affine {
 
 /// The least-squares similarity (rotation, uniform scale, translation; no reflection) taking
 /// `src` points onto `dst` points: Umeyama's solution, which in 2-D has a closed form.
-pub fn similarity(src: &[Point], dst: &[Point]) -> Option<Affine> {
+pub(crate) fn similarity(src: &[Point], dst: &[Point]) -> Option<Affine> {
     let n = src.len().min(dst.len());
     if n < 2 {
         return None;
@@ -73,7 +73,7 @@ pub fn similarity(src: &[Point], dst: &[Point]) -> Option<Affine> {
 
 /// Cuts out a `size × size` image: output pixel `(x, y)` takes the bilinear sample at
 /// `to_frame(x, y)` in `frame`; samples outside the frame are black.
-pub fn warp(frame: &Frame, to_frame: &Affine, size: u32) -> Frame {
+pub(crate) fn warp(frame: &Frame, to_frame: &Affine, size: u32) -> Frame {
     let (w, h) = (frame.width() as i64, frame.height() as i64);
     let px = frame.pixels();
     let fetch = |x: i64, y: i64, c: usize| -> f32 {
@@ -101,7 +101,7 @@ pub fn warp(frame: &Frame, to_frame: &Affine, size: u32) -> Frame {
 }
 
 /// The aligned 112×112 face for the given landmarks, or `None` for degenerate landmarks.
-pub fn align_face(frame: &Frame, landmarks: &[Point; 5]) -> Option<Frame> {
+pub(crate) fn align_face(frame: &Frame, landmarks: &[Point; 5]) -> Option<Frame> {
     let to_template = similarity(landmarks, &TEMPLATE)?;
     Some(warp(frame, &to_template.inverse()?, ALIGNED_SIZE))
 }

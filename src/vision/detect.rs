@@ -36,7 +36,7 @@ impl BoundingBox {
     }
 
     /// Intersection over union with another box.
-    pub fn iou(&self, other: &BoundingBox) -> f32 {
+    pub(crate) fn iou(&self, other: &BoundingBox) -> f32 {
         let left = self.x.max(other.x);
         let top = self.y.max(other.y);
         let right = (self.x + self.width).min(other.x + other.width);
@@ -58,7 +58,7 @@ pub struct Detection {
 
 impl Detection {
     /// The same detection with every coordinate multiplied by `factor`.
-    pub fn scaled(&self, factor: f32) -> Detection {
+    pub(crate) fn scaled(&self, factor: f32) -> Detection {
         let b = self.bbox;
         Detection {
             bbox: BoundingBox {
@@ -84,7 +84,12 @@ pub struct Head<'a> {
 
 /// Decodes one head for an input of `width × height` (multiples of 32), keeping scores at or
 /// above `threshold`.
-pub fn decode_head(head: &Head, width: usize, height: usize, threshold: f32) -> Vec<Detection> {
+pub(crate) fn decode_head(
+    head: &Head,
+    width: usize,
+    height: usize,
+    threshold: f32,
+) -> Vec<Detection> {
     let cols = width / head.stride;
     let rows = height / head.stride;
     let stride = head.stride as f32;
@@ -119,7 +124,7 @@ pub fn decode_head(head: &Head, width: usize, height: usize, threshold: f32) -> 
 
 /// Greedy non-maximum suppression: best score first, dropping boxes that overlap a kept one by
 /// more than `iou`.
-pub fn nms(mut detections: Vec<Detection>, iou: f32) -> Vec<Detection> {
+pub(crate) fn nms(mut detections: Vec<Detection>, iou: f32) -> Vec<Detection> {
     detections.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::new();
     for d in detections {
@@ -132,7 +137,7 @@ pub fn nms(mut detections: Vec<Detection>, iou: f32) -> Vec<Detection> {
 
 /// The model input for a frame: BGR planes, 0..255, padded to multiples of 32.
 /// Returns the tensor and its padded `(width, height)`.
-pub fn to_input(frame: &Frame) -> (Vec<f32>, usize, usize) {
+pub(crate) fn to_input(frame: &Frame) -> (Vec<f32>, usize, usize) {
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     let (pw, ph) = (w.div_ceil(32) * 32, h.div_ceil(32) * 32);
     let plane = pw * ph;

@@ -54,7 +54,7 @@ impl Frame {
     }
 
     /// Decodes JPEG or PNG bytes, honouring EXIF orientation.
-    pub fn decode(bytes: &[u8]) -> Result<Self, image::ImageError> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, image::ImageError> {
         let mut decoder =
             ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?.into_decoder()?;
         let (width, height) = decoder.dimensions();
@@ -92,14 +92,14 @@ impl Frame {
     }
 
     /// The pixel at `(x, y)` as RGB.
-    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+    pub(crate) fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
         let i = (y as usize * self.width as usize + x as usize) * 3;
         [self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]]
     }
 
     /// Scales by `factor` (< 1 shrinks) with a triangle filter, which averages like an area
     /// filter when shrinking.
-    pub fn scaled(&self, factor: f32) -> Frame {
+    pub(crate) fn scaled(&self, factor: f32) -> Frame {
         let width = ((self.width as f32 * factor).round() as u32).max(1);
         let height = ((self.height as f32 * factor).round() as u32).max(1);
         let view: ImageBuffer<Rgb<u8>, &[u8]> =
@@ -110,7 +110,7 @@ impl Frame {
     }
 
     /// Shrinks so that the longer side is at most `max_side` (borrowing when it already fits).
-    pub fn fit_within(&self, max_side: u32) -> Cow<'_, Frame> {
+    pub(crate) fn fit_within(&self, max_side: u32) -> Cow<'_, Frame> {
         let longest = self.width.max(self.height);
         if longest <= max_side {
             return Cow::Borrowed(self);

@@ -6,14 +6,16 @@
 pub mod align;
 pub mod backend;
 pub mod detect;
-pub mod embed;
 mod embedding;
+pub mod engine;
 pub mod evaluation;
+pub mod fake;
 pub mod frame;
 pub mod liveness;
 pub mod models;
 mod pipeline;
 pub mod quality;
+pub mod recogniser;
 
 use std::path::PathBuf;
 
@@ -22,6 +24,8 @@ use serde::{Deserialize, Serialize};
 pub use backend::BackendKind;
 pub use detect::Detection;
 pub use embedding::{EMBEDDING_DIM, Embedding, dot};
+pub use engine::{FaceEngine, FrameResult, ModelEngine};
+pub use fake::FakeEngine;
 pub use frame::Frame;
 pub use pipeline::{FaceAnalysis, FacePipeline};
 pub use quality::{QualityConfig, QualityIssue};

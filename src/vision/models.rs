@@ -32,7 +32,7 @@ struct Entry {
 }
 
 /// Returns the path of `file` in `dir` after checking it against the manifest in the same folder.
-pub fn verified(dir: &Path, file: &str) -> Result<PathBuf, VisionError> {
+pub(crate) fn verified(dir: &Path, file: &str) -> Result<PathBuf, VisionError> {
     let manifest_path = dir.join("manifest.toml");
     let text = std::fs::read_to_string(&manifest_path).map_err(|source| VisionError::Manifest {
         path: manifest_path.clone(),

@@ -6,8 +6,8 @@ use std::path::Path;
 use super::align::align_face;
 use super::backend::check_available;
 use super::detect::{Detection, Detector};
-use super::embed::Embedder;
 use super::quality::{self, QualityIssue};
+use super::recogniser::Recogniser;
 use super::{Embedding, Frame, VisionConfig, VisionError, models};
 
 /// What one frame gave: the faces found and, when the dominant face passed the quality gate,
@@ -21,7 +21,7 @@ pub struct FaceAnalysis {
 /// Detector, embedder and the settings that tie them together.
 pub struct FacePipeline {
     detector: Detector,
-    embedder: Embedder,
+    recogniser: Recogniser,
     config: VisionConfig,
 }
 
@@ -33,7 +33,7 @@ impl FacePipeline {
         let recogniser_path = models::verified(models_dir, models::RECOGNISER)?;
         Ok(Self {
             detector: Detector::new(config.backend, detector_path, config.threads),
-            embedder: Embedder::new(config.backend, &recogniser_path, config.threads)?,
+            recogniser: Recogniser::new(config.backend, &recogniser_path, config.threads)?,
             config: config.clone(),
         })
     }
@@ -67,17 +67,21 @@ impl FacePipeline {
 
     /// The embedding of an aligned crop.
     pub fn embed(&mut self, aligned: &Frame) -> Result<Embedding, VisionError> {
-        self.embedder.embed(aligned)
+        self.recogniser.embed(aligned)
     }
 
     /// What the gate does with each frame: detect, check quality, align, check sharpness, embed.
     pub fn analyze(&mut self, frame: &Frame) -> Result<FaceAnalysis, VisionError> {
-        let work = self.working_frame(frame);
-        let faces = self.detect(&work)?;
+        self.analyze_working(&self.working_frame(frame))
+    }
+
+    /// [`Self::analyze`] on a frame already shrunk by [`Self::working_frame`].
+    pub(crate) fn analyze_working(&mut self, work: &Frame) -> Result<FaceAnalysis, VisionError> {
+        let faces = self.detect(work)?;
         let outcome =
             match quality::check_face(&faces, work.width(), work.height(), &self.config.quality) {
                 Err(issue) => Err(issue),
-                Ok(face) => match self.align(&work, face) {
+                Ok(face) => match self.align(work, face) {
                     None => Err(QualityIssue::NotFrontal),
                     Some(aligned) => match quality::check_sharpness(&aligned, &self.config.quality)
                     {

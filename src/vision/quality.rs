@@ -84,7 +84,7 @@ pub struct Pose {
 }
 
 /// The pose of a face, or `None` when the landmarks are degenerate.
-pub fn pose(landmarks: &[Point; 5]) -> Option<Pose> {
+pub(crate) fn pose(landmarks: &[Point; 5]) -> Option<Pose> {
     let [eye0, eye1, nose, mouth0, mouth1] = *landmarks;
     let e = midpoint(eye0, eye1);
     let m = midpoint(mouth0, mouth1);
@@ -107,7 +107,7 @@ fn midpoint(p: Point, q: Point) -> Point {
 }
 
 /// Variance of the 4-neighbour Laplacian of the grey image: low when blurred.
-pub fn sharpness(image: &Frame) -> f32 {
+pub(crate) fn sharpness(image: &Frame) -> f32 {
     let (w, h) = (image.width() as usize, image.height() as usize);
     if w < 3 || h < 3 {
         return 0.0;
@@ -135,7 +135,7 @@ pub fn dominant(detections: &[Detection]) -> Option<&Detection> {
 
 /// Checks the detections of a `width × height` frame; on success returns the dominant face.
 /// Sharpness is checked separately on the aligned crop ([`check_sharpness`]).
-pub fn check_face<'a>(
+pub(crate) fn check_face<'a>(
     detections: &'a [Detection],
     width: u32,
     height: u32,
@@ -169,7 +169,7 @@ pub fn check_face<'a>(
 }
 
 /// Checks that an aligned crop is sharp enough.
-pub fn check_sharpness(aligned: &Frame, config: &QualityConfig) -> Result<(), QualityIssue> {
+pub(crate) fn check_sharpness(aligned: &Frame, config: &QualityConfig) -> Result<(), QualityIssue> {
     if sharpness(aligned) < config.min_sharpness { Err(QualityIssue::Blurry) } else { Ok(()) }
 }
 

@@ -3,9 +3,8 @@
 use std::io::BufRead;
 
 use crate::config::Config;
-use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
-use crate::credentials::readers::sim::parse_line;
-use crate::credentials::{CardIndex, Pin, PinHasher};
+use crate::credentials::{CardUid, Pin};
+use crate::manage::{self, Lockout};
 use crate::store::{Store, unix_now};
 
 use super::super::table::{cell_time, print_json, print_table};
@@ -57,9 +56,7 @@ pub fn pin(args: PinArgs, config: &Config, operator: &str) -> anyhow::Result<()>
     store.resident(&number)?;
     let text = zeroize::Zeroizing::new(read_secret_line()?);
     let pin = Pin::parse(&text, &config.pin)?;
-    let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
-    store.set_pin(&number, &hasher.hash(&pin)?, unix_now(), operator)?;
-    store.clear_lockout(&resident_key(&number))?;
+    manage::set_pin(&mut store, &config.pin, &number, &pin, unix_now(), operator)?;
     println!("PIN set for resident {number}");
     Ok(())
 }
@@ -68,13 +65,12 @@ pub fn card(args: CardArgs, config: &Config, operator: &str) -> anyhow::Result<(
     let mut store = Store::open(&config.store)?;
     match args {
         CardArgs::Add { number, label } => {
-            let uid = parse_line(&zeroize::Zeroizing::new(read_secret_line()?))?;
-            let index = CardIndex::of(store.card_key(), &uid);
-            let id = store.add_card(&number, &index, &label, unix_now(), operator)?;
+            let uid: CardUid = zeroize::Zeroizing::new(read_secret_line()?).parse()?;
+            let id = manage::add_card(&mut store, &number, &uid, &label, unix_now(), operator)?;
             println!("card {id} registered for resident {number}");
         }
         CardArgs::Revoke { id } => {
-            store.revoke_card(id, unix_now(), operator)?;
+            manage::revoke_card(&mut store, id, unix_now(), operator)?;
             println!("card {id} revoked");
         }
         CardArgs::List { number, json } => {
@@ -101,12 +97,12 @@ pub fn card(args: CardArgs, config: &Config, operator: &str) -> anyhow::Result<(
 
 pub fn unlock(args: UnlockArgs, config: &Config, operator: &str) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
-    let (key, subject) = match (&args.number, args.keypad) {
-        (Some(number), false) => (resident_key(number), store.resident(number)?.subject()),
-        (None, true) => (TERMINAL_KEY.to_owned(), "keypad".to_owned()),
+    let lockout = match (&args.number, args.keypad) {
+        (Some(number), false) => Lockout::Resident(number),
+        (None, true) => Lockout::Keypad,
         _ => anyhow::bail!("name a resident number, or --keypad"),
     };
-    let lifted = store.lift_lockout(&key, &subject, unix_now(), operator)?;
+    let lifted = manage::lift_lockout(&mut store, lockout, unix_now(), operator)?;
     println!("{}", if lifted { "lockout lifted" } else { "there was no lockout" });
     Ok(())
 }

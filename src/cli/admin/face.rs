@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::store::{ConsentGrant, Language, Store, unix_now};
+use crate::language::Language;
+use crate::manage;
+use crate::store::{ConsentGrant, Store, unix_now};
 use crate::vision::{Embedding, FacePipeline};
 
 #[derive(Debug, clap::Args)]
@@ -22,7 +24,7 @@ pub struct EnrolArgs {
     #[arg(long)]
     guardian: Option<String>,
     /// Language of the notice the resident read.
-    #[arg(long, value_enum, default_value = "zh")]
+    #[arg(long, default_value = "zh")]
     lang: Language,
 }
 
@@ -33,7 +35,7 @@ pub enum ConsentArgs {
         number: String,
         #[arg(long)]
         guardian: Option<String>,
-        #[arg(long, value_enum, default_value = "zh")]
+        #[arg(long, default_value = "zh")]
         lang: Language,
     },
     /// Withdraw consent: the resident's face data is deleted at once.
@@ -66,7 +68,8 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
     let consent = args.consent.then(|| {
         ConsentGrant::read(args.lang, &config.consent, &config.retention, operator, args.guardian)
     });
-    let id = store.enrol(
+    let id = manage::enrol_face(
+        &mut store,
         &args.resident,
         &fused,
         consent.as_ref(),
@@ -88,11 +91,11 @@ pub fn consent(args: ConsentArgs, config: &Config, operator: &str) -> anyhow::Re
         ConsentArgs::Grant { number, guardian, lang } => {
             let grant =
                 ConsentGrant::read(lang, &config.consent, &config.retention, operator, guardian);
-            store.grant_consent(&number, &grant, unix_now())?;
+            manage::record_consent(&mut store, &number, &grant, unix_now())?;
             println!("consent recorded for resident {number}");
         }
         ConsentArgs::Withdraw { number } => {
-            let deleted = store.withdraw_consent(&number, unix_now(), operator)?;
+            let deleted = manage::delete_face_data(&mut store, &number, unix_now(), operator)?;
             println!("consent withdrawn for resident {number}: {deleted} template(s) deleted");
         }
     }

@@ -6,9 +6,9 @@ mod resident;
 
 use crate::config::Config;
 use crate::keys::SiteKey;
+use crate::language::Language;
 use crate::store::consent::notice;
-use crate::store::{Language, Store, unix_now};
-use crate::templates::Gallery;
+use crate::store::{Store, unix_now};
 
 use super::table::print_json;
 
@@ -56,7 +56,7 @@ enum Command {
     },
     /// Print the notice and consent text residents read before face enrolment.
     Notice {
-        #[arg(long, value_enum, default_value = "zh")]
+        #[arg(long, default_value = "zh")]
         lang: Language,
     },
 }
@@ -117,13 +117,10 @@ fn expected_fmr(threshold: f32) -> f64 {
 
 fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = Store::open(&config.store)?;
-    let embeddings = store.enrolled_embeddings()?;
-    let mut residents: Vec<i64> = embeddings.iter().map(|e| e.0).collect();
-    residents.dedup();
-    let pairs = Gallery::closest_pairs(&embeddings);
+    let (residents, pairs) = store.closest_pairs()?;
     let (threshold, margin) = (config.matching.threshold, config.matching.margin);
     let fmr = expected_fmr(threshold);
-    let fpir = (residents.len() as f64 * fmr).min(1.0);
+    let fpir = (residents as f64 * fmr).min(1.0);
     let number =
         |id: i64| store.resident_by_id(id).map(|r| r.number).unwrap_or_else(|_| format!("#{id}"));
     let top: Vec<(String, String, f32)> =
@@ -132,14 +129,11 @@ fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
         top.iter().filter(|p| p.2 >= threshold - margin).collect();
     if json {
         return print_json(&serde_json::json!({
-            "residents": residents.len(), "threshold": threshold, "expected_fmr": fmr,
+            "residents": residents, "threshold": threshold, "expected_fmr": fmr,
             "expected_fpir": fpir, "highest_impostor_scores": top, "too_close": close.len(),
         }));
     }
-    println!(
-        "{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})",
-        residents.len()
-    );
+    println!("{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})", residents);
     println!(
         "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {:.2} %",
         fpir * 100.0

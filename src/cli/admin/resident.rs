@@ -148,10 +148,7 @@ pub fn run(args: Args, config: &Config, operator: &str) -> anyhow::Result<()> {
 }
 
 fn row(r: &Resident) -> Vec<String> {
-    let status = match r.status {
-        ResidentStatus::Active => "active",
-        ResidentStatus::Suspended => "suspended",
-    };
+    let status = r.status.as_str();
     vec![
         r.number.clone(),
         r.name.clone(),

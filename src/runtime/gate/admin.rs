@@ -4,10 +4,11 @@
 //! lockout, and see the latest door alarms. Every change is audited with the admin's number.
 
 use super::{Action, AdminTask, Event, Gate, Offer, Outcome, Screen};
-use crate::credentials::lockout::resident_key;
-use crate::credentials::{CardIndex, Pin};
+use crate::credentials::Pin;
 use crate::door::DoorPort;
+use crate::manage::{self, Lockout};
 use crate::runtime::camera::FrameSource;
+use crate::runtime::error::Result;
 use crate::store::consent::notice;
 use crate::store::{ConsentGrant, StoreError};
 use crate::vision::Embedding;
@@ -29,9 +30,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         action: &Action,
         now: u64,
         events: &mut Vec<Event>,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         let Some(session) = self.admin.as_mut() else { return Ok(false) };
-        session.until = now + self.config.gate.admin_timeout_ms;
+        session.until = now + self.settings.gate.admin_timeout_ms;
         match (action, self.screen.clone()) {
             (Action::Cancel, Screen::Admin { .. }) => self.end_admin(events),
             (Action::Cancel, _) => {
@@ -50,35 +51,34 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     return Ok(true);
                 }
                 self.enrolment.clear();
-                let needed = self.config.gate.enrol_frames;
+                let needed = self.settings.gate.enrol_frames;
                 let enrolling = Screen::Enrolling { number, captured: 0, needed, guidance: None };
                 self.show(enrolling, events);
             }
             (Action::Card(uid), Screen::AdminCard { number }) => {
-                let index = CardIndex::of(self.store.card_key(), uid);
                 let operator = self.operator();
                 let unix = self.unix(now);
-                let outcome = match self.store.add_card(&number, &index, "", unix, &operator) {
-                    Ok(_) => Outcome::CardAdded { number },
-                    Err(StoreError::Invalid(_)) => Outcome::CardAlreadyRegistered,
-                    Err(e) => return Err(e.into()),
-                };
+                let outcome =
+                    match manage::add_card(&mut self.store, &number, uid, "", unix, &operator) {
+                        Ok(_) => Outcome::CardAdded { number },
+                        Err(StoreError::CardTaken) => Outcome::CardAlreadyRegistered,
+                        Err(e) => return Err(e.into()),
+                    };
                 let added = matches!(outcome, Outcome::CardAdded { .. });
-                self.result(added, outcome, Offer::Nothing, now, events)?;
+                self.show_result(added, outcome, Offer::Nothing, now, events)?;
             }
             (Action::Digits(typed), Screen::AdminPin { number }) => {
-                let outcome = match Pin::parse(typed, &self.config.pin) {
+                let outcome = match Pin::parse(typed, &self.settings.pin) {
                     Ok(pin) => {
-                        let phc = self.hasher.hash(&pin)?;
-                        let operator = self.operator();
-                        self.store.set_pin(&number, &phc, self.unix(now), &operator)?;
-                        self.store.clear_lockout(&resident_key(&number))?;
+                        let (operator, unix) = (self.operator(), self.unix(now));
+                        let rules = &self.settings.pin;
+                        manage::set_pin(&mut self.store, rules, &number, &pin, unix, &operator)?;
                         Outcome::PinReset { number }
                     }
                     Err(_) => Outcome::PinRejected,
                 };
                 let reset = matches!(outcome, Outcome::PinReset { .. });
-                self.result(reset, outcome, Offer::Nothing, now, events)?;
+                self.show_result(reset, outcome, Offer::Nothing, now, events)?;
             }
             (Action::Card(_), _) => {
                 self.end_admin(events);
@@ -92,7 +92,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
 
     /// Starts admin mode for the admin who has just opened the door with PIN or card.
     pub(super) fn start_admin(&mut self, number: String, now: u64, events: &mut Vec<Event>) {
-        let until = now + self.config.gate.admin_timeout_ms;
+        let until = now + self.settings.gate.admin_timeout_ms;
         self.admin = Some(AdminSession { operator: number, until });
         self.show_admin_menu(events);
     }
@@ -117,22 +117,28 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
 
     /// The consent notice in the screen's language (it changes with the language switch).
     pub(super) fn consent_screen(&self, number: String) -> Screen {
-        let notice = notice(self.language, &self.config.consent, &self.config.retention);
+        let notice = notice(self.language, &self.settings.consent, &self.settings.retention);
         Screen::Consent { number, notice }
     }
 
     /// One frame of the guided capture: a frame that passes the quality gate counts.
-    pub(super) fn enrol_step(&mut self, now: u64, events: &mut Vec<Event>) -> anyhow::Result<()> {
+    pub(super) fn enrol_step(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
         let Screen::Enrolling { ref number, needed, .. } = self.screen else { return Ok(()) };
         let number = number.clone();
-        if now.saturating_sub(self.face_started) >= self.config.gate.face_timeout_ms {
+        if now.saturating_sub(self.face_started) >= self.settings.gate.face_timeout_ms {
             self.close_camera(events);
             self.enrolment.clear();
-            return self.result(false, Outcome::EnrolmentTimedOut, Offer::Nothing, now, events);
+            return self.show_result(
+                false,
+                Outcome::EnrolmentTimedOut,
+                Offer::Nothing,
+                now,
+                events,
+            );
         }
         let Some(frame) = self.next_frame(now, events)? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
-        let guidance = match faces.analyze(&frame)?.outcome {
+        let guidance = match faces.process(&frame)?.probe {
             Ok(embedding) => {
                 self.enrolment.push(embedding);
                 None
@@ -150,21 +156,23 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let Some(fused) = fused else { return Ok(()) };
         let grant = ConsentGrant::read(
             self.language,
-            &self.config.consent,
-            &self.config.retention,
+            &self.settings.consent,
+            &self.settings.retention,
             &self.operator(),
             None,
         );
         let unix = self.unix(now);
-        let minor_age = self.config.consent.minor_age;
-        let outcome = match self.store.enrol(&number, &fused, Some(&grant), minor_age, unix) {
-            Ok(_) => Outcome::Enrolled { number },
-            Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
-            Err(e) => return Err(e.into()),
-        };
+        let minor_age = self.settings.consent.minor_age;
+        let store = &mut self.store;
+        let outcome =
+            match manage::enrol_face(store, &number, &fused, Some(&grant), minor_age, unix) {
+                Ok(_) => Outcome::Enrolled { number },
+                Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
+                Err(e) => return Err(e.into()),
+            };
         self.gallery = self.store.gallery(unix)?;
         let enrolled = matches!(outcome, Outcome::Enrolled { .. });
-        self.result(enrolled, outcome, Offer::Nothing, now, events)
+        self.show_result(enrolled, outcome, Offer::Nothing, now, events)
     }
 
     fn admin_task(
@@ -173,15 +181,15 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         number: &str,
         now: u64,
         events: &mut Vec<Event>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         if self.store.find_resident(number)?.is_none() {
-            return self.result(false, Outcome::UnknownResident, Offer::Nothing, now, events);
+            return self.show_result(false, Outcome::UnknownResident, Offer::Nothing, now, events);
         }
         let number = number.to_owned();
         let unix = self.unix(now);
         match task {
             AdminTask::EnrolFace if self.faces.is_err() => {
-                self.result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
+                self.show_result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
             }
             AdminTask::EnrolFace => {
                 let consent = self.consent_screen(number);
@@ -189,20 +197,20 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             }
             AdminTask::DeleteFace => {
                 let operator = self.operator();
-                let templates = self.store.withdraw_consent(&number, unix, &operator)?;
+                let templates =
+                    manage::delete_face_data(&mut self.store, &number, unix, &operator)?;
                 self.gallery = self.store.gallery(unix)?;
                 let outcome = Outcome::TemplatesDeleted { number, templates };
-                self.result(true, outcome, Offer::Nothing, now, events)?;
+                self.show_result(true, outcome, Offer::Nothing, now, events)?;
             }
             AdminTask::AddCard => self.show(Screen::AdminCard { number }, events),
             AdminTask::ResetPin => self.show(Screen::AdminPin { number }, events),
             AdminTask::LiftLockout => {
-                let subject = self.store.resident(&number)?.subject();
                 let operator = self.operator();
-                let key = resident_key(&number);
-                let was_locked = self.store.lift_lockout(&key, &subject, unix, &operator)?;
+                let lockout = Lockout::Resident(&number);
+                let was_locked = manage::lift_lockout(&mut self.store, lockout, unix, &operator)?;
                 let outcome = Outcome::LockoutLifted { number, was_locked };
-                self.result(true, outcome, Offer::Nothing, now, events)?;
+                self.show_result(true, outcome, Offer::Nothing, now, events)?;
             }
         }
         Ok(())

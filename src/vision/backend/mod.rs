@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::VisionError;
 
 /// Which inference engine runs the models.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// tract-onnx: pure Rust, always available.
@@ -32,6 +32,19 @@ impl std::fmt::Display for BackendKind {
             Self::Tract => "tract",
             Self::Ort => "ort",
         })
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+
+    /// `tract` or `ort`, as in the config file.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "tract" => Ok(Self::Tract),
+            "ort" => Ok(Self::Ort),
+            _ => Err(format!("unknown inference engine `{text}` (tract or ort)")),
+        }
     }
 }
 
@@ -83,7 +96,7 @@ pub fn load(
 }
 
 /// Whether a backend can load models in this build and environment (for a clear start-up error).
-pub fn check_available(kind: BackendKind) -> Result<(), VisionError> {
+pub(crate) fn check_available(kind: BackendKind) -> Result<(), VisionError> {
     match kind {
         BackendKind::Tract => Ok(()),
         #[cfg(feature = "ort")]

@@ -17,7 +17,7 @@ use super::{Output, Outputs, Session};
 use crate::vision::VisionError;
 
 /// The process-wide ONNX Runtime environment, created on first use.
-pub fn environment() -> Result<&'static Environment, VisionError> {
+pub(crate) fn environment() -> Result<&'static Environment, VisionError> {
     static ENV: OnceLock<Result<Environment, String>> = OnceLock::new();
     let result = ENV.get_or_init(|| {
         let path = std::env::var_os("ORT_DYLIB_PATH").ok_or_else(|| {

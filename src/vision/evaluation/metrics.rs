@@ -27,11 +27,11 @@ impl Scores {
         Self { genuine, impostor }
     }
 
-    pub fn genuine_pairs(&self) -> usize {
+    pub(crate) fn genuine_pairs(&self) -> usize {
         self.genuine.len()
     }
 
-    pub fn impostor_pairs(&self) -> usize {
+    pub(crate) fn impostor_pairs(&self) -> usize {
         self.impostor.len()
     }
 
@@ -55,7 +55,7 @@ impl Scores {
     }
 
     /// The equal error rate: where FMR and FNMR cross, as their mean at the closest threshold.
-    pub fn eer(&self) -> OperatingPoint {
+    pub(crate) fn eer(&self) -> OperatingPoint {
         self.curve()
             .into_iter()
             .min_by(|a, b| (a.fmr - a.fnmr).abs().total_cmp(&(b.fmr - b.fnmr).abs()))
@@ -68,7 +68,7 @@ impl Scores {
     }
 
     /// Every distinct operating point, by rising threshold (the DET curve).
-    pub fn curve(&self) -> Vec<OperatingPoint> {
+    pub(crate) fn curve(&self) -> Vec<OperatingPoint> {
         let mut thresholds: Vec<f32> =
             self.genuine.iter().chain(&self.impostor).copied().filter(|s| s.is_finite()).collect();
         thresholds.sort_by(f32::total_cmp);

@@ -48,7 +48,7 @@ pub fn scan(dir: &Path) -> std::io::Result<Vec<LabelledImage>> {
 }
 
 /// Every JPEG or PNG below `dir`, sorted.
-pub fn scan_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn scan_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(folder) = pending.pop() {

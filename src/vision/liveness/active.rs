@@ -156,7 +156,7 @@ impl HeadTurnChallenge {
     }
 
     /// A random sequence of 2 or 3 prompts.
-    pub fn random_prompts(rng: &mut impl rand::Rng) -> Vec<Turn> {
+    pub(crate) fn random_prompts(rng: &mut impl rand::Rng) -> Vec<Turn> {
         use rand::RngExt;
         let count = rng.random_range(2..=3);
         (0..count).map(|_| if rng.random::<bool>() { Turn::Plus } else { Turn::Minus }).collect()

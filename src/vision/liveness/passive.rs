@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::super::backend::{self, BackendKind, Session};
-use super::super::detect::BoundingBox;
+use super::super::detect::{BoundingBox, Detection};
 use super::super::{FacePipeline, Frame, VisionError, models};
 
 /// Side of the models' input.
@@ -19,7 +19,12 @@ pub const MODELS: [(&str, f32); 2] =
     [("minifasnet_v2_80x80.onnx", 2.7), ("minifasnet_v1se_80x80.onnx", 4.0)];
 
 /// The inclusive pixel box `(left, top, right, bottom)` a model looks at.
-pub fn crop_box(face: &BoundingBox, width: u32, height: u32, scale: f32) -> (u32, u32, u32, u32) {
+pub(crate) fn crop_box(
+    face: &BoundingBox,
+    width: u32,
+    height: u32,
+    scale: f32,
+) -> (u32, u32, u32, u32) {
     let (w, h) = (width as f32, height as f32);
     let scale = scale.min((h - 1.0) / face.height).min((w - 1.0) / face.width);
     let (new_w, new_h) = (face.width * scale, face.height * scale);
@@ -47,7 +52,10 @@ pub fn crop_box(face: &BoundingBox, width: u32, height: u32, scale: f32) -> (u32
 }
 
 /// The model input for a crop: bilinear resize to 80×80 (pixel centres at +0.5), BGR planes.
-pub fn to_input(frame: &Frame, (left, top, right, bottom): (u32, u32, u32, u32)) -> Vec<f32> {
+pub(crate) fn to_input(
+    frame: &Frame,
+    (left, top, right, bottom): (u32, u32, u32, u32),
+) -> Vec<f32> {
     let (cw, ch) = ((right - left + 1) as f32, (bottom - top + 1) as f32);
     let (sx, sy) = (cw / INPUT_SIZE as f32, ch / INPUT_SIZE as f32);
     let plane = INPUT_SIZE * INPUT_SIZE;
@@ -110,8 +118,24 @@ impl PassiveLiveness {
     }
 }
 
-/// The liveness score of every face at least `min_width` pixels wide in a frame: detection on
-/// the working frame, judgement on the full-resolution frame (more detail for the models).
+/// The liveness score of a face detected in the working frame (`work_width` pixels wide),
+/// judged on the full-resolution `frame` (more detail for the models); `None` when the face is
+/// narrower than `min_width` there. The gate and `eval-pad` both score faces with this.
+pub(crate) fn face_score(
+    pad: &mut PassiveLiveness,
+    frame: &Frame,
+    work_width: u32,
+    face: &Detection,
+    min_width: f32,
+) -> Result<Option<f32>, VisionError> {
+    let bbox = face.scaled(frame.width() as f32 / work_width as f32).bbox;
+    if bbox.width < min_width {
+        return Ok(None);
+    }
+    pad.score(frame, &bbox).map(Some)
+}
+
+/// The liveness score of every face at least `min_width` pixels wide in a frame.
 pub fn face_scores(
     faces: &mut FacePipeline,
     pad: &mut PassiveLiveness,
@@ -119,13 +143,10 @@ pub fn face_scores(
     min_width: f32,
 ) -> Result<Vec<f32>, VisionError> {
     let work = faces.working_frame(frame);
-    let back = frame.width() as f32 / work.width() as f32;
     let found = faces.detect(&work)?;
     found
         .iter()
-        .map(|d| d.scaled(back).bbox)
-        .filter(|b| b.width >= min_width)
-        .map(|b| pad.score(frame, &b))
+        .filter_map(|d| face_score(pad, frame, work.width(), d, min_width).transpose())
         .collect()
 }
 

@@ -15,7 +15,7 @@ use super::frame::Frame;
 const OUTPUT: &str = "fc1";
 
 /// The model input for an aligned crop: R, G and B planes, unscaled.
-pub fn to_input(aligned: &Frame) -> Vec<f32> {
+pub(crate) fn to_input(aligned: &Frame) -> Vec<f32> {
     let plane = aligned.pixels().len() / 3;
     let mut input = vec![0f32; 3 * plane];
     for (i, rgb) in aligned.pixels().chunks_exact(3).enumerate() {
@@ -27,11 +27,11 @@ pub fn to_input(aligned: &Frame) -> Vec<f32> {
 }
 
 /// Runs SFace.
-pub struct Embedder {
+pub struct Recogniser {
     session: Box<dyn Session>,
 }
 
-impl Embedder {
+impl Recogniser {
     pub fn new(backend: BackendKind, model: &Path, threads: usize) -> Result<Self, VisionError> {
         let size = ALIGNED_SIZE as usize;
         Ok(Self { session: backend::load(backend, model, [1, 3, size, size], threads)? })

@@ -1,0 +1,110 @@
+//! The admin and self-service actions, each written once: the CLI (`facegate admin …`), the
+//! gate's admin mode and a resident's "My data" at the gate all call these. Every change is
+//! audited once, by the store, with who made it.
+
+use crate::access::Checked;
+use crate::access::checks::check_pin;
+use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
+use crate::credentials::{CardUid, Pin, PinConfig};
+use crate::store::{ConsentGrant, Result, Store};
+use crate::vision::Embedding;
+
+/// Sets or resets a resident's PIN; a reset also lifts the resident's lockout.
+pub fn set_pin(
+    store: &mut Store,
+    rules: &PinConfig,
+    number: &str,
+    pin: &Pin,
+    now: i64,
+    operator: &str,
+) -> Result<()> {
+    store.set_pin(number, pin, rules, now, operator)?;
+    store.clear_lockout(&resident_key(number))?;
+    Ok(())
+}
+
+/// A resident changes their own PIN at the gate: the old PIN is checked like any PIN (with
+/// lockout), then the new one is stored. Returns whether the change was made.
+pub fn change_own_pin(
+    store: &mut Store,
+    rules: &PinConfig,
+    number: &str,
+    old: &Pin,
+    new: &Pin,
+    now: i64,
+) -> Result<bool> {
+    let own = Checked::Pin(Some(store.resident(number)?.id));
+    if check_pin(store, rules, number, old, now)? != own {
+        return Ok(false);
+    }
+    set_pin(store, rules, number, new, now, "resident at the gate")?;
+    Ok(true)
+}
+
+/// Registers a card for a resident; returns the card's id.
+pub fn add_card(
+    store: &mut Store,
+    number: &str,
+    uid: &CardUid,
+    label: &str,
+    now: i64,
+    operator: &str,
+) -> Result<i64> {
+    store.add_card(number, uid, label, now, operator)
+}
+
+/// Revokes a lost card: it no longer opens anything.
+pub fn revoke_card(store: &mut Store, id: i64, now: i64, operator: &str) -> Result<()> {
+    store.revoke_card(id, now, operator)
+}
+
+/// Whose PIN lockout to lift.
+#[derive(Debug, Clone, Copy)]
+pub enum Lockout<'a> {
+    Resident(&'a str),
+    /// The keypad itself, locked after a sweep through resident numbers.
+    Keypad,
+}
+
+/// Lifts a lockout; returns whether there was one.
+pub fn lift_lockout(store: &mut Store, lockout: Lockout, now: i64, operator: &str) -> Result<bool> {
+    let (key, subject) = match lockout {
+        Lockout::Resident(number) => (resident_key(number), store.resident(number)?.subject()),
+        Lockout::Keypad => (TERMINAL_KEY.to_owned(), "keypad".to_owned()),
+    };
+    store.lift_lockout(&key, &subject, now, operator)
+}
+
+/// Enrols a resident's face (several good frames fused into one template). With `consent`,
+/// the consent is recorded first, in the same transaction. Returns the template's id.
+pub fn enrol_face(
+    store: &mut Store,
+    number: &str,
+    embedding: &Embedding,
+    consent: Option<&ConsentGrant>,
+    minor_age: i32,
+    now: i64,
+) -> Result<i64> {
+    store.enrol(number, embedding, consent, minor_age, now)
+}
+
+/// Records a resident's consent to face recognition (after they read the notice).
+pub fn record_consent(
+    store: &mut Store,
+    number: &str,
+    grant: &ConsentGrant,
+    now: i64,
+) -> Result<i64> {
+    store.grant_consent(number, grant, now)
+}
+
+/// Withdraws a resident's consent and deletes their face data at once; returns how many
+/// templates were deleted.
+pub fn delete_face_data(
+    store: &mut Store,
+    number: &str,
+    now: i64,
+    operator: &str,
+) -> Result<usize> {
+    store.withdraw_consent(number, now, operator)
+}

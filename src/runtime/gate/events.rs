@@ -1,0 +1,63 @@
+//! What comes into the gate (a resident's [`Action`]) and what comes out ([`Event`]).
+
+use serde::Serialize;
+
+use super::{AdminTask, Screen};
+use crate::access::{DenyReason, Method};
+use crate::credentials::CardUid;
+
+/// What a resident does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    ChooseFace,
+    ChoosePin,
+    ChooseCard,
+    Cancel,
+    /// Digits typed and confirmed on the keypad.
+    Digits(String),
+    /// A card on the reader (works from any screen).
+    Card(CardUid),
+    /// "My data" on the result screen after a PIN or card.
+    MyData,
+    /// Confirmed "delete my face data".
+    DeleteMyFaceData,
+    /// On "My data": change the PIN (the old one is checked again, with lockout).
+    ChangePin {
+        old: String,
+        new: String,
+    },
+    /// The language switch: Chinese ⇄ English (back to the configured one when idle).
+    SwitchLanguage,
+    /// "Admin" on the result screen after an admin's PIN or card.
+    Admin,
+    /// A task chosen on the admin menu.
+    AdminTask(AdminTask),
+    /// The resident confirmed the consent notice (admin enrolment).
+    Agree,
+}
+
+/// What happened, for the screen, the tests and the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Screen(Screen),
+    Decision {
+        method: Method,
+        granted: bool,
+        reason: Option<DenyReason>,
+        resident: Option<String>,
+    },
+    CameraOpened,
+    CameraClosed,
+    /// A resident deleted their own face data at the gate.
+    FaceDataDeleted {
+        templates: usize,
+    },
+    /// A resident changed their PIN at the gate (or the old PIN was wrong).
+    PinChanged {
+        changed: bool,
+    },
+    Door {
+        what: String,
+    },
+}

@@ -1,0 +1,155 @@
+//! What the gate shows: the screens, the result screen's outcome and offer, the admin tasks and
+//! the idle screen's Face tile. The UI words them in the screen's language.
+
+use serde::{Deserialize, Serialize};
+
+use crate::vision::QualityIssue;
+use crate::vision::liveness::active::Turn;
+
+/// What the screen shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "screen", rename_all = "snake_case")]
+pub enum Screen {
+    /// Face, PIN and card as equal choices (face absent when the door or the camera has none).
+    Idle {
+        face: FaceTile,
+    },
+    /// Scanning: guidance from the quality gate, and the head-turn prompt when liveness asks.
+    Face {
+        guidance: Option<QualityIssue>,
+        prompt: Option<Turn>,
+    },
+    /// Keypad: resident number first.
+    PinNumber,
+    /// Keypad: the PIN (masked on screen).
+    PinCode,
+    /// "My data", after PIN or card: how many face templates are on file, and a delete button.
+    MyData {
+        templates: i64,
+    },
+    /// "Hold your card to the reader".
+    Card,
+    Result {
+        granted: bool,
+        outcome: Outcome,
+        offer: Offer,
+    },
+    /// Admin mode's menu, with the latest door alarms.
+    Admin {
+        alarms: Vec<String>,
+    },
+    /// Admin mode: the keypad for the resident number a task is for.
+    AdminNumber {
+        task: AdminTask,
+    },
+    /// Admin enrolment: the notice the resident reads and confirms, in the screen's language.
+    Consent {
+        number: String,
+        notice: String,
+    },
+    /// Admin enrolment: guided capture of several good frames of the resident.
+    Enrolling {
+        number: String,
+        captured: usize,
+        needed: usize,
+        guidance: Option<QualityIssue>,
+    },
+    /// Admin mode: "tap the new card" for a resident.
+    AdminCard {
+        number: String,
+    },
+    /// Admin mode: the keypad for a resident's new PIN (masked).
+    AdminPin {
+        number: String,
+    },
+}
+
+/// What the result screen says; the UI words it in the screen's language.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Granted; the name only when the gate greets by name.
+    Welcome {
+        name: Option<String>,
+    },
+    FaceNotRecognised,
+    FaceTimeout,
+    NotLive,
+    LockedOut {
+        seconds: i64,
+    },
+    AccessNotValid,
+    NotAccepted,
+    /// A resident deleted their own face data; `at` is the receipt time.
+    FaceDataDeleted {
+        templates: usize,
+        at: String,
+    },
+    PinChanged,
+    PinNotChanged,
+    /// Admin mode outcomes.
+    Enrolled {
+        number: String,
+    },
+    /// No frames good enough before the face timeout.
+    EnrolmentTimedOut,
+    /// A minor: the guardian's consent is recorded at the office, not at the door.
+    GuardianConsentNeeded,
+    /// The camera or the models are missing.
+    FaceUnavailable,
+    /// The camera failed to open or stopped delivering frames.
+    CameraFailed,
+    TemplatesDeleted {
+        number: String,
+        templates: usize,
+    },
+    CardAdded {
+        number: String,
+    },
+    CardAlreadyRegistered,
+    PinReset {
+        number: String,
+    },
+    /// Not a PIN under the configured rules.
+    PinRejected,
+    LockoutLifted {
+        number: String,
+        was_locked: bool,
+    },
+    UnknownResident,
+}
+
+/// What the result screen offers next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Offer {
+    Nothing,
+    /// After a failed face attempt: PIN or card at once, never "try face again".
+    PinOrCard,
+    /// After a PIN or card: "My data".
+    MyData,
+    /// After an admin's PIN or card: "My data" and admin mode.
+    Admin,
+}
+
+/// The tasks of admin mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminTask {
+    EnrolFace,
+    DeleteFace,
+    AddCard,
+    ResetPin,
+    LiftLockout,
+}
+
+/// The face tile on the idle screen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceTile {
+    Available,
+    /// The door does not offer face recognition.
+    NotOffered,
+    /// Offered, but the camera or models are missing: the reason is shown, PIN/card stay.
+    Unavailable(String),
+}
