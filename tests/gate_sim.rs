@@ -192,7 +192,7 @@ fn cancel_during_face_closes_the_camera_and_a_face_timeout_offers_pin_or_card() 
 
 #[test]
 fn a_failed_camera_greys_the_face_tile_keeps_pin_and_card_and_is_tried_again_later() {
-    use facegate::runtime::gate::{CAMERA_RETRY_MS, FaceTile};
+    use facegate::runtime::gate::{CAMERA_RETRY_MS, FaceTile, FaceUnavailable};
     let mut f = gate();
     let face_tile = |f: &Fixture| match f.sim.gate.screen() {
         Screen::Idle { face } => face.clone(),
@@ -207,7 +207,7 @@ fn a_failed_camera_greys_the_face_tile_keeps_pin_and_card_and_is_tried_again_lat
         Screen::Result { granted: false, outcome: Outcome::CameraFailed, offer: Offer::PinOrCard }
     ));
     run(&mut f.sim, "at 6000");
-    assert!(matches!(face_tile(&f), FaceTile::Unavailable(why) if why.contains("unplugged")));
+    assert_eq!(face_tile(&f), FaceTile::Unavailable(FaceUnavailable::CameraFailed));
     run(&mut f.sim, "tap face");
     assert_eq!(f.sim.gate.camera().opened_count, 1, "a greyed tile does not try the camera");
     let events = run(&mut f.sim, "tap pin\ntype 1201\ntype 2580");
@@ -290,6 +290,26 @@ fn a_resident_changes_their_pin_at_the_gate_with_the_old_one() {
     assert!(events.contains(&Event::PinChanged { changed: true }));
     let events = run(&mut f.sim, "at 10000\ntap pin\ntype 1201\ntype 864200");
     assert_eq!(decisions(&events), vec![(true, None)]);
+}
+
+#[test]
+fn the_pin_change_keypad_on_my_data_waits_while_the_resident_types_both_pins() {
+    use facegate::runtime::gate::PIN_CHANGE_MS;
+    let mut f = gate();
+    run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580\ntap mydata\ntap changepin");
+    assert_eq!(f.sim.gate.screen(), &Screen::ChangePin);
+    // Longer than the result screen stays: two PINs take a while to type.
+    run(&mut f.sim, "at 12000");
+    assert_eq!(f.sim.gate.screen(), &Screen::ChangePin);
+    let events = run(&mut f.sim, "newpin 2580 864200");
+    assert!(events.contains(&Event::PinChanged { changed: true }));
+    let events = run(&mut f.sim, "at 20000\ntap pin\ntype 1201\ntype 864200");
+    assert_eq!(decisions(&events), vec![(true, None)]);
+    // Left alone, the keypad closes.
+    run(&mut f.sim, "at 30000\ntap pin\ntype 1201\ntype 864200\ntap mydata\ntap changepin");
+    assert_eq!(f.sim.gate.screen(), &Screen::ChangePin);
+    run(&mut f.sim, &format!("at {}", 30_000 + PIN_CHANGE_MS));
+    assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }));
 }
 
 #[test]

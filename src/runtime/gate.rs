@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::camera::FrameSource;
+use super::camera::{FrameSource, NO_CAMERA};
 use crate::access::checks::{change_pin, check_card, check_pin, record};
 use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
 use crate::config::Config;
@@ -81,6 +81,9 @@ pub enum Screen {
     MyData {
         templates: i64,
     },
+    /// "My data" → "Change PIN": the keypad for the current PIN, then the new one (both masked;
+    /// the UI asks for both and sends [`Action::ChangePin`]).
+    ChangePin,
     /// "Hold your card to the reader".
     Card,
     Result {
@@ -205,7 +208,19 @@ pub enum FaceTile {
     /// The door does not offer face recognition.
     NotOffered,
     /// Offered, but the camera or models are missing: the reason is shown, PIN/card stay.
-    Unavailable(String),
+    Unavailable(FaceUnavailable),
+}
+
+/// Why the face tile is greyed (the technical reason goes to the log, never to the screen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceUnavailable {
+    /// This build has no camera support.
+    NoCameraSupport,
+    /// The camera failed to open or stopped delivering frames; it is tried again later.
+    CameraFailed,
+    /// The face models are missing or failed to load.
+    ModelsMissing,
 }
 
 /// What a resident does.
@@ -223,7 +238,10 @@ pub enum Action {
     MyData,
     /// Confirmed "delete my face data".
     DeleteMyFaceData,
-    /// On "My data": change the PIN (the old one is checked again, with lockout).
+    /// On "My data": "Change PIN" opens its keypad for [`PIN_CHANGE_MS`].
+    StartPinChange,
+    /// On "My data" or its PIN-change keypad: change the PIN (the old one is checked again, with
+    /// lockout).
     ChangePin {
         old: String,
         new: String,
@@ -291,8 +309,8 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     alarms: VecDeque<String>,
     /// Admin enrolment: the good frames so far.
     enrolment: Vec<Embedding>,
-    /// When the camera last failed, and why: the Face tile shows it until a retry is due.
-    camera_fault: Option<(u64, String)>,
+    /// When the camera last failed: the Face tile is greyed until a retry is due.
+    camera_fault: Option<u64>,
 }
 
 /// A head-turn challenge and the resident recognised before it started.
@@ -306,6 +324,8 @@ const PURGE_EVERY_MS: u64 = 24 * 3_600 * 1_000;
 /// After a camera failure the Face tile stays unavailable this long, then the camera is tried
 /// again on the next tap (a webcam replugged, a driver restarted).
 pub const CAMERA_RETRY_MS: u64 = 30_000;
+/// The keypad of a PIN change on "My data" closes after this long.
+pub const PIN_CHANGE_MS: u64 = 30_000;
 
 impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Assembles the gate. A face pipeline that failed to load is kept as the reason the face
@@ -384,10 +404,14 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let face = if !self.config.access.methods.contains(&Method::Face) {
             FaceTile::NotOffered
         } else {
-            match (&self.faces, &self.camera_fault) {
-                (Err(reason), _) | (Ok(_), Some((_, reason))) => {
-                    FaceTile::Unavailable(reason.clone())
+            // A build without the `camera` feature has no face pipeline, for the reason
+            // `NO_CAMERA`; any other missing pipeline is the models (the CLI logs why).
+            match (&self.faces, self.camera_fault) {
+                (Err(reason), _) if reason == NO_CAMERA => {
+                    FaceTile::Unavailable(FaceUnavailable::NoCameraSupport)
                 }
+                (Err(_), _) => FaceTile::Unavailable(FaceUnavailable::ModelsMissing),
+                (Ok(_), Some(_)) => FaceTile::Unavailable(FaceUnavailable::CameraFailed),
                 (Ok(_), None) => FaceTile::Available,
             }
         };
@@ -418,7 +442,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     ) -> anyhow::Result<()> {
         tracing::warn!("camera: {err}");
         self.close_camera(events);
-        self.camera_fault = Some((now, err.to_string()));
+        self.camera_fault = Some(now);
         self.pending = None;
         self.challenge = None;
         self.enrolment.clear();
@@ -540,8 +564,14 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     self.result(true, outcome, Offer::Nothing, now, &mut events)?;
                 }
             }
+            Action::StartPinChange => {
+                if matches!(self.screen, Screen::MyData { .. }) {
+                    self.result_until = now + PIN_CHANGE_MS;
+                    self.show(Screen::ChangePin, &mut events);
+                }
+            }
             Action::ChangePin { old, new } => {
-                if let (Screen::MyData { .. }, Some((number, _))) =
+                if let (Screen::MyData { .. } | Screen::ChangePin, Some((number, _))) =
                     (&self.screen, self.self_service.clone())
                 {
                     let unix = self.unix(now);
@@ -612,7 +642,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             }
             events.push(Event::Door { what: format!("{door_event:?}") });
         }
-        if let Some((since, _)) = self.camera_fault
+        if let Some(since) = self.camera_fault
             && now.saturating_sub(since) >= CAMERA_RETRY_MS
         {
             self.camera_fault = None;
@@ -624,7 +654,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         if self.admin_timed_out(now, &mut events) {
             return Ok(events);
         }
-        if matches!(self.screen, Screen::Result { .. } | Screen::MyData { .. })
+        if matches!(self.screen, Screen::Result { .. } | Screen::MyData { .. } | Screen::ChangePin)
             && now >= self.result_until
         {
             if self.admin_active() {
