@@ -279,8 +279,15 @@ fn buttons(window: &GateWindow) -> Vec<(String, ElementHandle)> {
 /// Checks that the screen shows what `want` says, in `lang`.
 fn check(window: &GateWindow, name: &str, want: &Want, lang: Language) {
     let zh = catalogue();
+    // What a screen reader reads: the labels, and the tiles' hints as their descriptions.
     let all = seen(window);
-    let labels: Vec<&str> = all.iter().map(|(_, label, _)| label.as_str()).collect();
+    let hints: Vec<String> =
+        all.iter().filter_map(|(_, _, e)| e.accessible_description()).map(Into::into).collect();
+    let labels: Vec<&str> = all
+        .iter()
+        .map(|(_, label, _)| label.as_str())
+        .chain(hints.iter().map(String::as_str))
+        .collect();
     for text in &want.texts {
         let text = words(*text, lang, &zh);
         assert!(
@@ -461,6 +468,7 @@ fn every_screen_shows_what_it_is_for_in_both_languages_and_taps_become_actions()
     assert_eq!(*taps.borrow(), ["ChangePin { old: \"2580\", new: \"8642\" }"]);
     // Left and opened again, it starts over with the current PIN.
     show(&window, &Screen::Idle { face: FaceTile::Available });
+    headless::render(&surface);
     show(&window, &Screen::ChangePin);
     let labels: Vec<String> = seen(&window).into_iter().map(|s| s.1).collect();
     assert!(labels.contains(&"Enter your current PIN".to_owned()), "{labels:?}");
