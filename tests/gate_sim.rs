@@ -8,7 +8,7 @@ use facegate::config::Config;
 use facegate::credentials::{CardUid, Pin, PinConfig};
 use facegate::door::{DoorController, Output, SimGpio};
 use facegate::manage;
-use facegate::runtime::gate::{Offer, Outcome};
+use facegate::runtime::gate::{FaceUnavailable, Offer, Outcome};
 use facegate::runtime::script::Simulation;
 use facegate::runtime::{Event, FrameSource, Gate, PhotoCamera, Screen};
 use facegate::store::{ConsentGrant, NewResident, Store, StoreConfig};
@@ -107,7 +107,7 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
         NewResident { number: "9001".into(), name: "Zhao".into(), ..Default::default() };
     store.add_resident(&caretaker, 0, "manager").unwrap();
     manage::set_pin(&mut store, &config.pin, "9001", &pin("1379"), 0, "manager").unwrap();
-    let (engine, base): (Result<Box<dyn FaceEngine>, String>, _) = match faces {
+    let (engine, base): (Result<Box<dyn FaceEngine>, FaceUnavailable>, _) = match faces {
         Faces::Fake => {
             for (file, identity, live) in FAKE_PEOPLE {
                 let frame = FakeEngine::frame(identity, live);
@@ -296,7 +296,7 @@ fn a_failed_camera_greys_the_face_tile_keeps_pin_and_card_and_is_tried_again_lat
         Screen::Result { granted: false, outcome: Outcome::CameraFailed, offer: Offer::PinOrCard }
     ));
     run(&mut f.sim, "at 6000");
-    assert!(matches!(face_tile(&f), FaceTile::Unavailable(why) if why.contains("unplugged")));
+    assert_eq!(face_tile(&f), FaceTile::Unavailable(FaceUnavailable::CameraFailed));
     run(&mut f.sim, "tap face");
     assert_eq!(f.sim.gate.camera().opened_count, 1, "a greyed tile does not try the camera");
     let events = run(&mut f.sim, "tap pin\ntype 1201\ntype 2580");
@@ -375,6 +375,26 @@ fn a_resident_changes_their_pin_at_the_gate_with_the_old_one() {
     assert!(events.contains(&Event::PinChanged { changed: true }));
     let events = run(&mut f.sim, "at 10000\ntap pin\ntype 1201\ntype 864200");
     assert_eq!(decisions(&events), vec![(true, None)]);
+}
+
+#[test]
+fn the_pin_change_keypad_on_my_data_waits_while_the_resident_types_both_pins() {
+    use facegate::runtime::gate::PIN_CHANGE_MS;
+    let mut f = gate();
+    run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580\ntap mydata\ntap changepin");
+    assert_eq!(f.sim.gate.screen(), &Screen::ChangePin);
+    // Longer than the result screen stays: two PINs take a while to type.
+    run(&mut f.sim, "at 12000");
+    assert_eq!(f.sim.gate.screen(), &Screen::ChangePin);
+    let events = run(&mut f.sim, "newpin 2580 864200");
+    assert!(events.contains(&Event::PinChanged { changed: true }));
+    let events = run(&mut f.sim, "at 20000\ntap pin\ntype 1201\ntype 864200");
+    assert_eq!(decisions(&events), vec![(true, None)]);
+    // Left alone, the keypad closes.
+    run(&mut f.sim, "at 30000\ntap pin\ntype 1201\ntype 864200\ntap mydata\ntap changepin");
+    assert_eq!(f.sim.gate.screen(), &Screen::ChangePin);
+    run(&mut f.sim, &format!("at {}", 30_000 + PIN_CHANGE_MS));
+    assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }));
 }
 
 fn with_the_head_turn_challenge_a_photo_of_a_resident_is_refused_as_not_live(faces: Faces) {

@@ -24,6 +24,7 @@ use crate::runtime::notify::Notifier;
 use crate::runtime::script::Simulation;
 #[cfg(feature = "camera")]
 use crate::runtime::webcam::Webcam;
+use crate::runtime::gate::FaceUnavailable;
 use crate::runtime::{Event, FrameSource, Gate, PhotoCamera, device};
 use crate::store::{ConsentGrant, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;
@@ -58,9 +59,6 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     }
     let store = Store::open(&config.store)?;
     let faces = face_engine(config);
-    if let Err(reason) = &faces {
-        eprintln!("face recognition unavailable: {reason} (PIN and card still work)");
-    }
     let gpio = SimGpio::default();
     let door = DoorController::new(gpio.clone(), config.door.clone(), 0)?;
     let gate =
@@ -140,9 +138,6 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
     let door = DoorController::new(RppalGpio::open(&config.door)?, config.door.clone(), 0)?;
     let mut reader = open_reader(&config.reader)?;
     let (camera, faces) = device_camera(config);
-    if let Err(reason) = &faces {
-        tracing::warn!("face recognition unavailable: {reason} (PIN and card still work)");
-    }
     let mut gate = Gate::new(config.gate_settings(), store, faces, camera, door, unix_now())?;
     let notifier = Notifier::from_env()?;
     // A failed write to the journal must not stop the gate.
@@ -162,22 +157,27 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
     touchscreen(gate, reader, notifier, stop, log)
 }
 
-/// The face engine on the configured models, or why there is none (the Face tile shows it).
-fn face_engine(config: &Config) -> Result<Box<dyn FaceEngine>, String> {
+/// The face engine on the configured models, or why there is none: the Face tile shows the
+/// kind of reason, the log the technical one.
+fn face_engine(config: &Config) -> Result<Box<dyn FaceEngine>, FaceUnavailable> {
     match ModelEngine::load(&config.paths.models, &config.vision) {
         Ok(engine) => Ok(Box::new(engine)),
-        Err(err) => Err(err.to_string()),
+        Err(err) => {
+            eprintln!("face recognition unavailable: {err} (PIN and card still work)");
+            Err(FaceUnavailable::ModelsMissing)
+        }
     }
 }
 
 #[cfg(feature = "camera")]
-fn device_camera(config: &Config) -> (Webcam, Result<Box<dyn FaceEngine>, String>) {
+fn device_camera(config: &Config) -> (Webcam, Result<Box<dyn FaceEngine>, FaceUnavailable>) {
     (Webcam::new(config.camera.clone()), face_engine(config))
 }
 
 #[cfg(not(feature = "camera"))]
-fn device_camera(_: &Config) -> (NoCamera, Result<Box<dyn FaceEngine>, String>) {
-    (NoCamera, Err(NO_CAMERA.to_owned()))
+fn device_camera(_: &Config) -> (NoCamera, Result<Box<dyn FaceEngine>, FaceUnavailable>) {
+    eprintln!("face recognition unavailable: {NO_CAMERA} (PIN and card still work)");
+    (NoCamera, Err(FaceUnavailable::NoCameraSupport))
 }
 
 #[cfg(any(feature = "window", feature = "kms"))]

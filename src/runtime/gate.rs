@@ -24,7 +24,7 @@ use crate::templates::Gallery;
 use crate::vision::{Embedding, FaceEngine};
 
 pub use events::{Action, Event};
-pub use screens::{AdminTask, FaceTile, Offer, Outcome, Screen};
+pub use screens::{AdminTask, FaceTile, FaceUnavailable, Offer, Outcome, Screen};
 pub use settings::{GateConfig, GateConfigError, GateSettings};
 
 /// The gate with its store, face pipeline, camera and door.
@@ -32,7 +32,7 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     settings: GateSettings,
     store: Store,
     gallery: Gallery,
-    faces: Result<Box<dyn FaceEngine>, String>,
+    faces: Result<Box<dyn FaceEngine>, FaceUnavailable>,
     camera: C,
     door: D,
     screen: Screen,
@@ -53,7 +53,7 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     /// Admin enrolment: the good frames so far.
     enrolment: Vec<Embedding>,
     /// When the camera last failed, and why: the Face tile shows it until a retry is due.
-    camera_fault: Option<(u64, String)>,
+    camera_fault: Option<u64>,
 }
 
 /// The retention rules run at start and then once a day.
@@ -61,6 +61,8 @@ const PURGE_EVERY_MS: u64 = 24 * 3_600 * 1_000;
 /// After a camera failure the Face tile stays unavailable this long, then the camera is tried
 /// again on the next tap (a webcam replugged, a driver restarted).
 pub const CAMERA_RETRY_MS: u64 = 30_000;
+/// The keypad of a PIN change on "My data" closes after this long.
+pub const PIN_CHANGE_MS: u64 = 30_000;
 
 impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Assembles the gate. A face engine that failed to load is kept as the reason the face
@@ -68,7 +70,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     pub fn new(
         settings: GateSettings,
         store: Store,
-        faces: Result<Box<dyn FaceEngine>, String>,
+        faces: Result<Box<dyn FaceEngine>, FaceUnavailable>,
         camera: C,
         door: D,
         unix_at_start: i64,
@@ -126,10 +128,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let face = if !self.settings.access.methods.contains(&Method::Face) {
             FaceTile::NotOffered
         } else {
-            match (&self.faces, &self.camera_fault) {
-                (Err(reason), _) | (Ok(_), Some((_, reason))) => {
-                    FaceTile::Unavailable(reason.clone())
-                }
+            match (&self.faces, self.camera_fault) {
+                (Err(reason), _) => FaceTile::Unavailable(*reason),
+                (Ok(_), Some(_)) => FaceTile::Unavailable(FaceUnavailable::CameraFailed),
                 (Ok(_), None) => FaceTile::Available,
             }
         };
@@ -221,8 +222,14 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     self.show_result(true, outcome, Offer::Nothing, now, &mut events)?;
                 }
             }
+            Action::StartPinChange => {
+                if matches!(self.screen, Screen::MyData { .. }) {
+                    self.result_until = now + PIN_CHANGE_MS;
+                    self.show(Screen::ChangePin, &mut events);
+                }
+            }
             Action::ChangePin { old, new } => {
-                if let (Screen::MyData { .. }, Some((number, _))) =
+                if let (Screen::MyData { .. } | Screen::ChangePin, Some((number, _))) =
                     (&self.screen, self.self_service.clone())
                 {
                     let unix = self.unix(now);
@@ -295,7 +302,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             }
             events.push(Event::Door { what: format!("{door_event:?}") });
         }
-        if let Some((since, _)) = self.camera_fault
+        if let Some(since) = self.camera_fault
             && now.saturating_sub(since) >= CAMERA_RETRY_MS
         {
             self.camera_fault = None;
@@ -307,7 +314,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         if self.admin_timed_out(now, &mut events) {
             return Ok(events);
         }
-        if matches!(self.screen, Screen::Result { .. } | Screen::MyData { .. })
+        if matches!(self.screen, Screen::Result { .. } | Screen::MyData { .. } | Screen::ChangePin)
             && now >= self.result_until
         {
             if self.admin_active() {

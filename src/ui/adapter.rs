@@ -2,9 +2,12 @@
 
 use std::rc::Rc;
 
-use super::{GateWindow, KeypadFor, Offer as UiOffer, Page, Task};
+use super::{
+    FaceTile as UiFaceTile, GateWindow, Guidance, KeypadFor, Offer as UiOffer, Page, Prompt,
+};
+use super::{Outcome as UiOutcome, Task};
 use crate::language::Language;
-use crate::runtime::gate::{AdminTask, FaceTile, Offer, Outcome};
+use crate::runtime::gate::{AdminTask, FaceTile, FaceUnavailable, Offer, Outcome};
 use crate::runtime::{Action, Screen};
 use crate::vision::QualityIssue;
 use crate::vision::liveness::active::Turn;
@@ -13,31 +16,36 @@ use crate::vision::liveness::active::Turn;
 pub fn show(window: &GateWindow, screen: &Screen) {
     match screen {
         Screen::Idle { face } => {
-            window.set_page(Page::Idle);
-            window.set_face_offered(*face != FaceTile::NotOffered);
-            window.set_face_unavailable(match face {
-                FaceTile::Unavailable(reason) => reason.as_str().into(),
-                _ => "".into(),
+            window.set_face(match face {
+                FaceTile::Available => UiFaceTile::Available,
+                FaceTile::NotOffered => UiFaceTile::NotOffered,
+                FaceTile::Unavailable(FaceUnavailable::NoCameraSupport) => {
+                    UiFaceTile::NoCameraSupport
+                }
+                FaceTile::Unavailable(FaceUnavailable::CameraFailed) => UiFaceTile::CameraFailed,
+                FaceTile::Unavailable(FaceUnavailable::ModelsMissing) => UiFaceTile::ModelsMissing,
             });
+            window.set_page(Page::Idle);
         }
         Screen::Face { guidance, prompt } => {
             window.set_page(Page::Face);
-            window.set_guidance(guidance.map_or(0, guidance_code));
+            window.set_guidance(ui_guidance(*guidance));
             // The preview is mirrored, so "+" (the nose toward the image's +x) is the resident's
             // own left, shown as an arrow to the left of the screen.
             window.set_prompt(match prompt {
-                None => 0,
-                Some(Turn::Plus) => 2,
-                Some(Turn::Minus) => 1,
+                None => Prompt::None,
+                Some(Turn::Plus) => Prompt::ArrowLeft,
+                Some(Turn::Minus) => Prompt::ArrowRight,
             });
         }
         Screen::PinNumber => keypad(window, KeypadFor::ResidentNumber),
         Screen::PinCode => keypad(window, KeypadFor::Pin),
+        Screen::ChangePin => window.set_page(Page::ChangePin),
         Screen::Card => window.set_page(Page::Card),
         Screen::Result { granted, outcome, offer } => {
-            let (code, text, count) = outcome_code(outcome);
+            let (outcome, text, count) = ui_outcome(outcome);
             window.set_granted(*granted);
-            window.set_outcome(code);
+            window.set_outcome(outcome);
             window.set_outcome_text(text.into());
             window.set_outcome_count(count);
             window.set_offer(match offer {
@@ -70,8 +78,8 @@ pub fn show(window: &GateWindow, screen: &Screen) {
             window.set_subject(number.as_str().into());
             window.set_captured(*captured as i32);
             window.set_needed(*needed as i32);
-            window.set_guidance(guidance.map_or(0, guidance_code));
-            window.set_prompt(0);
+            window.set_guidance(ui_guidance(*guidance));
+            window.set_prompt(Prompt::None);
             window.set_page(Page::Enrolling);
         }
         Screen::AdminCard { number } => {
@@ -100,44 +108,54 @@ fn keypad(window: &GateWindow, what: KeypadFor) {
     window.set_page(Page::Keypad);
 }
 
-fn guidance_code(issue: QualityIssue) -> i32 {
+fn ui_guidance(issue: Option<QualityIssue>) -> Guidance {
     match issue {
-        QualityIssue::NoFace => 1,
-        QualityIssue::SeveralFaces => 2,
-        QualityIssue::TooSmall => 3,
-        QualityIssue::OutOfFrame => 4,
-        QualityIssue::NotFrontal => 5,
-        QualityIssue::Blurry => 6,
+        None => Guidance::None,
+        Some(QualityIssue::NoFace) => Guidance::NoFace,
+        Some(QualityIssue::SeveralFaces) => Guidance::SeveralFaces,
+        Some(QualityIssue::TooSmall) => Guidance::TooSmall,
+        Some(QualityIssue::OutOfFrame) => Guidance::OutOfFrame,
+        Some(QualityIssue::NotFrontal) => Guidance::NotFrontal,
+        Some(QualityIssue::Blurry) => Guidance::Blurry,
     }
 }
 
-/// The code `result-text` in `ui/main.slint` words, with its text and count details.
-fn outcome_code(outcome: &Outcome) -> (i32, String, i32) {
+/// The outcome the result screen words, with its text and count details.
+fn ui_outcome(outcome: &Outcome) -> (UiOutcome, String, i32) {
+    let none = String::new;
     let n = |count: usize| count as i32;
     match outcome {
-        Outcome::Welcome { name } => (1, name.clone().unwrap_or_default(), 0),
-        Outcome::FaceNotRecognised => (2, String::new(), 0),
-        Outcome::FaceTimeout => (3, String::new(), 0),
-        Outcome::NotLive => (4, String::new(), 0),
-        Outcome::LockedOut { seconds } => (5, String::new(), *seconds as i32),
-        Outcome::AccessNotValid => (6, String::new(), 0),
-        Outcome::NotAccepted => (7, String::new(), 0),
-        Outcome::FaceDataDeleted { templates, at } => (8, at.clone(), n(*templates)),
-        Outcome::PinChanged => (9, String::new(), 0),
-        Outcome::PinNotChanged => (10, String::new(), 0),
-        Outcome::Enrolled { number } => (11, number.clone(), 0),
-        Outcome::EnrolmentTimedOut => (12, String::new(), 0),
-        Outcome::GuardianConsentNeeded => (13, String::new(), 0),
-        Outcome::FaceUnavailable => (14, String::new(), 0),
-        Outcome::TemplatesDeleted { number, templates } => (15, number.clone(), n(*templates)),
-        Outcome::CardAdded { number } => (16, number.clone(), 0),
-        Outcome::CardAlreadyRegistered => (17, String::new(), 0),
-        Outcome::PinReset { number } => (18, number.clone(), 0),
-        Outcome::PinRejected => (19, String::new(), 0),
-        Outcome::LockoutLifted { number, was_locked: true } => (20, number.clone(), 0),
-        Outcome::LockoutLifted { number, was_locked: false } => (21, number.clone(), 0),
-        Outcome::UnknownResident => (22, String::new(), 0),
-        Outcome::CameraFailed => (23, String::new(), 0),
+        Outcome::Welcome { name } => (UiOutcome::Welcome, name.clone().unwrap_or_default(), 0),
+        Outcome::FaceNotRecognised => (UiOutcome::FaceNotRecognised, none(), 0),
+        Outcome::FaceTimeout => (UiOutcome::FaceTimeout, none(), 0),
+        Outcome::NotLive => (UiOutcome::NotLive, none(), 0),
+        Outcome::LockedOut { seconds } => (UiOutcome::LockedOut, none(), *seconds as i32),
+        Outcome::AccessNotValid => (UiOutcome::AccessNotValid, none(), 0),
+        Outcome::NotAccepted => (UiOutcome::NotAccepted, none(), 0),
+        Outcome::FaceDataDeleted { templates, at } => {
+            (UiOutcome::FaceDataDeleted, at.clone(), n(*templates))
+        }
+        Outcome::PinChanged => (UiOutcome::PinChanged, none(), 0),
+        Outcome::PinNotChanged => (UiOutcome::PinNotChanged, none(), 0),
+        Outcome::Enrolled { number } => (UiOutcome::Enrolled, number.clone(), 0),
+        Outcome::EnrolmentTimedOut => (UiOutcome::EnrolmentTimedOut, none(), 0),
+        Outcome::GuardianConsentNeeded => (UiOutcome::GuardianConsentNeeded, none(), 0),
+        Outcome::FaceUnavailable => (UiOutcome::FaceUnavailable, none(), 0),
+        Outcome::TemplatesDeleted { number, templates } => {
+            (UiOutcome::TemplatesDeleted, number.clone(), n(*templates))
+        }
+        Outcome::CardAdded { number } => (UiOutcome::CardAdded, number.clone(), 0),
+        Outcome::CardAlreadyRegistered => (UiOutcome::CardAlreadyRegistered, none(), 0),
+        Outcome::PinReset { number } => (UiOutcome::PinReset, number.clone(), 0),
+        Outcome::PinRejected => (UiOutcome::PinRejected, none(), 0),
+        Outcome::LockoutLifted { number, was_locked: true } => {
+            (UiOutcome::LockoutLifted, number.clone(), 0)
+        }
+        Outcome::LockoutLifted { number, was_locked: false } => {
+            (UiOutcome::NotLockedOut, number.clone(), 0)
+        }
+        Outcome::UnknownResident => (UiOutcome::UnknownResident, none(), 0),
+        Outcome::CameraFailed => (UiOutcome::CameraFailed, none(), 0),
     }
 }
 
@@ -174,10 +192,15 @@ pub fn connect(window: &GateWindow, act: impl Fn(Action) + 'static) {
     window.on_cancel(on(Action::Cancel));
     window.on_my_data(on(Action::MyData));
     window.on_delete_face(on(Action::DeleteMyFaceData));
+    window.on_start_pin_change(on(Action::StartPinChange));
     window.on_admin(on(Action::Admin));
     window.on_agree(on(Action::Agree));
     window.on_switch_language(on(Action::SwitchLanguage));
     let digits = Rc::clone(&act);
     window.on_digits(move |typed| digits(Action::Digits(typed.to_string())));
+    let change_pin = Rc::clone(&act);
+    window.on_change_pin(move |old, new| {
+        change_pin(Action::ChangePin { old: old.to_string(), new: new.to_string() })
+    });
     window.on_admin_task(move |t| act(Action::AdminTask(runtime_task(t))));
 }

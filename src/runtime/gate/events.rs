@@ -21,7 +21,10 @@ pub enum Action {
     MyData,
     /// Confirmed "delete my face data".
     DeleteMyFaceData,
-    /// On "My data": change the PIN (the old one is checked again, with lockout).
+    /// On "My data": "Change PIN" opens its keypad for [`super::PIN_CHANGE_MS`].
+    StartPinChange,
+    /// On "My data" or its PIN-change keypad: change the PIN (the old one is checked again, with
+    /// lockout).
     ChangePin {
         old: String,
         new: String,

@@ -37,7 +37,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     ) -> Result<()> {
         tracing::warn!("camera: {err}");
         self.close_camera(events);
-        self.camera_fault = Some((now, err.to_string()));
+        self.camera_fault = Some(now);
         self.pending = None;
         self.challenge = None;
         self.enrolment.clear();

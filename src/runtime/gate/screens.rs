@@ -27,6 +27,9 @@ pub enum Screen {
     MyData {
         templates: i64,
     },
+    /// "My data" → "Change PIN": the keypad for the current PIN, then the new one (both masked;
+    /// the UI asks for both and sends [`super::Action::ChangePin`]).
+    ChangePin,
     /// "Hold your card to the reader".
     Card,
     Result {
@@ -151,5 +154,17 @@ pub enum FaceTile {
     /// The door does not offer face recognition.
     NotOffered,
     /// Offered, but the camera or models are missing: the reason is shown, PIN/card stay.
-    Unavailable(String),
+    Unavailable(FaceUnavailable),
+}
+
+/// Why the face tile is greyed (the technical reason goes to the log, never to the screen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceUnavailable {
+    /// This build has no camera support.
+    NoCameraSupport,
+    /// The camera failed to open or stopped delivering frames; it is tried again later.
+    CameraFailed,
+    /// The face models are missing or failed to load.
+    ModelsMissing,
 }
