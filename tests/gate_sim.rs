@@ -160,11 +160,9 @@ fn a_card_tapped_on_the_idle_screen_opens_the_door() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared")]
 fn an_enrolled_face_is_let_in_and_a_stranger_is_offered_pin_or_card() {
     let mut f = gate();
-    if common::dev_faces_dir().is_none() {
-        return;
-    }
     let events = run(&mut f.sim, "show deepface__c01/5.jpg\nat 100\ntap face\nat 2000");
     assert_eq!(decisions(&events), vec![(true, None)]);
     assert!(!f.sim.gate.camera().is_open(), "the camera closes on the result");
@@ -251,11 +249,9 @@ fn a_resident_who_moved_out_is_refused_and_then_purged_by_the_daily_run() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared")]
 fn after_a_pin_a_resident_deletes_their_own_face_data_at_the_gate() {
     let mut f = gate();
-    if common::dev_faces_dir().is_none() {
-        return;
-    }
     run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580\ntap mydata");
     assert_eq!(f.sim.gate.screen(), &Screen::MyData { templates: 1 });
     let events = run(&mut f.sim, "tap delete");
@@ -293,10 +289,8 @@ fn a_resident_changes_their_pin_at_the_gate_with_the_old_one() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared")]
 fn with_the_head_turn_challenge_a_photo_of_a_resident_is_refused_as_not_live() {
-    if common::dev_faces_dir().is_none() {
-        return;
-    }
     let mut f =
         gate_with(|c| c.vision.liveness.mode = facegate::vision::liveness::LivenessMode::Active);
     let events = run(&mut f.sim, "show deepface__c01/5.jpg\nat 100\ntap face\nat 1500");
@@ -338,10 +332,8 @@ fn only_a_listed_admin_gets_admin_mode_after_their_pin() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared")]
 fn an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face() {
-    if common::dev_faces_dir().is_none() {
-        return;
-    }
     let mut f = admin_gate();
     run(&mut f.sim, "at 100\ntap pin\ntype 9001\ntype 1379\ntap admin\nadmin enrol\ntype 1301");
     let Screen::Consent { number, notice } = f.sim.gate.screen().clone() else {
