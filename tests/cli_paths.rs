@@ -82,7 +82,8 @@ fn decisions(json_lines: &str) -> Vec<(bool, String)> {
 }
 
 /// PIN 2580 and card 0004512345 of resident 1201.
-const PIN_AND_CARD: &str = "at 100\ntap pin\ntype 1201\ntype 2580\nat 8000\ncard 0004512345\nat 16000\n";
+const PIN_AND_CARD: &str =
+    "at 100\ntap pin\ntype 1201\ntype 2580\nat 8000\ncard 0004512345\nat 16000\n";
 
 fn granted(decisions: &[(bool, String)]) -> Vec<bool> {
     decisions.iter().map(|d| d.0).collect()
@@ -172,8 +173,15 @@ fn eval_pad_json_reports_error_rates_consistent_with_its_scores() {
     let out = site.ok(&[&args[..], &["--attack", attack.to_str().unwrap()]].concat(), "");
     let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let keys: Vec<&str> = report.as_object().unwrap().keys().map(String::as_str).collect();
-    let mut want =
-        ["apcer", "bpcer", "threshold", "attacks", "bona_fide", "attack_scores", "bona_fide_scores"];
+    let mut want = [
+        "apcer",
+        "bpcer",
+        "threshold",
+        "attacks",
+        "bona_fide",
+        "attack_scores",
+        "bona_fide_scores",
+    ];
     want.sort();
     assert_eq!(keys, want);
     let scores = |k: &str| -> Vec<f64> {

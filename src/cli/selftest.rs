@@ -181,7 +181,10 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     let mut faces = FacePipeline::load(&config.paths.models, &config.vision);
     all &= report(
         "face models",
-        faces.as_ref().map(|_| format!("{} backend", config.vision.backend)).map_err(|e| e.to_string()),
+        faces
+            .as_ref()
+            .map(|_| format!("{} backend", config.vision.backend))
+            .map_err(|e| e.to_string()),
     );
     if config.vision.liveness.mode != LivenessMode::Off {
         let pad = PassiveLiveness::load(&config.paths.models, config.vision.backend, 1);

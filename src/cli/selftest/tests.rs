@@ -34,7 +34,10 @@ fn door_with(gpio: impl Gpio, lines: &SimGpio) -> Result<String, String> {
 #[test]
 fn the_door_check_fails_when_the_relay_does_not_release_or_does_not_relock() {
     let healthy = SimGpio::default();
-    assert_eq!(door_with(healthy.clone(), &healthy).unwrap(), "door closed, exit button released, fire clear; relay pulsed");
+    assert_eq!(
+        door_with(healthy.clone(), &healthy).unwrap(),
+        "door closed, exit button released, fire clear; relay pulsed"
+    );
     let stuck = SimGpio::default();
     let err = door_with(FaultyRelay { lines: stuck.clone(), latching: false }, &stuck).unwrap_err();
     assert_eq!(err, "relay did not release");

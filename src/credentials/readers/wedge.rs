@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use super::{CardReader, ReaderError};
 use crate::credentials::CardUid;
 
-/// Longest card number a wedge reader types.
-const MAX_DIGITS: usize = 20;
+/// Longest card number taken from a wedge reader: a card UID holds at most 16 bytes.
+const MAX_DIGITS: usize = 16;
 const EV_KEY: u16 = 1;
 const KEY_ENTER: u16 = 28;
 const KEY_KPENTER: u16 = 96;

@@ -109,7 +109,12 @@ mod tests {
 
     /// Sends `frame` as pulses `gaps` apart (cycling), from `start`; returns the cards decoded
     /// on the way and the time of the last pulse.
-    fn send(d: &mut WiegandDecoder, frame: &[bool], gaps: &[u64], start: u64) -> (Vec<Result<CardUid, ReaderError>>, u64) {
+    fn send(
+        d: &mut WiegandDecoder,
+        frame: &[bool],
+        gaps: &[u64],
+        start: u64,
+    ) -> (Vec<Result<CardUid, ReaderError>>, u64) {
         let mut t = start;
         let mut out = vec![];
         for (i, &bit) in frame.iter().enumerate() {

@@ -54,7 +54,13 @@ pub struct SimCard {
 impl SimCard {
     pub fn new(uid: &[u8]) -> Self {
         assert!(matches!(uid.len(), 4 | 7 | 10), "ISO 14443A UIDs have 4, 7 or 10 bytes");
-        Self { uid: uid.to_vec(), sak: 0x08, state: CardState::Idle, halted_before: false, bad_bcc: false }
+        Self {
+            uid: uid.to_vec(),
+            sak: 0x08,
+            state: CardState::Idle,
+            halted_before: false,
+            bad_bcc: false,
+        }
     }
 
     fn levels(&self) -> usize {
@@ -317,7 +323,9 @@ impl super::SpiBus for SimChip {
                 vec![0; out.len()]
             }
             _ => std::iter::once(0)
-                .chain(out[..out.len() - 1].iter().map(|&a| self.read(usize::from((a >> 1) & 0x3f))))
+                .chain(
+                    out[..out.len() - 1].iter().map(|&a| self.read(usize::from((a >> 1) & 0x3f))),
+                )
                 .collect(),
         };
         self.resetting = self.resetting.saturating_sub(1);

@@ -140,7 +140,8 @@ proptest! {
     #[test]
     fn any_card_reads_back_its_own_uid(uid in uid()) {
         let mut chip = ready(SimChip::with_card(&uid));
-        prop_assert_eq!(chip.read_uid(Wake::Idle).unwrap().as_bytes(), &uid[..]);
+        let read = chip.read_uid(Wake::Idle).unwrap();
+        prop_assert_eq!(read.as_bytes(), &uid[..]);
     }
 
     /// A card answer altered in flight (one byte, parity intact) is an error or still the
