@@ -142,7 +142,7 @@ fn admin_unlock_lifts_a_pin_lockout_that_outlives_the_gate_process() {
     let site = Site::new("");
     let first = site.decisions(FIVE_WRONG_THEN_RIGHT);
     assert_eq!(granted(&first), [false; 6]);
-    assert!(first[5].1.contains("LockedOut"), "the right PIN is refused while locked: {first:?}");
+    assert!(first[5].1.contains("locked_out"), "the right PIN is refused while locked: {first:?}");
     let right = "at 100\ntap pin\ntype 1201\ntype 2580\nat 6000\n";
     let again = site.decisions(right);
     assert_eq!(granted(&again), [false], "a new gate process still sees the lockout");

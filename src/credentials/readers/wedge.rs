@@ -151,11 +151,10 @@ mod tests {
         let mut p = WedgeParser::default();
         assert!(typed(&mut p, &[2, 30, 3, KEY_ENTER]).unwrap().is_err(), "an 'a' in the number");
         assert!(typed(&mut p, &[KEY_ENTER]).unwrap().is_err());
-        assert!(
-            typed(&mut p, &[2; 25].iter().copied().chain([KEY_ENTER]).collect::<Vec<_>>())
-                .unwrap()
-                .is_err()
-        );
+        let ones = |n: usize| std::iter::repeat_n(2, n).chain([KEY_ENTER]).collect::<Vec<_>>();
+        assert_eq!(typed(&mut p, &ones(16)).unwrap().unwrap().as_bytes(), &[b'1'; 16]);
+        assert!(typed(&mut p, &ones(17)).unwrap().is_err(), "longer than a UID holds");
+        assert!(typed(&mut p, &ones(25)).unwrap().is_err());
         assert_eq!(typed(&mut p, &[2, 3, KEY_ENTER]).unwrap().unwrap().as_bytes(), b"12");
     }
 
