@@ -15,9 +15,10 @@ SHARED="${FACEGATE_SHARED:-$(pwd)/../shared}"
 # Debian packages: the build (pkg-config, fontconfig for Slint's text, libclang for the camera's
 # V4L2 bindings, libinput and xkbcommon for the Pi's touchscreen backend), the models' conversion
 # environment (python3-venv), a font with Chinese glyphs for the touchscreen, and the X11 keyboard
-# library the desktop window loads at run time.
+# library the desktop window loads at run time; systemd-analyze checks the unit in hardware/, and
+# debootstrap makes the Debian root the package's maintainer scripts are run in.
 APT_PACKAGES=(pkg-config python3-venv libfontconfig1-dev libclang-dev libinput-dev libxkbcommon-dev
-  fonts-wqy-microhei libxkbcommon-x11-0)
+  fonts-wqy-microhei libxkbcommon-x11-0 systemd debootstrap)
 # One feature set for the gate and the tests, so that both share one build (and every line of
 # the device's code is built and linted here too).
 FEATURES=ort,window,camera,kms
@@ -81,10 +82,15 @@ case "${1:-}" in
     cargo clippy --all-targets --features "$FEATURES" --quiet -- -D warnings
     say "tests (tract and ONNX Runtime)"
     log="$(mktemp)"
-    cargo test --features "$FEATURES" --lib --bins --tests 2>&1 | tee "$log"
-    # One closing line for the whole suite.
-    awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+    status=0
+    cargo test --features "$FEATURES" --lib --bins --tests 2>&1 | tee "$log" || status=$?
+    say "the package's maintainer scripts, in a throwaway Debian root"
+    as_root env FACEGATE_CACHE="$FACEGATE_CACHE" tests/deb_maintainer.sh \
+      "$CARGO_TARGET_DIR/debug/facegate" || status=$?
+    # One closing line for the whole suite (skipped tests named; with CI set they fail the run).
+    tests/summary.sh "$log" || status=$?
     rm -f "$log"
+    exit "$status"
     ;;
   pi)
     # The Raspberry Pi build, checked here: cross-build, qemu run against this machine's decisions,

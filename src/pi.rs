@@ -174,7 +174,7 @@ pub(crate) fn open_reader(config: &ReaderConfig) -> Result<Box<dyn CardReader>, 
         ReaderKind::Sim => Box::new(SimReader::new(std::io::BufReader::new(std::io::stdin()))),
         ReaderKind::Wedge => Box::new(WedgeReader::open(&config.device)?),
         ReaderKind::Wiegand => Box::new(WiegandReader::open(config.wiegand_d0, config.wiegand_d1)?),
-        ReaderKind::Rc522 => Box::new(Rc522Reader::new(Mfrc522::new(RppalSpi::open()?))),
+        ReaderKind::Rc522 => Box::new(Rc522Reader::new(Mfrc522::init(RppalSpi::open()?)?)),
     })
 }
 

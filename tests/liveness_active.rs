@@ -28,8 +28,9 @@ struct Frame {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared")]
 fn every_fixture_gives_its_expected_outcome_and_reason() {
-    let Some(shared) = common::shared_dir() else { return };
+    let shared = common::shared_dir().expect(common::NEEDS_SHARED);
     let text = std::fs::read_to_string(shared.join("testdata/liveness/fixtures.json")).unwrap();
     let all: Fixtures = serde_json::from_str(&text).unwrap();
     assert_eq!(all.params, ActiveParams::default(), "the defaults are the fixtures' thresholds");

@@ -12,7 +12,7 @@ fn pad(backend: BackendKind) -> PassiveLiveness {
 
 /// Every reference input present in `../shared/models/pad/reference` gives the expected logits.
 fn check_parity(backend: BackendKind) {
-    let Some(shared) = common::shared_dir() else { return };
+    let shared = common::shared_dir().expect(common::NEEDS_SHARED);
     let reference = shared.join("models/pad/reference");
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(reference.join("expected.json")).unwrap())
@@ -40,19 +40,22 @@ fn check_parity(backend: BackendKind) {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared")]
 fn tract_matches_the_reference_logits() {
     check_parity(BackendKind::Tract);
 }
 
 #[cfg(feature = "ort")]
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared")]
 fn onnx_runtime_matches_the_reference_logits() {
     check_parity(BackendKind::Ort);
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared")]
 fn printed_photo_and_phone_screen_are_rejected_and_live_faces_pass() {
-    let Some(shared) = common::shared_dir() else { return };
+    let shared = common::shared_dir().expect(common::NEEDS_SHARED);
     let samples = shared.join("testdata/pad");
     let mut faces = common::pipeline(BackendKind::Tract);
     let mut pad = pad(BackendKind::Tract);

@@ -13,22 +13,24 @@ pub fn models_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
 }
 
-/// `../shared` beside the checkout (or `$FACEGATE_SHARED`), if present.
+/// `../shared` beside the checkout (or `$FACEGATE_SHARED`), when the tests were built with it
+/// (cfg `shared_data`, from `build.rs`). Tests that cannot run without it carry
+/// `#[cfg_attr(not(shared_data), ignore = "needs ../shared")]`, so they count as skipped.
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("FACEGATE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    dir.is_dir().then_some(dir)
+    cfg!(shared_data).then(|| {
+        let dir = PathBuf::from(env!("FACEGATE_SHARED_DIR"));
+        assert!(dir.is_dir(), "{} was there when the tests were built", dir.display());
+        dir
+    })
 }
 
-/// The labelled dev face photos, or `None` (with a note on stderr) when `../shared` is absent.
+/// The labelled dev face photos in `../shared`, if built with it.
 pub fn dev_faces_dir() -> Option<PathBuf> {
-    let dir = shared_dir().map(|d| d.join("testdata/faces")).filter(|d| d.is_dir());
-    if dir.is_none() {
-        eprintln!("skipped: ../shared/testdata/faces is not present beside the checkout");
-    }
-    dir
+    shared_dir().map(|d| d.join("testdata/faces"))
 }
+
+/// For tests that are ignored without `../shared`.
+pub const NEEDS_SHARED: &str = "built with ../shared (cfg shared_data)";
 
 /// A pipeline on this checkout's models; panics with the fix when they are missing.
 pub fn pipeline(backend: BackendKind) -> FacePipeline {

@@ -27,6 +27,8 @@ pub enum ReaderError {
     Checksum,
     #[error("no card answered")]
     NoCard,
+    #[error("more than one card answered: present one card at a time")]
+    Collision,
     #[error("reader device: {0}")]
     Device(String),
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use super::{CardReader, ReaderError};
 use crate::credentials::CardUid;
 
-/// Longest card number a wedge reader types.
-const MAX_DIGITS: usize = 20;
+/// Longest card number taken from a wedge reader: a card UID holds at most 16 bytes.
+const MAX_DIGITS: usize = 16;
 const EV_KEY: u16 = 1;
 const KEY_ENTER: u16 = 28;
 const KEY_KPENTER: u16 = 96;
@@ -83,7 +83,12 @@ impl WedgeReader {
                 path.display()
             )));
         }
-        Ok(Self { device, parser: WedgeParser::default() })
+        Ok(Self::on(device))
+    }
+
+    /// Reads key events from an already opened (and grabbed) device.
+    fn on(device: File) -> Self {
+        Self { device, parser: WedgeParser::default() }
     }
 }
 
@@ -146,24 +151,80 @@ mod tests {
         let mut p = WedgeParser::default();
         assert!(typed(&mut p, &[2, 30, 3, KEY_ENTER]).unwrap().is_err(), "an 'a' in the number");
         assert!(typed(&mut p, &[KEY_ENTER]).unwrap().is_err());
-        assert!(
-            typed(&mut p, &[2; 25].iter().copied().chain([KEY_ENTER]).collect::<Vec<_>>())
-                .unwrap()
-                .is_err()
-        );
+        let ones = |n: usize| std::iter::repeat_n(2, n).chain([KEY_ENTER]).collect::<Vec<_>>();
+        assert_eq!(typed(&mut p, &ones(16)).unwrap().unwrap().as_bytes(), &[b'1'; 16]);
+        assert!(typed(&mut p, &ones(17)).unwrap().is_err(), "longer than a UID holds");
+        assert!(typed(&mut p, &ones(25)).unwrap().is_err());
         assert_eq!(typed(&mut p, &[2, 3, KEY_ENTER]).unwrap().unwrap().as_bytes(), b"12");
     }
 
+    /// What a keyboard-wedge parser must make of a run of key presses ended by Enter.
+    fn expected(presses: &[u16]) -> Result<Vec<u8>, ()> {
+        let digits: Option<Vec<u8>> = presses.iter().map(|&c| digit(c)).collect();
+        match digits {
+            Some(d) if !d.is_empty() && d.len() <= MAX_DIGITS => Ok(d),
+            _ => Err(()),
+        }
+    }
+
+    /// Key events as the kernel writes them: a 64-bit `struct input_event`.
+    fn input_event(kind: u16, code: u16, value: i32) -> [u8; 24] {
+        let mut event = [0u8; 24];
+        event[16..18].copy_from_slice(&kind.to_ne_bytes());
+        event[18..20].copy_from_slice(&code.to_ne_bytes());
+        event[20..24].copy_from_slice(&value.to_ne_bytes());
+        event
+    }
+
+    /// Key codes a wedge reader may send, digits and Enter most often.
+    fn key() -> impl Strategy<Value = u16> {
+        prop_oneof![4 => 2u16..12, 2 => Just(KEY_ENTER), 1 => 0u16..300]
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(10_000))]
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        /// Each Enter gives exactly the digits pressed since the last one, or an error when
+        /// anything else was pressed: garbage never becomes a card.
         #[test]
-        fn random_key_streams_never_panic(events in proptest::collection::vec((0u16..300, -1i32..3), 0..64)) {
+        fn key_streams_give_the_typed_number_or_an_error(
+            events in proptest::collection::vec((key(), -1i32..3), 0..64),
+        ) {
             let mut p = WedgeParser::default();
+            let mut presses = vec![];
             for (code, value) in events {
-                if let Some(Ok(card)) = p.feed(code, value) {
-                    prop_assert!(card.as_bytes().iter().all(u8::is_ascii_digit));
+                let out = p.feed(code, value);
+                if value != 1 {
+                    prop_assert!(out.is_none());
+                } else if code == KEY_ENTER || code == KEY_KPENTER {
+                    let card = out.expect("Enter ends a number");
+                    let want = expected(&std::mem::take(&mut presses));
+                    prop_assert_eq!(card.map(|c| c.as_bytes().to_vec()).map_err(|_| ()), want);
+                } else {
+                    presses.push(code);
+                    prop_assert!(out.is_none());
                 }
             }
+        }
+
+        /// The device path: raw events (key, sync and other types) read from the device file.
+        #[test]
+        fn the_event_stream_from_the_device_gives_the_typed_number_or_an_error(
+            presses in proptest::collection::vec(key().prop_filter("not Enter", |&c| c != KEY_ENTER && c != KEY_KPENTER), 0..24),
+            other_type in prop_oneof![Just(0u16), Just(2), Just(4)],
+        ) {
+            let mut bytes = vec![];
+            for &code in presses.iter().chain([KEY_ENTER].iter()) {
+                bytes.extend(input_event(EV_KEY, code, 1));
+                bytes.extend(input_event(other_type, code, 1)); // SYN, REL or MSC: not keys
+                bytes.extend(input_event(EV_KEY, code, 0));
+            }
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, &bytes).unwrap();
+            std::io::Seek::rewind(&mut file).unwrap();
+            let mut reader = WedgeReader::on(file);
+            let card = reader.next_card(Duration::from_secs(5));
+            let card = card.map(|c| c.expect("Enter was typed").as_bytes().to_vec());
+            prop_assert_eq!(card.map_err(|_| ()), expected(&presses));
         }
     }
 }

@@ -107,17 +107,69 @@ mod tests {
         assert!(d.poll(200_000).is_none());
     }
 
+    /// Sends `frame` as pulses `gaps` apart (cycling), from `start`; returns the cards decoded
+    /// on the way and the time of the last pulse.
+    fn send(
+        d: &mut WiegandDecoder,
+        frame: &[bool],
+        gaps: &[u64],
+        start: u64,
+    ) -> (Vec<Result<CardUid, ReaderError>>, u64) {
+        let mut t = start;
+        let mut out = vec![];
+        for (i, &bit) in frame.iter().enumerate() {
+            t += if i == 0 { 0 } else { gaps[i % gaps.len()] };
+            out.extend(d.pulse(bit, t));
+        }
+        (out, t)
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(10_000))]
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        /// Any 26 or 34 bit frame, with any bit timing inside the frame gap, decodes to its data;
+        /// one flipped bit is a parity error, never another card.
         #[test]
-        fn random_pulse_trains_never_panic(pulses in proptest::collection::vec((any::<bool>(), 0u64..40_000), 0..80)) {
+        fn frames_decode_at_any_bit_timing_and_a_flipped_bit_is_refused(
+            long in any::<bool>(), value in any::<u32>(),
+            gaps in proptest::collection::vec(50u64..FRAME_GAP_MICROS, 1..8),
+            flip in 0usize..34,
+        ) {
+            let n = if long { 32 } else { 24 };
+            let good = frame(&bits(u64::from(value), n));
             let mut d = WiegandDecoder::default();
-            let mut t = 0u64;
-            for (bit, gap) in pulses {
-                t += gap;
-                let _ = d.pulse(bit, t);
-            }
-            let _ = d.poll(t + FRAME_GAP_MICROS);
+            let (early, last) = send(&mut d, &good, &gaps, 1_000);
+            prop_assert!(early.is_empty(), "no card before the gap");
+            let card = d.poll(last + FRAME_GAP_MICROS).expect("the gap ends the frame").unwrap();
+            let bytes = value.to_be_bytes();
+            prop_assert_eq!(card.as_bytes(), &bytes[4 - n / 8..]);
+
+            let mut bad = good.clone();
+            let flip = flip % bad.len();
+            bad[flip] = !bad[flip];
+            let (_, last) = send(&mut d, &bad, &gaps, last + 2 * FRAME_GAP_MICROS);
+            prop_assert_eq!(d.poll(last + FRAME_GAP_MICROS), Some(Err(ReaderError::Parity)));
+        }
+
+        /// Noise: pulse trains of other lengths, or a frame cut by a gap, are errors.
+        #[test]
+        fn wrong_lengths_and_cut_frames_are_errors(
+            noise in proptest::collection::vec(any::<bool>(), 1..70)
+                .prop_filter("not a frame length", |b| b.len() != 26 && b.len() != 34),
+            value in any::<u32>(), cut in 1usize..25,
+        ) {
+            let mut d = WiegandDecoder::default();
+            let (early, last) = send(&mut d, &noise, &[2_000], 0);
+            prop_assert!(early.is_empty());
+            let len = noise.len().min(MAX_BITS + 1);
+            prop_assert_eq!(d.poll(last + FRAME_GAP_MICROS), Some(Err(ReaderError::FrameLength(len))));
+
+            // A 26-bit frame with a gap after `cut` bits is two short frames.
+            let good = frame(&bits(u64::from(value & 0xff_ffff), 24));
+            let (first, end) = send(&mut d, &good[..cut], &[2_000], last + 2 * FRAME_GAP_MICROS);
+            prop_assert!(first.is_empty());
+            let (second, last) = send(&mut d, &good[cut..], &[2_000], end + FRAME_GAP_MICROS);
+            prop_assert_eq!(second, vec![Err(ReaderError::FrameLength(cut))]);
+            prop_assert_eq!(d.poll(last + FRAME_GAP_MICROS), Some(Err(ReaderError::FrameLength(26 - cut))));
         }
     }
 }
