@@ -66,7 +66,6 @@ impl Simulation {
             ("tap", Some("cancel")) => Action::Cancel,
             ("tap", Some("mydata")) => Action::MyData,
             ("tap", Some("changepin")) => Action::StartPinChange,
-            ("tap", Some("changepin")) => Action::StartPinChange,
             ("tap", Some("delete")) => Action::DeleteMyFaceData,
             ("tap", Some("language")) => Action::SwitchLanguage,
             ("tap", Some("admin")) => Action::Admin,
