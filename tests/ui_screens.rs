@@ -7,7 +7,7 @@ use std::rc::Rc;
 use facegate::runtime::gate::{AdminTask, FaceTile, Offer, Outcome};
 use facegate::runtime::{Action, Screen};
 use facegate::store::consent::notice;
-use facegate::store::{ConsentConfig, Language, RetentionConfig};
+use facegate::store::Language;
 use facegate::ui::{GateWindow, connect, headless, select_language, show};
 use facegate::vision::QualityIssue;
 use facegate::vision::liveness::active::Turn;
@@ -16,7 +16,10 @@ use slint::platform::{PointerEventButton, WindowEvent};
 
 fn screens() -> Vec<(&'static str, Screen)> {
     let welcome = Outcome::Welcome { name: Some("Li".into()) };
-    let notice = |lang| notice(lang, &ConsentConfig::default(), &RetentionConfig::default());
+    let mut config = facegate::config::Config::default();
+    config.consent.controller = "Property management office, Building 3".into();
+    config.consent.contact = "Office, ground floor, 9:00-18:00".into();
+    let notice = |lang| notice(lang, &config);
     vec![
         ("idle", Screen::Idle { face: FaceTile::Available }),
         ("idle-no-camera", Screen::Idle { face: FaceTile::Unavailable("camera not found".into()) }),

@@ -135,6 +135,9 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
         signal_hook::flag::register(signal, stop.clone())?;
     }
     let store = Store::open(&config.store)?;
+    if let Some(warning) = config.store.custody().beside_data(&config.store.database) {
+        tracing::warn!("{warning}");
+    }
     let door = DoorController::new(RppalGpio::open(&config.door)?, config.door.clone(), 0)?;
     let mut reader = open_reader(&config.reader)?;
     let (camera, faces) = device_camera(config);
@@ -233,8 +236,7 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
     let hasher = PinHasher::new(&config.pin, store.pin_pepper().clone())?;
     let images = scan(photos)?;
     let now = unix_now();
-    let consent =
-        ConsentGrant::read(Language::En, &config.consent, &config.retention, "demo", None);
+    let consent = ConsentGrant::read(Language::En, config, "demo", None)?;
     let mut made = 0;
     for identity in demo_identities(&images) {
         let own = images.iter().filter(|i| i.identity == identity);

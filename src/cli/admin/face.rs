@@ -64,8 +64,9 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
         )
     })?;
     let consent = args.consent.then(|| {
-        ConsentGrant::read(args.lang, &config.consent, &config.retention, operator, args.guardian)
+        ConsentGrant::read(args.lang, config, operator, args.guardian)
     });
+    let consent = consent.transpose()?;
     let id = store.enrol(
         &args.resident,
         &fused,
@@ -86,8 +87,7 @@ pub fn consent(args: ConsentArgs, config: &Config, operator: &str) -> anyhow::Re
     let mut store = Store::open(&config.store)?;
     match args {
         ConsentArgs::Grant { number, guardian, lang } => {
-            let grant =
-                ConsentGrant::read(lang, &config.consent, &config.retention, operator, guardian);
+            let grant = ConsentGrant::read(lang, config, operator, guardian)?;
             store.grant_consent(&number, &grant, unix_now())?;
             println!("consent recorded for resident {number}");
         }

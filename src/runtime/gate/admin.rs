@@ -117,7 +117,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
 
     /// The consent notice in the screen's language (it changes with the language switch).
     pub(super) fn consent_screen(&self, number: String) -> Screen {
-        let notice = notice(self.language, &self.config.consent, &self.config.retention);
+        let notice = notice(self.language, &self.config);
         Screen::Consent { number, notice }
     }
 
@@ -148,13 +148,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let fused = Embedding::mean(&self.enrolment);
         self.enrolment.clear();
         let Some(fused) = fused else { return Ok(()) };
-        let grant = ConsentGrant::read(
-            self.language,
-            &self.config.consent,
-            &self.config.retention,
-            &self.operator(),
-            None,
-        );
+        let grant = ConsentGrant::read(self.language, &self.config, &self.operator(), None)?;
         let unix = self.unix(now);
         let minor_age = self.config.consent.minor_age;
         let outcome = match self.store.enrol(&number, &fused, Some(&grant), minor_age, unix) {
@@ -180,6 +174,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let number = number.to_owned();
         let unix = self.unix(now);
         match task {
+            AdminTask::EnrolFace if self.config.consent.check_complete().is_err() => {
+                tracing::warn!("{}", self.config.consent.check_complete().unwrap_err());
+                self.result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
+            }
             AdminTask::EnrolFace if self.faces.is_err() => {
                 self.result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
             }
