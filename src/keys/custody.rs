@@ -98,7 +98,8 @@ impl Custody {
                     check_tpm2()?;
                 }
                 let arg = format!("--with-key={with}");
-                let args = ["encrypt", &arg, &format!("--name={CREDENTIAL_NAME}"), "-", "-"];
+                let name = format!("--name={CREDENTIAL_NAME}");
+                let args: [&str; 5] = ["encrypt", &arg, &name, "-", "-"];
                 self.systemd_creds("seal", &args, &plain[..])?
             }
         };
@@ -115,7 +116,8 @@ impl Custody {
                 None => {
                     self.read()?;
                     let path = self.path.to_string_lossy().into_owned();
-                    let args = ["decrypt", &format!("--name={CREDENTIAL_NAME}"), &path, "-"];
+                    let name = format!("--name={CREDENTIAL_NAME}");
+                    let args: [&str; 4] = ["decrypt", &name, &path, "-"];
                     self.systemd_creds("unseal", &args, &[])?
                 }
             },

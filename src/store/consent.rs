@@ -72,7 +72,7 @@ const NOTICE_ZH: &str = "本门人脸识别告知与同意书（版本 {version}
 目的：仅用于为您开启本门，绝不用于营销、考勤或其他任何用途。
 您的选择：人脸识别完全自愿。密码和门卡同样可以开门；拒绝或撤回同意不影响您的任何通行权利。
 存储内容：不存储照片或视频，只存储经密钥加密变换的人脸特征模板；您的姓名和房号也用该密钥加密。{custody}数据不离开本设备，本门禁不联网。
-保存期限：您撤回同意、模板连续 {unused}未使用、或您迁出（{moved}）时删除。
+保存期限：您撤回同意、或模板连续 {unused}未使用时删除；您迁出时，{moved}。
 随时撤回：在门口用密码或门卡验证后选择“我的数据”，或联系物业。您的人脸数据将立即删除。
 未满 {minor} 周岁的未成年人须由其父母或监护人同意。
 ";
@@ -145,8 +145,8 @@ fn moved_out(lang: Language, n: i64) -> String {
     match (lang, n) {
         (Language::En, 0) => "at once when your access ends".into(),
         (Language::En, n) => format!("at most {} after your access ends", days(lang, n)),
-        (Language::Zh, 0) => "通行期结束时立即删除".into(),
-        (Language::Zh, n) => format!("通行期结束后最迟 {}", days(lang, n)),
+        (Language::Zh, 0) => "通行期结束即删除".into(),
+        (Language::Zh, n) => format!("通行期结束后最迟 {}内删除", days(lang, n)),
     }
 }
 
@@ -377,10 +377,10 @@ mod tests {
         config.retention.moved_out_days = 0;
         assert!(notice(Language::En, &config).contains("(at once when your access ends)"));
         let zh = notice(Language::Zh, &config);
-        assert!(zh.contains("（通行期结束时立即删除）") && !zh.contains("0 天"), "{zh}");
+        assert!(zh.contains("您迁出时，通行期结束即删除。") && !zh.contains("0 天"), "{zh}");
         config.retention.moved_out_days = 1;
         assert!(notice(Language::En, &config).contains("at most 1 day after"));
-        assert!(notice(Language::Zh, &config).contains("最迟 1 天"));
+        assert!(notice(Language::Zh, &config).contains("最迟 1 天内删除"));
 
         let unset = Config::default();
         assert!(unset.consent.controller.is_empty() && unset.consent.contact.is_empty());

@@ -178,6 +178,17 @@ const CLEAR_RESIDENTS: &str = "typeof(name) = 'text' OR typeof(unit) = 'text' OR
 const CLEAR_CONSENTS: &str = "typeof(operator) = 'text' OR typeof(guardian) = 'text'";
 
 impl Store {
+    /// Residents whose number, name or unit contains `text` (case-insensitive), by number:
+    /// the sealed fields are opened and filtered in memory.
+    pub fn search_residents(&self, text: &str) -> Result<Vec<super::Resident>> {
+        let needle = text.to_lowercase();
+        let mut all = self.residents()?;
+        all.retain(|r| {
+            [&r.number, &r.name, &r.unit].iter().any(|f| f.to_lowercase().contains(&needle))
+        });
+        Ok(all)
+    }
+
     /// Seals the values an older version left in the clear, once the audit chain shows that
     /// this is the database's own key (a wrong key must not seal names for good); returns how
     /// many rows it sealed.
