@@ -210,7 +210,10 @@ fn a_copy_of_the_data_partition_without_the_host_secret_yields_nothing() {
 
     // 3. Templates, PINs and cards from the copy, attacked without the key.
     let loot = loot(&thief_config.database);
-    assert_eq!((loot.templates.len(), loot.pins.len(), loot.card_indexes.len()), (RESIDENTS, RESIDENTS, RESIDENTS));
+    assert_eq!(
+        (loot.templates.len(), loot.pins.len(), loot.card_indexes.len()),
+        (RESIDENTS, RESIDENTS, RESIDENTS)
+    );
     let guess = SiteKey::generate().unwrap();
     let threshold = MatchingConfig::default().threshold;
     let impostor = site
@@ -233,7 +236,10 @@ fn a_copy_of_the_data_partition_without_the_host_secret_yields_nothing() {
         assert!(found.is_empty(), "the thief verified a PIN");
         tried += tries;
     }
-    eprintln!("thief: {tried} PIN guesses for {PIN_RESIDENTS} residents, none verified ({:.1} s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "thief: {tried} PIN guesses for {PIN_RESIDENTS} residents, none verified ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
 
     let indexes = &loot.card_indexes;
     let started = Instant::now();
@@ -264,7 +270,10 @@ fn a_copy_of_the_data_partition_without_the_host_secret_yields_nothing() {
         let (found, _) = sweep_pins(phc, &key.derive(Purpose::PinPepper));
         assert_eq!(found, [pin.clone()]);
     }
-    eprintln!("with the key: {PIN_RESIDENTS} PINs recovered by the same sweep ({:.1} s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "with the key: {PIN_RESIDENTS} PINs recovered by the same sweep ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
     let mut recovered = sweep_cards(indexes, &key.derive(Purpose::CardIndex));
     let mut cards = site.cards.clone();
     recovered.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));

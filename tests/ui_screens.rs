@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use facegate::runtime::gate::{AdminTask, FaceTile, Offer, Outcome};
 use facegate::runtime::{Action, Screen};
-use facegate::store::consent::notice;
 use facegate::store::Language;
+use facegate::store::consent::notice;
 use facegate::ui::{GateWindow, connect, headless, select_language, show};
 use facegate::vision::QualityIssue;
 use facegate::vision::liveness::active::Turn;

@@ -80,7 +80,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
 }
 
 fn bench_register(count: usize, dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir(dir).with_context(|| format!("cannot create {} (a new folder)", dir.display()))?;
+    std::fs::create_dir(dir)
+        .with_context(|| format!("cannot create {} (a new folder)", dir.display()))?;
     let store_config = crate::store::StoreConfig {
         database: dir.join("facegate.db"),
         key_file: dir.join("site.key"),

@@ -15,7 +15,9 @@ pub const MIN_PASSPHRASE_CHARS: usize = 12;
 pub enum BackupError {
     #[error("the passphrase must have at least {MIN_PASSPHRASE_CHARS} characters")]
     ShortPassphrase,
-    #[error("the backup does not open with this passphrase (wrong passphrase, or not a facegate key backup)")]
+    #[error(
+        "the backup does not open with this passphrase (wrong passphrase, or not a facegate key backup)"
+    )]
     WrongPassphrase,
     #[error("the backup opened but does not hold a facegate key: {0}")]
     NotAKey(String),
@@ -36,9 +38,8 @@ pub fn export(key: &SiteKey, passphrase: &str) -> Result<Vec<u8>, BackupError> {
 /// The key in a backup made by [`export`].
 pub fn import(backup: &[u8], passphrase: &str) -> Result<SiteKey, BackupError> {
     let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
-    let plain = Zeroizing::new(
-        age::decrypt(&identity, backup).map_err(|_| BackupError::WrongPassphrase)?,
-    );
+    let plain =
+        Zeroizing::new(age::decrypt(&identity, backup).map_err(|_| BackupError::WrongPassphrase)?);
     SiteKey::from_file_bytes(&plain, std::path::Path::new("backup"))
         .map_err(|e| BackupError::NotAKey(e.to_string()))
 }

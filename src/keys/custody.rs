@@ -24,9 +24,7 @@ use super::{KeyError, SiteKey};
 pub const CREDENTIAL_NAME: &str = "facegate-site-key";
 
 /// `[store] key_store`: how the key file is kept.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyStore {
     /// Sealed to this machine's TPM2 (refused where `systemd-creds has-tpm2` finds none).

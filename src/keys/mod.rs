@@ -85,7 +85,9 @@ pub enum KeyError {
     Random(String),
     #[error("systemd-creds cannot {action} key file {path}: {reason}")]
     Sealing { action: &'static str, path: PathBuf, reason: String },
-    #[error("no TPM2 usable here (`systemd-creds has-tpm2` says {0:?}): choose key store `systemd-host` or a key file on a separate medium")]
+    #[error(
+        "no TPM2 usable here (`systemd-creds has-tpm2` says {0:?}): choose key store `systemd-host` or a key file on a separate medium"
+    )]
     NoTpm(String),
 }
 

@@ -27,7 +27,12 @@ impl Default for ConsentConfig {
     fn default() -> Self {
         // Who runs the gate and how to reach them have no default: face enrolment is refused
         // until the site sets them (a notice naming nobody informs nobody).
-        Self { text_version: "1".into(), minor_age: 14, controller: String::new(), contact: String::new() }
+        Self {
+            text_version: "1".into(),
+            minor_age: 14,
+            controller: String::new(),
+            contact: String::new(),
+        }
     }
 }
 
@@ -115,14 +120,30 @@ impl KeyCustody {
 
     fn sentence(self, lang: Language) -> &'static str {
         match (lang, self) {
-            (Language::En, Self::Tpm2) => "The key is sealed in this gate's security chip (TPM), so a copy of the gate's memory card alone is useless.",
-            (Language::En, Self::SeparateMedium) => "The key is kept on a separate key medium inside the housing, not on the memory card, so a copy of the memory card alone is useless.",
-            (Language::En, Self::HostSecret) => "The key is sealed to this device's system secret, but that secret lies on the same memory card: whoever takes the whole card could unseal the key and use your template and name. A copy of the database file alone is useless.",
-            (Language::En, Self::Beside) => "The key lies on this gate beside the data: whoever copies the gate's memory card gets the key too and could use your template and name.",
-            (Language::Zh, Self::Tpm2) => "密钥封存在本机安全芯片（TPM）中，仅复制本机存储卡无法使用这些数据。",
-            (Language::Zh, Self::SeparateMedium) => "密钥保存在机壳内单独的密钥介质上，不在存储卡上，仅复制存储卡无法使用这些数据。",
-            (Language::Zh, Self::HostSecret) => "密钥由本机系统密钥封存，但该系统密钥与数据在同一张存储卡上：拿走整张存储卡的人有可能解封密钥并使用您的模板和姓名；仅复制数据库文件则无法使用。",
-            (Language::Zh, Self::Beside) => "密钥与数据存放在本机同一张存储卡上：复制存储卡的人可同时获得密钥并使用您的模板和姓名。",
+            (Language::En, Self::Tpm2) => {
+                "The key is sealed in this gate's security chip (TPM), so a copy of the gate's memory card alone is useless."
+            }
+            (Language::En, Self::SeparateMedium) => {
+                "The key is kept on a separate key medium inside the housing, not on the memory card, so a copy of the memory card alone is useless."
+            }
+            (Language::En, Self::HostSecret) => {
+                "The key is sealed to this device's system secret, but that secret lies on the same memory card: whoever takes the whole card could unseal the key and use your template and name. A copy of the database file alone is useless."
+            }
+            (Language::En, Self::Beside) => {
+                "The key lies on this gate beside the data: whoever copies the gate's memory card gets the key too and could use your template and name."
+            }
+            (Language::Zh, Self::Tpm2) => {
+                "密钥封存在本机安全芯片（TPM）中，仅复制本机存储卡无法使用这些数据。"
+            }
+            (Language::Zh, Self::SeparateMedium) => {
+                "密钥保存在机壳内单独的密钥介质上，不在存储卡上，仅复制存储卡无法使用这些数据。"
+            }
+            (Language::Zh, Self::HostSecret) => {
+                "密钥由本机系统密钥封存，但该系统密钥与数据在同一张存储卡上：拿走整张存储卡的人有可能解封密钥并使用您的模板和姓名；仅复制数据库文件则无法使用。"
+            }
+            (Language::Zh, Self::Beside) => {
+                "密钥与数据存放在本机同一张存储卡上：复制存储卡的人可同时获得密钥并使用您的模板和姓名。"
+            }
         }
     }
 }
@@ -360,8 +381,17 @@ mod tests {
             config.store.key_file = key_dir.join("site.key");
             let (text_en, text_zh) = (notice(Language::En, &config), notice(Language::Zh, &config));
             assert!(text_en.contains(en) && text_zh.contains(zh), "{text_en}\n{text_zh}");
-            assert_eq!(text_en.contains("memory card alone is useless"), copy_is_useless, "{text_en}");
-            assert_eq!(text_zh.contains("仅复制本机存储卡无法使用") || text_zh.contains("仅复制存储卡无法使用"), copy_is_useless, "{text_zh}");
+            assert_eq!(
+                text_en.contains("memory card alone is useless"),
+                copy_is_useless,
+                "{text_en}"
+            );
+            assert_eq!(
+                text_zh.contains("仅复制本机存储卡无法使用")
+                    || text_zh.contains("仅复制存储卡无法使用"),
+                copy_is_useless,
+                "{text_zh}"
+            );
             assert!(!text_en.contains("useless if copied"), "{text_en}");
             seen.push(notice_version(&config.consent, KeyCustody::of(&config.store)));
         }

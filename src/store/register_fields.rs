@@ -174,7 +174,8 @@ pub(super) fn open_birth_year(
         .transpose()
 }
 
-const CLEAR_RESIDENTS: &str = "typeof(name) = 'text' OR typeof(unit) = 'text' OR typeof(birth_year) = 'integer'";
+const CLEAR_RESIDENTS: &str =
+    "typeof(name) = 'text' OR typeof(unit) = 'text' OR typeof(birth_year) = 'integer'";
 const CLEAR_CONSENTS: &str = "typeof(operator) = 'text' OR typeof(guardian) = 'text'";
 
 impl Store {
@@ -316,6 +317,9 @@ mod tests {
         assert_eq!((resident.name.as_str(), resident.unit.as_str()), ("Zhang San", "3-1201"));
         assert_eq!(resident.birth_year, Some(2015));
         let consent = store.consent("1201").unwrap().unwrap();
-        assert_eq!((consent.operator.as_str(), consent.guardian.as_deref()), ("Office Wang", Some("Zhang Da")));
+        assert_eq!(
+            (consent.operator.as_str(), consent.guardian.as_deref()),
+            ("Office Wang", Some("Zhang Da"))
+        );
     }
 }

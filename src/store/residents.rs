@@ -131,7 +131,15 @@ impl Store {
             let id = tx.last_insert_rowid();
             write_resident(tx, &fields, id, new.name.trim(), &new.unit, new.birth_year)?;
             let subject = format!("resident#{id}");
-            append(tx, &key, Chain::Admin, now, "resident_added", &subject, &format!("by {operator}"))
+            append(
+                tx,
+                &key,
+                Chain::Admin,
+                now,
+                "resident_added",
+                &subject,
+                &format!("by {operator}"),
+            )
         })?;
         self.resident(&new.number)
     }
@@ -160,7 +168,8 @@ impl Store {
     pub fn residents(&self) -> Result<Vec<Resident>> {
         let sql = format!("SELECT {COLUMNS} FROM residents r ORDER BY r.number");
         let mut stmt = self.conn.prepare(&sql)?;
-        let all = stmt.query_map([], |r| from_row(r, &self.fields))?.collect::<rusqlite::Result<_>>()?;
+        let all =
+            stmt.query_map([], |r| from_row(r, &self.fields))?.collect::<rusqlite::Result<_>>()?;
         Ok(all)
     }
 
@@ -190,7 +199,15 @@ impl Store {
             )?;
             let birth_year = edit.birth_year.or(before.birth_year);
             write_resident(tx, &fields, before.id, &name, &unit, birth_year)?;
-            append(tx, &key, Chain::Admin, now, "resident_edited", &before.subject(), &format!("by {operator}"))
+            append(
+                tx,
+                &key,
+                Chain::Admin,
+                now,
+                "resident_edited",
+                &before.subject(),
+                &format!("by {operator}"),
+            )
         })?;
         self.resident(number)
     }

@@ -63,9 +63,8 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
             args.images.len()
         )
     })?;
-    let consent = args.consent.then(|| {
-        ConsentGrant::read(args.lang, config, operator, args.guardian)
-    });
+    let consent =
+        args.consent.then(|| ConsentGrant::read(args.lang, config, operator, args.guardian));
     let consent = consent.transpose()?;
     let id = store.enrol(
         &args.resident,

@@ -29,11 +29,10 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             let key = config.store.custody().load()?;
             let passphrase = read_passphrase(true)?;
             let sealed = backup::export(&key, &passphrase)?;
-            let mut out = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&file)
-                .with_context(|| format!("cannot create {} (it must not exist)", file.display()))?;
+            let mut out =
+                std::fs::OpenOptions::new().write(true).create_new(true).open(&file).with_context(
+                    || format!("cannot create {} (it must not exist)", file.display()),
+                )?;
             out.write_all(&sealed).and_then(|()| out.sync_all())?;
             println!(
                 "key backup written to {}: keep it and its passphrase apart from the gate",
