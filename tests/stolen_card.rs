@@ -17,7 +17,7 @@ use facegate::keys::custody::{Custody, KeyStore};
 use facegate::keys::{Key, Purpose, SiteKey};
 use facegate::store::{ConsentGrant, NewResident, Store, StoreConfig};
 use facegate::templates::{MatchingConfig, ProtectedTemplate, TemplateKey};
-use facegate::vision::{EMBEDDING_DIM, Embedding, dot};
+use facegate::vision::{Embedding, dot};
 use rand::{RngExt, SeedableRng};
 
 const RESIDENTS: usize = 12;
@@ -59,7 +59,7 @@ fn set_up(config: &StoreConfig) -> Site {
             number: number.clone(),
             name: name_of(i),
             unit: format!("Building 3-{:04}", 1201 + i),
-            birth_year: Some(1980 + i as i32),
+            birth_year: Some(1940 + i as i32),
             ..Default::default()
         };
         store.add_resident(&new, 1, "manager").unwrap();

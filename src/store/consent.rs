@@ -407,7 +407,7 @@ mod tests {
         config.retention.moved_out_days = 0;
         assert!(notice(Language::En, &config).contains("(at once when your access ends)"));
         let zh = notice(Language::Zh, &config);
-        assert!(zh.contains("您迁出时，通行期结束即删除。") && !zh.contains("0 天"), "{zh}");
+        assert!(zh.contains("您迁出时，通行期结束即删除。") && !zh.contains("最迟 0"), "{zh}");
         config.retention.moved_out_days = 1;
         assert!(notice(Language::En, &config).contains("at most 1 day after"));
         assert!(notice(Language::Zh, &config).contains("最迟 1 天内删除"));
