@@ -20,11 +20,11 @@ use crate::manage;
 use crate::pi::{RppalGpio, open_reader};
 #[cfg(not(feature = "camera"))]
 use crate::runtime::camera::{NO_CAMERA, NoCamera};
+use crate::runtime::gate::FaceUnavailable;
 use crate::runtime::notify::Notifier;
 use crate::runtime::script::Simulation;
 #[cfg(feature = "camera")]
 use crate::runtime::webcam::Webcam;
-use crate::runtime::gate::FaceUnavailable;
 use crate::runtime::{Event, FrameSource, Gate, PhotoCamera, device};
 use crate::store::{ConsentGrant, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;
@@ -135,6 +135,9 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
         signal_hook::flag::register(signal, stop.clone())?;
     }
     let store = Store::open(&config.store)?;
+    if let Some(warning) = config.store.custody().beside_data(&config.store.database) {
+        tracing::warn!("{warning}");
+    }
     let door = DoorController::new(RppalGpio::open(&config.door)?, config.door.clone(), 0)?;
     let mut reader = open_reader(&config.reader)?;
     let (camera, faces) = device_camera(config);
@@ -242,8 +245,7 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
     let mut faces = FacePipeline::load(&config.paths.models, &config.vision)?;
     let images = scan(photos)?;
     let now = unix_now();
-    let consent =
-        ConsentGrant::read(Language::En, &config.consent, &config.retention, "demo", None);
+    let consent = ConsentGrant::read(Language::En, &config.notice_terms(), "demo", None)?;
     let mut made = 0;
     for identity in demo_identities(&images) {
         let own = images.iter().filter(|i| i.identity == identity);
