@@ -4,6 +4,7 @@
 
 pub mod camera;
 pub mod device;
+pub mod door_bench;
 pub mod gate;
 pub mod notify;
 pub mod script;
