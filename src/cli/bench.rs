@@ -42,6 +42,15 @@ pub enum Args {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Exit button to strike, with the door on its own thread: p50/p99/max while the gate is
+    /// idle, runs a face session, and is stuck in a 5-s camera call (simulated door), as JSON.
+    Door {
+        #[arg(long, default_value_t = 1000)]
+        presses: usize,
+        /// A photo in front of the camera during the face session (default: an empty scene).
+        #[arg(long)]
+        photo: Option<PathBuf>,
+    },
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
@@ -76,6 +85,11 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             Ok(())
         }
         Args::Register { residents, dir } => bench_register(residents, &dir),
+        Args::Door { presses, photo } => {
+            let figures = super::door_bench::run(config, presses, photo.as_deref())?;
+            println!("{}", serde_json::to_string_pretty(&figures)?);
+            Ok(())
+        }
     }
 }
 

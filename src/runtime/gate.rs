@@ -116,6 +116,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         &self.camera
     }
 
+    /// The door, for its health (systemd's watchdog is fed only while it is alive).
+    pub fn door(&self) -> &D {
+        &self.door
+    }
+
     pub fn camera_mut(&mut self) -> &mut C {
         &mut self.camera
     }
