@@ -1,5 +1,5 @@
 //! Compiles the Slint UI in `ui/` with its translations from `ui/lang/` and with the element
-//! names the UI tests' accessibility queries need (`tests/ui_screens.rs`), and tells the tests
+//! names the UI tests' accessibility queries need (`tests/it/ui_screens.rs`), and tells the tests
 //! whether the shared test data is there: cfg `shared_data` when `../shared` (or
 //! `$FACEGATE_SHARED`) exists, and its path as `FACEGATE_SHARED_DIR`. Tests that need it are
 //! ignored without it, so libtest counts them as skipped instead of passed.

@@ -2,7 +2,7 @@
 //! README's first command, headless), `admin rotate-key` and its recovery from an interruption,
 //! `admin unlock`, `eval-pad --json`, and the hardware `selftest` failing on a missing camera.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

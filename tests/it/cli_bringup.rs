@@ -2,7 +2,7 @@
 //! scenario through `run --sim --headless --script`; and the systemd unit in `hardware/` passes
 //! `systemd-analyze verify`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! The simulated gate end to end, as a resident meets it: PIN, card and face paths, the door,
 //! and camera discipline.
 
-mod common;
+use crate::common;
 
 use facegate::access::DenyReason;
 use facegate::config::Config;

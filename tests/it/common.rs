@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: where the models and `../shared` are, and the dev
 //! face set embedded once per test binary.
-#![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -3,7 +3,7 @@
 //! strike locked on its next start. The process tests use the simulated door's state file
 //! (`[door] sim_state`), whose levels outlive the process as a real GPIO output's do.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! The head-turn challenge reproduces every shared fixture: outcome and reason.
 
-mod common;
+use crate::common;
 
 use facegate::vision::liveness::active::{ActiveParams, HeadTurnChallenge, Progress, Turn};
 use serde::Deserialize;

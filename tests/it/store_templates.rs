@@ -2,7 +2,7 @@
 //! them: accuracy kept, irreversibility, unlinkability, renewal, real deletion, consent rules,
 //! retention, audit tamper evidence and crash safety.
 
-mod common;
+use crate::common;
 
 use facegate::keys::{KEY_LEN, SiteKey};
 use facegate::store::{ConsentGrant, NewResident, RetentionConfig, Store, StoreConfig, StoreError};
@@ -304,7 +304,12 @@ fn killing_the_process_mid_enrolment_leaves_whole_enrolments_only() {
     drop(store);
     for round in 0..3 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_enrols_until_killed", "--ignored", "--nocapture"])
+            .args([
+                "--exact",
+                "store_templates::child_enrols_until_killed",
+                "--ignored",
+                "--nocapture",
+            ])
             .env("FACEGATE_CRASH_DB", &config.database)
             .env("FACEGATE_CRASH_KEY", &config.key_file)
             .stdout(std::process::Stdio::null())

@@ -1,6 +1,6 @@
 //! The face pipeline end to end: models, bad input, and accuracy on the dev face set.
 
-mod common;
+use crate::common;
 
 use facegate::vision::evaluation::{self, PairingOptions};
 use facegate::vision::{BackendKind, Frame, VisionConfig, VisionError, backend};

@@ -1,7 +1,7 @@
 //! Passive presentation-attack detection: parity with the reference tensors, and the attack
 //! samples rejected while live faces pass.
 
-mod common;
+use crate::common;
 
 use facegate::vision::liveness::passive::{MODELS, PassiveLiveness, face_scores};
 use facegate::vision::{BackendKind, Frame};
