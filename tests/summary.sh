@@ -7,7 +7,7 @@
 set -euo pipefail
 log="$1"
 awk -v ci="${CI:-}" '
-  /^ *Running / { binary = $2; sub(/^.*\//, "", binary); sub(/\.rs$/, "", binary) }
+  /^ *Running / { binary = $2; sub(/\/main\.rs$/, "", binary); sub(/^.*\//, "", binary); sub(/\.rs$/, "", binary) }
   /^test .* \.\.\. ignored, needs / { name = $2; skipped[++n] = binary "::" name }
   /^test result:/ { passed += $4; failed += $6 }
   END {
