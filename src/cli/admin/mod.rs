@@ -47,8 +47,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Replace the site key; every template is re-keyed, nobody re-enrols.
-    RotateKey,
+    /// Replace the site key; every template is re-keyed, nobody re-enrols. With
+    /// `--credentials`, replace the credential root instead: PINs and cards move to the new
+    /// root lazily, each on its next use or re-issue, and the old root works until then.
+    RotateKey {
+        #[arg(long)]
+        credentials: bool,
+    },
     /// How close enrolled residents are to each other, and the expected false-accept rate.
     Calibrate {
         #[arg(long)]
@@ -82,7 +87,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::RotateKey => rotate_key(config),
+        Command::RotateKey { credentials: false } => rotate_key(config),
+        Command::RotateKey { credentials: true } => rotate_credentials(config),
         Command::Calibrate { json } => calibrate(config, json),
         Command::Notice { lang } => {
             print!("{}", notice(lang, &config.consent, &config.retention));
@@ -103,6 +109,23 @@ fn rotate_key(config: &Config) -> anyhow::Result<()> {
     std::fs::rename(&pending, &config.store.key_file)?;
     println!("site key replaced; {count} template(s) re-keyed. Back up the new key file now.");
     Ok(())
+}
+
+/// Like [`rotate_key`], for the credential root (see [`crate::manage::rotate_credential_root`]).
+fn rotate_credentials(config: &Config) -> anyhow::Result<()> {
+    crate::manage::rotate_credential_root(&config.store, unix_now())?;
+    println!("credential root replaced. Back up the new key file now.");
+    println!("{}", root_status_line(&Store::open(&config.store)?)?);
+    Ok(())
+}
+
+/// How many PINs and cards still use the previous credential root.
+fn root_status_line(store: &Store) -> anyhow::Result<String> {
+    let s = store.credential_root_status()?;
+    Ok(format!(
+        "credential root: {} of {} PIN(s) and {} of {} card(s) still on the previous root (each moves on its next use)",
+        s.pins_on_previous_root, s.pins, s.cards_on_previous_root, s.cards
+    ))
 }
 
 /// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
@@ -131,8 +154,10 @@ fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
         return print_json(&serde_json::json!({
             "residents": residents, "threshold": threshold, "expected_fmr": fmr,
             "expected_fpir": fpir, "highest_impostor_scores": top, "too_close": close.len(),
+            "credential_root": store.credential_root_status()?,
         }));
     }
+    println!("{}", root_status_line(&store)?);
     println!("{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})", residents);
     println!(
         "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {:.2} %",
