@@ -6,9 +6,8 @@ use crate::access::Checked;
 use crate::access::checks::check_pin;
 use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
 use crate::credentials::{CardUid, Pin, PinConfig};
-use crate::keys::{KeyError, SiteKey};
 use crate::store::{
-    ConsentGrant, CredentialRootStatus, Result, Store, StoreConfig, StoreError, pending_key_path,
+    ConsentGrant, CredentialRootStatus, Result, Store, StoreConfig, StoreError,
 };
 use crate::vision::Embedding;
 
@@ -96,16 +95,14 @@ pub fn lift_lockout(store: &mut Store, lockout: Lockout, now: i64, operator: &st
 /// new root on their next use or re-issue. Returns how many are still on the old root.
 pub fn rotate_credential_root(config: &StoreConfig, now: i64) -> Result<CredentialRootStatus> {
     let mut store = Store::open(config)?;
-    let pending = pending_key_path(&config.key_file);
-    let new_key = SiteKey::load(&config.key_file)?.with_new_credential_root()?;
-    new_key.write_new(&pending)?;
+    let custody = config.custody();
+    let new_key = custody.load()?.with_new_credential_root()?;
+    custody.pending().create(&new_key)?;
     if let Err(err) = store.rotate_credential_root(&new_key, now) {
-        std::fs::remove_file(&pending)
-            .map_err(|source| KeyError::Write { path: pending.clone(), source })?;
+        custody.pending().remove()?;
         return Err(err);
     }
-    std::fs::rename(&pending, &config.key_file)
-        .map_err(|source| KeyError::Write { path: config.key_file.clone(), source })?;
+    custody.pending().replace(&custody)?;
     store.credential_root_status()
 }
 

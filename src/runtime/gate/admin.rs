@@ -216,7 +216,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
 
     /// The consent notice in the screen's language (it changes with the language switch).
     pub(super) fn consent_screen(&self, number: String) -> Screen {
-        let notice = notice(self.language, &self.settings.consent, &self.settings.retention);
+        let notice = notice(self.language, &self.settings.notice);
         Screen::Consent { number, notice }
     }
 
@@ -269,15 +269,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 return self.show_result(false, outcome, Offer::Nothing, now, events);
             }
         };
-        let grant = ConsentGrant::read(
-            self.language,
-            &self.settings.consent,
-            &self.settings.retention,
-            &self.operator(),
-            None,
-        );
+        let grant =
+            ConsentGrant::read(self.language, &self.settings.notice, &self.operator(), None)?;
         let unix = self.unix(now);
-        let minor_age = self.settings.consent.minor_age;
+        let minor_age = self.settings.notice.consent.minor_age;
         let duplicate = Some(self.settings.matching.threshold);
         let store = &mut self.store;
         let enrolled =
@@ -308,6 +303,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let number = number.to_owned();
         let unix = self.unix(now);
         match task {
+            AdminTask::EnrolFace if self.settings.notice.consent.check_complete().is_err() => {
+                tracing::warn!("{}", StoreError::NoticeIncomplete);
+                self.show_result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
+            }
             AdminTask::EnrolFace if self.faces.is_err() => {
                 self.show_result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
             }

@@ -1,18 +1,20 @@
 //! The site key and the purpose keys derived from it.
 //!
 //! The key file, made by `facegate init` from the OS random source, lives outside the database
-//! (mode 0600). Each use gets its own key through HKDF-SHA256 with a distinct label, so no two
-//! purposes share key material. Keys are zeroised when dropped and never printed.
+//! (mode 0600), in the clear or sealed by systemd (see [`custody`]). Each use gets its own key
+//! through HKDF-SHA256 with a distinct label, so no two purposes share key material. Keys are
+//! zeroised when dropped and never printed.
 //!
 //! The file holds two 32-byte roots, and a third after a credential-root rotation. The *site
-//! key* seeds the template and audit keys and is what `admin rotate-key` replaces: templates and
-//! the audit chain are re-keyed in place. The *credential root* seeds the PIN pepper and the
-//! card-index key. PIN hashes and card indexes are one-way, so `admin rotate-key --credentials`
-//! re-keys them lazily: the previous root is kept as the third root, and each PIN or card moves
-//! to the new root when it is next used or re-issued.
+//! key* seeds the template, audit and register keys and is what `admin rotate-key` replaces:
+//! templates and the audit chain are re-keyed in place. The *credential root* seeds the PIN
+//! pepper and the card-index key. PIN hashes and card indexes are one-way, so
+//! `admin rotate-key --credentials` re-keys them lazily: the previous root is kept as the third
+//! root, and each PIN or card moves to the new root when it is next used or re-issued.
 
-use std::fs::OpenOptions;
-use std::io::Write;
+pub mod backup;
+pub mod custody;
+
 use std::path::{Path, PathBuf};
 
 use hkdf::Hkdf;
@@ -38,6 +40,8 @@ pub enum Purpose {
     CardIndex,
     /// HMAC key of the audit chain.
     AuditChain,
+    /// AEAD key of the register's personal fields (name, unit, birth year, guardian, operator).
+    RegisterFields,
     /// A public name of a credential root, stored beside each PIN hash and card index.
     CredentialRootId,
 }
@@ -49,6 +53,7 @@ impl Purpose {
             Self::PinPepper => b"facegate/v1/pin-pepper",
             Self::CardIndex => b"facegate/v1/card-index",
             Self::AuditChain => b"facegate/v1/audit-chain",
+            Self::RegisterFields => b"facegate/v1/register-fields",
             Self::CredentialRootId => b"facegate/v1/credential-root-id",
         }
     }
@@ -74,7 +79,7 @@ pub enum KeyError {
     #[error("cannot read key file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error(
-        "key file {path} holds {len} bytes, expected {KEY_FILE_LEN} or {KEY_FILE_WITH_PREVIOUS_LEN}: it is damaged or not a facegate key"
+        "key file {path} holds {len} bytes, expected {KEY_FILE_LEN} or {KEY_FILE_WITH_PREVIOUS_LEN}: it is damaged, not a facegate key, or sealed by another key store than `[store] key_store` says"
     )]
     Length { path: PathBuf, len: usize },
     #[error("key file {path} already exists: refusing to overwrite it")]
@@ -83,6 +88,12 @@ pub enum KeyError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+    #[error("systemd-creds cannot {action} key file {path}: {reason}")]
+    Sealing { action: &'static str, path: PathBuf, reason: String },
+    #[error(
+        "no TPM2 usable here (`systemd-creds has-tpm2` says {0:?}): choose key store `systemd-host` or a key file on a separate medium"
+    )]
+    NoTpm(String),
 }
 
 /// The roots in the key file.
@@ -102,7 +113,7 @@ impl std::fmt::Debug for SiteKey {
 
 impl SiteKey {
     /// New roots from the OS random source.
-    pub(crate) fn generate() -> Result<Self, KeyError> {
+    pub fn generate() -> Result<Self, KeyError> {
         Ok(Self { site: random_key()?, credentials: random_key()?, previous_credentials: None })
     }
 
@@ -120,34 +131,20 @@ impl SiteKey {
         })
     }
 
-    /// Writes the key to a new file readable by its owner only; never overwrites.
-    pub(crate) fn write_new(&self, path: &Path) -> Result<(), KeyError> {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::AlreadyExists => KeyError::Exists { path: path.to_owned() },
-            _ => KeyError::Write { path: path.to_owned(), source },
-        })?;
+    /// The key file's bytes: the site key, the credential root, then the previous credential
+    /// root if there is one.
+    pub(crate) fn to_file_bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
         let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(KEY_FILE_WITH_PREVIOUS_LEN));
         bytes.extend_from_slice(&self.site.0);
         bytes.extend_from_slice(&self.credentials.0);
         if let Some(previous) = &self.previous_credentials {
             bytes.extend_from_slice(&previous.0);
         }
-        file.write_all(&bytes[..])
-            .and_then(|()| file.sync_all())
-            .map_err(|source| KeyError::Write { path: path.to_owned(), source })
+        bytes
     }
 
-    /// Reads a key file.
-    pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => KeyError::Missing { path: path.to_owned() },
-            _ => KeyError::Read { path: path.to_owned(), source },
-        })?;
-        let bytes = zeroize::Zeroizing::new(bytes);
+    /// The roots in a key file's bytes (`path` names the file in the error).
+    pub(crate) fn from_file_bytes(bytes: &[u8], path: &Path) -> Result<Self, KeyError> {
         if bytes.len() != KEY_FILE_LEN && bytes.len() != KEY_FILE_WITH_PREVIOUS_LEN {
             return Err(KeyError::Length { path: path.to_owned(), len: bytes.len() });
         }
@@ -160,7 +157,7 @@ impl SiteKey {
     /// The key for one purpose.
     pub fn derive(&self, purpose: Purpose) -> Key {
         let root = match purpose {
-            Purpose::Template | Purpose::AuditChain => &self.site,
+            Purpose::Template | Purpose::AuditChain | Purpose::RegisterFields => &self.site,
             Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId => {
                 &self.credentials
             }
@@ -170,8 +167,10 @@ impl SiteKey {
 
     /// The key for a credential purpose under the previous credential root, if there is one.
     pub fn derive_previous(&self, purpose: Purpose) -> Option<Key> {
-        let credential =
-            matches!(purpose, Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId);
+        let credential = matches!(
+            purpose,
+            Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId
+        );
         self.previous_credentials.as_ref().filter(|_| credential).map(|root| expand(root, purpose))
     }
 
@@ -206,6 +205,7 @@ mod tests {
             Purpose::PinPepper,
             Purpose::CardIndex,
             Purpose::AuditChain,
+            Purpose::RegisterFields,
             Purpose::CredentialRootId,
         ]
         .map(|p| site.derive(p));
@@ -225,25 +225,6 @@ mod tests {
     }
 
     #[test]
-    fn key_file_is_private_and_never_overwritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("site.key");
-        let key = SiteKey::generate().unwrap();
-        key.write_new(&path).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-        assert!(matches!(
-            SiteKey::generate().unwrap().write_new(&path),
-            Err(KeyError::Exists { .. })
-        ));
-        assert_eq!(SiteKey::load(&path).unwrap(), key);
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), KEY_FILE_LEN as u64);
-    }
-
-    #[test]
     fn rotation_replaces_the_site_key_and_keeps_the_credential_keys() {
         let key = SiteKey::generate().unwrap();
         let next = key.rotated().unwrap();
@@ -255,7 +236,6 @@ mod tests {
 
     #[test]
     fn a_credential_rotation_keeps_the_previous_root_in_the_file() {
-        let dir = tempfile::tempdir().unwrap();
         let key = SiteKey::generate().unwrap();
         let next = key.with_new_credential_root().unwrap();
         assert_eq!(key.derive(Purpose::Template), next.derive(Purpose::Template));
@@ -263,25 +243,13 @@ mod tests {
         assert_eq!(next.derive_previous(Purpose::PinPepper), Some(key.derive(Purpose::PinPepper)));
         assert_eq!(next.derive_previous(Purpose::Template), None);
         assert_eq!(key.derive_previous(Purpose::CardIndex), None);
-        let path = dir.path().join("site.key");
-        next.write_new(&path).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), KEY_FILE_WITH_PREVIOUS_LEN as u64);
-        assert_eq!(SiteKey::load(&path).unwrap(), next);
+        let bytes = next.to_file_bytes();
+        assert_eq!(bytes.len(), KEY_FILE_WITH_PREVIOUS_LEN);
+        assert_eq!(SiteKey::from_file_bytes(&bytes, Path::new("k")).unwrap(), next);
         let again = next.with_new_credential_root().unwrap();
         assert_eq!(
             again.derive_previous(Purpose::CardIndex),
             Some(next.derive(Purpose::CardIndex))
         );
-    }
-
-    #[test]
-    fn missing_or_damaged_key_files_are_clear_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = SiteKey::load(&dir.path().join("none.key")).unwrap_err();
-        assert!(err.to_string().contains("facegate init"), "{err}");
-        let short = dir.path().join("short.key");
-        std::fs::write(&short, [1u8; 10]).unwrap();
-        assert!(matches!(SiteKey::load(&short), Err(KeyError::Length { len: 10, .. })));
-        assert_eq!(format!("{:?}", SiteKey::from_bytes([1; KEY_LEN])), "SiteKey(<redacted>)");
     }
 }
