@@ -33,9 +33,15 @@ fn gate(adjust: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Simulation) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.gate.admins = vec!["9001".into()];
+    config.consent.controller = "Office B".into();
+    config.consent.contact = "Room 101".into();
     adjust(&mut config);
     config.store =
-        StoreConfig { database: dir.path().join("gate.db"), key_file: dir.path().join("site.key") };
+        StoreConfig {
+        database: dir.path().join("gate.db"),
+        key_file: dir.path().join("site.key"),
+        ..StoreConfig::default()
+    };
     config.pin = PinConfig { memory_kib: 512, iterations: 1, ..PinConfig::default() };
     let mut store = Store::init(&config.store).unwrap();
     let pin = |text: &str| Pin::parse(text, &config.pin).unwrap();

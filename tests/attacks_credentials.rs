@@ -24,7 +24,11 @@ fn card() -> CardUid {
 fn site() -> (tempfile::TempDir, StoreConfig, Store) {
     let dir = tempfile::tempdir().unwrap();
     let config =
-        StoreConfig { database: dir.path().join("gate.db"), key_file: dir.path().join("site.key") };
+        StoreConfig {
+        database: dir.path().join("gate.db"),
+        key_file: dir.path().join("site.key"),
+        ..StoreConfig::default()
+    };
     let mut store = Store::init(&config).unwrap();
     let new = NewResident {
         number: "1201".into(),
@@ -150,7 +154,7 @@ fn a_leaked_credential_root_opens_nothing_once_rotated_and_used() {
     drop(store);
     // A second rotation drops the leaked root from the key file.
     manage::rotate_credential_root(&config, 200).unwrap();
-    let thief = StoreConfig { database: config.database.clone(), key_file: leaked };
+    let thief = StoreConfig { key_file: leaked, ..config.clone() };
     let thief = Store::open(&thief).unwrap();
     assert_eq!(check_pin(&thief, &rules(), "1201", &pin("2580"), 300).unwrap(), Checked::Pin(None));
     assert_eq!(check_card(&thief, &card()).unwrap(), Checked::Card(None));
