@@ -6,9 +6,7 @@ use crate::access::Checked;
 use crate::access::checks::check_pin;
 use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
 use crate::credentials::{CardUid, Pin, PinConfig};
-use crate::store::{
-    ConsentGrant, CredentialRootStatus, Result, Store, StoreConfig, StoreError,
-};
+use crate::store::{ConsentGrant, CredentialRootStatus, Result, Store, StoreConfig, StoreError};
 use crate::vision::Embedding;
 
 /// Sets or resets a resident's PIN; a reset also lifts the resident's lockout.

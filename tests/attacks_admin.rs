@@ -36,8 +36,7 @@ fn gate(adjust: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Simulation) {
     config.consent.controller = "Office B".into();
     config.consent.contact = "Room 101".into();
     adjust(&mut config);
-    config.store =
-        StoreConfig {
+    config.store = StoreConfig {
         database: dir.path().join("gate.db"),
         key_file: dir.path().join("site.key"),
         ..StoreConfig::default()

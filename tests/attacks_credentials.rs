@@ -23,8 +23,7 @@ fn card() -> CardUid {
 /// A site with resident 1201 (born 1985, PIN 2580, card 4512345).
 fn site() -> (tempfile::TempDir, StoreConfig, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        StoreConfig {
+    let config = StoreConfig {
         database: dir.path().join("gate.db"),
         key_file: dir.path().join("site.key"),
         ..StoreConfig::default()

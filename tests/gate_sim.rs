@@ -251,7 +251,8 @@ fn an_enrolled_face_is_let_in_and_a_stranger_is_offered_pin_or_card(faces: Faces
 }
 
 fn a_face_as_second_factor_must_be_the_resident_who_typed_the_pin(faces: Faces) {
-    let mut f = gate_with(faces, |c| c.access.two_factor = facegate::access::TwoFactor::PinNeedsFace);
+    let mut f =
+        gate_with(faces, |c| c.access.two_factor = facegate::access::TwoFactor::PinNeedsFace);
     let script = format!("show {}\nat 100\ntap pin\ntype 1201\ntype 2580", f.photos.stranger);
     let events = run(&mut f.sim, &script);
     assert!(decisions(&events).is_empty(), "the PIN alone does not open the door");

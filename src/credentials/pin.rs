@@ -117,7 +117,8 @@ impl Pin {
     pub fn refuse_weak(&self, number: &str, birth_year: Option<i32>) -> Result<(), PinError> {
         let digits = self.0.as_bytes();
         let repeats = (1..=digits.len() / 2).any(|group| {
-            digits.len() % group == 0 && digits.chunks(group).all(|c| c == &digits[..group])
+            digits.len().is_multiple_of(group)
+                && digits.chunks(group).all(|c| c == &digits[..group])
         });
         let steps: Vec<i16> =
             digits.windows(2).map(|w| i16::from(w[1]) - i16::from(w[0])).collect();

@@ -167,10 +167,8 @@ impl SiteKey {
 
     /// The key for a credential purpose under the previous credential root, if there is one.
     pub fn derive_previous(&self, purpose: Purpose) -> Option<Key> {
-        let credential = matches!(
-            purpose,
-            Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId
-        );
+        let credential =
+            matches!(purpose, Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId);
         self.previous_credentials.as_ref().filter(|_| credential).map(|root| expand(root, purpose))
     }
 

@@ -33,6 +33,9 @@ pub struct CredentialRootStatus {
     pub cards_on_previous_root: i64,
 }
 
+/// A stored PIN: the resident id, the PHC string, the credential root it was made under.
+type StoredPin = (i64, String, Option<Vec<u8>>);
+
 /// The keys of one credential root.
 struct RootKeys {
     /// Stored beside each PIN hash and card index made under this root.
@@ -200,7 +203,7 @@ impl Store {
     }
 
     /// The resident id, PIN hash and credential root for a typed resident number, if any.
-    fn pin_hash(&self, number: &str) -> Result<Option<(i64, String, Option<Vec<u8>>)>> {
+    fn pin_hash(&self, number: &str) -> Result<Option<StoredPin>> {
         Ok(self
             .conn
             .query_row(

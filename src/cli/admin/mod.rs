@@ -124,7 +124,9 @@ fn rotate_key(config: &Config) -> anyhow::Result<()> {
 /// Like [`rotate_key`], for the credential root (see [`crate::manage::rotate_credential_root`]).
 fn rotate_credentials(config: &Config) -> anyhow::Result<()> {
     crate::manage::rotate_credential_root(&config.store, unix_now())?;
-    println!("credential root replaced. Export a new backup now (`facegate admin key export FILE`).");
+    println!(
+        "credential root replaced. Export a new backup now (`facegate admin key export FILE`)."
+    );
     if config.store.key_store != KeyStore::File {
         println!("restart the gate (`systemctl restart facegate`) so systemd hands it the new key");
     }
