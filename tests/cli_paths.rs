@@ -221,7 +221,7 @@ fn the_readmes_first_command_makes_demo_residents_who_get_in_by_pin_card_and_fac
     let first = facegate_in(
         dir.path(),
         &gate,
-        "tap pin\ntype 1201\ntype 1234\nwait 8000\ncard 900002\nwait 8000\n",
+        "tap pin\ntype 1201\ntype 2580\nwait 8000\ncard 900002\nwait 8000\n",
     );
     assert!(first.status.success(), "{}", text(&first.stderr));
     assert_eq!(granted(&decisions(&text(&first.stdout))), [true, true]);
