@@ -188,3 +188,16 @@ fn a_printed_photo_is_not_enrolled_when_the_door_checks_liveness() {
         run(&mut sim, "tap cancel\ntap cancel\nshow wang.png\nat 9000\ntap face\nat 10000");
     assert!(granted(&events).is_empty(), "nothing was enrolled: {events:?}");
 }
+
+#[test]
+fn a_resident_cannot_change_their_pin_to_one_a_guesser_tries_first() {
+    let (_dir, mut sim) = gate(|_| {});
+    run(&mut sim, "at 100\ncard 777\ntap mydata\ntap changepin\nnewpin 4826 1301");
+    assert!(
+        matches!(sim.gate.screen(), Screen::Result { outcome: Outcome::PinRejected, .. }),
+        "{:?}",
+        sim.gate.screen()
+    );
+    let events = run(&mut sim, "at 9000\ntap pin\ntype 1301\ntype 4826");
+    assert_eq!(granted(&events), [Some("1301".to_owned())], "the old PIN stays");
+}
