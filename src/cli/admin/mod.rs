@@ -127,9 +127,7 @@ fn rotate_credentials(config: &Config) -> anyhow::Result<()> {
     println!(
         "credential root replaced. Export a new backup now (`facegate admin key export FILE`)."
     );
-    if config.store.key_store != KeyStore::File {
-        println!("restart the gate (`systemctl restart facegate`) so systemd hands it the new key");
-    }
+    println!("restart the gate (`systemctl restart facegate`) so that it reads the new key");
     println!("{}", root_status_line(&Store::open(&config.store)?)?);
     Ok(())
 }
