@@ -6,7 +6,7 @@ use crate::access::Checked;
 use crate::access::checks::check_pin;
 use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
 use crate::credentials::{CardUid, Pin, PinConfig};
-use crate::store::{ConsentGrant, Result, Store};
+use crate::store::{ConsentGrant, CredentialRootStatus, Result, Store, StoreConfig, StoreError};
 use crate::vision::Embedding;
 
 /// Sets or resets a resident's PIN; a reset also lifts the resident's lockout.
@@ -21,6 +21,18 @@ pub fn set_pin(
     store.set_pin(number, pin, rules, now, operator)?;
     store.clear_lockout(&resident_key(number))?;
     Ok(())
+}
+
+/// Sets or resets an admin's admin-mode PIN (with their card it opens admin mode at the gate).
+pub fn set_admin_pin(
+    store: &mut Store,
+    rules: &PinConfig,
+    number: &str,
+    pin: &Pin,
+    now: i64,
+    operator: &str,
+) -> Result<()> {
+    store.set_admin_pin(number, pin, rules, now, operator)
 }
 
 /// A resident changes their own PIN at the gate: the old PIN is checked like any PIN (with
@@ -75,16 +87,72 @@ pub fn lift_lockout(store: &mut Store, lockout: Lockout, now: i64, operator: &st
     store.lift_lockout(&key, &subject, now, operator)
 }
 
+/// Replaces the credential root (`admin rotate-key --credentials`): the new key goes to
+/// `<key file>.new`, the database records which rows are on the old root, then the new file
+/// (which keeps the old root as the previous one) replaces the old. PINs and cards move to the
+/// new root on their next use or re-issue. Returns how many are still on the old root.
+pub fn rotate_credential_root(config: &StoreConfig, now: i64) -> Result<CredentialRootStatus> {
+    let mut store = Store::open(config)?;
+    let custody = config.custody();
+    let new_key = custody.load()?.with_new_credential_root()?;
+    custody.pending().create(&new_key)?;
+    if let Err(err) = store.rotate_credential_root(&new_key, now) {
+        custody.pending().remove()?;
+        return Err(err);
+    }
+    custody.pending().replace(&custody)?;
+    store.credential_root_status()
+}
+
+/// Why captured frames were not fused into a template.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum FuseError {
+    #[error("no usable frame")]
+    NoFrames,
+    #[error(
+        "the frames do not show one face (lowest score between two of them {lowest:.3}): \
+         nothing was stored"
+    )]
+    Differ { lowest: f32 },
+}
+
+/// Fuses the good frames of one enrolment, if every two of them match each other at
+/// `threshold` (frames of two people would fuse into a template that opens for either).
+pub fn fuse_same_face(
+    frames: &[Embedding],
+    threshold: f32,
+) -> std::result::Result<Embedding, FuseError> {
+    let lowest = frames
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| frames[i + 1..].iter().map(move |b| a.cosine(b)))
+        .min_by(f32::total_cmp);
+    match lowest {
+        Some(lowest) if lowest < threshold => Err(FuseError::Differ { lowest }),
+        _ => Embedding::mean(frames).ok_or(FuseError::NoFrames),
+    }
+}
+
 /// Enrols a resident's face (several good frames fused into one template). With `consent`,
-/// the consent is recorded first, in the same transaction. Returns the template's id.
+/// the consent is recorded first, in the same transaction. With `duplicate_threshold`, a face
+/// that already scores at least that against another resident is refused with that score (the
+/// manager may override from the CLI). Returns the template's id.
 pub fn enrol_face(
     store: &mut Store,
     number: &str,
     embedding: &Embedding,
     consent: Option<&ConsentGrant>,
     minor_age: i32,
+    duplicate_threshold: Option<f32>,
     now: i64,
 ) -> Result<i64> {
+    if let Some(threshold) = duplicate_threshold {
+        let own = store.resident(number)?.id;
+        let closest = store.gallery(now)?.closest_other(embedding, own);
+        if let Some((resident, score)) = closest.filter(|&(_, score)| score >= threshold) {
+            return Err(StoreError::FaceAlreadyEnrolled { resident, score });
+        }
+    }
     store.enrol(number, embedding, consent, minor_age, now)
 }
 

@@ -46,7 +46,7 @@ nth_photo() { find "$faces/$1" -maxdepth 1 -type f | sort | sed -n "${2}p"; }
     echo "at $t"; echo "tap face"; echo "at $((t + 1500))"
     t=$((t + 6000))
   done
-  echo "tap pin"; echo "type 1202"; echo "type 1234"; echo "at $((t + 6000))"
+  echo "tap pin"; echo "type 1202"; echo "type 7391"; echo "at $((t + 6000))"
   echo "card 900003"; echo "at $((t + 12000))"
   echo "card 123456"; echo "at $((t + 18000))"
 } > "$work/scenario.txt"

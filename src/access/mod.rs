@@ -20,29 +20,66 @@ pub enum Method {
     Card,
 }
 
-/// A second credential a door can require after the first.
+/// A second credential a door requires. Two kinds, named so that they cannot be mistaken:
+/// `*_needs_*` asks for a second factor only after a given first one (the second alone still
+/// opens), `always_*_and_*` needs both for every entry (in either order; either alone, or any
+/// other method, opens nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TwoFactor {
     #[default]
     None,
-    /// Card, then the card holder's PIN (against cloned cards).
-    CardPin,
-    /// Card, then the card holder's face (1:1).
-    CardFace,
-    /// PIN, then the resident's face (1:1).
-    PinFace,
+    /// A card must be followed by the holder's PIN (against cloned cards); a PIN alone opens.
+    CardNeedsPin,
+    /// A card must be followed by the holder's face (1:1); a face alone opens.
+    CardNeedsFace,
+    /// A PIN must be followed by the resident's face (1:1); a face alone opens.
+    PinNeedsFace,
+    /// Every entry needs card and PIN.
+    AlwaysCardAndPin,
+    /// Every entry needs face and PIN.
+    AlwaysFaceAndPin,
+    /// Every entry needs face and card.
+    AlwaysFaceAndCard,
 }
 
 impl TwoFactor {
+    /// The two methods this policy involves, first factor first for the `*_needs_*` kinds.
+    fn pair(self) -> Option<[Method; 2]> {
+        match self {
+            TwoFactor::None => None,
+            TwoFactor::CardNeedsPin | TwoFactor::AlwaysCardAndPin => {
+                Some([Method::Card, Method::Pin])
+            }
+            TwoFactor::CardNeedsFace => Some([Method::Card, Method::Face]),
+            TwoFactor::PinNeedsFace => Some([Method::Pin, Method::Face]),
+            TwoFactor::AlwaysFaceAndPin => Some([Method::Face, Method::Pin]),
+            TwoFactor::AlwaysFaceAndCard => Some([Method::Face, Method::Card]),
+        }
+    }
+
+    fn always(self) -> bool {
+        matches!(
+            self,
+            TwoFactor::AlwaysCardAndPin
+                | TwoFactor::AlwaysFaceAndPin
+                | TwoFactor::AlwaysFaceAndCard
+        )
+    }
+
     /// The second method required after `first`, if any.
     pub(crate) fn second_after(self, first: Method) -> Option<Method> {
-        match (self, first) {
-            (TwoFactor::CardPin, Method::Card) => Some(Method::Pin),
-            (TwoFactor::CardFace, Method::Card) => Some(Method::Face),
-            (TwoFactor::PinFace, Method::Pin) => Some(Method::Face),
+        let [a, b] = self.pair()?;
+        match first {
+            m if m == a => Some(b),
+            m if m == b && self.always() => Some(a),
             _ => None,
         }
+    }
+
+    /// Whether `method` can begin an entry at a door with this policy.
+    pub(crate) fn can_start(self, method: Method) -> bool {
+        !self.always() || self.pair().is_some_and(|pair| pair.contains(&method))
     }
 }
 
@@ -80,17 +117,17 @@ pub enum AccessConfigError {
 }
 
 impl AccessConfig {
+    /// Whether `method` is offered and can begin an entry here (what the idle screen offers).
+    pub fn starts_entry(&self, method: Method) -> bool {
+        self.methods.contains(&method) && self.two_factor.can_start(method)
+    }
+
     /// Refuses policies a resident could not live with.
     pub(crate) fn validate(&self) -> Result<(), AccessConfigError> {
         if !self.methods.contains(&Method::Pin) && !self.methods.contains(&Method::Card) {
             return Err(AccessConfigError::FaceOnly);
         }
-        let needed: &[Method] = match self.two_factor {
-            TwoFactor::None => &[],
-            TwoFactor::CardPin => &[Method::Card, Method::Pin],
-            TwoFactor::CardFace => &[Method::Card, Method::Face],
-            TwoFactor::PinFace => &[Method::Pin, Method::Face],
-        };
+        let needed = self.two_factor.pair().map(Vec::from).unwrap_or_default();
         if let Some(&missing) = needed.iter().find(|m| !self.methods.contains(m)) {
             let two_factor = self.two_factor;
             return Err(AccessConfigError::TwoFactorMethodMissing { two_factor, missing });
@@ -133,6 +170,8 @@ impl Checked {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pending {
     pub resident_id: i64,
+    /// The method of the first factor.
+    pub first: Method,
     pub second: Method,
     pub expires_at: i64,
 }
@@ -175,7 +214,8 @@ pub fn decide(
 ) -> Decision {
     let method = checked.method();
     let pending = pending.filter(|p| p.expires_at > now);
-    if !policy.methods.contains(&method) {
+    let second_step = pending.is_some_and(|p| p.second == method);
+    if !policy.methods.contains(&method) || !(second_step || policy.two_factor.can_start(method)) {
         return Decision::Deny(DenyReason::MethodNotOffered);
     }
     let resident = match (checked, checked.resident(), resident) {
@@ -206,6 +246,7 @@ pub fn decide(
     match policy.two_factor.second_after(method).or(resident_wants_pin) {
         Some(second) => Decision::NeedSecondFactor(Pending {
             resident_id: resident.id,
+            first: method,
             second,
             expires_at: now + policy.second_factor_seconds,
         }),
@@ -247,7 +288,7 @@ mod tests {
         );
         let bad_2fa = AccessConfig {
             methods: vec![Method::Card],
-            two_factor: TwoFactor::CardPin,
+            two_factor: TwoFactor::CardNeedsPin,
             ..AccessConfig::default()
         };
         assert!(bad_2fa.validate().is_err());
@@ -309,7 +350,8 @@ mod tests {
 
     #[test]
     fn card_then_pin_of_the_same_resident_in_time() {
-        let policy = AccessConfig { two_factor: TwoFactor::CardPin, ..AccessConfig::default() };
+        let policy =
+            AccessConfig { two_factor: TwoFactor::CardNeedsPin, ..AccessConfig::default() };
         let (r7, r8) = (resident(7), resident(8));
         let Decision::NeedSecondFactor(pending) =
             decide(&policy, None, Checked::Card(Some(7)), Some(&r7), 10)
@@ -332,5 +374,100 @@ mod tests {
             ),
             "PIN alone is fine once the card step expired"
         );
+    }
+
+    /// Presents `first` then `second` (of the same resident) and returns both decisions.
+    fn two_steps(policy: &AccessConfig, first: Checked, second: Checked) -> (Decision, Decision) {
+        let r = resident(7);
+        let one = decide(policy, None, first, Some(&r), 10);
+        let pending = match one {
+            Decision::NeedSecondFactor(p) => Some(p),
+            _ => None,
+        };
+        (one, decide(policy, pending, second, Some(&r), 11))
+    }
+
+    #[test]
+    fn always_two_factor_doors_refuse_every_single_factor() {
+        let (face, pin, card) =
+            (Checked::Face(Some(7)), Checked::Pin(Some(7)), Checked::Card(Some(7)));
+        let cases = [
+            (TwoFactor::AlwaysCardAndPin, card, pin, face),
+            (TwoFactor::AlwaysFaceAndPin, face, pin, card),
+            (TwoFactor::AlwaysFaceAndCard, face, card, pin),
+        ];
+        let r = resident(7);
+        for (two_factor, a, b, other) in cases {
+            let policy = AccessConfig { two_factor, ..AccessConfig::default() };
+            assert!(policy.validate().is_ok());
+            for (first, second) in [(a, b), (b, a)] {
+                let (one, two) = two_steps(&policy, first, second);
+                assert!(matches!(one, Decision::NeedSecondFactor(_)), "{two_factor:?}: {one:?}");
+                assert_eq!(two, Decision::Grant { resident_id: 7 }, "{two_factor:?} {first:?}");
+                let (_, same_twice) = two_steps(&policy, first, first);
+                assert_eq!(same_twice, Decision::Deny(DenyReason::SecondFactorMismatch));
+                let late = match one {
+                    Decision::NeedSecondFactor(p) => p,
+                    _ => unreachable!(),
+                };
+                assert!(
+                    matches!(
+                        decide(&policy, Some(late), second, Some(&r), 10 + 31),
+                        Decision::NeedSecondFactor(_)
+                    ),
+                    "{two_factor:?}: a factor alone after the first step expired opens nothing"
+                );
+            }
+            assert_eq!(
+                decide(&policy, None, other, Some(&r), 10),
+                Decision::Deny(DenyReason::MethodNotOffered),
+                "{two_factor:?}: a method outside the pair cannot start an entry"
+            );
+            assert!(!policy.starts_entry(other.method()));
+            assert!(policy.starts_entry(a.method()) && policy.starts_entry(b.method()));
+        }
+    }
+
+    #[test]
+    fn needs_doors_ask_only_after_their_first_factor() {
+        let (face, pin, card) =
+            (Checked::Face(Some(7)), Checked::Pin(Some(7)), Checked::Card(Some(7)));
+        let cases = [
+            (TwoFactor::CardNeedsPin, card, pin, face),
+            (TwoFactor::CardNeedsFace, card, face, pin),
+            (TwoFactor::PinNeedsFace, pin, face, card),
+        ];
+        let r = resident(7);
+        for (two_factor, first, second, other) in cases {
+            let policy = AccessConfig { two_factor, ..AccessConfig::default() };
+            let (one, two) = two_steps(&policy, first, second);
+            assert!(matches!(one, Decision::NeedSecondFactor(_)), "{two_factor:?}");
+            assert_eq!(two, Decision::Grant { resident_id: 7 });
+            for alone in [second, other] {
+                assert_eq!(
+                    decide(&policy, None, alone, Some(&r), 10),
+                    Decision::Grant { resident_id: 7 },
+                    "{two_factor:?}: {alone:?} alone opens"
+                );
+            }
+            assert!(
+                [Method::Face, Method::Pin, Method::Card].iter().all(|&m| policy.starts_entry(m))
+            );
+        }
+    }
+
+    #[test]
+    fn policy_names_say_which_kind_they_are() {
+        let parse =
+            |text: &str| toml::from_str::<AccessConfig>(&format!("two_factor = \"{text}\""));
+        assert_eq!(parse("always_card_and_pin").unwrap().two_factor, TwoFactor::AlwaysCardAndPin);
+        assert_eq!(parse("card_needs_pin").unwrap().two_factor, TwoFactor::CardNeedsPin);
+        assert!(parse("card_pin").is_err(), "the old ambiguous name is refused");
+        let missing = AccessConfig {
+            methods: vec![Method::Face, Method::Pin],
+            two_factor: TwoFactor::AlwaysFaceAndCard,
+            ..AccessConfig::default()
+        };
+        assert!(missing.validate().is_err());
     }
 }

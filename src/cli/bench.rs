@@ -34,6 +34,15 @@ pub enum Args {
         #[arg(long, default_value_t = 15)]
         runs: usize,
     },
+    /// What the config's `[pin]` lockout allows, simulated: wrong PINs a guesser gets checked
+    /// per day sweeping through resident numbers, and the longest lock a mistyping resident sees.
+    Keypad {
+        /// Resident numbers the guesser sweeps through.
+        #[arg(long, default_value_t = 200)]
+        numbers: usize,
+        #[arg(long, default_value_t = 7)]
+        days: i64,
+    },
     /// Listing and searching a register of N residents, whose personal fields are sealed:
     /// builds the database in DIR (a new folder; a plain key file) and times the CLI's paths.
     Register {
@@ -82,6 +91,11 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
                 p.parallelism,
                 100.0 * (unknown - known).abs() / known
             );
+            Ok(())
+        }
+        Args::Keypad { numbers, days } => {
+            let figures = crate::credentials::lockout::simulate(&config.pin, numbers, days);
+            println!("{}", serde_json::to_string_pretty(&figures)?);
             Ok(())
         }
         Args::Register { residents, dir } => bench_register(residents, &dir),

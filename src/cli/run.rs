@@ -274,8 +274,14 @@ fn interactive<D: DoorPort>(mut sim: Simulation<D>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo residents' PINs, in order (none of them on the weak-PIN list; README lists them).
+const DEMO_PINS: [&str; 4] = ["2580", "7391", "4826", "6053"];
+/// The admin PIN of demo residents listed in `[gate] admins` (`hardware/sim.toml` says it).
+const DEMO_ADMIN_PIN: &str = "582914";
+
 /// Demo residents 1201, 1202, … from the first identities with at least three photos: face
-/// enrolled from two photos (with a recorded demo consent), PIN 1234, cards 900001, 900002, ….
+/// enrolled from two photos (with a recorded demo consent), PINs from [`DEMO_PINS`], cards 900001,
+/// 900002, ….
 fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
     let mut store = Store::init(&config.store)?;
     let mut faces = FacePipeline::load(&config.paths.models, &config.vision)?;
@@ -305,14 +311,20 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
             &Embedding::mean(&good).expect("two embeddings"),
             Some(&consent),
             config.consent.minor_age,
+            Some(config.matching.threshold),
             now,
         )?;
-        let pin = Pin::parse("1234", &config.pin)?;
+        let demo_pin = DEMO_PINS[(made - 1) % DEMO_PINS.len()];
+        let pin = Pin::parse(demo_pin, &config.pin)?;
         manage::set_pin(&mut store, &config.pin, &number, &pin, now, "demo")?;
+        if config.gate.admins.contains(&number) {
+            let admin_pin = Pin::parse(DEMO_ADMIN_PIN, &config.pin)?;
+            manage::set_admin_pin(&mut store, &config.pin, &number, &admin_pin, now, "demo")?;
+        }
         let card: CardUid = format!("{}", 900_000 + made).parse()?;
         manage::add_card(&mut store, &number, &card, "demo card", now, "demo")?;
         eprintln!(
-            "demo resident {number}: face from {identity}, PIN 1234, card {}",
+            "demo resident {number}: face from {identity}, PIN {demo_pin}, card {}",
             900_000 + made
         );
         if made == DEMO_RESIDENTS {
@@ -320,4 +332,20 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DEMO_ADMIN_PIN, DEMO_PINS};
+    use crate::credentials::{Pin, PinConfig};
+
+    #[test]
+    fn the_demo_pins_are_not_on_the_weak_list() {
+        for (k, text) in DEMO_PINS.iter().enumerate() {
+            let pin = Pin::parse(text, &PinConfig::default()).unwrap();
+            assert!(pin.refuse_weak(&format!("{}", 1201 + k), None).is_ok(), "{text}");
+        }
+        let admin = Pin::parse(DEMO_ADMIN_PIN, &PinConfig::default()).unwrap();
+        assert!(admin.refuse_weak("1201", None).is_ok() && !DEMO_PINS.contains(&DEMO_ADMIN_PIN));
+    }
 }

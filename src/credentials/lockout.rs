@@ -1,20 +1,31 @@
-//! Lockout after repeated PIN failures: per resident number, with a doubling back-off, and
-//! per keypad, against sweeping through numbers. Pure functions over a state the store keeps,
-//! so a restart does not reset a lock.
+//! Lockout after wrong PINs: per resident number, with a doubling back-off, and per keypad, as
+//! a leaky bucket against sweeping through numbers. Pure functions over a state the store
+//! keeps, so a restart does not reset a lock; [`simulate`] reports what the policy allows.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
 
 use super::pin::PinConfig;
 
 /// What is known about one lock key (a resident number, or the keypad).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LockoutState {
+    /// Failures counted (for the keypad: failures not yet forgiven).
     pub failures: u32,
     pub locked_until: Option<i64>,
+    /// The last failure (for the keypad: the time up to which failures have been forgiven).
     pub last_failure_at: Option<i64>,
 }
 
 /// The lock key of a resident number (known or not: unknown numbers lock the same way).
 pub fn resident_key(number: &str) -> String {
     format!("resident:{number}")
+}
+
+/// The lock key of an admin's admin-mode PIN.
+pub fn admin_key(number: &str) -> String {
+    format!("admin:{number}")
 }
 
 /// The lock key of this keypad.
@@ -37,17 +48,87 @@ impl LockoutState {
         Self { failures, locked_until, last_failure_at: Some(now) }
     }
 
-    /// After any wrong PIN on the keypad: the count restarts after a quiet window; at
-    /// `terminal_max_failures` the keypad locks with the same back-off.
+    /// After any wrong PIN on the keypad: one failure is forgiven every
+    /// `terminal_seconds_per_failure`, never all at once after a quiet spell. With
+    /// `terminal_max_failures` unforgiven the keypad locks until the next one is forgiven, so a
+    /// guesser gets that many tries at once and then one per `terminal_seconds_per_failure`.
     pub(crate) fn after_terminal_failure(self, now: i64, config: &PinConfig) -> Self {
-        let quiet =
-            self.last_failure_at.is_none_or(|last| now - last > config.terminal_window_seconds);
-        let failures = if quiet { 1 } else { self.failures.saturating_add(1) };
-        let locked_until = (failures >= config.terminal_max_failures).then(|| {
-            let doublings = (failures - config.terminal_max_failures).min(20);
-            now + (config.lock_seconds << doublings).min(config.max_lock_seconds)
-        });
-        Self { failures, locked_until, last_failure_at: Some(now) }
+        let per = config.terminal_seconds_per_failure.max(1);
+        let (left, since) = match self.last_failure_at {
+            Some(since) if now > since => {
+                let forgiven = u32::try_from((now - since) / per).unwrap_or(u32::MAX);
+                match self.failures.checked_sub(forgiven).filter(|&n| n > 0) {
+                    Some(left) => (left, since + i64::from(forgiven) * per),
+                    None => (0, now),
+                }
+            }
+            Some(since) => (self.failures, since),
+            None => (0, now),
+        };
+        let failures = left.saturating_add(1);
+        let over = failures.checked_sub(config.terminal_max_failures.max(1));
+        let locked_until = over.map(|over| since + (i64::from(over) + 1) * per);
+        Self { failures, locked_until, last_failure_at: Some(since) }
+    }
+}
+
+/// What the PIN policy allows, simulated with its own rules (`facegate bench keypad`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KeypadFigures {
+    /// Wrong PINs a guesser gets checked per day, sweeping through numbers as fast as the
+    /// keypad allows, averaged over the simulated days.
+    pub guesses_per_day: f64,
+    /// The same on the first day (the keypad's burst included).
+    pub guesses_first_day: u64,
+    /// The longest a resident alone waits, mistyping up to ten times before the right PIN.
+    pub resident_worst_lock_seconds: i64,
+}
+
+/// Seconds a guesser needs to type a number and a PIN.
+const GUESS_SECONDS: i64 = 5;
+
+/// Runs a guesser for `days` against `numbers` resident numbers, and a resident who mistypes.
+pub fn simulate(config: &PinConfig, numbers: usize, days: i64) -> KeypadFigures {
+    let end = days.max(1) * 86_400;
+    let mut keypad = LockoutState::default();
+    let mut own: HashMap<usize, LockoutState> = HashMap::new();
+    let (mut t, mut guesses, mut first_day, mut next) = (0, 0u64, 0u64, 0usize);
+    let numbers = numbers.max(1);
+    while t < end {
+        if let Some(wait) = keypad.remaining(t) {
+            t += wait;
+            continue;
+        }
+        let unlocked = |k: &usize| own.get(k).is_none_or(|s| s.remaining(t).is_none());
+        let Some(number) = (0..numbers).map(|k| (next + k) % numbers).find(unlocked) else {
+            t += GUESS_SECONDS;
+            continue;
+        };
+        let state = own.get(&number).copied().unwrap_or_default();
+        own.insert(number, state.after_resident_failure(t, config));
+        keypad = keypad.after_terminal_failure(t, config);
+        guesses += 1;
+        first_day += u64::from(t < 86_400);
+        next = number + 1;
+        t += GUESS_SECONDS;
+    }
+    let mut worst = 0;
+    for mistakes in 1..=10 {
+        let (mut state, mut t) = (LockoutState::default(), 0);
+        for _ in 0..mistakes {
+            if let Some(wait) = state.remaining(t) {
+                worst = worst.max(wait);
+                t += wait;
+            }
+            state = state.after_resident_failure(t, config);
+            t += GUESS_SECONDS;
+        }
+        worst = worst.max(state.remaining(t).unwrap_or(0));
+    }
+    KeypadFigures {
+        guesses_per_day: guesses as f64 / days.max(1) as f64,
+        guesses_first_day: first_day,
+        resident_worst_lock_seconds: worst,
     }
 }
 
@@ -56,7 +137,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn locks_at_the_fifth_failure_and_doubles_to_an_hour() {
+    fn locks_at_the_fifth_failure_and_doubles_to_five_minutes() {
         let config = PinConfig::default();
         let mut state = LockoutState::default();
         for n in 1..=4 {
@@ -71,18 +152,42 @@ mod tests {
         for _ in 0..30 {
             state = state.after_resident_failure(1_000, &config);
         }
-        assert_eq!(state.remaining(1_000), Some(3_600));
+        assert_eq!(state.remaining(1_000), Some(300));
     }
 
     #[test]
-    fn keypad_count_restarts_after_a_quiet_window() {
+    fn the_keypad_forgives_one_failure_at_a_time_not_all_after_a_quiet_spell() {
         let config = PinConfig { terminal_max_failures: 3, ..PinConfig::default() };
+        let per = config.terminal_seconds_per_failure;
         let mut state = LockoutState::default();
         state = state.after_terminal_failure(0, &config).after_terminal_failure(10, &config);
-        state = state.after_terminal_failure(10_000, &config);
-        assert_eq!((state.failures, state.remaining(10_000)), (1, None));
-        state =
-            state.after_terminal_failure(10_001, &config).after_terminal_failure(10_002, &config);
-        assert_eq!(state.remaining(10_002), Some(30));
+        assert_eq!(state.remaining(10), None);
+        state = state.after_terminal_failure(10, &config);
+        assert_eq!(state.remaining(10), Some(per - 10), "locked until one is forgiven");
+        // Eleven quiet minutes forgive two failures, not all three.
+        state = state.after_terminal_failure(660, &config);
+        assert_eq!((state.failures, state.remaining(660)), (2, None));
+        state = state.after_terminal_failure(661, &config);
+        assert!(state.remaining(661).is_some());
+        // A long quiet spell forgives everything.
+        state = state.after_terminal_failure(100_000, &config);
+        assert_eq!((state.failures, state.remaining(100_000)), (1, None));
+    }
+
+    #[test]
+    fn a_guesser_gets_a_few_hundred_tries_a_day_and_a_mistyping_resident_waits_minutes() {
+        let figures = simulate(&PinConfig::default(), 200, 7);
+        println!("keypad policy: {figures:?}");
+        assert!(figures.guesses_per_day <= 300.0, "{figures:?}");
+        assert!(figures.guesses_first_day <= 320, "{figures:?}");
+        assert!(figures.guesses_per_day >= 200.0, "the keypad is not simply shut: {figures:?}");
+        assert!(figures.resident_worst_lock_seconds <= 300, "{figures:?}");
+        let no_keypad_lock = PinConfig {
+            terminal_max_failures: u32::MAX,
+            max_failures: u32::MAX,
+            ..PinConfig::default()
+        };
+        let unlimited = simulate(&no_keypad_lock, 200, 1);
+        assert!(unlimited.guesses_per_day > 10_000.0, "the simulation can fail: {unlimited:?}");
     }
 }

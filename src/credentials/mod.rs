@@ -8,4 +8,4 @@ pub mod readers;
 
 pub use card::{CardIndex, CardNumberError, CardUid};
 pub use lockout::LockoutState;
-pub use pin::{Pin, PinConfig, PinError, PinHasher};
+pub use pin::{Pin, PinConfig, PinError, PinHasher, WeakPin};

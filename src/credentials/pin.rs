@@ -29,11 +29,12 @@ pub struct PinConfig {
     pub lock_seconds: i64,
     /// Longest lock.
     pub max_lock_seconds: i64,
-    /// Failures on this keypad (any number) before the whole keypad is locked: against sweeping
-    /// through resident numbers.
+    /// Unforgiven failures on this keypad (any number) at which the whole keypad locks:
+    /// against sweeping through resident numbers.
     pub terminal_max_failures: u32,
-    /// The keypad's failure count starts again after this long without a failure.
-    pub terminal_window_seconds: i64,
+    /// One keypad failure is forgiven per this many seconds; once locked, a guesser gets one
+    /// try per this long (288 a day at 300 s).
+    pub terminal_seconds_per_failure: i64,
 }
 
 impl Default for PinConfig {
@@ -46,9 +47,9 @@ impl Default for PinConfig {
             max_digits: 8,
             max_failures: 5,
             lock_seconds: 30,
-            max_lock_seconds: 3_600,
+            max_lock_seconds: 300,
             terminal_max_failures: 20,
-            terminal_window_seconds: 600,
+            terminal_seconds_per_failure: 300,
         }
     }
 }
@@ -62,6 +63,28 @@ pub enum PinError {
     Params(String),
     #[error("stored PIN hash is damaged")]
     Damaged,
+    #[error("this PIN is too easy to guess: {0}; choose another")]
+    Weak(WeakPin),
+    #[error("an admin PIN is at least {0} digits")]
+    AdminTooShort(usize),
+    #[error("an admin PIN must differ from the admin's door PIN")]
+    SameAsDoorPin,
+}
+
+/// The shortest admin-mode PIN.
+pub const ADMIN_PIN_MIN_DIGITS: usize = 6;
+
+/// Why a PIN is refused when it is set or changed (the PIN itself is never shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WeakPin {
+    #[error("it repeats one digit or a short group of digits (like 0000 or 1212)")]
+    Repeated,
+    #[error("its digits run up or down in order (like 1234 or 9876)")]
+    Sequential,
+    #[error("it contains the resident number")]
+    ResidentNumber,
+    #[error("it contains the resident's birth year")]
+    BirthYear,
 }
 
 /// A PIN as typed: digits only, zeroised when dropped, never printed.
@@ -82,6 +105,39 @@ impl Pin {
             return Err(PinError::Format { min: config.min_digits, max: config.max_digits });
         }
         Ok(Pin(Zeroizing::new(text.to_owned())))
+    }
+
+    /// How many digits the PIN has.
+    pub fn digits(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Refuses the PINs a guesser tries first: repeated digits or digit groups, digits in
+    /// order up or down, the resident's own number, their birth year.
+    pub fn refuse_weak(&self, number: &str, birth_year: Option<i32>) -> Result<(), PinError> {
+        let digits = self.0.as_bytes();
+        let repeats = (1..=digits.len() / 2).any(|group| {
+            digits.len().is_multiple_of(group)
+                && digits.chunks(group).all(|c| c == &digits[..group])
+        });
+        let steps: Vec<i16> =
+            digits.windows(2).map(|w| i16::from(w[1]) - i16::from(w[0])).collect();
+        let runs = steps.iter().all(|&d| d == 1) || steps.iter().all(|&d| d == -1);
+        let contains = |part: &str| part.len() >= 3 && self.0.contains(part);
+        let weakness = if repeats {
+            Some(WeakPin::Repeated)
+        } else if runs {
+            Some(WeakPin::Sequential)
+        } else if contains(number)
+            || number.len() > 4 && number.get(number.len() - 4..).is_some_and(contains)
+        {
+            Some(WeakPin::ResidentNumber)
+        } else if birth_year.is_some_and(|year| contains(&year.to_string())) {
+            Some(WeakPin::BirthYear)
+        } else {
+            None
+        };
+        weakness.map_or(Ok(()), |w| Err(PinError::Weak(w)))
     }
 }
 
@@ -131,6 +187,15 @@ impl PinHasher {
         let matched = PasswordHash::new(phc)
             .is_ok_and(|hash| self.argon2().verify_password(pin.0.as_bytes(), &hash).is_ok());
         matched && stored.is_some()
+    }
+
+    /// Whether `stored` was made with this hasher's algorithm and parameters (after a change of
+    /// `[pin]`'s argon2 settings, a right PIN is rehashed so that every hash costs the same).
+    pub(crate) fn is_current(&self, stored: &str) -> bool {
+        let shape = |phc: &str| {
+            PasswordHash::new(phc).ok().map(|h| (h.algorithm.to_string(), h.params.to_string()))
+        };
+        shape(stored).is_some_and(|s| Some(s) == shape(&self.dummy))
     }
 
     /// How many argon2 verifications this hasher has run.
@@ -195,6 +260,36 @@ mod tests {
     }
 
     #[test]
+    fn the_weakest_pins_are_refused_with_the_reason_and_without_the_pin() {
+        let weak = |text: &str, number: &str, year: Option<i32>| match Pin::parse(
+            text,
+            &PinConfig::default(),
+        )
+        .unwrap()
+        .refuse_weak(number, year)
+        {
+            Err(PinError::Weak(w)) => Some(w),
+            Ok(()) => None,
+            Err(e) => panic!("{e}"),
+        };
+        for text in ["0000", "1111", "99999999", "1212", "123123", "121212"] {
+            assert_eq!(weak(text, "1201", None), Some(WeakPin::Repeated), "{text}");
+        }
+        for text in ["1234", "0123", "4321", "9876", "345678"] {
+            assert_eq!(weak(text, "1201", None), Some(WeakPin::Sequential), "{text}");
+        }
+        assert_eq!(weak("1201", "1201", None), Some(WeakPin::ResidentNumber));
+        assert_eq!(weak("312019", "31201", None), Some(WeakPin::ResidentNumber));
+        assert_eq!(weak("1985", "1201", Some(1985)), Some(WeakPin::BirthYear));
+        assert_eq!(weak("198507", "1201", Some(1985)), Some(WeakPin::BirthYear));
+        for text in ["2580", "8642", "1379", "7294", "1985"] {
+            assert_eq!(weak(text, "1201", None), None, "{text} is allowed");
+        }
+        let message = PinError::Weak(WeakPin::BirthYear).to_string();
+        assert!(message.contains("birth year") && !message.contains("1985"), "{message}");
+    }
+
+    #[test]
     fn an_unknown_number_runs_one_verification_with_the_same_parameters() {
         let h = PinHasher::new(&quick(), Key([1; 32])).unwrap();
         let pin = Pin::parse("0000", &quick()).unwrap();
@@ -210,5 +305,8 @@ mod tests {
         );
         assert!(h.verify(Some(&known), &pin));
         assert_eq!(h.verifications() - before, 2, "one verification each");
+        assert!(h.is_current(&known));
+        let stronger = PinConfig { memory_kib: 512, ..quick() };
+        assert!(!PinHasher::new(&stronger, Key([1; 32])).unwrap().is_current(&known));
     }
 }

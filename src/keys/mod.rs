@@ -5,12 +5,12 @@
 //! through HKDF-SHA256 with a distinct label, so no two purposes share key material. Keys are
 //! zeroised when dropped and never printed.
 //!
-//! The file holds two 32-byte roots. The *site key* seeds the template and audit keys and is
-//! what `admin rotate-key` replaces: templates and the audit chain can be re-keyed in place. The
-//! *credential root* seeds the PIN pepper and the card-index key and survives a rotation: PIN
-//! hashes and card indexes are one-way, so they cannot be re-keyed without every resident
-//! re-typing their PIN and re-presenting their cards (after a suspected key leak, ask for that
-//! too).
+//! The file holds two 32-byte roots, and a third after a credential-root rotation. The *site
+//! key* seeds the template, audit and register keys and is what `admin rotate-key` replaces:
+//! templates and the audit chain are re-keyed in place. The *credential root* seeds the PIN
+//! pepper and the card-index key. PIN hashes and card indexes are one-way, so
+//! `admin rotate-key --credentials` re-keys them lazily: the previous root is kept as the third
+//! root, and each PIN or card moves to the new root when it is next used or re-issued.
 
 pub mod backup;
 pub mod custody;
@@ -26,6 +26,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 pub const KEY_LEN: usize = 32;
 /// Length of the key file: the site key, then the credential root.
 pub const KEY_FILE_LEN: usize = 2 * KEY_LEN;
+/// Length of a key file that also holds the previous credential root (after its rotation).
+pub const KEY_FILE_WITH_PREVIOUS_LEN: usize = 3 * KEY_LEN;
 
 /// What a derived key is for; the label is fixed forever for a given purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,8 @@ pub enum Purpose {
     AuditChain,
     /// AEAD key of the register's personal fields (name, unit, birth year, guardian, operator).
     RegisterFields,
+    /// A public name of a credential root, stored beside each PIN hash and card index.
+    CredentialRootId,
 }
 
 impl Purpose {
@@ -50,6 +54,7 @@ impl Purpose {
             Self::CardIndex => b"facegate/v1/card-index",
             Self::AuditChain => b"facegate/v1/audit-chain",
             Self::RegisterFields => b"facegate/v1/register-fields",
+            Self::CredentialRootId => b"facegate/v1/credential-root-id",
         }
     }
 }
@@ -74,7 +79,7 @@ pub enum KeyError {
     #[error("cannot read key file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error(
-        "key file {path} holds {len} bytes, expected {KEY_FILE_LEN}: it is damaged, not a facegate key, or sealed by another key store than `[store] key_store` says"
+        "key file {path} holds {len} bytes, expected {KEY_FILE_LEN} or {KEY_FILE_WITH_PREVIOUS_LEN}: it is damaged, not a facegate key, or sealed by another key store than `[store] key_store` says"
     )]
     Length { path: PathBuf, len: usize },
     #[error("key file {path} already exists: refusing to overwrite it")]
@@ -96,6 +101,8 @@ pub enum KeyError {
 pub struct SiteKey {
     site: Key,
     credentials: Key,
+    /// The credential root before the last credential rotation, until the next one.
+    previous_credentials: Option<Key>,
 }
 
 impl std::fmt::Debug for SiteKey {
@@ -107,47 +114,75 @@ impl std::fmt::Debug for SiteKey {
 impl SiteKey {
     /// New roots from the OS random source.
     pub fn generate() -> Result<Self, KeyError> {
-        Ok(Self { site: random_key()?, credentials: random_key()? })
+        Ok(Self { site: random_key()?, credentials: random_key()?, previous_credentials: None })
     }
 
-    /// A new site key with the same credential root (key rotation).
+    /// A new site key with the same credential roots (key rotation).
     pub(crate) fn rotated(&self) -> Result<Self, KeyError> {
-        Ok(Self { site: random_key()?, credentials: self.credentials.clone() })
+        Ok(Self { site: random_key()?, ..self.clone() })
     }
 
-    /// The key file's bytes: the site key, then the credential root.
-    pub(crate) fn to_file_bytes(&self) -> zeroize::Zeroizing<[u8; KEY_FILE_LEN]> {
-        let mut bytes = zeroize::Zeroizing::new([0u8; KEY_FILE_LEN]);
-        bytes[..KEY_LEN].copy_from_slice(&self.site.0);
-        bytes[KEY_LEN..].copy_from_slice(&self.credentials.0);
+    /// A new credential root; the current one becomes the previous (replacing any older one).
+    pub(crate) fn with_new_credential_root(&self) -> Result<Self, KeyError> {
+        Ok(Self {
+            site: self.site.clone(),
+            credentials: random_key()?,
+            previous_credentials: Some(self.credentials.clone()),
+        })
+    }
+
+    /// The key file's bytes: the site key, the credential root, then the previous credential
+    /// root if there is one.
+    pub(crate) fn to_file_bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(KEY_FILE_WITH_PREVIOUS_LEN));
+        bytes.extend_from_slice(&self.site.0);
+        bytes.extend_from_slice(&self.credentials.0);
+        if let Some(previous) = &self.previous_credentials {
+            bytes.extend_from_slice(&previous.0);
+        }
         bytes
     }
 
     /// The roots in a key file's bytes (`path` names the file in the error).
     pub(crate) fn from_file_bytes(bytes: &[u8], path: &Path) -> Result<Self, KeyError> {
-        if bytes.len() != KEY_FILE_LEN {
+        if bytes.len() != KEY_FILE_LEN && bytes.len() != KEY_FILE_WITH_PREVIOUS_LEN {
             return Err(KeyError::Length { path: path.to_owned(), len: bytes.len() });
         }
-        let half = |range: std::ops::Range<usize>| Key(bytes[range].try_into().expect("32 bytes"));
-        Ok(Self { site: half(0..KEY_LEN), credentials: half(KEY_LEN..KEY_FILE_LEN) })
+        let part =
+            |i: usize| Key(bytes[i * KEY_LEN..(i + 1) * KEY_LEN].try_into().expect("32 bytes"));
+        let previous_credentials = (bytes.len() == KEY_FILE_WITH_PREVIOUS_LEN).then(|| part(2));
+        Ok(Self { site: part(0), credentials: part(1), previous_credentials })
     }
 
     /// The key for one purpose.
     pub fn derive(&self, purpose: Purpose) -> Key {
         let root = match purpose {
             Purpose::Template | Purpose::AuditChain | Purpose::RegisterFields => &self.site,
-            Purpose::PinPepper | Purpose::CardIndex => &self.credentials,
+            Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId => {
+                &self.credentials
+            }
         };
-        let hkdf = Hkdf::<Sha256>::new(None, &root.0);
-        let mut out = [0u8; KEY_LEN];
-        hkdf.expand(purpose.label(), &mut out).expect("32 bytes is a valid HKDF-SHA256 length");
-        Key(out)
+        expand(root, purpose)
+    }
+
+    /// The key for a credential purpose under the previous credential root, if there is one.
+    pub fn derive_previous(&self, purpose: Purpose) -> Option<Key> {
+        let credential =
+            matches!(purpose, Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId);
+        self.previous_credentials.as_ref().filter(|_| credential).map(|root| expand(root, purpose))
     }
 
     /// Fixed roots for tests: the site key is `bytes`, the credential root its complement.
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
-        Self { site: Key(bytes), credentials: Key(bytes.map(|b| !b)) }
+        Self { site: Key(bytes), credentials: Key(bytes.map(|b| !b)), previous_credentials: None }
     }
+}
+
+fn expand(root: &Key, purpose: Purpose) -> Key {
+    let hkdf = Hkdf::<Sha256>::new(None, &root.0);
+    let mut out = [0u8; KEY_LEN];
+    hkdf.expand(purpose.label(), &mut out).expect("32 bytes is a valid HKDF-SHA256 length");
+    Key(out)
 }
 
 fn random_key() -> Result<Key, KeyError> {
@@ -169,6 +204,7 @@ mod tests {
             Purpose::CardIndex,
             Purpose::AuditChain,
             Purpose::RegisterFields,
+            Purpose::CredentialRootId,
         ]
         .map(|p| site.derive(p));
         for (i, a) in all.iter().enumerate() {
@@ -194,5 +230,24 @@ mod tests {
         assert_ne!(key.derive(Purpose::AuditChain), next.derive(Purpose::AuditChain));
         assert_eq!(key.derive(Purpose::PinPepper), next.derive(Purpose::PinPepper));
         assert_eq!(key.derive(Purpose::CardIndex), next.derive(Purpose::CardIndex));
+    }
+
+    #[test]
+    fn a_credential_rotation_keeps_the_previous_root_in_the_file() {
+        let key = SiteKey::generate().unwrap();
+        let next = key.with_new_credential_root().unwrap();
+        assert_eq!(key.derive(Purpose::Template), next.derive(Purpose::Template));
+        assert_ne!(key.derive(Purpose::PinPepper), next.derive(Purpose::PinPepper));
+        assert_eq!(next.derive_previous(Purpose::PinPepper), Some(key.derive(Purpose::PinPepper)));
+        assert_eq!(next.derive_previous(Purpose::Template), None);
+        assert_eq!(key.derive_previous(Purpose::CardIndex), None);
+        let bytes = next.to_file_bytes();
+        assert_eq!(bytes.len(), KEY_FILE_WITH_PREVIOUS_LEN);
+        assert_eq!(SiteKey::from_file_bytes(&bytes, Path::new("k")).unwrap(), next);
+        let again = next.with_new_credential_root().unwrap();
+        assert_eq!(
+            again.derive_previous(Purpose::CardIndex),
+            Some(next.derive(Purpose::CardIndex))
+        );
     }
 }

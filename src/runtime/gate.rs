@@ -15,11 +15,11 @@ use super::camera::FrameSource;
 use super::error::Result;
 use crate::access::checks::{check_card, check_pin, record};
 use crate::access::{Checked, Decision, DenyReason, Method, Pending, decide};
-use crate::credentials::Pin;
+use crate::credentials::{Pin, PinError};
 use crate::door::{DoorEvent, DoorPort};
 use crate::language::Language;
 use crate::manage;
-use crate::store::{AuditKind, Chain, Store};
+use crate::store::{AuditKind, Chain, Store, StoreError};
 use crate::templates::Gallery;
 use crate::vision::{Embedding, FaceEngine};
 
@@ -48,6 +48,11 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     challenge: Option<face::ActiveSession>,
     language: Language,
     admin: Option<admin::AdminSession>,
+    /// An admin who has just opened the door with their card: until when "Admin mode" asks
+    /// for their admin PIN.
+    admin_card: Option<(String, u64)>,
+    /// The admin whose admin PIN the keypad is asking for, and until when.
+    admin_login: Option<(String, u64)>,
     /// The latest door alarms (newest first), for the admin menu.
     alarms: VecDeque<String>,
     /// Admin enrolment: the good frames so far.
@@ -95,6 +100,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             challenge: None,
             language: config_language,
             admin: None,
+            admin_card: None,
+            admin_login: None,
             alarms: VecDeque::new(),
             camera_fault: None,
             enrolment: Vec::new(),
@@ -130,7 +137,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     }
 
     fn idle(&self) -> Screen {
-        let face = if !self.settings.access.methods.contains(&Method::Face) {
+        let face = if !self.settings.access.starts_entry(Method::Face) {
             FaceTile::NotOffered
         } else {
             match (&self.faces, self.camera_fault) {
@@ -155,6 +162,12 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         if self.admin_act(&action, now, &mut events)? {
             return Ok(events);
         }
+        let admin_login = self.admin_login.take();
+        let keypad = matches!(self.screen, Screen::PinCode);
+        if let (Some(login), Action::Digits(typed), true) = (admin_login, &action, keypad) {
+            self.admin_pin_typed(login, typed, now, &mut events)?;
+            return Ok(events);
+        }
         match action {
             Action::SwitchLanguage => {
                 self.language = match self.language {
@@ -167,10 +180,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 }
             }
             Action::Admin => {
-                if let Some((number, _)) = self.self_service.take().filter(|s| now < s.1)
-                    && self.settings.gate.admins.contains(&number)
-                {
-                    self.start_admin(number, now, &mut events);
+                if let Some((number, _)) = self.admin_card.take().filter(|s| now < s.1) {
+                    self.self_service = None;
+                    self.ask_admin_pin(number, now, &mut events);
                 }
             }
             Action::AdminTask(_) | Action::Agree => {}
@@ -242,20 +254,24 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                         Pin::parse(&old, &self.settings.pin),
                         Pin::parse(&new, &self.settings.pin),
                     );
-                    let changed = match pins {
-                        (Ok(old), Ok(new)) => manage::change_own_pin(
+                    let outcome = match pins {
+                        (Ok(old), Ok(new)) => match manage::change_own_pin(
                             &mut self.store,
                             &self.settings.pin,
                             &number,
                             &old,
                             &new,
                             unix,
-                        )?,
-                        _ => false,
+                        ) {
+                            Ok(true) => Outcome::PinChanged,
+                            Ok(false) => Outcome::PinNotChanged,
+                            Err(StoreError::Pin(PinError::Weak(_))) => Outcome::PinRejected,
+                            Err(e) => return Err(e.into()),
+                        },
+                        _ => Outcome::PinNotChanged,
                     };
+                    let changed = outcome == Outcome::PinChanged;
                     events.push(Event::PinChanged { changed });
-                    let outcome =
-                        if changed { Outcome::PinChanged } else { Outcome::PinNotChanged };
                     self.show_result(changed, outcome, Offer::Nothing, now, &mut events)?;
                 }
             }
@@ -347,8 +363,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             }
             _ => None,
         };
-        let decision =
-            decide(&self.settings.access, self.pending.take(), checked, resident.as_ref(), unix);
+        let pending = self.pending.take();
+        let card_in_entry = checked.method() == Method::Card
+            || pending.is_some_and(|p| p.first == Method::Card && p.expires_at > unix);
+        let decision = decide(&self.settings.access, pending, checked, resident.as_ref(), unix);
         record(&mut self.store, checked, &decision, unix)?;
         let method = checked.method();
         match decision {
@@ -361,11 +379,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 {
                     let until = now + self.settings.gate.result_ms;
                     self.self_service = Some((r.number.clone(), until));
-                    offer = if self.settings.gate.admins.contains(&r.number) {
-                        Offer::Admin
-                    } else {
-                        Offer::MyData
-                    };
+                    offer = Offer::MyData;
+                    if card_in_entry && self.settings.gate.admins.contains(&r.number) {
+                        self.admin_card = Some((r.number.clone(), until));
+                        offer = Offer::Admin;
+                    }
                 }
                 let who = resident.as_ref().map(|r| r.number.clone());
                 events.push(Event::Decision { method, granted: true, reason: None, resident: who });
@@ -379,7 +397,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 self.pending = Some(pending);
                 match pending.second {
                     Method::Face => self.open_camera(now, events),
-                    _ => {
+                    Method::Card => {
+                        self.show(Screen::Card, events);
+                        Ok(())
+                    }
+                    Method::Pin => {
                         self.typed_number = resident.map(|r| r.number);
                         self.show(Screen::PinCode, events);
                         Ok(())

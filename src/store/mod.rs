@@ -14,13 +14,12 @@ pub mod residents;
 pub mod retention;
 mod schema;
 
-use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 use serde::{Deserialize, Serialize};
 
-use crate::credentials::{PinError, PinHasher};
+use crate::credentials::PinError;
 use crate::keys::custody::{Custody, KeyStore};
 use crate::keys::{Key, KeyError, Purpose, SiteKey};
 use crate::templates::TemplateKey;
@@ -28,6 +27,7 @@ use register_fields::FieldKey;
 
 pub use audit::{AuditEntry, AuditKind, Chain};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
+pub use credentials::CredentialRootStatus;
 pub use faces::StoredTemplate;
 pub use residents::{NewResident, Resident, ResidentStatus};
 pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
@@ -100,6 +100,19 @@ pub enum StoreError {
     NoticeIncomplete,
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "{} PIN(s) and {} card(s) are still on the previous credential root and would stop working: \
+         wait until they are used, or re-issue them, then rotate again",
+        .0.pins_on_previous_root, .0.cards_on_previous_root
+    )]
+    CredentialRotationPending(credentials::CredentialRootStatus),
+    #[error("the new key file's previous credential root is not this database's current one")]
+    CredentialRootMismatch,
+    #[error(
+        "this face already matches resident#{resident} (score {score:.3}): nothing was stored; \
+         if the manager is sure they are different people, enrol with --allow-duplicate"
+    )]
+    FaceAlreadyEnrolled { resident: i64, score: f32 },
     #[error("database error: {0}")]
     Query(#[from] rusqlite::Error),
 }
@@ -112,10 +125,8 @@ pub struct Store {
     path: PathBuf,
     template_key: TemplateKey,
     audit_key: Key,
-    pin_pepper: Key,
-    card_key: Key,
-    /// Built on first use (see [`Store::pin_hasher`]).
-    pin_hasher: OnceCell<PinHasher>,
+    /// The PIN peppers and card-index keys, current and previous.
+    credentials: credentials::CredentialKeys,
     fields: FieldKey,
 }
 
@@ -185,9 +196,7 @@ impl Store {
             path: path.to_owned(),
             template_key: TemplateKey::from_site(key),
             audit_key: key.derive(Purpose::AuditChain),
-            pin_pepper: key.derive(Purpose::PinPepper),
-            card_key: key.derive(Purpose::CardIndex),
-            pin_hasher: OnceCell::new(),
+            credentials: credentials::CredentialKeys::new(key),
             fields: FieldKey::from_site(key),
         };
         store.seal_clear_register()?;
@@ -200,21 +209,6 @@ impl Store {
 
     fn template_key(&self) -> &TemplateKey {
         &self.template_key
-    }
-
-    /// The key of the card-UID index.
-    fn card_key(&self) -> &Key {
-        &self.card_key
-    }
-
-    /// The PIN hasher with the site's pepper, built on first use with that call's argon2
-    /// parameters (a store serves one site's `[pin]` rules). The only place one is made.
-    fn pin_hasher(&self, rules: &crate::credentials::PinConfig) -> Result<&PinHasher> {
-        if let Some(hasher) = self.pin_hasher.get() {
-            return Ok(hasher);
-        }
-        let hasher = PinHasher::new(rules, self.pin_pepper.clone())?;
-        Ok(self.pin_hasher.get_or_init(|| hasher))
     }
 
     /// Runs `f` in one transaction: all of it is written, or none.

@@ -80,4 +80,13 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE lockouts ADD COLUMN last_failure_at INTEGER;",
     // 3: a resident can require card + PIN for their cards (against cloned cards).
     "ALTER TABLE residents ADD COLUMN require_card_pin INTEGER NOT NULL DEFAULT 0;",
+    // 4: admin-mode PINs, separate from the door PINs; the credential root each PIN hash and
+    // card index was made under (NULL: the root in use before the first credential rotation).
+    "CREATE TABLE admin_pins (
+        resident_id INTEGER PRIMARY KEY REFERENCES residents(id) ON DELETE CASCADE,
+        phc         TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    ALTER TABLE pins ADD COLUMN credential_root BLOB;
+    ALTER TABLE cards ADD COLUMN credential_root BLOB;",
 ];

@@ -110,6 +110,17 @@ impl Gallery {
         }
     }
 
+    /// The resident other than `except` whose template scores highest against the probe, and
+    /// that score (the duplicate check before an enrolment).
+    pub fn closest_other(&self, probe: &Embedding, except: i64) -> Option<(i64, f32)> {
+        self.entries
+            .iter()
+            .zip(self.scores(probe))
+            .filter(|(e, _)| e.resident_id != except)
+            .map(|(e, score)| (e.resident_id, score))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
     /// 1:1: the best score of one claimed resident's templates, if they have any.
     pub fn verify(&self, resident_id: i64, probe: &Embedding) -> Option<f32> {
         self.entries

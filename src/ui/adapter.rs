@@ -139,6 +139,10 @@ fn ui_outcome(outcome: &Outcome) -> (UiOutcome, String, i32) {
         Outcome::PinNotChanged => (UiOutcome::PinNotChanged, none(), 0),
         Outcome::Enrolled { number } => (UiOutcome::Enrolled, number.clone(), 0),
         Outcome::EnrolmentTimedOut => (UiOutcome::EnrolmentTimedOut, none(), 0),
+        Outcome::EnrolmentFramesDiffer => (UiOutcome::EnrolmentFramesDiffer, none(), 0),
+        Outcome::FaceAlreadyEnrolled { score } => {
+            (UiOutcome::FaceAlreadyEnrolled, score.clone(), 0)
+        }
         Outcome::GuardianConsentNeeded => (UiOutcome::GuardianConsentNeeded, none(), 0),
         Outcome::FaceUnavailable => (UiOutcome::FaceUnavailable, none(), 0),
         Outcome::TemplatesDeleted { number, templates } => {

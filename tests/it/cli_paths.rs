@@ -101,6 +101,20 @@ fn rotate_key_replaces_the_key_and_pins_cards_and_the_audit_log_still_work() {
 }
 
 #[test]
+fn rotate_key_credentials_counts_what_is_still_on_the_old_root_until_it_is_used() {
+    let site = Site::new("");
+    let out = site.ok(&["admin", "rotate-key", "--credentials"], "");
+    assert!(out.contains("1 of 1 PIN(s) and 1 of 1 card(s) still on the previous root"), "{out}");
+    let again = site.run(&["admin", "rotate-key", "--credentials"], "");
+    assert!(!again.status.success(), "refused while a PIN and a card would be stranded");
+    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true], "the old root still works");
+    let out = site.ok(&["admin", "calibrate"], "");
+    assert!(out.contains("0 of 1 PIN(s) and 0 of 1 card(s) still on the previous root"), "{out}");
+    site.ok(&["admin", "rotate-key", "--credentials"], "");
+    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
+}
+
+#[test]
 fn an_interrupted_rotation_after_the_database_was_re_keyed_keeps_the_new_key() {
     let site = Site::new("");
     let old = std::fs::read(site.path("site.key")).unwrap();
@@ -221,7 +235,7 @@ fn the_readmes_first_command_makes_demo_residents_who_get_in_by_pin_card_and_fac
     let first = facegate_in(
         dir.path(),
         &gate,
-        "tap pin\ntype 1201\ntype 1234\nwait 8000\ncard 900002\nwait 8000\n",
+        "tap pin\ntype 1201\ntype 2580\nwait 8000\ncard 900002\nwait 8000\n",
     );
     assert!(first.status.success(), "{}", text(&first.stderr));
     assert_eq!(granted(&decisions(&text(&first.stdout))), [true, true]);

@@ -107,11 +107,14 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
     };
     store.add_resident(&leaving, 0, "manager").unwrap();
     manage::add_card(&mut store, "1301", &"777".parse().unwrap(), "", 0, "manager").unwrap();
-    // 9001 is the caretaker (an admin when a test lists it in `[gate] admins`).
+    // 9001 is the caretaker (an admin when a test lists it in `[gate] admins`): door PIN 1379,
+    // card 9009, admin PIN 739146.
     let caretaker =
         NewResident { number: "9001".into(), name: "Zhao".into(), ..Default::default() };
     store.add_resident(&caretaker, 0, "manager").unwrap();
     manage::set_pin(&mut store, &config.pin, "9001", &pin("1379"), 0, "manager").unwrap();
+    manage::set_admin_pin(&mut store, &config.pin, "9001", &pin("739146"), 0, "manager").unwrap();
+    manage::add_card(&mut store, "9001", &"9009".parse().unwrap(), "", 0, "manager").unwrap();
     let (engine, base): (Result<Box<dyn FaceEngine>, FaceUnavailable>, _) = match faces {
         Faces::Fake => {
             for (file, identity, live) in FAKE_PEOPLE {
@@ -147,7 +150,7 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
         operator: "manager".into(),
         guardian: None,
     };
-    manage::enrol_face(&mut store, "1201", &enrolled, Some(&consent), 14, START).unwrap();
+    manage::enrol_face(&mut store, "1201", &enrolled, Some(&consent), 14, None, START).unwrap();
     let gpio = SimGpio::default();
     let door = DoorController::new(gpio.clone(), config.door.clone(), 0).unwrap();
     let settings = config.gate_settings();
@@ -248,7 +251,8 @@ fn an_enrolled_face_is_let_in_and_a_stranger_is_offered_pin_or_card(faces: Faces
 }
 
 fn a_face_as_second_factor_must_be_the_resident_who_typed_the_pin(faces: Faces) {
-    let mut f = gate_with(faces, |c| c.access.two_factor = facegate::access::TwoFactor::PinFace);
+    let mut f =
+        gate_with(faces, |c| c.access.two_factor = facegate::access::TwoFactor::PinNeedsFace);
     let script = format!("show {}\nat 100\ntap pin\ntype 1201\ntype 2580", f.photos.stranger);
     let events = run(&mut f.sim, &script);
     assert!(decisions(&events).is_empty(), "the PIN alone does not open the door");
@@ -265,6 +269,22 @@ fn a_face_as_second_factor_must_be_the_resident_who_typed_the_pin(faces: Faces) 
         "PIN and the same resident's face: {events:?}"
     );
     assert!(f.sim.gpio.output(Output::Strike));
+}
+
+#[test]
+fn an_always_card_and_pin_door_offers_no_face_and_takes_both_in_either_order() {
+    use facegate::access::TwoFactor;
+    use facegate::runtime::gate::FaceTile;
+    let mut f = gate_with(Faces::Fake, |c| c.access.two_factor = TwoFactor::AlwaysCardAndPin);
+    assert_eq!(f.sim.gate.screen(), &Screen::Idle { face: FaceTile::NotOffered });
+    let events = run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580");
+    assert!(decisions(&events).is_empty(), "the PIN alone does not open the door");
+    assert_eq!(f.sim.gate.screen(), &Screen::Card, "the card is asked for");
+    assert_eq!(decisions(&run(&mut f.sim, "card 4512345")), vec![(true, None)]);
+    let events = run(&mut f.sim, "at 9000\ncard 4512345");
+    assert!(decisions(&events).is_empty(), "the card alone does not open the door");
+    assert_eq!(f.sim.gate.screen(), &Screen::PinCode, "the PIN is asked for");
+    assert_eq!(decisions(&run(&mut f.sim, "type 2580")), vec![(true, None)]);
 }
 
 #[test]
@@ -442,24 +462,41 @@ fn admin_gate(faces: Faces) -> Fixture {
     gate_with(faces, |c| c.gate.admins = vec!["9001".into()])
 }
 
+/// The caretaker's two factors for admin mode: card, then admin PIN.
+const ADMIN_LOGIN: &str = "card 9009\ntap admin\ntype 739146";
+
 #[test]
-fn only_a_listed_admin_gets_admin_mode_after_their_pin() {
+fn only_a_listed_admin_gets_admin_mode_after_their_card_and_admin_pin() {
     let mut f = admin_gate(Faces::Fake);
-    run(&mut f.sim, "at 100\ntap pin\ntype 1201\ntype 2580");
+    run(&mut f.sim, "at 100\ncard 4512345");
     assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::MyData, .. }));
     run(&mut f.sim, "tap admin");
     assert!(matches!(f.sim.gate.screen(), Screen::Result { .. }), "a resident is no admin");
     run(&mut f.sim, "at 5000\ntap pin\ntype 9001\ntype 1379");
+    assert!(
+        matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::MyData, .. }),
+        "the admin's door PIN alone is one factor: no admin mode"
+    );
+    run(&mut f.sim, "at 10000\ncard 9009");
     assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::Admin, .. }));
     run(&mut f.sim, "tap admin");
+    assert_eq!(f.sim.gate.screen(), &Screen::PinCode, "the admin PIN is asked for");
+    run(&mut f.sim, "type 1379");
+    assert!(
+        matches!(f.sim.gate.screen(), Screen::Result { outcome: Outcome::NotAccepted, .. }),
+        "the door PIN is not the admin PIN"
+    );
+    run(&mut f.sim, &format!("at 15000\n{ADMIN_LOGIN}"));
     assert!(matches!(f.sim.gate.screen(), Screen::Admin { .. }));
-    run(&mut f.sim, "at 70000");
+    run(&mut f.sim, "at 80000");
     assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }), "admin mode ends after a minute");
 }
 
 fn an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face(faces: Faces) {
     let mut f = admin_gate(faces);
-    run(&mut f.sim, "at 100\ntap pin\ntype 9001\ntype 1379\ntap admin\nadmin enrol\ntype 1301");
+    run(&mut f.sim, &format!("at 100\n{ADMIN_LOGIN}\nadmin enrol\ntype 1301"));
+    assert_eq!(f.sim.gate.screen(), &Screen::PinCode, "the resident proves themselves first");
+    run(&mut f.sim, "card 777");
     let Screen::Consent { number, notice } = f.sim.gate.screen().clone() else {
         panic!("the notice comes first: {:?}", f.sim.gate.screen())
     };
@@ -503,7 +540,7 @@ fn an_admin_adds_a_card_by_tapping_it_resets_a_pin_and_lifts_a_lockout() {
     for n in 0..5 {
         run(&mut f.sim, &format!("at {}\ntap pin\ntype 1201\ntype 1111", 1_000 + n * 5_000));
     }
-    run(&mut f.sim, "at 30000\ntap pin\ntype 9001\ntype 1379\ntap admin\nadmin unlock\ntype 1201");
+    run(&mut f.sim, &format!("at 30000\n{ADMIN_LOGIN}\nadmin unlock\ntype 1201"));
     assert!(matches!(
         f.sim.gate.screen(),
         Screen::Result { outcome: Outcome::LockoutLifted { was_locked: true, .. }, .. }

@@ -12,8 +12,14 @@ use super::super::table::{cell_time, print_json, print_table};
 #[derive(Debug, clap::Subcommand)]
 pub enum PinArgs {
     /// Set or reset a resident's PIN; the PIN is read from standard input, never an argument
-    /// (arguments end up in shell history and process lists).
-    Set { number: String },
+    /// (arguments end up in shell history and process lists). The weakest PINs are refused.
+    Set {
+        number: String,
+        /// Set the admin-mode PIN of an admin listed in `[gate] admins` instead (at least six
+        /// digits, not their door PIN): with their card it opens admin mode at the gate.
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -51,13 +57,22 @@ fn read_secret_line() -> anyhow::Result<String> {
 }
 
 pub fn pin(args: PinArgs, config: &Config, operator: &str) -> anyhow::Result<()> {
-    let PinArgs::Set { number } = args;
+    let PinArgs::Set { number, admin } = args;
     let mut store = Store::open(&config.store)?;
     store.resident(&number)?;
+    anyhow::ensure!(
+        !admin || config.gate.admins.contains(&number),
+        "resident {number} is not listed in [gate] admins"
+    );
     let text = zeroize::Zeroizing::new(read_secret_line()?);
     let pin = Pin::parse(&text, &config.pin)?;
-    manage::set_pin(&mut store, &config.pin, &number, &pin, unix_now(), operator)?;
-    println!("PIN set for resident {number}");
+    if admin {
+        manage::set_admin_pin(&mut store, &config.pin, &number, &pin, unix_now(), operator)?;
+        println!("admin PIN set for resident {number}");
+    } else {
+        manage::set_pin(&mut store, &config.pin, &number, &pin, unix_now(), operator)?;
+        println!("PIN set for resident {number}");
+    }
     Ok(())
 }
 

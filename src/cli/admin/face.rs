@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::language::Language;
 use crate::manage;
 use crate::store::{ConsentGrant, Store, unix_now};
-use crate::vision::{Embedding, FacePipeline};
+use crate::vision::FacePipeline;
 
 #[derive(Debug, clap::Args)]
 pub struct EnrolArgs {
@@ -26,6 +26,10 @@ pub struct EnrolArgs {
     /// Language of the notice the resident read.
     #[arg(long, default_value = "zh")]
     lang: Language,
+    /// Enrol even though the face already matches another resident (the manager has checked
+    /// that they are different people, e.g. twins).
+    #[arg(long)]
+    allow_duplicate: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -59,12 +63,12 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
             Err(err) => eprintln!("{}: not used: {err}", path.display()),
         }
     }
-    let fused = Embedding::mean(&good).ok_or_else(|| {
-        anyhow::anyhow!(
-            "none of the {} photos has one clear, frontal, large enough face",
-            args.images.len()
-        )
-    })?;
+    anyhow::ensure!(
+        !good.is_empty(),
+        "none of the {} photos has one clear, frontal, large enough face",
+        args.images.len()
+    );
+    let fused = manage::fuse_same_face(&good, config.matching.threshold)?;
     let consent = args
         .consent
         .then(|| ConsentGrant::read(args.lang, &config.notice_terms(), operator, args.guardian))
@@ -75,6 +79,7 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
         &fused,
         consent.as_ref(),
         config.consent.minor_age,
+        (!args.allow_duplicate).then_some(config.matching.threshold),
         unix_now(),
     )?;
     println!(

@@ -48,8 +48,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Replace the site key; every template is re-keyed, nobody re-enrols.
-    RotateKey,
+    /// Replace the site key; every template is re-keyed, nobody re-enrols. With
+    /// `--credentials`, replace the credential root instead: PINs and cards move to the new
+    /// root lazily, each on its next use or re-issue, and the old root works until then.
+    RotateKey {
+        #[arg(long)]
+        credentials: bool,
+    },
     /// The passphrase-protected key backup: export, import.
     #[command(subcommand)]
     Key(key::Args),
@@ -86,7 +91,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::RotateKey => rotate_key(config),
+        Command::RotateKey { credentials: false } => rotate_key(config),
+        Command::RotateKey { credentials: true } => rotate_credentials(config),
         Command::Key(a) => key::run(a, config),
         Command::Calibrate { json } => calibrate(config, json),
         Command::Notice { lang } => {
@@ -115,6 +121,26 @@ fn rotate_key(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Like [`rotate_key`], for the credential root (see [`crate::manage::rotate_credential_root`]).
+fn rotate_credentials(config: &Config) -> anyhow::Result<()> {
+    crate::manage::rotate_credential_root(&config.store, unix_now())?;
+    println!(
+        "credential root replaced. Export a new backup now (`facegate admin key export FILE`)."
+    );
+    println!("restart the gate (`systemctl restart facegate`) so that it reads the new key");
+    println!("{}", root_status_line(&Store::open(&config.store)?)?);
+    Ok(())
+}
+
+/// How many PINs and cards still use the previous credential root.
+fn root_status_line(store: &Store) -> anyhow::Result<String> {
+    let s = store.credential_root_status()?;
+    Ok(format!(
+        "credential root: {} of {} PIN(s) and {} of {} card(s) still on the previous root (each moves on its next use)",
+        s.pins_on_previous_root, s.pins, s.cards_on_previous_root, s.cards
+    ))
+}
+
 /// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
 const DEV_SET_FMR: [(f32, f64); 3] = [(0.295, 1e-2), (0.370, 1e-3), (0.421, 1e-4)];
 
@@ -141,8 +167,10 @@ fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
         return print_json(&serde_json::json!({
             "residents": residents, "threshold": threshold, "expected_fmr": fmr,
             "expected_fpir": fpir, "highest_impostor_scores": top, "too_close": close.len(),
+            "credential_root": store.credential_root_status()?,
         }));
     }
+    println!("{}", root_status_line(&store)?);
     println!("{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})", residents);
     println!(
         "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {:.2} %",

@@ -1,23 +1,33 @@
-//! Admin mode at the gate, for a manager or caretaker listed in `[gate] admins` after their own
-//! PIN or card: enrol a resident's face (the resident reads and confirms the notice, then a
-//! guided capture), delete a resident's face data, add a card by tapping it, reset a PIN, lift a
-//! lockout, and see the latest door alarms. Every change is audited with the admin's number.
+//! Admin mode at the gate, for a manager or caretaker listed in `[gate] admins`, after two
+//! factors: their own card, then their admin PIN (separate from their door PIN, at least six
+//! digits). There: enrol a resident's face (the resident proves themselves with their own PIN
+//! or card, reads and confirms the notice, then a guided capture with the door's passive
+//! liveness, frames that must show one face, and a duplicate check), delete a resident's face
+//! data, add a card by tapping it, reset a PIN, lift a lockout, and see the latest door alarms.
+//! Every change is audited with the admin's number.
 
 use super::{Action, AdminTask, Event, Gate, Offer, Outcome, Screen};
-use crate::credentials::Pin;
+use crate::access::Checked;
+use crate::access::checks::{check_admin_pin, check_card, check_pin};
+use crate::credentials::{Pin, PinError};
 use crate::door::DoorPort;
 use crate::manage::{self, Lockout};
 use crate::runtime::camera::FrameSource;
 use crate::runtime::error::Result;
 use crate::store::consent::notice;
-use crate::store::{ConsentGrant, StoreError};
-use crate::vision::Embedding;
+use crate::store::{AuditKind, Chain, ConsentGrant, StoreError};
+use crate::vision::engine::uses_passive;
 
 /// An admin at the gate, and when admin mode ends without a tap.
 pub(super) struct AdminSession {
     operator: String,
     until: u64,
+    /// The resident an enrolment is for, while they prove themselves with their PIN or card.
+    proving: Option<String>,
 }
+
+/// How long an admin has to type their admin PIN after tapping "Admin mode".
+const ADMIN_PIN_MS: u64 = 30_000;
 
 /// Door alarms kept for the admin menu.
 pub(super) const ALARMS_SHOWN: usize = 5;
@@ -38,6 +48,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             (Action::Cancel, _) => {
                 self.close_camera(events);
                 self.enrolment.clear();
+                if let Some(session) = self.admin.as_mut() {
+                    session.proving = None;
+                }
                 self.show_admin_menu(events);
             }
             (Action::AdminTask(task), Screen::Admin { .. }) => {
@@ -72,13 +85,39 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     Ok(pin) => {
                         let (operator, unix) = (self.operator(), self.unix(now));
                         let rules = &self.settings.pin;
-                        manage::set_pin(&mut self.store, rules, &number, &pin, unix, &operator)?;
-                        Outcome::PinReset { number }
+                        match manage::set_pin(
+                            &mut self.store,
+                            rules,
+                            &number,
+                            &pin,
+                            unix,
+                            &operator,
+                        ) {
+                            Ok(()) => Outcome::PinReset { number },
+                            Err(StoreError::Pin(PinError::Weak(_))) => Outcome::PinRejected,
+                            Err(e) => return Err(e.into()),
+                        }
                     }
                     Err(_) => Outcome::PinRejected,
                 };
                 let reset = matches!(outcome, Outcome::PinReset { .. });
                 self.show_result(reset, outcome, Offer::Nothing, now, events)?;
+            }
+            (Action::Digits(typed), Screen::PinCode) => {
+                let Some(number) = self.admin.as_mut().and_then(|a| a.proving.clone()) else {
+                    return Ok(true);
+                };
+                let checked = match Pin::parse(typed, &self.settings.pin) {
+                    Ok(pin) => {
+                        check_pin(&self.store, &self.settings.pin, &number, &pin, self.unix(now))?
+                    }
+                    Err(_) => Checked::Pin(None),
+                };
+                self.resident_proved(checked, now, events)?;
+            }
+            (Action::Card(uid), Screen::PinCode) if session_proving(self) => {
+                let checked = check_card(&self.store, uid)?;
+                self.resident_proved(checked, now, events)?;
             }
             (Action::Card(_), _) => {
                 self.end_admin(events);
@@ -90,11 +129,71 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         Ok(true)
     }
 
-    /// Starts admin mode for the admin who has just opened the door with PIN or card.
-    pub(super) fn start_admin(&mut self, number: String, now: u64, events: &mut Vec<Event>) {
-        let until = now + self.settings.gate.admin_timeout_ms;
-        self.admin = Some(AdminSession { operator: number, until });
-        self.show_admin_menu(events);
+    /// "Admin mode" after an admin's card: the keypad for their admin PIN.
+    pub(super) fn ask_admin_pin(&mut self, number: String, now: u64, events: &mut Vec<Event>) {
+        self.admin_login = Some((number, now + ADMIN_PIN_MS));
+        self.show(Screen::PinCode, events);
+    }
+
+    /// The admin PIN typed after "Admin mode": right in time opens admin mode; wrong counts
+    /// against the admin's own lock and the keypad's, like any PIN.
+    pub(super) fn admin_pin_typed(
+        &mut self,
+        (number, until): (String, u64),
+        typed: &str,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<()> {
+        let unix = self.unix(now);
+        let admin = self.store.resident(&number)?;
+        let checked = match Pin::parse(typed, &self.settings.pin) {
+            Ok(pin) if now < until => {
+                check_admin_pin(&self.store, &self.settings.pin, &admin, &pin, unix)?
+            }
+            _ => Checked::Pin(None),
+        };
+        let (kind, detail, outcome) = match checked {
+            Checked::Pin(Some(_)) => (AuditKind::FirstFactorOk, "admin mode opened", None),
+            Checked::PinLocked(seconds) => {
+                (AuditKind::AccessDenied, "admin PIN: locked", Some(Outcome::LockedOut { seconds }))
+            }
+            _ => (AuditKind::AccessDenied, "admin PIN: not accepted", Some(Outcome::NotAccepted)),
+        };
+        self.store.audit(Chain::Admin, unix, kind, &admin.subject(), detail)?;
+        match outcome {
+            None => {
+                let until = now + self.settings.gate.admin_timeout_ms;
+                self.admin = Some(AdminSession { operator: number, until, proving: None });
+                self.show_admin_menu(events);
+                Ok(())
+            }
+            Some(outcome) => self.show_result(false, outcome, Offer::Nothing, now, events),
+        }
+    }
+
+    /// The resident an enrolment is for has typed their PIN or tapped their card: their own
+    /// opens the consent screen, anything else ends the enrolment.
+    fn resident_proved(
+        &mut self,
+        checked: Checked,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<()> {
+        let Some(number) = self.admin.as_mut().and_then(|a| a.proving.take()) else {
+            return Ok(());
+        };
+        let own = self.store.resident(&number)?.id;
+        match checked {
+            Checked::Pin(Some(id)) | Checked::Card(Some(id)) if id == own => {
+                let consent = self.consent_screen(number);
+                self.show(consent, events);
+                Ok(())
+            }
+            Checked::PinLocked(seconds) => {
+                self.show_result(false, Outcome::LockedOut { seconds }, Offer::Nothing, now, events)
+            }
+            _ => self.show_result(false, Outcome::NotAccepted, Offer::Nothing, now, events),
+        }
     }
 
     /// Ends admin mode after its timeout; returns whether it did.
@@ -138,7 +237,17 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         }
         let Some(frame) = self.next_frame(now, events)? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
-        let guidance = match faces.process(&frame)?.probe {
+        let result = faces.process(&frame)?;
+        let liveness = &self.settings.liveness;
+        if result.probe.is_ok()
+            && uses_passive(liveness.mode)
+            && !result.liveness.is_some_and(|score| score >= liveness.threshold)
+        {
+            self.close_camera(events);
+            self.enrolment.clear();
+            return self.show_result(false, Outcome::NotLive, Offer::Nothing, now, events);
+        }
+        let guidance = match result.probe {
             Ok(embedding) => {
                 self.enrolment.push(embedding);
                 None
@@ -151,20 +260,31 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             return Ok(());
         }
         self.close_camera(events);
-        let fused = Embedding::mean(&self.enrolment);
+        let fused = manage::fuse_same_face(&self.enrolment, self.settings.matching.threshold);
         self.enrolment.clear();
-        let Some(fused) = fused else { return Ok(()) };
+        let fused = match fused {
+            Ok(fused) => fused,
+            Err(_) => {
+                let outcome = Outcome::EnrolmentFramesDiffer;
+                return self.show_result(false, outcome, Offer::Nothing, now, events);
+            }
+        };
         let grant =
             ConsentGrant::read(self.language, &self.settings.notice, &self.operator(), None)?;
         let unix = self.unix(now);
         let minor_age = self.settings.notice.consent.minor_age;
+        let duplicate = Some(self.settings.matching.threshold);
         let store = &mut self.store;
-        let outcome =
-            match manage::enrol_face(store, &number, &fused, Some(&grant), minor_age, unix) {
-                Ok(_) => Outcome::Enrolled { number },
-                Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
-                Err(e) => return Err(e.into()),
-            };
+        let enrolled =
+            manage::enrol_face(store, &number, &fused, Some(&grant), minor_age, duplicate, unix);
+        let outcome = match enrolled {
+            Ok(_) => Outcome::Enrolled { number },
+            Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
+            Err(StoreError::FaceAlreadyEnrolled { score, .. }) => {
+                Outcome::FaceAlreadyEnrolled { score: format!("{score:.3}") }
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.gallery = self.store.gallery(unix)?;
         let enrolled = matches!(outcome, Outcome::Enrolled { .. });
         self.show_result(enrolled, outcome, Offer::Nothing, now, events)
@@ -191,8 +311,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 self.show_result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
             }
             AdminTask::EnrolFace => {
-                let consent = self.consent_screen(number);
-                self.show(consent, events);
+                if let Some(session) = self.admin.as_mut() {
+                    session.proving = Some(number);
+                }
+                self.show(Screen::PinCode, events);
             }
             AdminTask::DeleteFace => {
                 let operator = self.operator();
@@ -227,4 +349,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let number = self.admin.as_ref().map_or("?", |a| a.operator.as_str());
         format!("admin {number} at the gate")
     }
+}
+
+/// Whether an enrolment waits for its resident's PIN or card.
+fn session_proving<C: FrameSource, D: DoorPort>(gate: &Gate<C, D>) -> bool {
+    gate.admin.as_ref().is_some_and(|a| a.proving.is_some())
 }

@@ -96,6 +96,13 @@ pub enum Outcome {
     },
     /// No frames good enough before the face timeout.
     EnrolmentTimedOut,
+    /// The captured frames do not all show the same face: nothing was stored.
+    EnrolmentFramesDiffer,
+    /// The face already matches another resident at this score: nothing was stored (the
+    /// manager decides, from the CLI).
+    FaceAlreadyEnrolled {
+        score: String,
+    },
     /// A minor: the guardian's consent is recorded at the office, not at the door.
     GuardianConsentNeeded,
     /// The camera or the models are missing.
@@ -113,7 +120,7 @@ pub enum Outcome {
     PinReset {
         number: String,
     },
-    /// Not a PIN under the configured rules.
+    /// Not a PIN under the configured rules, or too easy to guess.
     PinRejected,
     LockoutLifted {
         number: String,
