@@ -22,8 +22,13 @@ pub enum Method {
 
 /// A second credential a door requires. Two kinds, named so that they cannot be mistaken:
 /// `*_needs_*` asks for a second factor only after a given first one (the second alone still
-/// opens), `always_*_and_*` needs both for every entry (in either order; either alone, or any
-/// other method, opens nothing).
+/// opens), `always_card_and_pin` needs both for every entry (in either order; either alone, or
+/// any other method, opens nothing).
+///
+/// There is deliberately no "every entry needs face and PIN/card" mode: it would make face
+/// recognition compulsory for every resident at that door, which facegate never does (consent
+/// must be free, with an equal non-biometric way in). A resident who chose face can still be
+/// asked for a second factor after it with `pin_needs_face` / `card_needs_face`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TwoFactor {
@@ -37,10 +42,6 @@ pub enum TwoFactor {
     PinNeedsFace,
     /// Every entry needs card and PIN.
     AlwaysCardAndPin,
-    /// Every entry needs face and PIN.
-    AlwaysFaceAndPin,
-    /// Every entry needs face and card.
-    AlwaysFaceAndCard,
 }
 
 impl TwoFactor {
@@ -53,18 +54,11 @@ impl TwoFactor {
             }
             TwoFactor::CardNeedsFace => Some([Method::Card, Method::Face]),
             TwoFactor::PinNeedsFace => Some([Method::Pin, Method::Face]),
-            TwoFactor::AlwaysFaceAndPin => Some([Method::Face, Method::Pin]),
-            TwoFactor::AlwaysFaceAndCard => Some([Method::Face, Method::Card]),
         }
     }
 
     fn always(self) -> bool {
-        matches!(
-            self,
-            TwoFactor::AlwaysCardAndPin
-                | TwoFactor::AlwaysFaceAndPin
-                | TwoFactor::AlwaysFaceAndCard
-        )
+        self == TwoFactor::AlwaysCardAndPin
     }
 
     /// The second method required after `first`, if any.
@@ -391,11 +385,7 @@ mod tests {
     fn always_two_factor_doors_refuse_every_single_factor() {
         let (face, pin, card) =
             (Checked::Face(Some(7)), Checked::Pin(Some(7)), Checked::Card(Some(7)));
-        let cases = [
-            (TwoFactor::AlwaysCardAndPin, card, pin, face),
-            (TwoFactor::AlwaysFaceAndPin, face, pin, card),
-            (TwoFactor::AlwaysFaceAndCard, face, card, pin),
-        ];
+        let cases = [(TwoFactor::AlwaysCardAndPin, card, pin, face)];
         let r = resident(7);
         for (two_factor, a, b, other) in cases {
             let policy = AccessConfig { two_factor, ..AccessConfig::default() };
@@ -463,9 +453,10 @@ mod tests {
         assert_eq!(parse("always_card_and_pin").unwrap().two_factor, TwoFactor::AlwaysCardAndPin);
         assert_eq!(parse("card_needs_pin").unwrap().two_factor, TwoFactor::CardNeedsPin);
         assert!(parse("card_pin").is_err(), "the old ambiguous name is refused");
+        assert!(parse("always_face_and_pin").is_err(), "face is never required of everyone");
         let missing = AccessConfig {
             methods: vec![Method::Face, Method::Pin],
-            two_factor: TwoFactor::AlwaysFaceAndCard,
+            two_factor: TwoFactor::AlwaysCardAndPin,
             ..AccessConfig::default()
         };
         assert!(missing.validate().is_err());

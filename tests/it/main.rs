@@ -4,6 +4,8 @@
 
 mod common;
 
+mod attacks_admin;
+mod attacks_credentials;
 mod cli_bringup;
 mod cli_paths;
 mod credentials_access;
