@@ -75,6 +75,8 @@ fn gate() -> Fixture {
 fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
+    // The dev photos are not live captures: the scenarios that judge liveness turn it on.
+    config.vision.liveness.mode = LivenessMode::Off;
     adjust(&mut config);
     config.paths.models = common::models_dir();
     config.store =

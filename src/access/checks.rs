@@ -18,14 +18,14 @@ pub fn check_pin(
     let resident_lock = resident_key(number);
     let (terminal, own) = (store.lockout(TERMINAL_KEY)?, store.lockout(&resident_lock)?);
     if let Some(seconds) = terminal.remaining(now).max(own.remaining(now)) {
-        return Ok(Checked::PinLocked(seconds));
+        return Ok(Checked::Locked(Method::Pin, seconds));
     }
     if let Some(resident) = store.verify_pin(number, pin, rules)? {
         store.clear_lockout(&resident_lock)?;
         return Ok(Checked::Pin(Some(resident)));
     }
     store.set_lockout(&resident_lock, &own.after_resident_failure(now, rules))?;
-    store.set_lockout(TERMINAL_KEY, &terminal.after_terminal_failure(now, rules))?;
+    store.set_lockout(TERMINAL_KEY, &terminal.after_keypad_failure(now, rules))?;
     Ok(Checked::Pin(None))
 }
 

@@ -130,6 +130,7 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
         // SAFETY: set before any thread exists; Slint's linuxkms backend reads it at start.
         unsafe { std::env::set_var("SLINT_KMS_ROTATION", config.gate.rotation.to_string()) };
     }
+    config.check_for_device()?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone())?;

@@ -170,7 +170,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
                 Err(e) => return Err(e.into()),
             };
-        self.gallery = self.store.gallery(unix)?;
+        self.reload_gallery(now, events)?;
         let enrolled = matches!(outcome, Outcome::Enrolled { .. });
         self.show_result(enrolled, outcome, Offer::Nothing, now, events)
     }
@@ -199,7 +199,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 let operator = self.operator();
                 let templates =
                     manage::delete_face_data(&mut self.store, &number, unix, &operator)?;
-                self.gallery = self.store.gallery(unix)?;
+                self.reload_gallery(now, events)?;
                 let outcome = Outcome::TemplatesDeleted { number, templates };
                 self.show_result(true, outcome, Offer::Nothing, now, events)?;
             }
