@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{AccessConfig, AccessConfigError};
-use crate::credentials::{AttemptLimits, PinConfig};
 use crate::credentials::readers::ReaderConfig;
+use crate::credentials::{AttemptLimits, PinConfig};
 use crate::door::{DoorConfig, DoorError};
 use crate::runtime::camera::{CameraConfig, CameraConfigError};
 use crate::runtime::gate::{GateConfig, GateConfigError, GateSettings};
@@ -211,9 +211,11 @@ mod tests {
         assert!(err.contains("off_reason"), "{err}");
         let blank = load("[vision.liveness]\nmode = \"off\"\noff_reason = \" \"\n").unwrap();
         assert!(blank.check_for_device().is_err(), "a blank reason is no reason");
-        let said = "[vision.liveness]\nmode = \"off\"\noff_reason = \"lobby camera faces a poster\"\n";
+        let said =
+            "[vision.liveness]\nmode = \"off\"\noff_reason = \"lobby camera faces a poster\"\n";
         assert!(load(said).unwrap().check_for_device().is_ok());
-        let no_face = load("[access]\nmethods = [\"pin\", \"card\"]\n[vision.liveness]\nmode = \"off\"\n");
+        let no_face =
+            load("[access]\nmethods = [\"pin\", \"card\"]\n[vision.liveness]\nmode = \"off\"\n");
         assert!(no_face.unwrap().check_for_device().is_ok(), "no face, no liveness needed");
     }
 }

@@ -133,7 +133,8 @@ fn admin_alarms(sim: &mut Simulation, at: u64) -> Vec<String> {
 fn a_card_sweep_locks_the_reader_is_audited_shown_to_the_admin_and_outlives_a_restart() {
     let site = Site::new(|_| {});
     let mut sim = site.start();
-    let sweep: String = (1..=5).map(|n| format!("at {}\ncard {}\n", n * 100, 800_000 + n)).collect();
+    let sweep: String =
+        (1..=5).map(|n| format!("at {}\ncard {}\n", n * 100, 800_000 + n)).collect();
     let events = run(&mut sim, &sweep);
     assert_eq!(decisions(&events), vec![(false, Some(DenyReason::CardNotAccepted)); 5]);
     let events = run(&mut sim, "at 1000\ncard 4512345");
@@ -165,7 +166,9 @@ fn repeated_face_failures_lock_the_face_camera_and_pin_still_works() {
     let site = Site::new(|c| c.vision.liveness.mode = LivenessMode::Passive);
     let mut sim = site.start();
     let mut all = Vec::new();
-    for (n, photo) in ["stranger", "li-photo", "stranger", "li-photo", "stranger"].iter().enumerate() {
+    for (n, photo) in
+        ["stranger", "li-photo", "stranger", "li-photo", "stranger"].iter().enumerate()
+    {
         let at = 1_000 + n as u64 * 1_000;
         all.extend(run(&mut sim, &format!("show {photo}.png\nat {at}\ntap face\nat {}", at + 500)));
     }
@@ -232,10 +235,9 @@ fn the_shared_pad_photos_at_the_gate(mode: LivenessMode) {
         let script = format!("show {}\nat {at}\ntap face\nat {}", photo.display(), at + 5_000);
         decisions(&run(&mut sim, &script))
     };
-    for (folder, want) in [
-        ("attack", DenyReason::LivenessFailed),
-        ("bona_fide", DenyReason::FaceNotRecognised),
-    ] {
+    for (folder, want) in
+        [("attack", DenyReason::LivenessFailed), ("bona_fide", DenyReason::FaceNotRecognised)]
+    {
         let mut photos: Vec<_> =
             std::fs::read_dir(pad.join(folder)).unwrap().map(|e| e.unwrap().path()).collect();
         photos.sort();

@@ -106,15 +106,19 @@ fn a_consent_withdrawn_with_the_cli_while_the_gate_runs_refuses_the_next_face_at
     assert!(made.status.success(), "{}", text(&made.stderr));
     let identity = text(&made.stderr)
         .lines()
-        .find_map(|l| Some(l.strip_prefix("demo resident 1201: face from ")?.split(',').next()?.to_owned()))
+        .find_map(|l| {
+            Some(l.strip_prefix("demo resident 1201: face from ")?.split(',').next()?.to_owned())
+        })
         .expect("demo resident 1201");
     let images = facegate::vision::evaluation::scan(&faces).unwrap();
     let third = images.iter().filter(|i| i.identity == identity).nth(2).unwrap();
     let attempt = format!("wait 5000\nshow {}\ntap face\nwait 4000\n", third.path.display());
 
-    let mut gate = RunningGate::start(dir.path(), &[&config[..], &["run", "--sim", "--headless"]].concat());
+    let mut gate =
+        RunningGate::start(dir.path(), &[&config[..], &["run", "--sim", "--headless"]].concat());
     assert!(gate.decide(&attempt), "1201 gets in by face");
-    let withdraw = finish(dir.path(), &[&config[..], &["admin", "consent", "withdraw", "1201"]].concat(), "");
+    let withdraw =
+        finish(dir.path(), &[&config[..], &["admin", "consent", "withdraw", "1201"]].concat(), "");
     assert!(withdraw.status.success(), "{}", text(&withdraw.stderr));
     let withdrawn = Instant::now();
     assert!(!gate.decide(&attempt), "the very next face attempt is refused");

@@ -25,7 +25,7 @@ pub fn check_pin(
         return Ok(Checked::Pin(Some(resident)));
     }
     store.set_lockout(&resident_lock, &own.after_resident_failure(now, rules))?;
-    store.set_lockout(TERMINAL_KEY, &terminal.after_keypad_failure(now, rules))?;
+    store.set_lockout(TERMINAL_KEY, &terminal.after_terminal_failure(now, rules))?;
     Ok(Checked::Pin(None))
 }
 

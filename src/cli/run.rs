@@ -20,11 +20,11 @@ use crate::manage;
 use crate::pi::{RppalGpio, open_reader};
 #[cfg(not(feature = "camera"))]
 use crate::runtime::camera::{NO_CAMERA, NoCamera};
+use crate::runtime::gate::FaceUnavailable;
 use crate::runtime::notify::Notifier;
 use crate::runtime::script::Simulation;
 #[cfg(feature = "camera")]
 use crate::runtime::webcam::Webcam;
-use crate::runtime::gate::FaceUnavailable;
 use crate::runtime::{Event, FrameSource, Gate, PhotoCamera, device};
 use crate::store::{ConsentGrant, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;

@@ -46,18 +46,6 @@ impl Default for AttemptLimits {
     }
 }
 
-impl AttemptLimits {
-    /// The keypad's limits, from `[pin]`.
-    fn keypad(config: &PinConfig) -> Self {
-        Self {
-            max_failures: config.terminal_max_failures,
-            window_seconds: config.terminal_window_seconds,
-            lock_seconds: config.lock_seconds,
-            max_lock_seconds: config.max_lock_seconds,
-        }
-    }
-}
-
 impl LockoutState {
     /// Seconds left on the lock at `now`, if locked.
     pub(crate) fn remaining(&self, now: i64) -> Option<i64> {
@@ -75,17 +63,24 @@ impl LockoutState {
         Self { failures, locked_until, last_failure_at: Some(now) }
     }
 
-    /// After any wrong PIN on the keypad: as [`Self::after_terminal_failure`] with `[pin]`'s
-    /// `terminal_*` limits.
-    pub(crate) fn after_keypad_failure(self, now: i64, config: &PinConfig) -> Self {
-        self.after_terminal_failure(now, &AttemptLimits::keypad(config))
+    /// After any wrong PIN on the keypad: the count restarts after a quiet window; at
+    /// `terminal_max_failures` the keypad locks with the same back-off.
+    pub(crate) fn after_terminal_failure(self, now: i64, config: &PinConfig) -> Self {
+        let quiet =
+            self.last_failure_at.is_none_or(|last| now - last > config.terminal_window_seconds);
+        let failures = if quiet { 1 } else { self.failures.saturating_add(1) };
+        let locked_until = (failures >= config.terminal_max_failures).then(|| {
+            let doublings = (failures - config.terminal_max_failures).min(20);
+            now + (config.lock_seconds << doublings).min(config.max_lock_seconds)
+        });
+        Self { failures, locked_until, last_failure_at: Some(now) }
     }
 
-    /// After a failure on a terminal (keypad, card reader, face camera): the count drops by one
-    /// for each quiet window since the later of the last failure and the end of the last lock,
-    /// then counts this failure; at `max_failures` the terminal locks, doubling with each
-    /// further failure.
-    pub(crate) fn after_terminal_failure(self, now: i64, limits: &AttemptLimits) -> Self {
+    /// After a failed card or face attempt: the count drops by one for each quiet window since
+    /// the later of the last failure and the end of the last lock, then counts this failure; at
+    /// `max_failures` the reader or camera locks, doubling with each further failure. Unlike
+    /// the keypad's, the count is not forgotten at once, so waiting out a window buys one try.
+    pub(crate) fn after_attempt_failure(self, now: i64, limits: &AttemptLimits) -> Self {
         let quiet_since = self.last_failure_at.max(self.locked_until).unwrap_or(now);
         let windows = (now - quiet_since).max(0) / limits.window_seconds.max(1);
         let forgotten = u32::try_from(windows).unwrap_or(u32::MAX);
@@ -125,10 +120,11 @@ mod tests {
     fn keypad_count_restarts_after_a_quiet_window() {
         let config = PinConfig { terminal_max_failures: 3, ..PinConfig::default() };
         let mut state = LockoutState::default();
-        state = state.after_keypad_failure(0, &config).after_keypad_failure(10, &config);
-        state = state.after_keypad_failure(10_000, &config);
+        state = state.after_terminal_failure(0, &config).after_terminal_failure(10, &config);
+        state = state.after_terminal_failure(10_000, &config);
         assert_eq!((state.failures, state.remaining(10_000)), (1, None));
-        state = state.after_keypad_failure(10_001, &config).after_keypad_failure(10_002, &config);
+        state =
+            state.after_terminal_failure(10_001, &config).after_terminal_failure(10_002, &config);
         assert_eq!(state.remaining(10_002), Some(30));
     }
 
@@ -137,7 +133,7 @@ mod tests {
     fn numbers_a_day(limits: &AttemptLimits, extra: i64) -> u32 {
         let (mut state, mut now, mut tries) = (LockoutState::default(), 0, 0);
         while now < 86_400 {
-            state = state.after_terminal_failure(now, limits);
+            state = state.after_attempt_failure(now, limits);
             tries += 1;
             if let Some(until) = state.locked_until {
                 now = until + extra * limits.window_seconds;
@@ -153,11 +149,11 @@ mod tests {
         assert!(best <= 40, "a sweep tries {best} numbers a day");
         let mut state = LockoutState::default();
         for _ in 0..5 {
-            state = state.after_terminal_failure(0, &limits);
+            state = state.after_attempt_failure(0, &limits);
         }
         assert_eq!(state.remaining(0), Some(30));
         // A window after the failure, but not after the lock: nothing is forgotten yet.
-        state = state.after_terminal_failure(3_601, &limits);
+        state = state.after_attempt_failure(3_601, &limits);
         assert_eq!((state.failures, state.remaining(3_601)), (6, Some(60)));
     }
 }

@@ -44,7 +44,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     ) -> Result<()> {
         let Some(key) = lock_key(method) else { return Ok(()) };
         let unix = self.unix(now);
-        let state = self.store.lockout(key)?.after_terminal_failure(unix, &self.settings.attempts);
+        let state = self.store.lockout(key)?.after_attempt_failure(unix, &self.settings.attempts);
         self.store.set_lockout(key, &state)?;
         if let Some(seconds) = state.remaining(unix) {
             let what = format!("{key} locked for {seconds} s after {} failures", state.failures);
