@@ -42,6 +42,7 @@ impl Site {
         config.store = StoreConfig {
             database: dir.path().join("gate.db"),
             key_file: dir.path().join("site.key"),
+            ..StoreConfig::default()
         };
         config.pin = PinConfig { memory_kib: 512, iterations: 1, ..PinConfig::default() };
         config.gate.admins = vec!["9001".into()];

@@ -70,7 +70,9 @@ impl RunningGate {
             for line in stdout.lines() {
                 let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
                 if event["event"] == "decision" {
-                    drop(tx.send(event["granted"].as_bool().unwrap()));
+                    if tx.send(event["granted"].as_bool().unwrap()).is_err() {
+                        break;
+                    }
                 }
             }
         });

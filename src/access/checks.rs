@@ -1,7 +1,7 @@
 //! Checking a typed PIN or a presented card against the store, with lockout, and recording
 //! every decision in the audit log (without the PIN or the card number).
 
-use super::{Checked, Decision};
+use super::{Checked, Decision, Method};
 use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
 use crate::credentials::{CardUid, Pin, PinConfig};
 use crate::store::{AuditKind, Chain, Result, Store};

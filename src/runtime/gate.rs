@@ -129,6 +129,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         &self.camera
     }
 
+    /// The door, for its health (systemd's watchdog is fed only while it is alive).
+    pub fn door(&self) -> &D {
+        &self.door
+    }
+
     pub fn camera_mut(&mut self) -> &mut C {
         &mut self.camera
     }
@@ -299,7 +304,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     pub fn tick(&mut self, now: u64) -> Result<Vec<Event>> {
         let mut events = Vec::new();
         if now >= self.next_purge {
-            self.store.purge(&self.settings.retention, self.unix(now))?;
+            self.store.purge(&self.settings.notice.retention, self.unix(now))?;
             self.reload_gallery(now, &mut events)?;
             self.next_purge = now + PURGE_EVERY_MS;
         }

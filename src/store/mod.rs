@@ -9,6 +9,7 @@ pub mod audit;
 pub mod consent;
 pub mod credentials;
 pub mod faces;
+mod register_fields;
 pub mod residents;
 pub mod retention;
 mod schema;
@@ -20,8 +21,10 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::{PinError, PinHasher};
+use crate::keys::custody::{Custody, KeyStore};
 use crate::keys::{Key, KeyError, Purpose, SiteKey};
 use crate::templates::TemplateKey;
+use register_fields::FieldKey;
 
 pub use audit::{AuditEntry, AuditKind, Chain};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
@@ -37,11 +40,24 @@ pub struct StoreConfig {
     pub database: PathBuf,
     /// The site key file: keep it off the database's medium where possible.
     pub key_file: PathBuf,
+    /// How the key file is kept: `tpm2`, `systemd-host` (sealed by systemd) or `file`.
+    pub key_store: KeyStore,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { database: PathBuf::from("facegate.db"), key_file: PathBuf::from("site.key") }
+        Self {
+            database: PathBuf::from("facegate.db"),
+            key_file: PathBuf::from("site.key"),
+            key_store: KeyStore::File,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The key file under its key store.
+    pub fn custody(&self) -> Custody {
+        Custody::new(self.key_store, &self.key_file)
     }
 }
 
@@ -78,6 +94,10 @@ pub enum StoreError {
     Pin(#[from] PinError),
     #[error(transparent)]
     Retention(#[from] RetentionConfigError),
+    #[error(
+        "face enrolment is refused until `[consent] controller` and `contact` are set in the config: the notice must tell residents who runs the gate and how to reach them"
+    )]
+    NoticeIncomplete,
     #[error("{0}")]
     Invalid(String),
     #[error("database error: {0}")]
@@ -96,6 +116,7 @@ pub struct Store {
     card_key: Key,
     /// Built on first use (see [`Store::pin_hasher`]).
     pin_hasher: OnceCell<PinHasher>,
+    fields: FieldKey,
 }
 
 impl Store {
@@ -105,7 +126,7 @@ impl Store {
             return Err(StoreError::Exists { path: config.database.clone() });
         }
         let key = SiteKey::generate()?;
-        key.write_new(&config.key_file)?;
+        config.custody().create(&key)?;
         let conn = Connection::open(&config.database)
             .map_err(|source| StoreError::Open { path: config.database.clone(), source })?;
         Self::ready(conn, &config.database, &key)
@@ -114,9 +135,10 @@ impl Store {
     /// Opens an existing database with the site key file, finishing a key rotation that was
     /// interrupted between the database commit and the key file rename.
     pub fn open(config: &StoreConfig) -> Result<Store> {
-        let pending = pending_key_path(&config.key_file);
-        if pending.exists() {
-            let new_key = SiteKey::load(&pending)?;
+        let custody = config.custody();
+        let pending = custody.pending();
+        if pending.path().exists() {
+            let new_key = pending.load()?;
             let store = Self::open_with_key(&config.database, &new_key)?;
             let rotated = store
                 .audit_entries(None)?
@@ -124,14 +146,12 @@ impl Store {
                 .is_some_and(|e| e.kind == AuditKind::KeyRotated.as_str())
                 && store.verify_audit()?.first_broken.is_none();
             if rotated {
-                std::fs::rename(&pending, &config.key_file)
-                    .map_err(|source| KeyError::Write { path: config.key_file.clone(), source })?;
+                pending.replace(&custody)?;
                 return Ok(store);
             }
-            std::fs::remove_file(&pending)
-                .map_err(|source| KeyError::Write { path: pending.clone(), source })?;
+            pending.remove()?;
         }
-        let key = SiteKey::load(&config.key_file)?;
+        let key = custody.load()?;
         Self::open_with_key(&config.database, &key)
     }
 
@@ -160,7 +180,7 @@ impl Store {
         }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn, path)?;
-        Ok(Store {
+        let mut store = Store {
             conn,
             path: path.to_owned(),
             template_key: TemplateKey::from_site(key),
@@ -168,7 +188,10 @@ impl Store {
             pin_pepper: key.derive(Purpose::PinPepper),
             card_key: key.derive(Purpose::CardIndex),
             pin_hasher: OnceCell::new(),
-        })
+            fields: FieldKey::from_site(key),
+        };
+        store.seal_clear_register()?;
+        Ok(store)
     }
 
     /// A number that changes whenever another connection (the CLI, another process) commits
@@ -219,15 +242,18 @@ impl Store {
         Ok(())
     }
 
-    /// Re-encrypts every template under a new site key in one transaction (no re-enrolment),
-    /// then re-chains the audit log under the new audit key. The caller writes the new key file.
+    /// Re-encrypts every template and the register's sealed fields under a new site key in one
+    /// transaction (no re-enrolment), then re-chains the audit log under the new audit key. The
+    /// caller writes the new key file.
     pub fn rotate_key(&mut self, new_key: &SiteKey, now: i64) -> Result<usize> {
         let new_template_key = TemplateKey::from_site(new_key);
         let new_audit_key = new_key.derive(Purpose::AuditChain);
         let old_template_key = self.template_key.clone();
         let old_audit_key = self.audit_key.clone();
+        let (old_fields, new_fields) = (self.fields.clone(), FieldKey::from_site(new_key));
         let count = self.transaction(|tx| {
             let count = faces::rekey_all(tx, &old_template_key, &new_template_key)?;
+            register_fields::reseal_all(tx, &old_fields, &new_fields)?;
             audit::rechain(tx, &old_audit_key, &new_audit_key)?;
             audit::append(
                 tx,
@@ -242,6 +268,7 @@ impl Store {
         })?;
         self.template_key = new_template_key;
         self.audit_key = new_audit_key;
+        self.fields = new_fields;
         self.checkpoint()?;
         Ok(count)
     }
@@ -264,13 +291,6 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Where a key rotation writes the new key before the database is re-keyed.
-pub(crate) fn pending_key_path(key_file: &Path) -> PathBuf {
-    let mut name = key_file.as_os_str().to_owned();
-    name.push(".new");
-    PathBuf::from(name)
-}
-
 /// Seconds since the Unix epoch, the store's clock unit.
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -289,6 +309,7 @@ mod tests {
         let config = StoreConfig {
             database: dir.path().join("gate.db"),
             key_file: dir.path().join("site.key"),
+            ..StoreConfig::default()
         };
         assert!(matches!(Store::open(&config), Err(StoreError::Key(KeyError::Missing { .. }))));
         Store::init(&config).unwrap();
