@@ -69,10 +69,10 @@ impl RunningGate {
         std::thread::spawn(move || {
             for line in stdout.lines() {
                 let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-                if event["event"] == "decision" {
-                    if tx.send(event["granted"].as_bool().unwrap()).is_err() {
-                        break;
-                    }
+                if event["event"] == "decision"
+                    && tx.send(event["granted"].as_bool().unwrap()).is_err()
+                {
+                    break;
                 }
             }
         });
@@ -150,11 +150,11 @@ fn the_journal_carries_no_resident_number_name_or_card_number() {
         .filter(|e| e["event"] == "decision" && e["granted"] == true)
         .count();
     assert_eq!(granted, 3, "the scenario ran: {stdout}");
-    assert!(stdout.contains("resident#1"), "decisions name residents as the audit log does");
     for secret in ["4711", "Li Wenjun", "Wenjun", "4512345", "0000000077"] {
         assert!(!stdout.contains(secret), "{secret} on stdout: {stdout}");
         assert!(!stderr.contains(secret), "{secret} on stderr: {stderr}");
     }
+    assert!(stdout.contains("resident#1"), "decisions name residents as the audit log does");
 }
 
 #[test]
