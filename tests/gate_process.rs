@@ -158,6 +158,35 @@ fn the_journal_carries_no_resident_number_name_or_card_number() {
 }
 
 #[test]
+fn admin_unlock_lifts_a_card_reader_lock_that_outlives_the_gate_process() {
+    // A lock long enough to outlast a slow machine between the gate processes.
+    let dir = site("[attempts]\nlock_seconds = 600\n");
+    let path = dir.path();
+    ok(path, &["admin", "resident", "add", "1201", "--name", "Li", "--unit", "3-1201"], "");
+    ok(path, &["admin", "card", "add", "1201", "--label", "fob"], "0004512345\n");
+    let decisions = |script: &str| {
+        std::fs::write(path.join("scenario.txt"), script).unwrap();
+        let all =
+            ["--config", "gate.toml", "run", "--sim", "--headless", "--script", "scenario.txt"];
+        let out = finish(path, &all, "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["event"] == "decision")
+            .map(|e| e["granted"] == true)
+            .collect::<Vec<_>>()
+    };
+    let sweep: String =
+        (1..=5).map(|n| format!("at {}\ncard {}\n", n * 100, 800_000 + n)).collect();
+    assert_eq!(decisions(&sweep), [false; 5]);
+    let good = "at 100\ncard 0004512345\nat 200\n";
+    assert_eq!(decisions(good), [false], "a new gate process still sees the lock");
+    assert_eq!(ok(path, &["admin", "unlock", "--card-reader"], "").trim(), "lockout lifted");
+    assert_eq!(decisions(good), [true]);
+}
+
+#[test]
 fn run_on_a_device_refuses_a_face_door_with_liveness_off_unless_the_config_says_why() {
     let off = site("[vision.liveness]\nmode = \"off\"\n");
     let out = finish(off.path(), &["--config", "gate.toml", "run", "--headless"], "");
