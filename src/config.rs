@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{AccessConfig, AccessConfigError};
-use crate::credentials::PinConfig;
 use crate::credentials::readers::ReaderConfig;
+use crate::credentials::{AttemptLimits, PinConfig};
 use crate::door::{DoorConfig, DoorError};
 use crate::runtime::camera::{CameraConfig, CameraConfigError};
 use crate::runtime::gate::{GateConfig, GateConfigError, GateSettings};
@@ -29,6 +29,7 @@ pub struct Config {
     pub consent: ConsentConfig,
     pub retention: RetentionConfig,
     pub pin: PinConfig,
+    pub attempts: AttemptLimits,
     pub access: AccessConfig,
     pub door: DoorConfig,
     pub gate: GateConfig,
@@ -76,6 +77,10 @@ pub enum InvalidConfig {
     Gate(#[from] GateConfigError),
     #[error(transparent)]
     Retention(#[from] RetentionConfigError),
+    #[error(
+        "a door that offers face recognition needs liveness: set [vision.liveness] mode = \"passive\" or \"both\", or state why it is off with off_reason = \"...\""
+    )]
+    FaceWithoutLiveness,
 }
 
 impl Config {
@@ -119,12 +124,27 @@ impl Config {
         Ok(())
     }
 
+    /// What a gate on a device needs beyond [`Self::validate`]: a face door with liveness off
+    /// must say why (the simulator's photo camera may run without).
+    pub(crate) fn check_for_device(&self) -> Result<(), InvalidConfig> {
+        let liveness = &self.vision.liveness;
+        let reason = liveness.off_reason.as_deref().is_some_and(|r| !r.trim().is_empty());
+        if self.access.methods.contains(&crate::access::Method::Face)
+            && liveness.mode == crate::vision::liveness::LivenessMode::Off
+            && !reason
+        {
+            return Err(InvalidConfig::FaceWithoutLiveness);
+        }
+        Ok(())
+    }
+
     /// What the gate needs of this configuration.
     pub fn gate_settings(&self) -> GateSettings {
         GateSettings {
             gate: self.gate.clone(),
             access: self.access.clone(),
             pin: self.pin.clone(),
+            attempts: self.attempts.clone(),
             matching: self.matching.clone(),
             liveness: self.vision.liveness.clone(),
             notice: self.notice_terms(),
@@ -169,10 +189,38 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_sample_configs_load() {
+    fn the_shipped_sample_configs_load_and_the_pi_samples_run_both_liveness_layers() {
+        use crate::vision::liveness::LivenessMode;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware");
         for name in ["pi4-usb-wiegand.toml", "pi5-camera-rc522.toml", "sim.toml"] {
-            Config::load(Some(&dir.join(name))).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let config =
+                Config::load(Some(&dir.join(name))).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let mode = config.vision.liveness.mode;
+            if name.starts_with("pi") {
+                assert_eq!(mode, LivenessMode::Both, "{name}");
+                assert!(config.check_for_device().is_ok(), "{name}");
+            } else {
+                assert_eq!(mode, LivenessMode::Off, "{name}: the photo camera is not live");
+                assert!(config.vision.liveness.off_reason.is_some(), "{name} says why");
+            }
         }
+    }
+
+    #[test]
+    fn a_face_door_ships_with_liveness_and_turns_it_off_only_with_a_reason() {
+        let default = Config::default();
+        assert_ne!(default.vision.liveness.mode, crate::vision::liveness::LivenessMode::Off);
+        assert!(default.check_for_device().is_ok());
+        let off = load("[vision.liveness]\nmode = \"off\"\n").unwrap();
+        let err = off.check_for_device().unwrap_err().to_string();
+        assert!(err.contains("off_reason"), "{err}");
+        let blank = load("[vision.liveness]\nmode = \"off\"\noff_reason = \" \"\n").unwrap();
+        assert!(blank.check_for_device().is_err(), "a blank reason is no reason");
+        let said =
+            "[vision.liveness]\nmode = \"off\"\noff_reason = \"lobby camera faces a poster\"\n";
+        assert!(load(said).unwrap().check_for_device().is_ok());
+        let no_face =
+            load("[access]\nmethods = [\"pin\", \"card\"]\n[vision.liveness]\nmode = \"off\"\n");
+        assert!(no_face.unwrap().check_for_device().is_ok(), "no face, no liveness needed");
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::access::Checked;
 use crate::access::checks::check_pin;
-use crate::credentials::lockout::{TERMINAL_KEY, resident_key};
+use crate::credentials::lockout::{CARD_READER_KEY, FACE_CAMERA_KEY, TERMINAL_KEY, resident_key};
 use crate::credentials::{CardUid, Pin, PinConfig};
 use crate::store::{ConsentGrant, CredentialRootStatus, Result, Store, StoreConfig, StoreError};
 use crate::vision::Embedding;
@@ -70,12 +70,17 @@ pub fn revoke_card(store: &mut Store, id: i64, now: i64, operator: &str) -> Resu
     store.revoke_card(id, now, operator)
 }
 
-/// Whose PIN lockout to lift.
+/// Which lockout to lift.
 #[derive(Debug, Clone, Copy)]
 pub enum Lockout<'a> {
+    /// A resident number's PIN lockout.
     Resident(&'a str),
     /// The keypad itself, locked after a sweep through resident numbers.
     Keypad,
+    /// The card reader, locked after unknown cards.
+    CardReader,
+    /// The face camera, locked after faces not recognised or not live.
+    FaceCamera,
 }
 
 /// Lifts a lockout; returns whether there was one.
@@ -83,6 +88,8 @@ pub fn lift_lockout(store: &mut Store, lockout: Lockout, now: i64, operator: &st
     let (key, subject) = match lockout {
         Lockout::Resident(number) => (resident_key(number), store.resident(number)?.subject()),
         Lockout::Keypad => (TERMINAL_KEY.to_owned(), "keypad".to_owned()),
+        Lockout::CardReader => (CARD_READER_KEY.to_owned(), CARD_READER_KEY.to_owned()),
+        Lockout::FaceCamera => (FACE_CAMERA_KEY.to_owned(), FACE_CAMERA_KEY.to_owned()),
     };
     store.lift_lockout(&key, &subject, now, operator)
 }
@@ -148,7 +155,7 @@ pub fn enrol_face(
 ) -> Result<i64> {
     if let Some(threshold) = duplicate_threshold {
         let own = store.resident(number)?.id;
-        let closest = store.gallery(now)?.closest_other(embedding, own);
+        let closest = store.gallery(now)?.0.closest_other(embedding, own);
         if let Some((resident, score)) = closest.filter(|&(_, score)| score >= threshold) {
             return Err(StoreError::FaceAlreadyEnrolled { resident, score });
         }

@@ -1,7 +1,7 @@
 //! Checking a typed PIN or a presented card against the store, with lockout, and recording
 //! every decision in the audit log (without the PIN or the card number).
 
-use super::{Checked, Decision};
+use super::{Checked, Decision, Method};
 use crate::credentials::lockout::{TERMINAL_KEY, admin_key, resident_key};
 use crate::credentials::{CardUid, Pin, PinConfig};
 use crate::store::{AuditKind, Chain, Resident, Result, Store};
@@ -41,7 +41,7 @@ fn with_lockout(
 ) -> Result<Checked> {
     let (terminal, own) = (store.lockout(TERMINAL_KEY)?, store.lockout(lock)?);
     if let Some(seconds) = terminal.remaining(now).max(own.remaining(now)) {
-        return Ok(Checked::PinLocked(seconds));
+        return Ok(Checked::Locked(Method::Pin, seconds));
     }
     if let Some(resident) = verify()? {
         store.clear_lockout(lock)?;

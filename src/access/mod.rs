@@ -137,8 +137,9 @@ pub enum Checked {
     Face(Option<i64>),
     /// The PIN was right for this resident; `None` for a wrong PIN or an unknown number.
     Pin(Option<i64>),
-    /// The number or keypad is locked for this many more seconds.
-    PinLocked(i64),
+    /// This method is locked (a PIN's number or the keypad, the card reader, the face camera)
+    /// for this many more seconds.
+    Locked(Method, i64),
     /// The card belongs to this resident; `None` for an unknown or revoked card.
     Card(Option<i64>),
 }
@@ -147,15 +148,16 @@ impl Checked {
     pub(crate) fn method(self) -> Method {
         match self {
             Checked::Face(_) => Method::Face,
-            Checked::Pin(_) | Checked::PinLocked(_) => Method::Pin,
+            Checked::Pin(_) => Method::Pin,
             Checked::Card(_) => Method::Card,
+            Checked::Locked(method, _) => method,
         }
     }
 
     fn resident(self) -> Option<i64> {
         match self {
             Checked::Face(r) | Checked::Pin(r) | Checked::Card(r) => r,
-            Checked::PinLocked(_) => None,
+            Checked::Locked(..) => None,
         }
     }
 }
@@ -213,7 +215,7 @@ pub fn decide(
         return Decision::Deny(DenyReason::MethodNotOffered);
     }
     let resident = match (checked, checked.resident(), resident) {
-        (Checked::PinLocked(seconds), ..) => {
+        (Checked::Locked(_, seconds), ..) => {
             return Decision::Deny(DenyReason::LockedOut { seconds });
         }
         (_, Some(id), Some(r)) if r.id == id => r,
@@ -301,7 +303,7 @@ mod tests {
             Decision::Deny(DenyReason::PinNotAccepted)
         );
         assert_eq!(
-            decide(&policy, None, Checked::PinLocked(25), None, 10),
+            decide(&policy, None, Checked::Locked(Method::Pin, 25), None, 10),
             Decision::Deny(DenyReason::LockedOut { seconds: 25 })
         );
         assert_eq!(

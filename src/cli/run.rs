@@ -143,6 +143,7 @@ fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
         // SAFETY: set before any thread exists; Slint's linuxkms backend reads it at start.
         unsafe { std::env::set_var("SLINT_KMS_ROTATION", config.gate.rotation.to_string()) };
     }
+    config.check_for_device()?;
     let controller = DoorController::new(RppalGpio::open(&config.door)?, config.door.clone(), 0)?;
     let door = DoorThread::spawn(controller);
     let stop = stop_on_signals()?;

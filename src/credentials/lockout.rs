@@ -1,10 +1,12 @@
-//! Lockout after wrong PINs: per resident number, with a doubling back-off, and per keypad, as
-//! a leaky bucket against sweeping through numbers. Pure functions over a state the store
-//! keeps, so a restart does not reset a lock; [`simulate`] reports what the policy allows.
+//! Lockout after repeated failures: per resident number (PINs), with a doubling back-off; per
+//! keypad, as a leaky bucket against sweeping through numbers; and per terminal for the card
+//! reader (sweeps through card numbers) and the face camera (strangers and photos trying again
+//! and again). Pure functions over a state the store keeps, so a restart does not reset a lock;
+//! [`simulate`] reports what the keypad policy allows.
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::pin::PinConfig;
 
@@ -30,6 +32,29 @@ pub fn admin_key(number: &str) -> String {
 
 /// The lock key of this keypad.
 pub const TERMINAL_KEY: &str = "terminal";
+/// The lock key of this door's card reader (unknown and revoked cards).
+pub const CARD_READER_KEY: &str = "card-reader";
+/// The lock key of this door's face camera (faces not recognised, or not live).
+pub const FACE_CAMERA_KEY: &str = "face-camera";
+
+/// `[attempts]`: the back-off of the card reader and the face camera. A sweep or a stranger
+/// gets `max_failures` tries, then one try per lock, each lock twice the last, up to
+/// `max_lock_seconds`; the count drops by one for each `window_seconds` without a failure
+/// after the last lock has ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttemptLimits {
+    pub max_failures: u32,
+    pub window_seconds: i64,
+    pub lock_seconds: i64,
+    pub max_lock_seconds: i64,
+}
+
+impl Default for AttemptLimits {
+    fn default() -> Self {
+        Self { max_failures: 5, window_seconds: 3_600, lock_seconds: 30, max_lock_seconds: 3_600 }
+    }
+}
 
 impl LockoutState {
     /// Seconds left on the lock at `now`, if locked.
@@ -69,6 +94,22 @@ impl LockoutState {
         let over = failures.checked_sub(config.terminal_max_failures.max(1));
         let locked_until = over.map(|over| since + (i64::from(over) + 1) * per);
         Self { failures, locked_until, last_failure_at: Some(since) }
+    }
+
+    /// After a failed card or face attempt: the count drops by one for each quiet window since
+    /// the later of the last failure and the end of the last lock, then counts this failure; at
+    /// `max_failures` the reader or camera locks, doubling with each further failure. The count
+    /// is never forgotten at once: waiting out a window buys one try.
+    pub(crate) fn after_attempt_failure(self, now: i64, limits: &AttemptLimits) -> Self {
+        let quiet_since = self.last_failure_at.max(self.locked_until).unwrap_or(now);
+        let windows = (now - quiet_since).max(0) / limits.window_seconds.max(1);
+        let forgotten = u32::try_from(windows).unwrap_or(u32::MAX);
+        let failures = self.failures.saturating_sub(forgotten).saturating_add(1);
+        let locked_until = (failures >= limits.max_failures).then(|| {
+            let doublings = (failures - limits.max_failures).min(20);
+            now + (limits.lock_seconds << doublings).min(limits.max_lock_seconds)
+        });
+        Self { failures, locked_until, last_failure_at: Some(now) }
     }
 }
 
@@ -189,5 +230,34 @@ mod tests {
         };
         let unlimited = simulate(&no_keypad_lock, 200, 1);
         assert!(unlimited.guesses_per_day > 10_000.0, "the simulation can fail: {unlimited:?}");
+    }
+
+    /// A sweep that tries a number whenever the lock allows, waiting `extra` quiet windows
+    /// after each lock: how many numbers it tries in a day.
+    fn numbers_a_day(limits: &AttemptLimits, extra: i64) -> u32 {
+        let (mut state, mut now, mut tries) = (LockoutState::default(), 0, 0);
+        while now < 86_400 {
+            state = state.after_attempt_failure(now, limits);
+            tries += 1;
+            if let Some(until) = state.locked_until {
+                now = until + extra * limits.window_seconds;
+            }
+        }
+        tries
+    }
+
+    #[test]
+    fn a_card_sweep_is_slowed_to_a_crawl_whatever_it_waits_for() {
+        let limits = AttemptLimits::default();
+        let best = (0..48).map(|extra| numbers_a_day(&limits, extra)).max().unwrap();
+        assert!(best <= 40, "a sweep tries {best} numbers a day");
+        let mut state = LockoutState::default();
+        for _ in 0..5 {
+            state = state.after_attempt_failure(0, &limits);
+        }
+        assert_eq!(state.remaining(0), Some(30));
+        // A window after the failure, but not after the lock: nothing is forgotten yet.
+        state = state.after_attempt_failure(3_601, &limits);
+        assert_eq!((state.failures, state.remaining(3_601)), (6, Some(60)));
     }
 }

@@ -7,5 +7,5 @@ pub mod pin;
 pub mod readers;
 
 pub use card::{CardIndex, CardNumberError, CardUid};
-pub use lockout::LockoutState;
+pub use lockout::{AttemptLimits, LockoutState};
 pub use pin::{Pin, PinConfig, PinError, PinHasher, WeakPin};

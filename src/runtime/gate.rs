@@ -1,9 +1,12 @@
 //! The gate itself, independent of any screen: it takes what a resident does (taps, digits, a
 //! card, a face in front of the camera) and the passing of time, and returns what the screen
 //! should show, the decisions, and what the door did. The touchscreen UI and the headless script
-//! runner both drive this one type. The face session is in `face`, admin mode in `admin`.
+//! runner both drive this one type. The face session is in `face`, admin mode in `admin`, the
+//! limits on card and face attempts in `attempts`, changes made by others in `changes`.
 
 mod admin;
+mod attempts;
+mod changes;
 mod events;
 mod face;
 mod screens;
@@ -59,6 +62,12 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     enrolment: Vec<Embedding>,
     /// When the camera last failed, and why: the Face tile shows it until a retry is due.
     camera_fault: Option<u64>,
+    /// The database's `data_version` when the gate last looked (see `changes`).
+    data_version: i64,
+    /// Damaged template rows already audited and raised.
+    damaged_templates: Vec<i64>,
+    /// The face session's passive-liveness votes so far (see `face`).
+    passive_votes: Vec<bool>,
 }
 
 /// The retention rules run at start and then once a day.
@@ -81,11 +90,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         unix_at_start: i64,
     ) -> Result<Self> {
         let config_language = settings.gate.language;
-        let gallery = store.gallery(unix_at_start)?;
+        let data_version = store.data_version()?;
         let mut gate = Self {
             settings,
             store,
-            gallery,
+            gallery: Gallery::default(),
             faces,
             camera,
             door,
@@ -105,7 +114,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             alarms: VecDeque::new(),
             camera_fault: None,
             enrolment: Vec::new(),
+            data_version,
+            damaged_templates: Vec::new(),
+            passive_votes: Vec::new(),
         };
+        gate.reload_gallery(0, &mut Vec::new())?;
         gate.screen = gate.idle();
         Ok(gate)
     }
@@ -188,7 +201,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             Action::AdminTask(_) | Action::Agree => {}
             Action::Card(uid) => {
                 self.close_camera(&mut events);
-                let checked = check_card(&self.store, &uid)?;
+                let checked = match self.locked(Method::Card, now)? {
+                    Some(seconds) => Checked::Locked(Method::Card, seconds),
+                    None => check_card(&self.store, &uid)?,
+                };
                 self.conclude(checked, now, &mut events)?;
             }
             Action::Cancel => {
@@ -232,7 +248,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                         unix,
                         "resident at the gate",
                     )?;
-                    self.gallery = self.store.gallery(self.unix(now))?;
+                    self.reload_gallery(now, &mut events)?;
                     events.push(Event::FaceDataDeleted { templates: deleted });
                     let at = crate::dates::format_time(self.unix(now));
                     let outcome = Outcome::FaceDataDeleted { templates: deleted, at };
@@ -305,9 +321,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let mut events = Vec::new();
         if now >= self.next_purge {
             self.store.purge(&self.settings.notice.retention, self.unix(now))?;
-            self.gallery = self.store.gallery(self.unix(now))?;
+            self.reload_gallery(now, &mut events)?;
             self.next_purge = now + PURGE_EVERY_MS;
         }
+        self.notice_changes(now, &mut events)?;
         for door_event in self.door.poll(now)? {
             let alarm = match door_event {
                 DoorEvent::HeldOpen => Some(AuditKind::DoorHeldOpen),
@@ -317,9 +334,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             };
             if let Some(kind) = alarm {
                 self.store.audit(Chain::Admin, self.unix(now), kind, "door", "")?;
-                let at = crate::dates::format_time(self.unix(now));
-                self.alarms.push_front(format!("{at}  {door_event:?}"));
-                self.alarms.truncate(admin::ALARMS_SHOWN);
+                self.alarm(now, &format!("{door_event:?}"), &mut events);
             }
             events.push(Event::Door { what: format!("{door_event:?}") });
         }
@@ -386,7 +401,14 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     }
                 }
                 let who = resident.as_ref().map(|r| r.number.clone());
-                events.push(Event::Decision { method, granted: true, reason: None, resident: who });
+                let subject = resident.as_ref().map(|r| r.subject());
+                events.push(Event::Decision {
+                    method,
+                    granted: true,
+                    reason: None,
+                    resident: who,
+                    subject,
+                });
                 let name = resident
                     .as_ref()
                     .filter(|_| self.settings.gate.greet_by_name)
@@ -410,11 +432,15 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             }
             Decision::Deny(reason) => {
                 self.door.deny(now)?;
+                if attempts::counts(reason) {
+                    self.count_failure(method, now, events)?;
+                }
                 events.push(Event::Decision {
                     method,
                     granted: false,
                     reason: Some(reason),
                     resident: None,
+                    subject: None,
                 });
                 let outcome = match reason {
                     DenyReason::LockedOut { seconds } => Outcome::LockedOut { seconds },
@@ -425,6 +451,17 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 let offer = if method == Method::Face { Offer::PinOrCard } else { Offer::Nothing };
                 self.show_result(false, outcome, offer, now, events)
             }
+        }
+    }
+
+    /// An alarm for the admin menu (newest first; the caller audits it). The screen changes
+    /// when the admin menu is open.
+    fn alarm(&mut self, now: u64, what: &str, events: &mut Vec<Event>) {
+        let at = crate::dates::format_time(self.unix(now));
+        self.alarms.push_front(format!("{at}  {what}"));
+        self.alarms.truncate(admin::ALARMS_SHOWN);
+        if matches!(self.screen, Screen::Admin { .. }) {
+            self.show_admin_menu(events);
         }
     }
 

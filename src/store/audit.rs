@@ -75,6 +75,10 @@ pub enum AuditKind {
     FaceEnrolled,
     /// A face template was deleted.
     TemplateDeleted,
+    /// A template row could not be used (wrong length, unknown model) and was left out.
+    TemplateDamaged,
+    /// The card reader or the face camera locked after repeated failures.
+    AttemptsLocked,
 }
 
 impl AuditKind {
@@ -101,6 +105,8 @@ impl AuditKind {
             AuditKind::CardPinPolicy => "card_pin_policy",
             AuditKind::FaceEnrolled => "face_enrolled",
             AuditKind::TemplateDeleted => "template_deleted",
+            AuditKind::TemplateDamaged => "template_damaged",
+            AuditKind::AttemptsLocked => "attempts_locked",
         }
     }
 }

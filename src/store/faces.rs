@@ -10,6 +10,13 @@ use super::{Result, Store, StoreError};
 use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, ResidentPair, TemplateKey};
 use crate::vision::Embedding;
 
+/// A template row the gallery could not use, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DamagedTemplate {
+    pub id: i64,
+    pub reason: &'static str,
+}
+
 /// A template's bookkeeping (never its vector).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredTemplate {
@@ -55,24 +62,32 @@ impl Store {
         Ok(id)
     }
 
-    /// The templates of residents whose access is valid at `now`, ready to match.
-    pub fn gallery(&self, now: i64) -> Result<Gallery> {
+    /// The templates of residents whose access is valid at `now`, ready to match. A damaged
+    /// row (a vector of the wrong length, a model this build does not know) is left out and
+    /// named in the second list, so one bad row never stops the gate.
+    pub fn gallery(&self, now: i64) -> Result<(Gallery, Vec<DamagedTemplate>)> {
         let mut stmt = self.conn.prepare(
-            "SELECT t.id, t.resident_id, t.salt, t.vector FROM templates t JOIN residents r ON r.id = t.resident_id
+            "SELECT t.id, t.resident_id, t.salt, t.vector, t.model FROM templates t JOIN residents r ON r.id = t.resident_id
              WHERE r.status = 'active' AND (r.valid_from IS NULL OR r.valid_from <= ?1)
-               AND (r.valid_until IS NULL OR r.valid_until > ?1) AND t.model = ?2",
+               AND (r.valid_until IS NULL OR r.valid_until > ?1)",
         )?;
         let mut gallery = Gallery::default();
-        let mut rows = stmt.query(params![now, MODEL])?;
+        let mut damaged = Vec::new();
+        let mut rows = stmt.query(params![now])?;
         while let Some(row) = rows.next()? {
             let (id, resident): (i64, i64) = (row.get(0)?, row.get(1)?);
             let (salt, vector): (Vec<u8>, Vec<u8>) = (row.get(2)?, row.get(3)?);
-            let template = ProtectedTemplate::from_bytes(&salt, &vector).ok_or_else(|| {
-                StoreError::Invalid(format!("template {id} is damaged (wrong length)"))
-            })?;
-            gallery.insert(self.template_key(), id, resident, &template);
+            let model: String = row.get(4)?;
+            if model != MODEL {
+                damaged.push(DamagedTemplate { id, reason: "unknown model" });
+                continue;
+            }
+            match ProtectedTemplate::from_bytes(&salt, &vector) {
+                Some(template) => gallery.insert(self.template_key(), id, resident, &template),
+                None => damaged.push(DamagedTemplate { id, reason: "wrong length" }),
+            }
         }
-        Ok(gallery)
+        Ok((gallery, damaged))
     }
 
     /// A resident's templates (bookkeeping only).

@@ -28,7 +28,7 @@ use register_fields::FieldKey;
 pub use audit::{AuditEntry, AuditKind, Chain};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
 pub use credentials::CredentialRootStatus;
-pub use faces::StoredTemplate;
+pub use faces::{DamagedTemplate, StoredTemplate};
 pub use residents::{NewResident, Resident, ResidentStatus};
 pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
 
@@ -201,6 +201,13 @@ impl Store {
         };
         store.seal_clear_register()?;
         Ok(store)
+    }
+
+    /// A number that changes whenever another connection (the CLI, another process) commits
+    /// to the database: SQLite's `PRAGMA data_version`, a cheap read with no I/O when nothing
+    /// changed. The gate checks it on every turn and reloads what it caches.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     pub fn path(&self) -> &Path {

@@ -15,8 +15,9 @@ pub struct FrameResult {
     pub face: Option<Detection>,
     /// The embedding when the quality gate passed, else why it did not.
     pub probe: Result<Embedding, QualityIssue>,
-    /// The passive-liveness score of the face when the engine judges liveness and the quality
-    /// gate passed; `None` also when the face is too small to judge.
+    /// The passive-liveness score of the largest face when the engine judges liveness, whatever
+    /// the quality gate says (as `eval-pad` scores it); `None` also when the face is too small
+    /// to judge.
     pub liveness: Option<f32>,
 }
 
@@ -56,8 +57,8 @@ impl FaceEngine for ModelEngine {
         let work = self.pipeline.working_frame(frame);
         let analysis = self.pipeline.analyze_working(&work)?;
         let face = quality::dominant(&analysis.faces).cloned();
-        let liveness = match (self.pad.as_mut(), &face, &analysis.outcome) {
-            (Some(pad), Some(face), Ok(_)) => {
+        let liveness = match (self.pad.as_mut(), &face) {
+            (Some(pad), Some(face)) => {
                 passive::face_score(pad, frame, work.width(), face, self.min_face_width)?
             }
             _ => None,

@@ -99,7 +99,7 @@ fn a_sweeping_guesser_gets_a_few_hundred_guesses_a_day() {
     while t < 86_400 {
         let number = format!("{}", 2000 + k % 500);
         match check_pin(&store, &rules(), &number, &pin("7391"), t).unwrap() {
-            Checked::PinLocked(seconds) => t += seconds,
+            Checked::Locked(_, seconds) => t += seconds,
             _ => {
                 checked += 1;
                 k += 1;

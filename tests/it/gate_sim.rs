@@ -77,6 +77,8 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
     let mut config = Config::default();
     config.consent.controller = "Office B".into();
     config.consent.contact = "Room 101".into();
+    // The dev photos are not live captures: the scenarios that judge liveness turn it on.
+    config.vision.liveness.mode = LivenessMode::Off;
     adjust(&mut config);
     config.paths.models = common::models_dir();
     config.store = StoreConfig {

@@ -10,6 +10,8 @@ mod cli_bringup;
 mod cli_paths;
 mod credentials_access;
 mod door_safety;
+mod gate_attempts;
+mod gate_process;
 mod gate_sim;
 mod key_custody_cli;
 mod liveness_active;

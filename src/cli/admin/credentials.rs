@@ -1,4 +1,5 @@
-//! `facegate admin pin set`, `admin card add|revoke|list`, `admin unlock`.
+//! `facegate admin pin set`, `admin card add|revoke|list`, `admin unlock` (a resident's PIN, the
+//! keypad, the card reader, the face camera).
 
 use std::io::BufRead;
 
@@ -46,8 +47,14 @@ pub struct UnlockArgs {
     /// The resident number to unlock.
     number: Option<String>,
     /// Unlock the keypad itself (after a number sweep).
-    #[arg(long, conflicts_with = "number")]
+    #[arg(long, conflicts_with_all = ["number", "card_reader", "face_camera"])]
     keypad: bool,
+    /// Unlock the card reader (after unknown cards).
+    #[arg(long, conflicts_with_all = ["number", "face_camera"])]
+    card_reader: bool,
+    /// Unlock the face camera (after faces not recognised or not live).
+    #[arg(long, conflicts_with = "number")]
+    face_camera: bool,
 }
 
 fn read_secret_line() -> anyhow::Result<String> {
@@ -112,10 +119,12 @@ pub fn card(args: CardArgs, config: &Config, operator: &str) -> anyhow::Result<(
 
 pub fn unlock(args: UnlockArgs, config: &Config, operator: &str) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
-    let lockout = match (&args.number, args.keypad) {
-        (Some(number), false) => Lockout::Resident(number),
-        (None, true) => Lockout::Keypad,
-        _ => anyhow::bail!("name a resident number, or --keypad"),
+    let lockout = match (&args.number, args.keypad, args.card_reader, args.face_camera) {
+        (Some(number), false, false, false) => Lockout::Resident(number),
+        (None, true, false, false) => Lockout::Keypad,
+        (None, false, true, false) => Lockout::CardReader,
+        (None, false, false, true) => Lockout::FaceCamera,
+        _ => anyhow::bail!("name a resident number, or --keypad, --card-reader or --face-camera"),
     };
     let lifted = manage::lift_lockout(&mut store, lockout, unix_now(), operator)?;
     println!("{}", if lifted { "lockout lifted" } else { "there was no lockout" });

@@ -154,7 +154,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         };
         let (kind, detail, outcome) = match checked {
             Checked::Pin(Some(_)) => (AuditKind::FirstFactorOk, "admin mode opened", None),
-            Checked::PinLocked(seconds) => {
+            Checked::Locked(_, seconds) => {
                 (AuditKind::AccessDenied, "admin PIN: locked", Some(Outcome::LockedOut { seconds }))
             }
             _ => (AuditKind::AccessDenied, "admin PIN: not accepted", Some(Outcome::NotAccepted)),
@@ -189,7 +189,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 self.show(consent, events);
                 Ok(())
             }
-            Checked::PinLocked(seconds) => {
+            Checked::Locked(_, seconds) => {
                 self.show_result(false, Outcome::LockedOut { seconds }, Offer::Nothing, now, events)
             }
             _ => self.show_result(false, Outcome::NotAccepted, Offer::Nothing, now, events),
@@ -285,7 +285,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             }
             Err(e) => return Err(e.into()),
         };
-        self.gallery = self.store.gallery(unix)?;
+        self.reload_gallery(now, events)?;
         let enrolled = matches!(outcome, Outcome::Enrolled { .. });
         self.show_result(enrolled, outcome, Offer::Nothing, now, events)
     }
@@ -320,7 +320,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 let operator = self.operator();
                 let templates =
                     manage::delete_face_data(&mut self.store, &number, unix, &operator)?;
-                self.gallery = self.store.gallery(unix)?;
+                self.reload_gallery(now, events)?;
                 let outcome = Outcome::TemplatesDeleted { number, templates };
                 self.show_result(true, outcome, Offer::Nothing, now, events)?;
             }

@@ -39,7 +39,9 @@ pub enum Action {
     Agree,
 }
 
-/// What happened, for the screen, the tests and the log.
+/// What happened, for the screen, the tests and the log. Serialised (the log, the journal on
+/// the device), an event carries only what the audit log carries: `resident#<id>` and kinds,
+/// never a resident's number or name (the fields marked `skip`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -48,7 +50,11 @@ pub enum Event {
         method: Method,
         granted: bool,
         reason: Option<DenyReason>,
+        /// The resident's number, for the screen and the tests.
+        #[serde(skip)]
         resident: Option<String>,
+        /// `resident#<id>`, as the audit log names them.
+        subject: Option<String>,
     },
     CameraOpened,
     CameraClosed,

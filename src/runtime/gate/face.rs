@@ -1,5 +1,10 @@
 //! The face session: the camera opened for it and its frames, the head-turn challenge when the
 //! door asks for one, passive liveness, and who the face is (1:N, or 1:1 as a second factor).
+//!
+//! Passive liveness scores each frame with the function `eval-pad` measures (the full-resolution
+//! crop, faces at least `min_face_width` wide) and decides by majority over the session's frames:
+//! the first [`PASSIVE_VOTES`] of [`PASSIVE_FRAMES`] scored frames that agree decide, live or not.
+//! Nobody is identified, nor told they are a stranger, before the face is judged live.
 
 use super::{Event, Gate, Offer, Outcome, Screen};
 use crate::access::{Checked, DenyReason, Method};
@@ -12,6 +17,10 @@ use crate::vision::engine::uses_passive;
 use crate::vision::liveness::LivenessMode;
 use crate::vision::liveness::active::{HeadTurnChallenge, Progress};
 use crate::vision::{Embedding, Frame, FrameResult, VisionError};
+
+/// Scored frames a passive decision is made over, and the majority of them that decides.
+pub const PASSIVE_FRAMES: usize = 3;
+pub const PASSIVE_VOTES: usize = PASSIVE_FRAMES / 2 + 1;
 
 /// A head-turn challenge and the resident recognised before it started.
 pub(super) struct ActiveSession {
@@ -68,11 +77,17 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         }
     }
 
+    /// Opens the camera for a face session, unless the face camera is locked after repeated
+    /// failures (then the lock is the decision, and PIN or card are offered).
     pub(super) fn open_camera(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
+        if let Some(seconds) = self.locked(Method::Face, now)? {
+            return self.conclude(Checked::Locked(Method::Face, seconds), now, events);
+        }
         if !self.start_camera(now, events)? {
             return Ok(());
         }
         let liveness = &self.settings.liveness;
+        self.passive_votes.clear();
         self.challenge =
             matches!(liveness.mode, LivenessMode::Active | LivenessMode::Both).then(|| {
                 ActiveSession {
@@ -97,6 +112,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let Some(frame) = self.next_frame(now, events)? else { return Ok(()) };
         let Ok(faces) = self.faces.as_mut() else { return Ok(()) };
         let FrameResult { face: dominant, probe, liveness } = faces.process(&frame)?;
+        let live = self.passive_vote(liveness);
+        if live == Some(false) {
+            return self.liveness_failed(now, events);
+        }
         if let Some(active) = self.challenge.as_mut() {
             // The head turns away from frontal during the challenge, so every detected face
             // counts, whatever the quality gate says about it.
@@ -108,6 +127,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 Progress::Passed => {}
                 _ => {
                     if active.first.is_none()
+                        && live == Some(true)
                         && let Ok(first) = &probe
                     {
                         let found = self.identify(first);
@@ -134,11 +154,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 return Ok(());
             }
         };
-        let liveness_config = &self.settings.liveness;
-        if uses_passive(liveness_config.mode)
-            && !liveness.is_some_and(|score| score >= liveness_config.threshold)
-        {
-            return self.liveness_failed(now, events);
+        if live.is_none() {
+            // Still judging: the next frames vote.
+            self.show(Screen::Face { guidance: None, prompt: None }, events);
+            return Ok(());
         }
         let mut resident = self.identify(&probe);
         if let Some(active) = self.challenge.take()
@@ -152,6 +171,27 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             self.store.touch_template(template, self.unix(now))?;
         }
         self.conclude(Checked::Face(resident.map(|r| r.0)), now, events)
+    }
+
+    /// Counts a frame's passive score; the session's verdict so far: live, not live, or not
+    /// decided yet. Always live when the door does not use passive liveness.
+    fn passive_vote(&mut self, score: Option<f32>) -> Option<bool> {
+        let config = &self.settings.liveness;
+        if !uses_passive(config.mode) {
+            return Some(true);
+        }
+        if let Some(score) = score {
+            self.passive_votes.push(score >= config.threshold);
+        }
+        let live = self.passive_votes.iter().filter(|&&v| v).count();
+        let not_live = self.passive_votes.len() - live;
+        if live >= PASSIVE_VOTES {
+            Some(true)
+        } else if not_live >= PASSIVE_VOTES {
+            Some(false)
+        } else {
+            None
+        }
     }
 
     /// Who a probe is: 1:1 against the pending resident when the face is a second factor,
@@ -190,7 +230,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             granted: false,
             reason: Some(DenyReason::LivenessFailed),
             resident: None,
+            subject: None,
         });
+        self.count_failure(Method::Face, now, events)?;
         self.door.deny(now)?;
         self.show_result(false, Outcome::NotLive, Offer::PinOrCard, now, events)
     }

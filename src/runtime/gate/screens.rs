@@ -47,11 +47,14 @@ pub enum Screen {
     },
     /// Admin enrolment: the notice the resident reads and confirms, in the screen's language.
     Consent {
+        #[serde(skip)]
         number: String,
+        #[serde(skip)]
         notice: String,
     },
     /// Admin enrolment: guided capture of several good frames of the resident.
     Enrolling {
+        #[serde(skip)]
         number: String,
         captured: usize,
         needed: usize,
@@ -59,10 +62,12 @@ pub enum Screen {
     },
     /// Admin mode: "tap the new card" for a resident.
     AdminCard {
+        #[serde(skip)]
         number: String,
     },
     /// Admin mode: the keypad for a resident's new PIN (masked).
     AdminPin {
+        #[serde(skip)]
         number: String,
     },
 }
@@ -73,6 +78,7 @@ pub enum Screen {
 pub enum Outcome {
     /// Granted; the name only when the gate greets by name.
     Welcome {
+        #[serde(skip)]
         name: Option<String>,
     },
     FaceNotRecognised,
@@ -92,6 +98,7 @@ pub enum Outcome {
     PinNotChanged,
     /// Admin mode outcomes.
     Enrolled {
+        #[serde(skip)]
         number: String,
     },
     /// No frames good enough before the face timeout.
@@ -110,19 +117,23 @@ pub enum Outcome {
     /// The camera failed to open or stopped delivering frames.
     CameraFailed,
     TemplatesDeleted {
+        #[serde(skip)]
         number: String,
         templates: usize,
     },
     CardAdded {
+        #[serde(skip)]
         number: String,
     },
     CardAlreadyRegistered,
     PinReset {
+        #[serde(skip)]
         number: String,
     },
     /// Not a PIN under the configured rules, or too easy to guess.
     PinRejected,
     LockoutLifted {
+        #[serde(skip)]
         number: String,
         was_locked: bool,
     },

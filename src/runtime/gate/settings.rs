@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::AccessConfig;
-use crate::credentials::PinConfig;
+use crate::credentials::{AttemptLimits, PinConfig};
 use crate::language::Language;
 use crate::store::consent::NoticeTerms;
 use crate::templates::MatchingConfig;
@@ -18,7 +18,8 @@ pub struct GateConfig {
     pub face_timeout_ms: u64,
     /// How long the result stays on screen.
     pub result_ms: u64,
-    /// Greet a resident by name on the result screen (off: just "Welcome", for privacy).
+    /// Greet a resident by name on the result screen (off, the default: just "Welcome", for
+    /// privacy). The name is shown on the screen only, never written to the log.
     pub greet_by_name: bool,
     /// The language the screen starts in (and returns to when idle).
     pub language: Language,
@@ -38,7 +39,7 @@ impl Default for GateConfig {
         Self {
             face_timeout_ms: 10_000,
             result_ms: 4_000,
-            greet_by_name: true,
+            greet_by_name: false,
             language: Language::Zh,
             admins: Vec::new(),
             admin_timeout_ms: 60_000,
@@ -71,6 +72,7 @@ pub struct GateSettings {
     pub gate: GateConfig,
     pub access: AccessConfig,
     pub pin: PinConfig,
+    pub attempts: AttemptLimits,
     pub matching: MatchingConfig,
     pub liveness: LivenessConfig,
     /// The notice residents read, and the consent and retention rules behind it.

@@ -3,9 +3,10 @@
 //! emotion or any other attribute is ever inferred.
 //!
 //! The passive layer ([`passive`]) scores single frames with two MiniFASNet models; the active
-//! layer ([`active`]) asks for 2–3 random head turns judged from the landmarks. PAD is off
-//! for the development photo set and the simulated photo camera: those photos are not live
-//! captures, and MiniFASNet rightly rejects many of them.
+//! layer ([`active`]) asks for 2–3 random head turns judged from the landmarks. A door that
+//! offers Face runs passive liveness unless its config turns it off with a stated reason (the
+//! simulated photo camera does: its photos are not live captures, and MiniFASNet rightly
+//! rejects many of them); `run` on a device refuses `off` without one.
 
 pub mod active;
 pub mod passive;
@@ -16,8 +17,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LivenessMode {
-    #[default]
     Off,
+    #[default]
     Passive,
     Active,
     Both,
@@ -28,6 +29,8 @@ pub enum LivenessMode {
 #[serde(default, deny_unknown_fields)]
 pub struct LivenessConfig {
     pub mode: LivenessMode,
+    /// Why a door that offers Face runs with `mode = "off"`; required for that on a device.
+    pub off_reason: Option<String>,
     /// A frame passes when the mean real-probability of both models reaches this.
     pub threshold: f32,
     /// Faces narrower than this (pixels) are too small to judge.
@@ -39,7 +42,8 @@ pub struct LivenessConfig {
 impl Default for LivenessConfig {
     fn default() -> Self {
         Self {
-            mode: LivenessMode::Off,
+            mode: LivenessMode::Passive,
+            off_reason: None,
             threshold: 0.8,
             min_face_width: 80.0,
             active: active::ActiveParams::default(),
