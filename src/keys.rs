@@ -6,7 +6,8 @@
 //!
 //! The file holds two 32-byte roots. The *site key* seeds the template and audit keys and is
 //! what `admin rotate-key` replaces: templates and the audit chain can be re-keyed in place. The
-//! *credential root* seeds the PIN pepper and the card-index key and survives a rotation: PIN
+//! *credential root* seeds the PIN pepper, the card-index key and the row-MAC key (which binds
+//! each template, PIN hash and card index to its resident) and survives a rotation: PIN
 //! hashes and card indexes are one-way, so they cannot be re-keyed without every resident
 //! re-typing their PIN and re-presenting their cards (after a suspected key leak, ask for that
 //! too).
@@ -36,6 +37,8 @@ pub enum Purpose {
     CardIndex,
     /// HMAC key of the audit chain.
     AuditChain,
+    /// HMAC key binding each template, PIN hash and card index to its resident.
+    RowMac,
 }
 
 impl Purpose {
@@ -45,6 +48,7 @@ impl Purpose {
             Self::PinPepper => b"facegate/v1/pin-pepper",
             Self::CardIndex => b"facegate/v1/card-index",
             Self::AuditChain => b"facegate/v1/audit-chain",
+            Self::RowMac => b"facegate/v1/row-mac",
         }
     }
 }
@@ -140,7 +144,7 @@ impl SiteKey {
     pub fn derive(&self, purpose: Purpose) -> Key {
         let root = match purpose {
             Purpose::Template | Purpose::AuditChain => &self.site,
-            Purpose::PinPepper | Purpose::CardIndex => &self.credentials,
+            Purpose::PinPepper | Purpose::CardIndex | Purpose::RowMac => &self.credentials,
         };
         let hkdf = Hkdf::<Sha256>::new(None, &root.0);
         let mut out = [0u8; KEY_LEN];
@@ -167,8 +171,14 @@ mod tests {
     #[test]
     fn purposes_get_distinct_stable_keys() {
         let site = SiteKey::from_bytes([7; KEY_LEN]);
-        let all = [Purpose::Template, Purpose::PinPepper, Purpose::CardIndex, Purpose::AuditChain]
-            .map(|p| site.derive(p));
+        let all = [
+            Purpose::Template,
+            Purpose::PinPepper,
+            Purpose::CardIndex,
+            Purpose::AuditChain,
+            Purpose::RowMac,
+        ]
+        .map(|p| site.derive(p));
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {
                 assert_ne!(a, b);

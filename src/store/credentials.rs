@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::audit::{AuditKind, Chain, append};
+use super::row_mac::Row;
 use super::{Result, Store, StoreError};
 use crate::credentials::{CardIndex, CardUid, LockoutState, Pin, PinConfig};
 
@@ -29,12 +30,14 @@ impl Store {
     ) -> Result<()> {
         let resident = self.resident(number)?;
         let phc = self.pin_hasher(rules)?.hash(pin)?;
+        let mac = Row::Pin { resident: resident.id, phc: &phc }.mac(&self.row_key);
         let key = self.audit_key().clone();
         self.transaction(|tx| {
             tx.execute(
-                "INSERT INTO pins (resident_id, phc, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(resident_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at",
-                params![resident.id, phc, now],
+                "INSERT INTO pins (resident_id, phc, updated_at, mac) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(resident_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at,
+                 mac = excluded.mac",
+                params![resident.id, phc, now, mac],
             )?;
             append(tx, &key, Chain::Admin, now, AuditKind::PinSet, &resident.subject(), &format!("by {operator}"))
         })
@@ -58,16 +61,20 @@ impl Store {
         self.pin_hasher.get().map_or(0, |h| h.verifications())
     }
 
-    /// The resident id and PIN hash for a typed resident number, if both exist.
+    /// The resident id and PIN hash for a typed resident number, if both exist and the hash is
+    /// bound to that resident (a hash that fails its row MAC is rejected and treated as none).
     fn pin_hash(&self, number: &str) -> Result<Option<(i64, String)>> {
-        Ok(self
+        let row: Option<(i64, String, Option<Vec<u8>>)> = self
             .conn
             .query_row(
-                "SELECT r.id, p.phc FROM residents r JOIN pins p ON p.resident_id = r.id WHERE r.number = ?1",
+                "SELECT r.id, p.phc, p.mac FROM residents r JOIN pins p ON p.resident_id = r.id WHERE r.number = ?1",
                 [number],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?)
+            .optional()?;
+        let Some((resident, phc, mac)) = row else { return Ok(None) };
+        let bound = self.row_ok(&Row::Pin { resident, phc: &phc }, resident, mac.as_deref())?;
+        Ok(bound.then_some((resident, phc)))
     }
 
     /// The lockout record of a key (default when none).
@@ -134,6 +141,7 @@ impl Store {
     ) -> Result<i64> {
         let resident = self.resident(number)?;
         let index = CardIndex::of(self.card_key(), uid);
+        let mac = Row::Card { resident: resident.id, index: &index.0 }.mac(&self.row_key);
         let key = self.audit_key().clone();
         self.transaction(|tx| {
             let taken: bool =
@@ -142,8 +150,8 @@ impl Store {
                 return Err(StoreError::CardTaken);
             }
             tx.execute(
-                "INSERT INTO cards (resident_id, card_index, label, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![resident.id, &index.0[..], label, now],
+                "INSERT INTO cards (resident_id, card_index, label, created_at, mac) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![resident.id, &index.0[..], label, now, mac],
             )?;
             let id = tx.last_insert_rowid();
             append(tx, &key, Chain::Admin, now, AuditKind::CardAdded, &resident.subject(), &format!("card {id} by {operator}"))?;
@@ -176,17 +184,21 @@ impl Store {
         })
     }
 
-    /// The resident holding an active card with this UID.
+    /// The resident holding an active card with this UID, if the card row is bound to them (a
+    /// row that fails its MAC is rejected and opens nothing).
     pub(crate) fn resident_for_card(&self, uid: &CardUid) -> Result<Option<i64>> {
         let index = CardIndex::of(self.card_key(), uid);
-        Ok(self
+        let row: Option<(i64, i64, Option<Vec<u8>>)> = self
             .conn
             .query_row(
-                "SELECT resident_id FROM cards WHERE card_index = ?1 AND revoked_at IS NULL",
+                "SELECT id, resident_id, mac FROM cards WHERE card_index = ?1 AND revoked_at IS NULL",
                 [&index.0[..]],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?)
+            .optional()?;
+        let Some((id, resident, mac)) = row else { return Ok(None) };
+        let bound = self.row_ok(&Row::Card { resident, index: &index.0 }, id, mac.as_deref())?;
+        Ok(bound.then_some(resident))
     }
 
     /// A resident's cards.

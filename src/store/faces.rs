@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::audit::{AuditKind, Chain, append};
 use super::consent::{self, ConsentGrant};
+use super::row_mac::{Rejected, Row};
 use super::{Result, Store, StoreError};
+use crate::keys::Key;
 use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, ResidentPair, TemplateKey};
 use crate::vision::Embedding;
 
@@ -34,6 +36,9 @@ impl Store {
     ) -> Result<i64> {
         let resident = self.resident(number)?;
         let template = ProtectedTemplate::protect(self.template_key(), embedding);
+        let vector = template.vector_bytes();
+        let row = Row::Template { resident: resident.id, salt: &template.salt, vector: &vector, model: MODEL };
+        let mac = row.mac(&self.row_key);
         let key = self.audit_key().clone();
         let id = self.transaction(|tx| {
             if let Some(grant) = consent {
@@ -44,8 +49,8 @@ impl Store {
                 return Err(StoreError::GuardianConsentRequired(number.to_owned()));
             }
             tx.execute(
-                "INSERT INTO templates (resident_id, consent_id, salt, vector, model, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![resident.id, record.id, &template.salt[..], template.vector_bytes(), MODEL, now],
+                "INSERT INTO templates (resident_id, consent_id, salt, vector, model, created_at, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![resident.id, record.id, &template.salt[..], vector, MODEL, now, mac],
             )?;
             let id = tx.last_insert_rowid();
             append(tx, &key, Chain::Admin, now, AuditKind::FaceEnrolled, &resident.subject(), &format!("template {id}"))?;
@@ -54,10 +59,12 @@ impl Store {
         Ok(id)
     }
 
-    /// The templates of residents whose access is valid at `now`, ready to match.
+    /// The templates of residents whose access is valid at `now`, ready to match. A damaged
+    /// row (wrong length, a vector not of unit norm, a MAC that fails) is skipped and rejected
+    /// (see [`super::row_mac`]).
     pub fn gallery(&self, now: i64) -> Result<Gallery> {
         let mut stmt = self.conn.prepare(
-            "SELECT t.id, t.resident_id, t.salt, t.vector FROM templates t JOIN residents r ON r.id = t.resident_id
+            "SELECT t.id, t.resident_id, t.salt, t.vector, t.mac FROM templates t JOIN residents r ON r.id = t.resident_id
              WHERE r.status = 'active' AND (r.valid_from IS NULL OR r.valid_from <= ?1)
                AND (r.valid_until IS NULL OR r.valid_until > ?1) AND t.model = ?2",
         )?;
@@ -65,13 +72,32 @@ impl Store {
         let mut rows = stmt.query(params![now, MODEL])?;
         while let Some(row) = rows.next()? {
             let (id, resident): (i64, i64) = (row.get(0)?, row.get(1)?);
-            let (salt, vector): (Vec<u8>, Vec<u8>) = (row.get(2)?, row.get(3)?);
-            let template = ProtectedTemplate::from_bytes(&salt, &vector).ok_or_else(|| {
-                StoreError::Invalid(format!("template {id} is damaged (wrong length)"))
-            })?;
-            gallery.insert(self.template_key(), id, resident, &template);
+            if let Some(template) = self.checked_template(id, resident, row)? {
+                gallery.insert(self.template_key(), id, resident, &template);
+            }
         }
         Ok(gallery)
+    }
+
+    /// A template row (columns id, resident_id, salt, vector, mac) if it is intact and bound
+    /// to its resident; otherwise `None`, rejected.
+    fn checked_template(
+        &self,
+        id: i64,
+        resident: i64,
+        row: &rusqlite::Row,
+    ) -> Result<Option<ProtectedTemplate>> {
+        let (salt, vector, mac): (Vec<u8>, Vec<u8>, Option<Vec<u8>>) =
+            (row.get(2)?, row.get(3)?, row.get(4)?);
+        let bound = Row::Template { resident, salt: &salt, vector: &vector, model: MODEL };
+        if !self.row_ok(&bound, id, mac.as_deref())? {
+            return Ok(None);
+        }
+        let template = ProtectedTemplate::from_bytes(&salt, &vector);
+        if template.is_none() {
+            self.reject(Rejected { table: "template", id, resident })?;
+        }
+        Ok(template)
     }
 
     /// A resident's templates (bookkeeping only).
@@ -132,17 +158,16 @@ impl Store {
     /// How close enrolled residents are to each other (see [`templates::closest_pairs`]), and
     /// how many residents have a template.
     pub(crate) fn closest_pairs(&self) -> Result<(usize, Vec<ResidentPair>)> {
-        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = self
-            .conn
-            .prepare("SELECT resident_id, salt, vector FROM templates ORDER BY resident_id")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut protected = Vec::with_capacity(rows.len());
-        for (resident, salt, vector) in rows {
-            let template = ProtectedTemplate::from_bytes(&salt, &vector).ok_or_else(|| {
-                StoreError::Invalid(format!("a template of resident #{resident} is damaged"))
-            })?;
-            protected.push((resident, template));
+        let mut stmt = self.conn.prepare(
+            "SELECT id, resident_id, salt, vector, mac FROM templates WHERE model = ?1 ORDER BY resident_id",
+        )?;
+        let mut rows = stmt.query([MODEL])?;
+        let mut protected = Vec::new();
+        while let Some(row) = rows.next()? {
+            let (id, resident): (i64, i64) = (row.get(0)?, row.get(1)?);
+            if let Some(template) = self.checked_template(id, resident, row)? {
+                protected.push((resident, template));
+            }
         }
         let mut residents: Vec<i64> = protected.iter().map(|t| t.0).collect();
         residents.dedup();
@@ -157,24 +182,35 @@ impl Store {
     }
 }
 
-/// Re-keys every template inside a transaction (key rotation).
+/// Re-keys every intact template inside a transaction (key rotation), with a fresh row MAC; a
+/// row that fails its MAC is left as it is (still rejected).
 pub(super) fn rekey_all(
     tx: &rusqlite::Transaction,
     old: &TemplateKey,
     new: &TemplateKey,
+    row_key: &Key,
 ) -> Result<usize> {
-    let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = tx
-        .prepare("SELECT id, salt, vector FROM templates")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, String, Option<Vec<u8>>)> = tx
+        .prepare("SELECT id, resident_id, salt, vector, model, mac FROM templates")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    for (id, salt, vector) in &rows {
-        let template = ProtectedTemplate::from_bytes(salt, vector)
-            .ok_or_else(|| StoreError::Invalid(format!("template {id} is damaged")))?;
+    let mut count = 0;
+    for (id, resident, salt, vector, model, mac) in &rows {
+        let bound = Row::Template { resident: *resident, salt, vector, model };
+        let Some(template) = ProtectedTemplate::from_bytes(salt, vector)
+            .filter(|_| bound.verifies(row_key, mac.as_deref()))
+        else {
+            continue;
+        };
         let moved = template.rekey(old, new);
+        let vector = moved.vector_bytes();
+        let mac = Row::Template { resident: *resident, salt: &moved.salt, vector: &vector, model }
+            .mac(row_key);
         tx.execute(
-            "UPDATE templates SET salt = ?1, vector = ?2 WHERE id = ?3",
-            params![&moved.salt[..], moved.vector_bytes(), id],
+            "UPDATE templates SET salt = ?1, vector = ?2, mac = ?3 WHERE id = ?4",
+            params![&moved.salt[..], vector, mac, id],
         )?;
+        count += 1;
     }
-    Ok(rows.len())
+    Ok(count)
 }

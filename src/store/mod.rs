@@ -6,14 +6,17 @@
 //! Deleting face data also checkpoints the WAL, so the deleted bytes leave the disk at once.
 
 pub mod audit;
+mod audit_file;
 pub mod consent;
 pub mod credentials;
 pub mod faces;
 pub mod residents;
 pub mod retention;
+mod row_mac;
 mod schema;
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
@@ -28,6 +31,7 @@ pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
 pub use faces::StoredTemplate;
 pub use residents::{NewResident, Resident, ResidentStatus};
 pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
+pub use row_mac::Rejected;
 
 /// `[store]`: where the data lives.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -58,6 +62,11 @@ pub enum StoreError {
     Corrupt { path: PathBuf, source: rusqlite::Error },
     #[error("database {path} has schema version {found}, newer than this facegate ({supported})")]
     TooNew { path: PathBuf, found: i64, supported: i64 },
+    #[error(
+        "database {path} holds schema objects facegate did not make ({}): someone changed it; remove them or restore a backup",
+        objects.join(", ")
+    )]
+    UnknownSchema { path: PathBuf, objects: Vec<String> },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("no resident {0}")]
@@ -94,8 +103,14 @@ pub struct Store {
     audit_key: Key,
     pin_pepper: Key,
     card_key: Key,
+    /// The key of the row MACs (see [`row_mac`]).
+    row_key: Key,
     /// Built on first use (see [`Store::pin_hasher`]).
     pin_hasher: OnceCell<PinHasher>,
+    /// Rejected rows already audited by this process.
+    reported: RefCell<HashSet<Rejected>>,
+    /// Rejected rows the gate has not shown yet.
+    alarms: RefCell<Vec<Rejected>>,
 }
 
 impl Store {
@@ -122,7 +137,7 @@ impl Store {
                 .audit_entries(None)?
                 .last()
                 .is_some_and(|e| e.kind == AuditKind::KeyRotated.as_str())
-                && store.verify_audit()?.first_broken.is_none();
+                && store.verify_audit()?.intact();
             if rotated {
                 std::fs::rename(&pending, &config.key_file)
                     .map_err(|source| KeyError::Write { path: config.key_file.clone(), source })?;
@@ -154,12 +169,17 @@ impl Store {
         let corrupt = |source| StoreError::Corrupt { path: path.to_owned(), source };
         conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
         for (name, value) in
-            [("synchronous", "FULL"), ("secure_delete", "ON"), ("foreign_keys", "ON")]
+            [("synchronous", "FULL"), ("secure_delete", "ON"), ("trusted_schema", "OFF")]
         {
             conn.pragma_update(None, name, value).map_err(corrupt)?;
         }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn, path)?;
+        migrate(&mut conn, path, key)?;
+        let objects = schema::unexpected(&conn)?;
+        if !objects.is_empty() {
+            return Err(StoreError::UnknownSchema { path: path.to_owned(), objects });
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(Store {
             conn,
             path: path.to_owned(),
@@ -167,7 +187,10 @@ impl Store {
             audit_key: key.derive(Purpose::AuditChain),
             pin_pepper: key.derive(Purpose::PinPepper),
             card_key: key.derive(Purpose::CardIndex),
+            row_key: key.derive(Purpose::RowMac),
             pin_hasher: OnceCell::new(),
+            reported: RefCell::default(),
+            alarms: RefCell::default(),
         })
     }
 
@@ -219,8 +242,9 @@ impl Store {
         let new_audit_key = new_key.derive(Purpose::AuditChain);
         let old_template_key = self.template_key.clone();
         let old_audit_key = self.audit_key.clone();
+        let row_key = self.row_key.clone();
         let count = self.transaction(|tx| {
-            let count = faces::rekey_all(tx, &old_template_key, &new_template_key)?;
+            let count = faces::rekey_all(tx, &old_template_key, &new_template_key, &row_key)?;
             audit::rechain(tx, &old_audit_key, &new_audit_key)?;
             audit::append(
                 tx,
@@ -240,7 +264,10 @@ impl Store {
     }
 }
 
-fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+/// Brings the schema up to date, one transaction per version. Foreign keys are off meanwhile
+/// (a table rebuild must not cascade) and checked before the caller turns them on. Reaching
+/// [`schema::ROW_MACS_VERSION`] MACs the rows and the audit log already there.
+fn migrate(conn: &mut Connection, path: &Path, key: &SiteKey) -> Result<()> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|source| StoreError::Corrupt { path: path.to_owned(), source })?;
@@ -248,10 +275,24 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if version > supported {
         return Err(StoreError::TooNew { path: path.to_owned(), found: version, supported });
     }
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let reached = index as i64 + 1;
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        if reached == schema::ROW_MACS_VERSION {
+            row_mac::seal_existing(&tx, &key.derive(Purpose::RowMac))?;
+            audit::seal_existing(&tx, &key.derive(Purpose::AuditChain))?;
+        }
+        let dangling: bool =
+            tx.query_row("SELECT EXISTS(SELECT 1 FROM pragma_foreign_key_check)", [], |r| r.get(0))?;
+        if dangling {
+            return Err(StoreError::Invalid(format!(
+                "migration to version {reached} of {} leaves rows without their resident",
+                path.display()
+            )));
+        }
+        tx.pragma_update(None, "user_version", reached)?;
         tx.commit()?;
     }
     Ok(())
@@ -289,6 +330,35 @@ mod tests {
         Store::open(&config).unwrap();
         std::fs::remove_file(&config.database).unwrap();
         assert!(matches!(Store::open(&config), Err(StoreError::Missing { .. })));
+    }
+
+    #[test]
+    fn the_row_mac_migration_seals_existing_rows_and_later_edits_are_rejected() {
+        let key = SiteKey::from_bytes([5; KEY_LEN]);
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &schema::MIGRATIONS[..schema::ROW_MACS_VERSION as usize - 1] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO residents (number, name, unit, created_at) VALUES ('1201', 'A', 'u', 0), ('1202', 'B', 'u', 0);
+             INSERT INTO pins (resident_id, phc, updated_at) VALUES (1, '$argon2id$v=19$old', 0);
+             INSERT INTO cards (resident_id, card_index, created_at) VALUES (1, x'0102', 0);",
+        )
+        .unwrap();
+        let store = Store::ready(conn, Path::new(":memory:"), &key).unwrap();
+        assert_eq!(store.pin_hash("1201").unwrap().map(|p| p.0), Some(1));
+        assert!(store.take_rejected().is_empty());
+        assert!(store.verify_audit().unwrap().intact());
+        store.conn.execute("UPDATE pins SET resident_id = 2", []).unwrap();
+        assert_eq!(store.pin_hash("1202").unwrap(), None);
+        let rejected = store.take_rejected();
+        assert_eq!(rejected, [Rejected { table: "PIN", id: 2, resident: 2 }]);
+        assert!(!rejected[0].to_string().contains("1202"), "resident numbers stay out of alarms");
+        assert_eq!(store.pin_hash("1202").unwrap(), None);
+        assert!(store.take_rejected().is_empty(), "a row is raised once per process");
+        let kinds: Vec<String> = store.audit_entries(None).unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["row_rejected"]);
     }
 
     #[test]
