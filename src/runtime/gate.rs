@@ -282,6 +282,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Advances time: retention, the face session, the result screen's timeout, the door.
     pub fn tick(&mut self, now: u64) -> Result<Vec<Event>> {
         let mut events = Vec::new();
+        if self.store.follow_rotation()? {
+            self.gallery = self.store.gallery(self.unix(now))?;
+        }
         if now >= self.next_purge {
             self.store.purge(&self.settings.retention, self.unix(now))?;
             self.gallery = self.store.gallery(self.unix(now))?;

@@ -8,13 +8,18 @@
 //!
 //! The pruning checkpoint and the *head* (the last id and both chains' last MACs) carry MACs
 //! too, so a removed prefix, a removed tail or a whole removed chain shows as well; ids after
-//! the access checkpoint run without gaps. An export holds all of it (see [`super::audit_file`]).
+//! the access checkpoint run without gaps (see [`super::audit_head`]). An export holds all of
+//! it (see [`super::audit_file`]).
 
 use hmac::{Hmac, KeyInit, Mac};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::audit_head::{
+    Checkpoint,
+    checkpoint, head, key_is_current, max_id, problems, seal_existing, write_head,
+};
 use super::{Result, Store, StoreError};
 use crate::keys::Key;
 
@@ -27,7 +32,7 @@ pub enum Chain {
 }
 
 impl Chain {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Chain::Access => "access",
             Chain::Admin => "admin",
@@ -138,125 +143,9 @@ fn mac(key: &Key, previous: &[u8], e: &AuditEntry) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-/// The MAC of a record that is not a row (checkpoint, head): a tag, then length-prefixed parts.
-fn record_mac(key: &Key, tag: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0).expect("any key length");
-    for part in std::iter::once(tag.as_bytes()).chain(parts.iter().copied()) {
-        m.update(&(part.len() as u64).to_le_bytes());
-        m.update(part);
-    }
-    m.finalize().into_bytes().to_vec()
-}
-
-/// Where the access chain was pruned: the last removed row and its MAC.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    pub chain: String,
-    pub last_id: i64,
-    pub last_mac: Vec<u8>,
-    pub at: i64,
-    pub mac: Option<Vec<u8>>,
-}
-
-impl Checkpoint {
-    fn expected_mac(&self, key: &Key) -> Vec<u8> {
-        let parts: [&[u8]; 4] =
-            [self.chain.as_bytes(), &self.last_id.to_le_bytes(), &self.last_mac, &self.at.to_le_bytes()];
-        record_mac(key, "checkpoint", &parts)
-    }
-}
-
-/// The end of the log: the last id given out and each chain's last MAC.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Head {
-    pub last_id: i64,
-    pub access_mac: Vec<u8>,
-    pub admin_mac: Vec<u8>,
-    pub mac: Vec<u8>,
-}
-
-impl Head {
-    fn expected_mac(&self, key: &Key) -> Vec<u8> {
-        record_mac(key, "head", &[&self.last_id.to_le_bytes(), &self.access_mac, &self.admin_mac])
-    }
-
-    fn chain_mac(&self, chain: Chain) -> &[u8] {
-        match chain {
-            Chain::Access => &self.access_mac,
-            Chain::Admin => &self.admin_mac,
-        }
-    }
-}
-
-pub(super) fn checkpoint(conn: &rusqlite::Connection, chain: Chain) -> Result<Option<Checkpoint>> {
-    Ok(conn
-        .query_row(
-            "SELECT chain, last_id, last_mac, at, mac FROM audit_checkpoints WHERE chain = ?1",
-            [chain.as_str()],
-            |r| Ok(Checkpoint { chain: r.get(0)?, last_id: r.get(1)?, last_mac: r.get(2)?, at: r.get(3)?, mac: r.get(4)? }),
-        )
-        .optional()?)
-}
-
-pub(super) fn head(conn: &rusqlite::Connection) -> Result<Option<Head>> {
-    Ok(conn
-        .query_row("SELECT last_id, access_mac, admin_mac, mac FROM audit_head", [], |r| {
-            Ok(Head { last_id: r.get(0)?, access_mac: r.get(1)?, admin_mac: r.get(2)?, mac: r.get(3)? })
-        })
-        .optional()?)
-}
-
-/// The MAC the rows of `chain` end on: its last row's, else its checkpoint's, else zeros.
-fn tail(conn: &rusqlite::Connection, chain: Chain) -> Result<Vec<u8>> {
-    let last: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT mac FROM audit WHERE chain = ?1 ORDER BY id DESC LIMIT 1",
-            [chain.as_str()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match last {
-        Some(mac) => Ok(mac),
-        None => Ok(checkpoint(conn, chain)?.map_or(vec![0; 32], |c| c.last_mac)),
-    }
-}
-
-/// The highest id in the rows or the checkpoints.
-fn max_id(conn: &rusqlite::Connection) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT MAX(COALESCE((SELECT MAX(id) FROM audit), 0), COALESCE((SELECT MAX(last_id) FROM audit_checkpoints), 0))",
-        [],
-        |r| r.get(0),
-    )?)
-}
-
-/// Writes the head (and re-MACs the checkpoints) from the rows as they are: the migration that
-/// brings these MACs, and key rotation.
-pub(super) fn seal_existing(tx: &Transaction, key: &Key) -> Result<()> {
-    for chain in [Chain::Access, Chain::Admin] {
-        if let Some(mut c) = checkpoint(tx, chain)? {
-            c.mac = Some(c.expected_mac(key));
-            tx.execute("UPDATE audit_checkpoints SET mac = ?1 WHERE chain = ?2", params![c.mac, c.chain])?;
-        }
-    }
-    let (access_mac, admin_mac) = (tail(tx, Chain::Access)?, tail(tx, Chain::Admin)?);
-    write_head(tx, key, max_id(tx)?, access_mac, admin_mac)
-}
-
-fn write_head(tx: &Transaction, key: &Key, last_id: i64, access_mac: Vec<u8>, admin_mac: Vec<u8>) -> Result<()> {
-    let mut head = Head { last_id, access_mac, admin_mac, mac: Vec::new() };
-    head.mac = head.expected_mac(key);
-    tx.execute(
-        "INSERT INTO audit_head (id, last_id, access_mac, admin_mac, mac) VALUES (1, ?1, ?2, ?3, ?4)
-         ON CONFLICT(id) DO UPDATE SET last_id = excluded.last_id, access_mac = excluded.access_mac,
-         admin_mac = excluded.admin_mac, mac = excluded.mac",
-        params![head.last_id, head.access_mac, head.admin_mac, head.mac],
-    )?;
-    Ok(())
-}
-
 /// Appends a row inside a transaction. It chains onto the head, not onto whatever rows remain,
-/// so rows removed from the end stay visible after the next append.
+/// so rows removed from the end stay visible after the next append; with a key another process
+/// rotated away it refuses ([`StoreError::KeyRotated`]).
 pub(crate) fn append(
     tx: &Transaction,
     key: &Key,
@@ -266,6 +155,9 @@ pub(crate) fn append(
     subject: &str,
     detail: &str,
 ) -> Result<()> {
+    if !key_is_current(tx, key)? {
+        return Err(StoreError::KeyRotated);
+    }
     let Some(last) = head(tx)? else {
         return Err(StoreError::Invalid(
             "the audit log's head is missing (someone removed it): run `facegate audit verify`".into(),
@@ -325,41 +217,6 @@ fn first_broken(conn: &rusqlite::Connection, key: &Key, chain: Chain) -> Result<
     Ok(None)
 }
 
-/// What is wrong besides single rows: checkpoints or head edited, rows gone from the start or
-/// the end, a chain gone, ids missing.
-fn problems(conn: &rusqlite::Connection, key: &Key) -> Result<Vec<String>> {
-    let mut found = Vec::new();
-    for chain in [Chain::Access, Chain::Admin] {
-        if let Some(c) = checkpoint(conn, chain)?
-            && c.mac.as_deref() != Some(&c.expected_mac(key)[..])
-        {
-            found.push(format!("the {} checkpoint was edited", chain.as_str()));
-        }
-    }
-    let max = max_id(conn)?;
-    match head(conn)? {
-        None => found.push("the audit head is missing".into()),
-        Some(h) if h.mac != h.expected_mac(key) => found.push("the audit head was edited".into()),
-        Some(h) => {
-            if h.last_id != max {
-                found.push(format!("the log ends at row {max}, its head at row {}", h.last_id));
-            }
-            for chain in [Chain::Access, Chain::Admin] {
-                if tail(conn, chain)? != h.chain_mac(chain) {
-                    found.push(format!("the {} chain's last rows were removed", chain.as_str()));
-                }
-            }
-        }
-    }
-    let floor = checkpoint(conn, Chain::Access)?.map_or(0, |c| c.last_id);
-    let present: i64 =
-        conn.query_row("SELECT COUNT(*) FROM audit WHERE id > ?1", [floor], |r| r.get(0))?;
-    if present != max - floor {
-        found.push(format!("{} rows after row {floor} are missing", max - floor - present));
-    }
-    Ok(found)
-}
-
 /// Recomputes every MAC under a new key (key rotation), after checking the old log.
 pub(crate) fn rechain(tx: &Transaction, old: &Key, new: &Key) -> Result<()> {
     let verification = verify(tx, old)?;
@@ -386,7 +243,8 @@ pub struct Verification {
     pub rows: usize,
     /// The first row that fails, over both chains.
     pub first_broken: Option<i64>,
-    /// What else is wrong (see [`problems`]).
+    /// What else is wrong: checkpoints or head edited, rows gone from the start or the end, a
+    /// chain gone, ids missing.
     pub problems: Vec<String>,
 }
 
@@ -461,9 +319,7 @@ impl Store {
                 .collect();
             let Some((last_id, last_mac)) = old.last().cloned() else { return Ok(0) };
             tx.execute("DELETE FROM audit WHERE chain = 'access' AND id <= ?1", [last_id])?;
-            let mut point =
-                Checkpoint { chain: "access".into(), last_id, last_mac, at: before, mac: None };
-            point.mac = Some(point.expected_mac(&key));
+            let point = Checkpoint::sealed(&key, Chain::Access, last_id, last_mac, before);
             tx.execute(
                 "INSERT INTO audit_checkpoints (chain, last_id, last_mac, at, mac) VALUES ('access', ?1, ?2, ?3, ?4)
                  ON CONFLICT(chain) DO UPDATE SET last_id = excluded.last_id, last_mac = excluded.last_mac,

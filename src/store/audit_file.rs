@@ -4,7 +4,8 @@
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use super::audit::{self, AuditEntry, Chain, Checkpoint, Head, Verification};
+use super::audit::{self, AuditEntry, Chain, Verification};
+use super::audit_head::{self, Checkpoint, Head};
 use super::{Result, Store, StoreError};
 
 /// One line of an export.
@@ -41,9 +42,9 @@ impl Store {
         all.sort_by_key(|(entry, _)| entry.id);
         lines.extend(all.into_iter().map(|(entry, mac)| ExportLine::Row { entry, mac }));
         for chain in [Chain::Access, Chain::Admin] {
-            lines.extend(audit::checkpoint(&self.conn, chain)?.map(ExportLine::Checkpoint));
+            lines.extend(audit_head::checkpoint(&self.conn, chain)?.map(ExportLine::Checkpoint));
         }
-        lines.extend(audit::head(&self.conn)?.map(ExportLine::Head));
+        lines.extend(audit_head::head(&self.conn)?.map(ExportLine::Head));
         Ok(lines)
     }
 

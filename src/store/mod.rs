@@ -7,6 +7,7 @@
 
 pub mod audit;
 mod audit_file;
+mod audit_head;
 pub mod consent;
 pub mod credentials;
 pub mod faces;
@@ -19,7 +20,7 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, Transaction};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::{PinError, PinHasher};
@@ -67,6 +68,8 @@ pub enum StoreError {
         objects.join(", ")
     )]
     UnknownSchema { path: PathBuf, objects: Vec<String> },
+    #[error("the site key was rotated by another process and no key file here fits the database")]
+    KeyRotated,
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("no resident {0}")]
@@ -99,6 +102,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The key file this store was opened with, to follow a rotation (see
+    /// [`Store::follow_rotation`]); none for a store opened with a key in hand.
+    key_file: Option<PathBuf>,
     template_key: TemplateKey,
     audit_key: Key,
     pin_pepper: Key,
@@ -141,13 +147,35 @@ impl Store {
             if rotated {
                 std::fs::rename(&pending, &config.key_file)
                     .map_err(|source| KeyError::Write { path: config.key_file.clone(), source })?;
-                return Ok(store);
+                return Ok(Store { key_file: Some(config.key_file.clone()), ..store });
             }
             std::fs::remove_file(&pending)
                 .map_err(|source| KeyError::Write { path: pending.clone(), source })?;
         }
         let key = SiteKey::load(&config.key_file)?;
-        Self::open_with_key(&config.database, &key)
+        let mut store = Self::open_with_key(&config.database, &key)?;
+        store.key_file = Some(config.key_file.clone());
+        Ok(store)
+    }
+
+    /// Picks up a key rotation another process (`admin rotate-key`) committed: when the
+    /// database's key id is no longer this store's, the keys are reloaded from the new key file
+    /// (or its `.new` file, between the commit and the rename). Returns whether keys changed;
+    /// the caller reloads its gallery then.
+    pub fn follow_rotation(&mut self) -> Result<bool> {
+        if audit_head::key_is_current(&self.conn, &self.audit_key)? {
+            return Ok(false);
+        }
+        let file = self.key_file.clone().ok_or(StoreError::KeyRotated)?;
+        for candidate in [pending_key_path(&file), file] {
+            let Ok(key) = SiteKey::load(&candidate) else { continue };
+            if audit_head::key_is_current(&self.conn, &key.derive(Purpose::AuditChain))? {
+                self.template_key = TemplateKey::from_site(&key);
+                self.audit_key = key.derive(Purpose::AuditChain);
+                return Ok(true);
+            }
+        }
+        Err(StoreError::KeyRotated)
     }
 
     /// Opens an existing database with a given key.
@@ -183,6 +211,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_owned(),
+            key_file: None,
             template_key: TemplateKey::from_site(key),
             audit_key: key.derive(Purpose::AuditChain),
             pin_pepper: key.derive(Purpose::PinPepper),
@@ -217,12 +246,13 @@ impl Store {
         Ok(self.pin_hasher.get_or_init(|| hasher))
     }
 
-    /// Runs `f` in one transaction: all of it is written, or none.
+    /// Runs `f` in one write transaction (taken at once, so no other process commits between
+    /// its reads and its writes): all of it is written, or none.
     pub(crate) fn transaction<T>(
         &mut self,
         f: impl FnOnce(&Transaction) -> Result<T>,
     ) -> Result<T> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
@@ -282,7 +312,7 @@ fn migrate(conn: &mut Connection, path: &Path, key: &SiteKey) -> Result<()> {
         tx.execute_batch(sql)?;
         if reached == schema::ROW_MACS_VERSION {
             row_mac::seal_existing(&tx, &key.derive(Purpose::RowMac))?;
-            audit::seal_existing(&tx, &key.derive(Purpose::AuditChain))?;
+            audit_head::seal_existing(&tx, &key.derive(Purpose::AuditChain))?;
         }
         let dangling: bool =
             tx.query_row("SELECT EXISTS(SELECT 1 FROM pragma_foreign_key_check)", [], |r| r.get(0))?;

@@ -4,7 +4,7 @@
 //! grants), audited once per process and handed to the gate as an alarm.
 
 use hmac::{Hmac, KeyInit, Mac};
-use rusqlite::{Transaction, params};
+use rusqlite::{Transaction, TransactionBehavior, params};
 use sha2::Sha256;
 
 use super::audit::{AuditKind, Chain, append};
@@ -92,7 +92,7 @@ impl Store {
             return Ok(());
         }
         let subject = format!("resident#{}", rejected.resident);
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let now = super::unix_now();
         let detail = rejected.to_string();
         append(&tx, &self.audit_key, Chain::Admin, now, AuditKind::RowRejected, &subject, &detail)?;

@@ -79,7 +79,8 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE residents ADD COLUMN require_card_pin INTEGER NOT NULL DEFAULT 0;",
     // 4: row MACs bind templates, PIN hashes and cards to their resident (existing rows are
     // MACed by `row_mac::seal_existing` in the same transaction); audit checkpoints carry a
-    // MAC; the audit head records the last id and both chains' last MACs, under a MAC.
+    // MAC; the audit head records the last id and both chains' last MACs, under a MAC; the
+    // site key's id lets a running gate notice a rotation by another process.
     "
     ALTER TABLE templates ADD COLUMN mac BLOB;
     ALTER TABLE pins ADD COLUMN mac BLOB;
@@ -91,6 +92,10 @@ pub const MIGRATIONS: &[&str] = &[
         access_mac BLOB NOT NULL,
         admin_mac  BLOB NOT NULL,
         mac        BLOB NOT NULL
+    );
+    CREATE TABLE site_key (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        key_id BLOB NOT NULL                 -- MAC of a fixed text under the audit key
     );
     ",
     // 5: resident ids are never reused (AUTOINCREMENT); run with foreign keys off (see

@@ -4,6 +4,8 @@ mod credentials;
 mod face;
 mod resident;
 
+use anyhow::Context;
+
 use crate::config::Config;
 use crate::keys::SiteKey;
 use crate::language::Language;
@@ -91,18 +93,29 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     }
 }
 
-/// The new key goes to `<key file>.new` first, the database is re-keyed in one transaction,
-/// then the new file replaces the old one. If the process dies in between, opening the store
-/// finds the `.new` file and keeps whichever key the database was written with.
+/// The new key goes to `<key file>.new` first (owned by the old key file's owner, the service
+/// user, even when this runs as root), the database is re-keyed in one transaction, then the
+/// new file replaces the old one. If the process dies in between, opening the store finds the
+/// `.new` file and keeps whichever key the database was written with. A running gate notices
+/// the new key id in the database before its next write and reloads its keys.
 fn rotate_key(config: &Config) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
     let pending = crate::store::pending_key_path(&config.store.key_file);
     let new_key = SiteKey::load(&config.store.key_file)?.rotated()?;
     new_key.write_new(&pending)?;
+    same_owner(&config.store.key_file, &pending)?;
     let count = store.rotate_key(&new_key, unix_now())?;
     std::fs::rename(&pending, &config.store.key_file)?;
     println!("site key replaced; {count} template(s) re-keyed. Back up the new key file now.");
     Ok(())
+}
+
+/// Gives `copy` the owner and group of `original`.
+fn same_owner(original: &std::path::Path, copy: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(original)?;
+    std::os::unix::fs::chown(copy, Some(owner.uid()), Some(owner.gid()))
+        .with_context(|| format!("cannot give {} the owner of {}", copy.display(), original.display()))
 }
 
 /// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
