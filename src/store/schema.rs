@@ -133,9 +133,11 @@ pub fn expected() -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
     objects(&conn)
 }
 
-/// The schema objects of a database, by type and name.
+/// The schema objects of a database, by type and name (without the statistics `ANALYZE` keeps).
 pub fn objects(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
-    conn.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")?
+    conn.prepare(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name",
+    )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect()
 }
