@@ -13,6 +13,7 @@ use crate::credentials::readers::ReaderConfig;
 use crate::door::{DoorConfig, DoorError};
 use crate::runtime::camera::{CameraConfig, CameraConfigError};
 use crate::runtime::gate::{GateConfig, GateConfigError, GateSettings};
+use crate::store::consent::NoticeTerms;
 use crate::store::{ConsentConfig, RetentionConfig, RetentionConfigError, StoreConfig};
 use crate::templates::MatchingConfig;
 use crate::vision::VisionConfig;
@@ -126,9 +127,13 @@ impl Config {
             pin: self.pin.clone(),
             matching: self.matching.clone(),
             liveness: self.vision.liveness.clone(),
-            consent: self.consent.clone(),
-            retention: self.retention.clone(),
+            notice: self.notice_terms(),
         }
+    }
+
+    /// What the consent notice tells residents under this configuration.
+    pub fn notice_terms(&self) -> NoticeTerms {
+        NoticeTerms::new(&self.consent, &self.retention, &self.store)
     }
 }
 

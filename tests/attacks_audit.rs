@@ -23,6 +23,7 @@ impl Site {
         let config = StoreConfig {
             database: dir.path().join("gate.db"),
             key_file: dir.path().join("site.key"),
+            ..StoreConfig::default()
         };
         std::fs::write(
             dir.path().join("gate.toml"),

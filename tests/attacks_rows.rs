@@ -52,6 +52,7 @@ impl Site {
         let config = StoreConfig {
             database: dir.path().join("gate.db"),
             key_file: dir.path().join("site.key"),
+            ..StoreConfig::default()
         };
         let mut store = Store::init(&config).unwrap();
         for number in ["1201", "1202"] {

@@ -15,8 +15,11 @@ fn pin_config() -> PinConfig {
 
 fn gate() -> (tempfile::TempDir, StoreConfig, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        StoreConfig { database: dir.path().join("gate.db"), key_file: dir.path().join("site.key") };
+    let config = StoreConfig {
+        database: dir.path().join("gate.db"),
+        key_file: dir.path().join("site.key"),
+        ..StoreConfig::default()
+    };
     let mut store = Store::init(&config).unwrap();
     let resident = NewResident {
         number: "1201".into(),

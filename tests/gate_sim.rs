@@ -75,10 +75,15 @@ fn gate() -> Fixture {
 fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
+    config.consent.controller = "Office B".into();
+    config.consent.contact = "Room 101".into();
     adjust(&mut config);
     config.paths.models = common::models_dir();
-    config.store =
-        StoreConfig { database: dir.path().join("gate.db"), key_file: dir.path().join("site.key") };
+    config.store = StoreConfig {
+        database: dir.path().join("gate.db"),
+        key_file: dir.path().join("site.key"),
+        ..StoreConfig::default()
+    };
     config.pin = PinConfig { memory_kib: 512, iterations: 1, ..PinConfig::default() };
     let mut store = Store::init(&config.store).unwrap();
     let new = NewResident {

@@ -59,6 +59,9 @@ models = "$(pwd)/models"
 [store]
 database = "$1/gate.db"
 key_file = "$1/site.key"
+[consent]
+controller = "Building office"
+contact = "Room 101"
 [vision]
 backend = "tract"
 threads = 2

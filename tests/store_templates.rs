@@ -173,8 +173,11 @@ fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
 #[test]
 fn deleted_template_bytes_are_gone_from_the_database_and_wal() {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        StoreConfig { database: dir.path().join("gate.db"), key_file: dir.path().join("site.key") };
+    let config = StoreConfig {
+        database: dir.path().join("gate.db"),
+        key_file: dir.path().join("site.key"),
+        ..StoreConfig::default()
+    };
     let mut store = Store::init(&config).unwrap();
     let faces = faces();
     add(&mut store, "1", None, None);
@@ -254,8 +257,11 @@ fn purge_deletes_unused_templates_and_moved_out_residents_on_a_simulated_clock()
 #[test]
 fn editing_an_audit_row_in_the_file_is_detected_at_that_row() {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        StoreConfig { database: dir.path().join("gate.db"), key_file: dir.path().join("site.key") };
+    let config = StoreConfig {
+        database: dir.path().join("gate.db"),
+        key_file: dir.path().join("site.key"),
+        ..StoreConfig::default()
+    };
     let mut store = Store::init(&config).unwrap();
     for n in 1..=4 {
         add(&mut store, &n.to_string(), None, None);
@@ -276,6 +282,7 @@ fn child_enrols_until_killed() {
     let config = StoreConfig {
         database: db.into(),
         key_file: std::env::var_os("FACEGATE_CRASH_KEY").unwrap().into(),
+        ..StoreConfig::default()
     };
     let mut store = Store::open(&config).unwrap();
     let face = Embedding::from_raw([0.1; EMBEDDING_DIM]).unwrap();
@@ -287,8 +294,11 @@ fn child_enrols_until_killed() {
 #[test]
 fn killing_the_process_mid_enrolment_leaves_whole_enrolments_only() {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        StoreConfig { database: dir.path().join("gate.db"), key_file: dir.path().join("site.key") };
+    let config = StoreConfig {
+        database: dir.path().join("gate.db"),
+        key_file: dir.path().join("site.key"),
+        ..StoreConfig::default()
+    };
     let mut store = Store::init(&config).unwrap();
     add(&mut store, "1", None, None);
     drop(store);

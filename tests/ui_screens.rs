@@ -12,7 +12,6 @@ use facegate::language::Language;
 use facegate::runtime::gate::{AdminTask, FaceTile, FaceUnavailable, Offer, Outcome};
 use facegate::runtime::{Action, Screen};
 use facegate::store::consent::notice;
-use facegate::store::{ConsentConfig, RetentionConfig};
 use facegate::ui::{GateWindow, connect, headless, select_language, show};
 use facegate::vision::QualityIssue;
 use facegate::vision::liveness::active::Turn;
@@ -58,7 +57,11 @@ fn keypad(title: Msg, shown: Msg) -> Want {
 }
 
 fn screens() -> Vec<(&'static str, Screen, Want)> {
-    let notice = |lang| notice(lang, &ConsentConfig::default(), &RetentionConfig::default());
+    let mut config = facegate::config::Config::default();
+    config.consent.controller = "Property management office, Building 3".into();
+    config.consent.contact = "Office, ground floor, 9:00-18:00".into();
+    let terms = config.notice_terms();
+    let notice = |lang| notice(lang, &terms);
     let idle = |face| Screen::Idle { face };
     let unavailable = |why| idle(FaceTile::Unavailable(why));
     let result = |granted, outcome, offer| Screen::Result { granted, outcome, offer };

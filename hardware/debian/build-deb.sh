@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package from a built binary:
 #   hardware/debian/build-deb.sh BINARY ARCH OUT_DIR      (ARCH: arm64 for the Pi, amd64)
-# Installs /usr/bin/facegate, the systemd unit, the udev rules, /etc/facegate/facegate.toml (the
+# Installs /usr/bin/facegate, the systemd unit, the hardware watchdog's drop-in, the udev rules, /etc/facegate/facegate.toml (the
 # Pi 4 sample; a conffile), the other samples, and the models' manifest and fetch scripts (the
 # models themselves are fetched on the device: they are not ours to redistribute in a package).
 set -euo pipefail
@@ -14,6 +14,8 @@ trap 'rm -rf "$root"' EXIT
 
 install -D -m 0755 "$binary" "$root/usr/bin/facegate"
 install -D -m 0644 "$repo/hardware/facegate.service" "$root/lib/systemd/system/facegate.service"
+install -D -m 0644 "$repo/hardware/facegate-watchdog.conf" \
+    "$root/usr/lib/systemd/system.conf.d/facegate-watchdog.conf"
 install -D -m 0644 "$repo/hardware/99-facegate.rules" "$root/lib/udev/rules.d/99-facegate.rules"
 install -D -m 0640 "$repo/hardware/pi4-usb-wiegand.toml" "$root/etc/facegate/facegate.toml"
 for file in pi4-usb-wiegand.toml pi5-camera-rc522.toml config.txt WIRING.md BOM.md wiring.svg; do

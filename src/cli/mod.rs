@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod bench;
+mod door_bench;
 mod eval;
 mod eval_pad;
 mod init;

@@ -2,29 +2,33 @@
 //! and a simulated card reader; `--script FILE` runs a scenario headless and prints every event
 //! as a JSON line (the base of the end-to-end tests); without a script, commands are read from
 //! standard input (see `runtime::script` for the commands).
+//!
+//! Every mode claims the door and drives the strike locked before it opens the store, the key
+//! or the models, so a gate that cannot start (a damaged database, say) leaves the door locked.
+//! Every mode but the scripted one runs the door on its own thread with its watchdog.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use crate::config::Config;
 use crate::credentials::readers::CardReader;
 use crate::credentials::{CardUid, Pin};
-use crate::door::{DoorController, SimGpio};
+use crate::door::{DoorController, DoorPort, DoorThread};
 use crate::language::Language;
 use crate::manage;
 use crate::pi::{RppalGpio, open_reader};
 #[cfg(not(feature = "camera"))]
 use crate::runtime::camera::{NO_CAMERA, NoCamera};
+use crate::runtime::gate::FaceUnavailable;
 use crate::runtime::notify::Notifier;
 use crate::runtime::script::Simulation;
 #[cfg(feature = "camera")]
 use crate::runtime::webcam::Webcam;
-use crate::runtime::gate::FaceUnavailable;
 use crate::runtime::{Event, FrameSource, Gate, PhotoCamera, device};
 use crate::store::{ConsentGrant, NewResident, Store, unix_now};
 use crate::vision::evaluation::scan;
@@ -52,35 +56,44 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     if !args.sim {
         return on_the_device(config, args.headless);
     }
-    if let Some(photos) = &args.demo
+    let gpio = config.door.sim_gpio()?;
+    let controller = DoorController::new(gpio.clone(), config.door.clone(), 0)?;
+    if let Some(script) = &args.script {
+        let text = std::fs::read_to_string(script)
+            .with_context(|| format!("cannot read {}", script.display()))?;
+        let gate = simulated_gate(config, args.demo.as_deref(), controller)?;
+        let base = script.parent().unwrap_or(Path::new("."));
+        let mut sim = Simulation::new(gate, gpio, base);
+        for line in text.lines() {
+            print_events(&sim.run_line(line)?)?;
+        }
+        return Ok(());
+    }
+    let door = DoorThread::spawn(controller);
+    let sim =
+        Simulation::new(simulated_gate(config, args.demo.as_deref(), door)?, gpio, Path::new("."));
+    if args.headless { interactive(sim) } else { windows(sim, args.demo.as_deref()) }
+}
+
+/// The simulator's gate around a door that is already locked: the store (made with demo
+/// residents first when asked), the face models and the photo camera.
+fn simulated_gate<D: DoorPort>(
+    config: &Config,
+    demo: Option<&Path>,
+    door: D,
+) -> anyhow::Result<Gate<PhotoCamera, D>> {
+    if let Some(photos) = demo
         && !config.store.database.exists()
     {
         make_demo_residents(config, photos)?;
     }
     let store = Store::open(&config.store)?;
     let faces = face_engine(config);
-    let gpio = SimGpio::default();
-    let door = DoorController::new(gpio.clone(), config.door.clone(), 0)?;
-    let gate =
-        Gate::new(config.gate_settings(), store, faces, PhotoCamera::default(), door, unix_now())?;
-    match &args.script {
-        Some(script) => {
-            let text = std::fs::read_to_string(script)
-                .with_context(|| format!("cannot read {}", script.display()))?;
-            let base = script.parent().unwrap_or(Path::new("."));
-            let mut sim = Simulation::new(gate, gpio, base);
-            for line in text.lines() {
-                print_events(&sim.run_line(line)?)?;
-            }
-        }
-        None if args.headless => interactive(Simulation::new(gate, gpio, Path::new(".")))?,
-        None => windows(Simulation::new(gate, gpio, Path::new(".")), args.demo.as_deref())?,
-    }
-    Ok(())
+    Ok(Gate::new(config.gate_settings(), store, faces, PhotoCamera::default(), door, unix_now())?)
 }
 
 #[cfg(feature = "window")]
-fn windows(sim: Simulation, photos: Option<&Path>) -> anyhow::Result<()> {
+fn windows(sim: Simulation<DoorThread>, photos: Option<&Path>) -> anyhow::Result<()> {
     let mut people = match photos {
         Some(photos) => demo_people(photos)?,
         None => Vec::new(),
@@ -90,7 +103,7 @@ fn windows(sim: Simulation, photos: Option<&Path>) -> anyhow::Result<()> {
 }
 
 #[cfg(not(feature = "window"))]
-fn windows(_: Simulation, _: Option<&Path>) -> anyhow::Result<()> {
+fn windows(_: Simulation<DoorThread>, _: Option<&Path>) -> anyhow::Result<()> {
     anyhow::bail!("this build has no window: rebuild with `--features window`, or add --headless")
 }
 
@@ -124,18 +137,19 @@ const DEMO_RESIDENTS: usize = 4;
 /// The gate on the Pi: GPIO door, the configured reader, the camera and the touchscreen (none
 /// with `--headless`: a door with a reader only), systemd's watchdog (see `runtime::device`).
 /// Events go to standard output, which the unit sends to the journal. SIGTERM (`systemctl stop`)
-/// ends the loop, and dropping the door controller locks the strike.
+/// ends the loop, and stopping the door thread locks the strike.
 fn on_the_device(config: &Config, headless: bool) -> anyhow::Result<()> {
     if !headless {
         // SAFETY: set before any thread exists; Slint's linuxkms backend reads it at start.
         unsafe { std::env::set_var("SLINT_KMS_ROTATION", config.gate.rotation.to_string()) };
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, stop.clone())?;
-    }
+    let controller = DoorController::new(RppalGpio::open(&config.door)?, config.door.clone(), 0)?;
+    let door = DoorThread::spawn(controller);
+    let stop = stop_on_signals()?;
     let store = Store::open(&config.store)?;
-    let door = DoorController::new(RppalGpio::open(&config.door)?, config.door.clone(), 0)?;
+    if let Some(warning) = config.store.custody().beside_data(&config.store.database) {
+        tracing::warn!("{warning}");
+    }
     let mut reader = open_reader(&config.reader)?;
     let (camera, faces) = device_camera(config);
     let mut gate = Gate::new(config.gate_settings(), store, faces, camera, door, unix_now())?;
@@ -182,7 +196,7 @@ fn device_camera(_: &Config) -> (NoCamera, Result<Box<dyn FaceEngine>, FaceUnava
 
 #[cfg(any(feature = "window", feature = "kms"))]
 fn touchscreen<C: FrameSource + 'static>(
-    gate: Gate<C, DoorController<RppalGpio>>,
+    gate: Gate<C, DoorThread>,
     reader: Box<dyn CardReader>,
     notifier: Notifier,
     stop: Arc<AtomicBool>,
@@ -193,7 +207,7 @@ fn touchscreen<C: FrameSource + 'static>(
 
 #[cfg(not(any(feature = "window", feature = "kms")))]
 fn touchscreen<C: FrameSource>(
-    _: Gate<C, DoorController<RppalGpio>>,
+    _: Gate<C, DoorThread>,
     _: Box<dyn CardReader>,
     _: Notifier,
     _: Arc<AtomicBool>,
@@ -211,15 +225,40 @@ fn print_events(events: &[(u64, crate::runtime::Event)]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn interactive(mut sim: Simulation) -> anyhow::Result<()> {
+/// SIGTERM (`systemctl stop`, `kill`) and SIGINT set the flag: the loop ends and the door locks.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    Ok(stop)
+}
+
+/// The simulated gate driven from standard input, its clock following the real one (ticked at
+/// least every 50 ms, so door events are printed as they happen), until end of input or SIGTERM.
+fn interactive<D: DoorPort>(mut sim: Simulation<D>) -> anyhow::Result<()> {
     eprintln!(
-        "simulated gate: tap face|pin|card|cancel, type DIGITS, card NUMBER, show PHOTO|nobody, door open|closed, exit press|release, wait MS; Ctrl-D ends"
+        "simulated gate: tap face|pin|card|cancel, type DIGITS, card NUMBER, show PHOTO|nobody, door open|closed, exit press|release, fire closed|open, wait MS; Ctrl-D ends"
     );
+    let stop = stop_on_signals()?;
+    let (lines, inbox) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let start = Instant::now();
-    for line in std::io::stdin().lock().lines() {
-        let line = line?;
+    while !stop.load(Ordering::Relaxed) {
+        let received = inbox.recv_timeout(Duration::from_millis(50));
         let elapsed = start.elapsed().as_millis() as u64;
         print_events(&sim.run_line(&format!("at {}", elapsed.max(sim.now)))?)?;
+        let line = match received {
+            Ok(line) => line?,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let command = match line.trim().strip_prefix("wait ") {
             Some(ms) => format!(
                 "at {}",
@@ -242,8 +281,7 @@ fn make_demo_residents(config: &Config, photos: &Path) -> anyhow::Result<()> {
     let mut faces = FacePipeline::load(&config.paths.models, &config.vision)?;
     let images = scan(photos)?;
     let now = unix_now();
-    let consent =
-        ConsentGrant::read(Language::En, &config.consent, &config.retention, "demo", None);
+    let consent = ConsentGrant::read(Language::En, &config.notice_terms(), "demo", None)?;
     let mut made = 0;
     for identity in demo_identities(&images) {
         let own = images.iter().filter(|i| i.identity == identity);

@@ -102,7 +102,7 @@ fn door_check<G: Gpio>(
         "door {}, exit button {}, fire {}",
         if read(Input::DoorContact)? { "open" } else { "closed" },
         if read(Input::ExitButton)? { "pressed" } else { "released" },
-        if read(Input::Fire)? { "ACTIVE" } else { "clear" },
+        if config.door.fire_signalled(read(Input::Fire)?) { "ACTIVE" } else { "clear" },
     );
     if !pulse {
         return Ok(format!("{inputs}; relay not pulsed (add --pulse)"));

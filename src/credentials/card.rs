@@ -25,7 +25,7 @@ impl CardUid {
         (1..=16).contains(&bytes.len()).then_some(Self(bytes))
     }
 
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 }

@@ -4,7 +4,8 @@
 //! Locked → (grant or exit button) → Unlocked for `pulse_ms` → Locked when the door has opened
 //! and closed again, or when the pulse ends. A door open longer than `held_open_ms` raises the
 //! held-open alarm; a door opened while locked without grant or exit request raises the
-//! forced-open alarm; an active fire input unlocks (if configured) until it clears.
+//! forced-open alarm; a fire signal (an open supervised contact, or a closed normally-open one)
+//! unlocks (if configured) until it clears.
 //! The relay is set to locked on creation and on drop (also when a panic unwinds), and a
 //! [`Watchdog`] locks it when ticks stop.
 
@@ -130,7 +131,7 @@ impl<G: Gpio> DoorController<G> {
         let raw = (
             self.gpio.read(Input::DoorContact)?,
             self.gpio.read(Input::ExitButton)?,
-            self.gpio.read(Input::Fire)?,
+            self.config.fire_signalled(self.gpio.read(Input::Fire)?),
         );
 
         if let Some(fire) = self.fire_input.update(raw.2, now, debounce) {
@@ -222,9 +223,19 @@ pub struct Watchdog<G: Gpio> {
 }
 
 impl<G: Gpio> Watchdog<G> {
+    /// How often to check: four times within the limit.
+    pub fn period(&self) -> std::time::Duration {
+        std::time::Duration::from_millis((self.limit_ms / 4).max(10))
+    }
+
+    /// Whether the last tick is older than the limit at `now`.
+    pub fn stale(&self, now: u64) -> bool {
+        now.saturating_sub(self.last_tick.load(Ordering::Relaxed)) > self.limit_ms
+    }
+
     /// Locks if the last tick is older than the limit at `now`; returns whether it did.
     pub fn check(&mut self, now: u64) -> bool {
-        let stale = now.saturating_sub(self.last_tick.load(Ordering::Relaxed)) > self.limit_ms;
+        let stale = self.stale(now);
         if stale {
             let _ = self.gpio.set(Output::Strike, self.locked_level);
             let _ = self.gpio.set(Output::GreenLed, false);
@@ -236,7 +247,7 @@ impl<G: Gpio> Watchdog<G> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::door::{LockType, SimGpio};
+    use crate::door::{FireContact, LockType, SimGpio};
 
     fn door(config: DoorConfig) -> (SimGpio, DoorController<SimGpio>) {
         let sim = SimGpio::default();
@@ -301,20 +312,65 @@ mod tests {
         assert_eq!(run(&mut d, 200, 300), vec![DoorEvent::DoorOpened], "no forced-open alarm");
     }
 
+    fn fire_door(contact: FireContact) -> (SimGpio, DoorController<SimGpio>) {
+        let sim = SimGpio::default();
+        // The panel's contact as wired when all is well: closed for a supervised loop.
+        sim.drive(Input::Fire, contact == FireContact::NormallyClosed);
+        let config = DoorConfig {
+            pins: crate::door::Pins { fire: Some(24), ..Default::default() },
+            fire_contact: contact,
+            ..Default::default()
+        };
+        let controller = DoorController::new(sim.clone(), config, 0).unwrap();
+        (sim, controller)
+    }
+
     #[test]
     fn fire_unlocks_while_active() {
-        let (sim, mut d) = door(DoorConfig {
-            pins: crate::door::Pins { fire: Some(24), ..Default::default() },
-            ..Default::default()
-        });
+        let (sim, mut d) = fire_door(FireContact::NormallyOpen);
+        assert!(run(&mut d, 0, 100).is_empty());
         sim.drive(Input::Fire, true);
-        assert_eq!(run(&mut d, 0, 100), vec![DoorEvent::FireUnlocked]);
+        assert_eq!(run(&mut d, 200, 300), vec![DoorEvent::FireUnlocked]);
         sim.drive(Input::DoorContact, true);
-        let events = run(&mut d, 200, 60_000);
+        let events = run(&mut d, 400, 60_000);
         assert!(!events.contains(&DoorEvent::ForcedOpen) && !events.contains(&DoorEvent::HeldOpen));
         assert!(sim.output(Output::Strike));
         sim.drive(Input::Fire, false);
         assert!(run(&mut d, 60_010, 60_200).contains(&DoorEvent::FireCleared));
+        assert!(!sim.output(Output::Strike));
+    }
+
+    #[test]
+    fn a_supervised_fire_input_unlocks_on_a_cut_wire_and_not_on_a_short() {
+        let (sim, mut d) = fire_door(FireContact::NormallyClosed);
+        assert!(run(&mut d, 0, 500).is_empty(), "a closed loop is no fire");
+        assert!(!sim.output(Output::Strike));
+        // Shorting the two exposed wires closes the loop: it stays closed, the door locked.
+        sim.drive(Input::Fire, true);
+        assert!(run(&mut d, 600, 2_000).is_empty());
+        assert!(!sim.output(Output::Strike), "a short does not unlock a supervised input");
+        // The panel opens its contact on fire, and a cut wire reads the same: fail-safe.
+        sim.drive(Input::Fire, false);
+        assert_eq!(run(&mut d, 2_100, 2_300), vec![DoorEvent::FireUnlocked]);
+        assert!(sim.output(Output::Strike), "an open loop (fire or cut wire) unlocks");
+    }
+
+    #[test]
+    fn a_normally_open_fire_input_unlocks_on_a_short_and_not_on_a_cut_wire() {
+        let (sim, mut d) = fire_door(FireContact::NormallyOpen);
+        // A cut wire keeps the contact open: nothing happens, even if the panel signals fire.
+        assert!(run(&mut d, 0, 2_000).is_empty());
+        assert!(!sim.output(Output::Strike));
+        sim.drive(Input::Fire, true);
+        assert_eq!(run(&mut d, 2_100, 2_300), vec![DoorEvent::FireUnlocked]);
+        assert!(sim.output(Output::Strike), "a short unlocks a normally-open input");
+    }
+
+    #[test]
+    fn without_a_fire_pin_the_fire_input_is_ignored() {
+        let (sim, mut d) = door(DoorConfig::default());
+        sim.drive(Input::Fire, false);
+        assert!(run(&mut d, 0, 1_000).is_empty(), "an unwired supervised input is no fire");
         assert!(!sim.output(Output::Strike));
     }
 

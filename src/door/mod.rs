@@ -2,15 +2,20 @@
 //! state machine that fails secure.
 //!
 //! The hardware sits behind the [`Gpio`] trait: [`SimGpio`] on a PC and in tests, and
-//! [`crate::pi::RppalGpio`] on a Raspberry Pi.
+//! [`crate::pi::RppalGpio`] on a Raspberry Pi. Every real mode runs the controller on its own
+//! thread ([`DoorThread`]), watched by its watchdog; the scripted simulation ticks it in line.
 
 mod controller;
 mod gpio;
+mod thread;
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 pub use controller::{DoorController, DoorEvent, Watchdog};
 pub use gpio::{Gpio, Input, Output, SimGpio};
+pub use thread::DoorThread;
 
 /// What the gate asks of its door. The controller itself implements it (the gate ticks it in
 /// line, as the scripted simulation does on its simulated clock); a door on its own thread
@@ -23,6 +28,24 @@ pub trait DoorPort: Send {
     /// What happened at the door since the last call (advancing it to `now` where the caller
     /// drives its clock).
     fn poll(&mut self, now: u64) -> Result<Vec<DoorEvent>, DoorError>;
+    /// Whether whatever ticks the door is still running (systemd's watchdog is fed only while
+    /// it is). A door ticked in line by its caller is alive while its caller is.
+    fn alive(&self) -> bool {
+        true
+    }
+}
+
+/// How the fire-alarm panel's contact is wired to the fire input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FireContact {
+    /// Supervised (recommended): closed while all is well, open on fire. A cut wire reads as
+    /// fire and unlocks (fail-safe for life safety); shorting the two wires does not unlock.
+    #[default]
+    NormallyClosed,
+    /// Closed on fire. Shorting the two wires unlocks the door, and a cut wire silently keeps
+    /// it locked in a fire: use only where the panel offers nothing else.
+    NormallyOpen,
 }
 
 /// How the lock behaves without power.
@@ -47,7 +70,7 @@ pub struct Pins {
     pub red_led: u8,
     pub door_contact: u8,
     pub exit_button: u8,
-    /// Optional fire-alarm input (closed contact = fire).
+    /// Optional fire-alarm input (its wiring: `[door] fire_contact`).
     pub fire: Option<u8>,
 }
 
@@ -80,8 +103,13 @@ pub struct DoorConfig {
     pub debounce_ms: u64,
     /// The fire input unlocks the door while active.
     pub fire_unlocks: bool,
+    /// How the fire contact is wired (read only when `[door.pins] fire` is set).
+    pub fire_contact: FireContact,
     /// The relay is locked when the controller has not ticked for this long.
     pub watchdog_ms: u64,
+    /// The simulated door (`run --sim`) keeps its output levels in this file, so they outlive
+    /// the process as a real GPIO's do. Unset: they live in memory only.
+    pub sim_state: Option<PathBuf>,
     pub pins: Pins,
 }
 
@@ -94,7 +122,9 @@ impl Default for DoorConfig {
             held_open_ms: 30_000,
             debounce_ms: 50,
             fire_unlocks: true,
+            fire_contact: FireContact::NormallyClosed,
             watchdog_ms: 2_000,
+            sim_state: None,
             pins: Pins::default(),
         }
     }
@@ -143,6 +173,23 @@ impl DoorConfig {
     pub fn locked_relay_energised(&self) -> bool {
         self.lock_type == LockType::FailSafe
     }
+
+    /// Whether the fire input, read as `contact_closed`, signals fire. Never without a fire pin.
+    pub fn fire_signalled(&self, contact_closed: bool) -> bool {
+        self.pins.fire.is_some()
+            && match self.fire_contact {
+                FireContact::NormallyClosed => !contact_closed,
+                FireContact::NormallyOpen => contact_closed,
+            }
+    }
+
+    /// The simulated lines for `run --sim`: kept in `sim_state` when set.
+    pub fn sim_gpio(&self) -> Result<SimGpio, DoorError> {
+        match &self.sim_state {
+            Some(path) => SimGpio::with_state_file(path),
+            None => Ok(SimGpio::default()),
+        }
+    }
 }
 
 /// Door hardware and configuration errors.
@@ -154,6 +201,8 @@ pub enum DoorError {
     Pin { pin: u8, reason: String },
     #[error("{0}")]
     Config(String),
+    #[error("the door's thread has stopped (the strike is locked): {0}")]
+    Stopped(String),
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! closes on the result, on cancel and on timeout: nothing is captured while the gate is idle.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +107,38 @@ impl FrameSource for PhotoCamera {
             Some(path) => Frame::open(path).map(Some),
             None => Frame::from_rgb(640, 480, vec![40; 640 * 480 * 3]).map(Some),
         }
+    }
+
+    fn close(&mut self) {
+        self.open = false;
+    }
+
+    fn is_open(&self) -> bool {
+        self.open
+    }
+}
+
+/// A camera whose every frame takes `stall` to come (a hung driver, a USB hiccup).
+pub struct StalledCamera {
+    pub stall: Duration,
+    open: bool,
+}
+
+impl StalledCamera {
+    pub fn new(stall: Duration) -> Self {
+        Self { stall, open: false }
+    }
+}
+
+impl FrameSource for StalledCamera {
+    fn open(&mut self) -> Result<(), VisionError> {
+        self.open = true;
+        Ok(())
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, VisionError> {
+        std::thread::sleep(self.stall);
+        Ok(None)
     }
 
     fn close(&mut self) {

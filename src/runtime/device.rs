@@ -1,6 +1,7 @@
-//! The gate on the device: the door on GPIO, the configured card reader, the touchscreen's taps,
-//! and systemd's watchdog fed from every turn of the loop. Without a screen (`run --headless`)
-//! the same loop serves a door with a reader only.
+//! The gate on the device: the door on GPIO (on its own thread), the configured card reader, the
+//! touchscreen's taps, and systemd's watchdog fed from every turn of the loop while the door's
+//! thread is alive too (see `door::DoorThread`). Without a screen (`run --headless`) the same
+//! loop serves a door with a reader only.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -46,7 +47,9 @@ pub fn run<C: FrameSource, D: DoorPort>(
         let now = started.elapsed().as_millis() as u64;
         events.extend(gate.tick(now)?);
         after_turn(gate, now, &events);
-        notifier.alive()?;
+        if gate.door().alive() {
+            notifier.alive()?;
+        }
     }
     Ok(())
 }

@@ -116,6 +116,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         &self.camera
     }
 
+    /// The door, for its health (systemd's watchdog is fed only while it is alive).
+    pub fn door(&self) -> &D {
+        &self.door
+    }
+
     pub fn camera_mut(&mut self) -> &mut C {
         &mut self.camera
     }
@@ -286,7 +291,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             self.gallery = self.store.gallery(self.unix(now))?;
         }
         if now >= self.next_purge {
-            self.store.purge(&self.settings.retention, self.unix(now))?;
+            self.store.purge(&self.settings.notice.retention, self.unix(now))?;
             self.gallery = self.store.gallery(self.unix(now))?;
             self.next_purge = now + PURGE_EVERY_MS;
         }

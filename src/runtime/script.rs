@@ -11,36 +11,34 @@
 //! camera unplug|plug # the camera pulled from its port (fails to open, or mid-session)
 //! door open|closed   # the door contact
 //! exit press|release # the exit button
-//! fire on|off
+//! fire closed|open   # the fire panel's contact (which level means fire: `[door] fire_contact`)
 //! ```
 //!
-//! Every event is returned with its time, so a runner can print JSON lines.
+//! Every event is returned with its time, so a runner can print JSON lines. The scripted runs
+//! tick the door in line on the simulated clock (deterministic); the interactive and desktop
+//! simulators give it its own thread on the real clock ([`crate::door::DoorThread`]).
 
 use std::path::{Path, PathBuf};
 
 use super::camera::PhotoCamera;
 use super::error::{GateError, Result};
 use super::gate::{Action, AdminTask, Event, Gate};
-use crate::door::{DoorController, Input, SimGpio};
+use crate::door::{DoorController, DoorPort, Input, SimGpio};
 
 /// Ticks of the simulated clock.
 const TICK_MS: u64 = 100;
 
 /// A simulated gate and its clock.
-pub struct Simulation {
-    pub gate: Gate<PhotoCamera, DoorController<SimGpio>>,
+pub struct Simulation<D: DoorPort = DoorController<SimGpio>> {
+    pub gate: Gate<PhotoCamera, D>,
     pub gpio: SimGpio,
     pub now: u64,
     base: PathBuf,
 }
 
-impl Simulation {
+impl<D: DoorPort> Simulation<D> {
     /// `base`: the folder photo paths are relative to.
-    pub fn new(
-        gate: Gate<PhotoCamera, DoorController<SimGpio>>,
-        gpio: SimGpio,
-        base: &Path,
-    ) -> Self {
+    pub fn new(gate: Gate<PhotoCamera, D>, gpio: SimGpio, base: &Path) -> Self {
         Self { gate, gpio, now: 0, base: base.to_owned() }
     }
 
@@ -65,7 +63,6 @@ impl Simulation {
             ("tap", Some("card")) => Action::ChooseCard,
             ("tap", Some("cancel")) => Action::Cancel,
             ("tap", Some("mydata")) => Action::MyData,
-            ("tap", Some("changepin")) => Action::StartPinChange,
             ("tap", Some("changepin")) => Action::StartPinChange,
             ("tap", Some("delete")) => Action::DeleteMyFaceData,
             ("tap", Some("language")) => Action::SwitchLanguage,
@@ -103,8 +100,8 @@ impl Simulation {
             ("exit", Some(state @ ("press" | "release"))) => {
                 return self.drive(Input::ExitButton, state == "press");
             }
-            ("fire", Some(state @ ("on" | "off"))) => {
-                return self.drive(Input::Fire, state == "on");
+            ("fire", Some(state @ ("closed" | "open"))) => {
+                return self.drive(Input::Fire, state == "closed");
             }
             _ => return Err(script_error(line, "unknown command")),
         };

@@ -40,11 +40,12 @@ impl Store {
         let row = Row::Template { resident: resident.id, salt: &template.salt, vector: &vector, model: MODEL };
         let mac = row.mac(&self.row_key);
         let key = self.audit_key().clone();
+        let fields = self.fields.clone();
         let id = self.transaction(|tx| {
             if let Some(grant) = consent {
-                consent::insert(tx, &key, resident.id, grant, now)?;
+                consent::insert(tx, &key, &fields, resident.id, grant, now)?;
             }
-            let record = consent::active(tx, resident.id)?.ok_or_else(|| StoreError::NoConsent(number.to_owned()))?;
+            let record = consent::active(tx, &fields, resident.id)?.ok_or_else(|| StoreError::NoConsent(number.to_owned()))?;
             if resident.is_minor(now, minor_age) && record.guardian.is_none() {
                 return Err(StoreError::GuardianConsentRequired(number.to_owned()));
             }

@@ -11,6 +11,7 @@ mod audit_head;
 pub mod consent;
 pub mod credentials;
 pub mod faces;
+mod register_fields;
 pub mod residents;
 pub mod retention;
 mod row_mac;
@@ -24,8 +25,10 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::{PinError, PinHasher};
+use crate::keys::custody::{Custody, KeyStore};
 use crate::keys::{Key, KeyError, Purpose, SiteKey};
 use crate::templates::TemplateKey;
+use register_fields::FieldKey;
 
 pub use audit::{AuditEntry, AuditKind, Chain};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
@@ -42,11 +45,24 @@ pub struct StoreConfig {
     pub database: PathBuf,
     /// The site key file: keep it off the database's medium where possible.
     pub key_file: PathBuf,
+    /// How the key file is kept: `tpm2`, `systemd-host` (sealed by systemd) or `file`.
+    pub key_store: KeyStore,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { database: PathBuf::from("facegate.db"), key_file: PathBuf::from("site.key") }
+        Self {
+            database: PathBuf::from("facegate.db"),
+            key_file: PathBuf::from("site.key"),
+            key_store: KeyStore::File,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The key file under its key store.
+    pub fn custody(&self) -> Custody {
+        Custody::new(self.key_store, &self.key_file)
     }
 }
 
@@ -90,6 +106,10 @@ pub enum StoreError {
     Pin(#[from] PinError),
     #[error(transparent)]
     Retention(#[from] RetentionConfigError),
+    #[error(
+        "face enrolment is refused until `[consent] controller` and `contact` are set in the config: the notice must tell residents who runs the gate and how to reach them"
+    )]
+    NoticeIncomplete,
     #[error("{0}")]
     Invalid(String),
     #[error("database error: {0}")]
@@ -102,9 +122,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    /// The key file this store was opened with, to follow a rotation (see
+    /// The key this store was opened with, to follow a rotation (see
     /// [`Store::follow_rotation`]); none for a store opened with a key in hand.
-    key_file: Option<PathBuf>,
+    custody: Option<Custody>,
     template_key: TemplateKey,
     audit_key: Key,
     pin_pepper: Key,
@@ -113,6 +133,7 @@ pub struct Store {
     row_key: Key,
     /// Built on first use (see [`Store::pin_hasher`]).
     pin_hasher: OnceCell<PinHasher>,
+    fields: FieldKey,
     /// Rejected rows already audited by this process.
     reported: RefCell<HashSet<Rejected>>,
     /// Rejected rows the gate has not shown yet.
@@ -126,7 +147,7 @@ impl Store {
             return Err(StoreError::Exists { path: config.database.clone() });
         }
         let key = SiteKey::generate()?;
-        key.write_new(&config.key_file)?;
+        config.custody().create(&key)?;
         let conn = Connection::open(&config.database)
             .map_err(|source| StoreError::Open { path: config.database.clone(), source })?;
         Self::ready(conn, &config.database, &key)
@@ -135,9 +156,10 @@ impl Store {
     /// Opens an existing database with the site key file, finishing a key rotation that was
     /// interrupted between the database commit and the key file rename.
     pub fn open(config: &StoreConfig) -> Result<Store> {
-        let pending = pending_key_path(&config.key_file);
-        if pending.exists() {
-            let new_key = SiteKey::load(&pending)?;
+        let custody = config.custody();
+        let pending = custody.pending();
+        if pending.path().exists() {
+            let new_key = pending.load()?;
             let store = Self::open_with_key(&config.database, &new_key)?;
             let rotated = store
                 .audit_entries(None)?
@@ -145,33 +167,33 @@ impl Store {
                 .is_some_and(|e| e.kind == AuditKind::KeyRotated.as_str())
                 && store.verify_audit()?.intact();
             if rotated {
-                std::fs::rename(&pending, &config.key_file)
-                    .map_err(|source| KeyError::Write { path: config.key_file.clone(), source })?;
-                return Ok(Store { key_file: Some(config.key_file.clone()), ..store });
+                pending.replace(&custody)?;
+                return Ok(Store { custody: Some(custody), ..store });
             }
-            std::fs::remove_file(&pending)
-                .map_err(|source| KeyError::Write { path: pending.clone(), source })?;
+            pending.remove()?;
         }
-        let key = SiteKey::load(&config.key_file)?;
+        let key = custody.load()?;
         let mut store = Self::open_with_key(&config.database, &key)?;
-        store.key_file = Some(config.key_file.clone());
+        store.custody = Some(custody);
         Ok(store)
     }
 
     /// Picks up a key rotation another process (`admin rotate-key`) committed: when the
     /// database's key id is no longer this store's, the keys are reloaded from the new key file
     /// (or its `.new` file, between the commit and the rename). Returns whether keys changed;
-    /// the caller reloads its gallery then.
+    /// the caller reloads its gallery then. A gate handed its key by systemd finds only the old
+    /// key: [`StoreError::KeyRotated`], and systemd restarts it with the new one.
     pub fn follow_rotation(&mut self) -> Result<bool> {
         if audit_head::key_is_current(&self.conn, &self.audit_key)? {
             return Ok(false);
         }
-        let file = self.key_file.clone().ok_or(StoreError::KeyRotated)?;
-        for candidate in [pending_key_path(&file), file] {
-            let Ok(key) = SiteKey::load(&candidate) else { continue };
+        let custody = self.custody.clone().ok_or(StoreError::KeyRotated)?;
+        for candidate in [custody.pending(), custody] {
+            let Ok(key) = candidate.load() else { continue };
             if audit_head::key_is_current(&self.conn, &key.derive(Purpose::AuditChain))? {
                 self.template_key = TemplateKey::from_site(&key);
                 self.audit_key = key.derive(Purpose::AuditChain);
+                self.fields = FieldKey::from_site(&key);
                 return Ok(true);
             }
         }
@@ -208,19 +230,22 @@ impl Store {
             return Err(StoreError::UnknownSchema { path: path.to_owned(), objects });
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(Store {
+        let mut store = Store {
             conn,
             path: path.to_owned(),
-            key_file: None,
+            custody: None,
             template_key: TemplateKey::from_site(key),
             audit_key: key.derive(Purpose::AuditChain),
             pin_pepper: key.derive(Purpose::PinPepper),
             card_key: key.derive(Purpose::CardIndex),
             row_key: key.derive(Purpose::RowMac),
             pin_hasher: OnceCell::new(),
+            fields: FieldKey::from_site(key),
             reported: RefCell::default(),
             alarms: RefCell::default(),
-        })
+        };
+        store.seal_clear_register()?;
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -265,16 +290,19 @@ impl Store {
         Ok(())
     }
 
-    /// Re-encrypts every template under a new site key in one transaction (no re-enrolment),
-    /// then re-chains the audit log under the new audit key. The caller writes the new key file.
+    /// Re-encrypts every template and the register's sealed fields under a new site key in one
+    /// transaction (no re-enrolment), then re-chains the audit log under the new audit key. The
+    /// caller writes the new key file.
     pub fn rotate_key(&mut self, new_key: &SiteKey, now: i64) -> Result<usize> {
         let new_template_key = TemplateKey::from_site(new_key);
         let new_audit_key = new_key.derive(Purpose::AuditChain);
         let old_template_key = self.template_key.clone();
         let old_audit_key = self.audit_key.clone();
+        let (old_fields, new_fields) = (self.fields.clone(), FieldKey::from_site(new_key));
         let row_key = self.row_key.clone();
         let count = self.transaction(|tx| {
             let count = faces::rekey_all(tx, &old_template_key, &new_template_key, &row_key)?;
+            register_fields::reseal_all(tx, &old_fields, &new_fields)?;
             audit::rechain(tx, &old_audit_key, &new_audit_key)?;
             audit::append(
                 tx,
@@ -289,6 +317,7 @@ impl Store {
         })?;
         self.template_key = new_template_key;
         self.audit_key = new_audit_key;
+        self.fields = new_fields;
         self.checkpoint()?;
         Ok(count)
     }
@@ -328,13 +357,6 @@ fn migrate(conn: &mut Connection, path: &Path, key: &SiteKey) -> Result<()> {
     Ok(())
 }
 
-/// Where a key rotation writes the new key before the database is re-keyed.
-pub(crate) fn pending_key_path(key_file: &Path) -> PathBuf {
-    let mut name = key_file.as_os_str().to_owned();
-    name.push(".new");
-    PathBuf::from(name)
-}
-
 /// Seconds since the Unix epoch, the store's clock unit.
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -353,6 +375,7 @@ mod tests {
         let config = StoreConfig {
             database: dir.path().join("gate.db"),
             key_file: dir.path().join("site.key"),
+            ..StoreConfig::default()
         };
         assert!(matches!(Store::open(&config), Err(StoreError::Key(KeyError::Missing { .. }))));
         Store::init(&config).unwrap();

@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditKind, Chain, append};
+use super::register_fields::{Field, FieldKey, open_birth_year, write_resident};
 use super::{Result, Store, StoreError};
 use crate::credentials::lockout::resident_key;
 
@@ -100,17 +101,18 @@ pub(crate) fn check_number(number: &str) -> Result<()> {
 const COLUMNS: &str = "r.id, r.number, r.name, r.unit, r.status, r.valid_from, r.valid_until, r.birth_year, r.created_at,
     (SELECT COUNT(*) FROM templates t WHERE t.resident_id = r.id), r.require_card_pin";
 
-fn from_row(r: &Row) -> rusqlite::Result<Resident> {
+fn from_row(r: &Row, key: &FieldKey) -> rusqlite::Result<Resident> {
     let status: String = r.get(4)?;
+    let id = r.get(0)?;
     Ok(Resident {
-        id: r.get(0)?,
+        id,
         number: r.get(1)?,
-        name: r.get(2)?,
-        unit: r.get(3)?,
+        name: key.open(Field::ResidentName, id, &r.get::<_, Vec<u8>>(2)?)?,
+        unit: key.open(Field::ResidentUnit, id, &r.get::<_, Vec<u8>>(3)?)?,
         status: if status == "active" { ResidentStatus::Active } else { ResidentStatus::Suspended },
         valid_from: r.get(5)?,
         valid_until: r.get(6)?,
-        birth_year: r.get(7)?,
+        birth_year: open_birth_year(key, id, r.get(7)?)?,
         created_at: r.get(8)?,
         templates: r.get(9)?,
         require_card_pin: r.get(10)?,
@@ -133,14 +135,25 @@ impl Store {
             return Err(StoreError::DuplicateResident(new.number.clone()));
         }
         let key = self.audit_key().clone();
+        let fields = self.fields.clone();
         self.transaction(|tx| {
             tx.execute(
-                "INSERT INTO residents (number, name, unit, valid_from, valid_until, birth_year, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![new.number, new.name.trim(), new.unit, new.valid_from, new.valid_until, new.birth_year, now],
+                "INSERT INTO residents (number, name, unit, valid_from, valid_until, created_at)
+                 VALUES (?1, X'', X'', ?2, ?3, ?4)",
+                params![new.number, new.valid_from, new.valid_until, now],
             )?;
-            let subject = format!("resident#{}", tx.last_insert_rowid());
-            append(tx, &key, Chain::Admin, now, AuditKind::ResidentAdded, &subject, &format!("by {operator}"))
+            let id = tx.last_insert_rowid();
+            write_resident(tx, &fields, id, new.name.trim(), &new.unit, new.birth_year)?;
+            let subject = format!("resident#{id}");
+            append(
+                tx,
+                &key,
+                Chain::Admin,
+                now,
+                AuditKind::ResidentAdded,
+                &subject,
+                &format!("by {operator}"),
+            )
         })?;
         self.resident(&new.number)
     }
@@ -148,7 +161,7 @@ impl Store {
     /// The resident with this number, if any.
     pub fn find_resident(&self, number: &str) -> Result<Option<Resident>> {
         let sql = format!("SELECT {COLUMNS} FROM residents r WHERE r.number = ?1");
-        Ok(self.conn.query_row(&sql, [number], from_row).optional()?)
+        Ok(self.conn.query_row(&sql, [number], |r| from_row(r, &self.fields)).optional()?)
     }
 
     /// The resident with this number, or [`StoreError::UnknownResident`].
@@ -160,7 +173,7 @@ impl Store {
     pub fn resident_by_id(&self, id: i64) -> Result<Resident> {
         let sql = format!("SELECT {COLUMNS} FROM residents r WHERE r.id = ?1");
         self.conn
-            .query_row(&sql, [id], from_row)
+            .query_row(&sql, [id], |r| from_row(r, &self.fields))
             .optional()?
             .ok_or_else(|| StoreError::UnknownResident(format!("#{id}")))
     }
@@ -169,7 +182,8 @@ impl Store {
     pub(crate) fn residents(&self) -> Result<Vec<Resident>> {
         let sql = format!("SELECT {COLUMNS} FROM residents r ORDER BY r.number");
         let mut stmt = self.conn.prepare(&sql)?;
-        let all = stmt.query_map([], from_row)?.collect::<rusqlite::Result<_>>()?;
+        let all =
+            stmt.query_map([], |r| from_row(r, &self.fields))?.collect::<rusqlite::Result<_>>()?;
         Ok(all)
     }
 
@@ -184,23 +198,30 @@ impl Store {
     ) -> Result<Resident> {
         let before = self.resident(number)?;
         let key = self.audit_key().clone();
+        let fields = self.fields.clone();
         let name = if edit.name.is_empty() { before.name.clone() } else { edit.name.clone() };
         let unit = if edit.unit.is_empty() { before.unit.clone() } else { edit.unit.clone() };
         self.transaction(|tx| {
             tx.execute(
-                "UPDATE residents SET name = ?1, unit = ?2, status = ?3, valid_from = ?4, valid_until = ?5, birth_year = ?6
-                 WHERE id = ?7",
+                "UPDATE residents SET status = ?1, valid_from = ?2, valid_until = ?3 WHERE id = ?4",
                 params![
-                    name,
-                    unit,
                     status.unwrap_or(before.status).as_str(),
                     edit.valid_from.or(before.valid_from),
                     edit.valid_until.or(before.valid_until),
-                    edit.birth_year.or(before.birth_year),
                     before.id
                 ],
             )?;
-            append(tx, &key, Chain::Admin, now, AuditKind::ResidentEdited, &before.subject(), &format!("by {operator}"))
+            let birth_year = edit.birth_year.or(before.birth_year);
+            write_resident(tx, &fields, before.id, &name, &unit, birth_year)?;
+            append(
+                tx,
+                &key,
+                Chain::Admin,
+                now,
+                AuditKind::ResidentEdited,
+                &before.subject(),
+                &format!("by {operator}"),
+            )
         })?;
         self.resident(number)
     }

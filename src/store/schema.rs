@@ -1,7 +1,10 @@
 //! Schema migrations: each entry moves the database one version up, inside one transaction.
 //!
 //! No column holds an image or a raw embedding: templates hold only salted vectors; PINs only
-//! argon2id hashes; cards only keyed hashes of their UIDs.
+//! argon2id hashes; cards only keyed hashes of their UIDs. The personal columns
+//! (`residents.name`, `unit`, `birth_year`; `consents.operator`, `guardian`) hold sealed BLOBs
+//! (`register_fields`); values an older version wrote in the clear are sealed the first time the
+//! database is opened with its key.
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: residents, consent, templates, credentials, audit log.

@@ -1,6 +1,8 @@
 //! The simulated gate in desktop windows: the touchscreen (800×480, as on the Pi) and the
 //! simulated hardware beside it. The gate runs on its own thread, so inference never blocks the
 //! UI: a tap is one message to the gate, and each change of screen or door is one message back.
+//! The door contact and the exit button act on the simulated lines at once, as wires do: the
+//! door's own thread reads them, whatever the gate is doing.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -9,7 +11,7 @@ use std::time::{Duration, Instant};
 use slint::ComponentHandle;
 
 use super::{GateWindow, SimPanel, connect, select_language, show};
-use crate::door::{Gpio, Input, Output};
+use crate::door::{DoorPort, Gpio, Input, Output};
 use crate::language::Language;
 use crate::runtime::script::Simulation;
 use crate::runtime::{Action, FrameSource, Screen};
@@ -30,8 +32,14 @@ struct View {
     door_open: bool,
 }
 
+/// How long a click on the simulated exit button holds it down.
+const EXIT_PRESS: Duration = Duration::from_millis(300);
+
 /// Runs until both windows are closed. `people`: labels and photos for the camera's scene.
-pub fn run(mut sim: Simulation, people: Vec<(String, Option<PathBuf>)>) -> anyhow::Result<()> {
+pub fn run<D: DoorPort + 'static>(
+    mut sim: Simulation<D>,
+    people: Vec<(String, Option<PathBuf>)>,
+) -> anyhow::Result<()> {
     let gate_window = GateWindow::new()?;
     let panel = SimPanel::new()?;
     let (commands, inbox) = mpsc::channel::<Command>();
@@ -54,15 +62,19 @@ pub fn run(mut sim: Simulation, people: Vec<(String, Option<PathBuf>)>) -> anyho
     panel.on_card(move |number| {
         let _ = to_gate.send(Command::Script(format!("card {}", number.trim())));
     });
-    let to_gate = commands.clone();
-    panel.on_door(move |open| {
-        let state = if open { "open" } else { "closed" };
-        let _ = to_gate.send(Command::Script(format!("door {state}")));
-    });
+    let lines = sim.gpio.clone();
+    panel.on_door(move |open| lines.drive(Input::DoorContact, open));
+    let lines = sim.gpio.clone();
     panel.on_exit_button(move || {
-        let _ = commands.send(Command::Script("exit press".into()));
-        let _ = commands.send(Command::Script("exit release".into()));
+        let lines = lines.clone();
+        // Held long enough to pass the debounce, as a finger does.
+        std::thread::spawn(move || {
+            lines.drive(Input::ExitButton, true);
+            std::thread::sleep(EXIT_PRESS);
+            lines.drive(Input::ExitButton, false);
+        });
     });
+    drop(commands);
 
     let windows = (gate_window.as_weak(), panel.as_weak());
     let worker = std::thread::spawn(move || -> anyhow::Result<()> {
@@ -116,7 +128,7 @@ pub fn run(mut sim: Simulation, people: Vec<(String, Option<PathBuf>)>) -> anyho
     worker.join().map_err(|_| anyhow::anyhow!("the gate's thread panicked"))?
 }
 
-fn view_of(sim: &Simulation) -> View {
+fn view_of<D: DoorPort>(sim: &Simulation<D>) -> View {
     let out = |line| sim.gpio.output(line);
     View {
         screen: sim.gate.screen().clone(),

@@ -65,9 +65,10 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
             args.images.len()
         )
     })?;
-    let consent = args.consent.then(|| {
-        ConsentGrant::read(args.lang, &config.consent, &config.retention, operator, args.guardian)
-    });
+    let consent = args
+        .consent
+        .then(|| ConsentGrant::read(args.lang, &config.notice_terms(), operator, args.guardian))
+        .transpose()?;
     let id = manage::enrol_face(
         &mut store,
         &args.resident,
@@ -89,8 +90,7 @@ pub fn consent(args: ConsentArgs, config: &Config, operator: &str) -> anyhow::Re
     let mut store = Store::open(&config.store)?;
     match args {
         ConsentArgs::Grant { number, guardian, lang } => {
-            let grant =
-                ConsentGrant::read(lang, &config.consent, &config.retention, operator, guardian);
+            let grant = ConsentGrant::read(lang, &config.notice_terms(), operator, guardian)?;
             manage::record_consent(&mut store, &number, &grant, unix_now())?;
             println!("consent recorded for resident {number}");
         }

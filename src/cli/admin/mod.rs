@@ -2,12 +2,13 @@
 
 mod credentials;
 mod face;
+mod key;
 mod resident;
 
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::keys::SiteKey;
+use crate::keys::custody::KeyStore;
 use crate::language::Language;
 use crate::store::consent::notice;
 use crate::store::{Store, unix_now};
@@ -51,6 +52,9 @@ enum Command {
     },
     /// Replace the site key; every template is re-keyed, nobody re-enrols.
     RotateKey,
+    /// The passphrase-protected key backup: export, import.
+    #[command(subcommand)]
+    Key(key::Args),
     /// How close enrolled residents are to each other, and the expected false-accept rate.
     Calibrate {
         #[arg(long)]
@@ -85,9 +89,10 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::RotateKey => rotate_key(config),
+        Command::Key(a) => key::run(a, config),
         Command::Calibrate { json } => calibrate(config, json),
         Command::Notice { lang } => {
-            print!("{}", notice(lang, &config.consent, &config.retention));
+            print!("{}", notice(lang, &config.notice_terms()));
             Ok(())
         }
     }
@@ -100,13 +105,18 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
 /// the new key id in the database before its next write and reloads its keys.
 fn rotate_key(config: &Config) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
-    let pending = crate::store::pending_key_path(&config.store.key_file);
-    let new_key = SiteKey::load(&config.store.key_file)?.rotated()?;
-    new_key.write_new(&pending)?;
-    same_owner(&config.store.key_file, &pending)?;
+    let custody = config.store.custody();
+    let new_key = custody.load()?.rotated()?;
+    custody.pending().create(&new_key)?;
+    same_owner(custody.path(), custody.pending().path())?;
     let count = store.rotate_key(&new_key, unix_now())?;
-    std::fs::rename(&pending, &config.store.key_file)?;
-    println!("site key replaced; {count} template(s) re-keyed. Back up the new key file now.");
+    custody.pending().replace(&custody)?;
+    println!(
+        "site key replaced; {count} template(s) re-keyed. Export a new backup now (`facegate admin key export FILE`)."
+    );
+    if config.store.key_store != KeyStore::File {
+        println!("restart the gate (`systemctl restart facegate`) so systemd hands it the new key");
+    }
     Ok(())
 }
 

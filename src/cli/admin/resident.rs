@@ -18,8 +18,10 @@ pub enum Args {
         #[command(flatten)]
         fields: Fields,
     },
-    /// List residents.
+    /// List residents, or those whose number, name or unit contains `--search TEXT`.
     List {
+        #[arg(long)]
+        search: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -84,8 +86,11 @@ pub fn run(args: Args, config: &Config, operator: &str) -> anyhow::Result<()> {
                 store.add_resident(&fields.into_new(number, name, unit)?, now, operator)?;
             println!("added resident {} ({})", resident.number, resident.unit);
         }
-        Args::List { json } => {
-            let residents = store.residents()?;
+        Args::List { search, json } => {
+            let residents = match search {
+                Some(text) => store.search_residents(&text)?,
+                None => store.residents()?,
+            };
             if json {
                 return print_json(&residents);
             }

@@ -117,7 +117,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
 
     /// The consent notice in the screen's language (it changes with the language switch).
     pub(super) fn consent_screen(&self, number: String) -> Screen {
-        let notice = notice(self.language, &self.settings.consent, &self.settings.retention);
+        let notice = notice(self.language, &self.settings.notice);
         Screen::Consent { number, notice }
     }
 
@@ -154,15 +154,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let fused = Embedding::mean(&self.enrolment);
         self.enrolment.clear();
         let Some(fused) = fused else { return Ok(()) };
-        let grant = ConsentGrant::read(
-            self.language,
-            &self.settings.consent,
-            &self.settings.retention,
-            &self.operator(),
-            None,
-        );
+        let grant =
+            ConsentGrant::read(self.language, &self.settings.notice, &self.operator(), None)?;
         let unix = self.unix(now);
-        let minor_age = self.settings.consent.minor_age;
+        let minor_age = self.settings.notice.consent.minor_age;
         let store = &mut self.store;
         let outcome =
             match manage::enrol_face(store, &number, &fused, Some(&grant), minor_age, unix) {
@@ -188,6 +183,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let number = number.to_owned();
         let unix = self.unix(now);
         match task {
+            AdminTask::EnrolFace if self.settings.notice.consent.check_complete().is_err() => {
+                tracing::warn!("{}", StoreError::NoticeIncomplete);
+                self.show_result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
+            }
             AdminTask::EnrolFace if self.faces.is_err() => {
                 self.show_result(false, Outcome::FaceUnavailable, Offer::Nothing, now, events)?;
             }

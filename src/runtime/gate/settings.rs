@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::AccessConfig;
 use crate::credentials::PinConfig;
 use crate::language::Language;
-use crate::store::{ConsentConfig, RetentionConfig};
+use crate::store::consent::NoticeTerms;
 use crate::templates::MatchingConfig;
 use crate::vision::liveness::LivenessConfig;
 
@@ -73,6 +73,6 @@ pub struct GateSettings {
     pub pin: PinConfig,
     pub matching: MatchingConfig,
     pub liveness: LivenessConfig,
-    pub consent: ConsentConfig,
-    pub retention: RetentionConfig,
+    /// The notice residents read, and the consent and retention rules behind it.
+    pub notice: NoticeTerms,
 }

@@ -1,8 +1,9 @@
 //! The site key and the purpose keys derived from it.
 //!
 //! The key file, made by `facegate init` from the OS random source, lives outside the database
-//! (mode 0600). Each use gets its own key through HKDF-SHA256 with a distinct label, so no two
-//! purposes share key material. Keys are zeroised when dropped and never printed.
+//! (mode 0600), in the clear or sealed by systemd (see [`custody`]). Each use gets its own key
+//! through HKDF-SHA256 with a distinct label, so no two purposes share key material. Keys are
+//! zeroised when dropped and never printed.
 //!
 //! The file holds two 32-byte roots. The *site key* seeds the template and audit keys and is
 //! what `admin rotate-key` replaces: templates and the audit chain can be re-keyed in place. The
@@ -12,8 +13,9 @@
 //! re-typing their PIN and re-presenting their cards (after a suspected key leak, ask for that
 //! too).
 
-use std::fs::OpenOptions;
-use std::io::Write;
+pub mod backup;
+pub mod custody;
+
 use std::path::{Path, PathBuf};
 
 use hkdf::Hkdf;
@@ -37,6 +39,8 @@ pub enum Purpose {
     CardIndex,
     /// HMAC key of the audit chain.
     AuditChain,
+    /// AEAD key of the register's personal fields (name, unit, birth year, guardian, operator).
+    RegisterFields,
     /// HMAC key binding each template, PIN hash and card index to its resident.
     RowMac,
 }
@@ -48,6 +52,7 @@ impl Purpose {
             Self::PinPepper => b"facegate/v1/pin-pepper",
             Self::CardIndex => b"facegate/v1/card-index",
             Self::AuditChain => b"facegate/v1/audit-chain",
+            Self::RegisterFields => b"facegate/v1/register-fields",
             Self::RowMac => b"facegate/v1/row-mac",
         }
     }
@@ -73,7 +78,7 @@ pub enum KeyError {
     #[error("cannot read key file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error(
-        "key file {path} holds {len} bytes, expected {KEY_LEN}: it is damaged or not a facegate key"
+        "key file {path} holds {len} bytes, expected {KEY_FILE_LEN}: it is damaged, not a facegate key, or sealed by another key store than `[store] key_store` says"
     )]
     Length { path: PathBuf, len: usize },
     #[error("key file {path} already exists: refusing to overwrite it")]
@@ -82,6 +87,12 @@ pub enum KeyError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+    #[error("systemd-creds cannot {action} key file {path}: {reason}")]
+    Sealing { action: &'static str, path: PathBuf, reason: String },
+    #[error(
+        "no TPM2 usable here (`systemd-creds has-tpm2` says {0:?}): choose key store `systemd-host` or a key file on a separate medium"
+    )]
+    NoTpm(String),
 }
 
 /// The roots in the key file.
@@ -99,7 +110,7 @@ impl std::fmt::Debug for SiteKey {
 
 impl SiteKey {
     /// New roots from the OS random source.
-    pub(crate) fn generate() -> Result<Self, KeyError> {
+    pub fn generate() -> Result<Self, KeyError> {
         Ok(Self { site: random_key()?, credentials: random_key()? })
     }
 
@@ -108,31 +119,16 @@ impl SiteKey {
         Ok(Self { site: random_key()?, credentials: self.credentials.clone() })
     }
 
-    /// Writes the key to a new file readable by its owner only; never overwrites.
-    pub(crate) fn write_new(&self, path: &Path) -> Result<(), KeyError> {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::AlreadyExists => KeyError::Exists { path: path.to_owned() },
-            _ => KeyError::Write { path: path.to_owned(), source },
-        })?;
+    /// The key file's bytes: the site key, then the credential root.
+    pub(crate) fn to_file_bytes(&self) -> zeroize::Zeroizing<[u8; KEY_FILE_LEN]> {
         let mut bytes = zeroize::Zeroizing::new([0u8; KEY_FILE_LEN]);
         bytes[..KEY_LEN].copy_from_slice(&self.site.0);
         bytes[KEY_LEN..].copy_from_slice(&self.credentials.0);
-        file.write_all(&bytes[..])
-            .and_then(|()| file.sync_all())
-            .map_err(|source| KeyError::Write { path: path.to_owned(), source })
+        bytes
     }
 
-    /// Reads a key file.
-    pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => KeyError::Missing { path: path.to_owned() },
-            _ => KeyError::Read { path: path.to_owned(), source },
-        })?;
-        let bytes = zeroize::Zeroizing::new(bytes);
+    /// The roots in a key file's bytes (`path` names the file in the error).
+    pub(crate) fn from_file_bytes(bytes: &[u8], path: &Path) -> Result<Self, KeyError> {
         if bytes.len() != KEY_FILE_LEN {
             return Err(KeyError::Length { path: path.to_owned(), len: bytes.len() });
         }
@@ -143,7 +139,7 @@ impl SiteKey {
     /// The key for one purpose.
     pub fn derive(&self, purpose: Purpose) -> Key {
         let root = match purpose {
-            Purpose::Template | Purpose::AuditChain => &self.site,
+            Purpose::Template | Purpose::AuditChain | Purpose::RegisterFields => &self.site,
             Purpose::PinPepper | Purpose::CardIndex | Purpose::RowMac => &self.credentials,
         };
         let hkdf = Hkdf::<Sha256>::new(None, &root.0);
@@ -176,6 +172,7 @@ mod tests {
             Purpose::PinPepper,
             Purpose::CardIndex,
             Purpose::AuditChain,
+            Purpose::RegisterFields,
             Purpose::RowMac,
         ]
         .map(|p| site.derive(p));
@@ -195,25 +192,6 @@ mod tests {
     }
 
     #[test]
-    fn key_file_is_private_and_never_overwritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("site.key");
-        let key = SiteKey::generate().unwrap();
-        key.write_new(&path).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-        assert!(matches!(
-            SiteKey::generate().unwrap().write_new(&path),
-            Err(KeyError::Exists { .. })
-        ));
-        assert_eq!(SiteKey::load(&path).unwrap(), key);
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), KEY_FILE_LEN as u64);
-    }
-
-    #[test]
     fn rotation_replaces_the_site_key_and_keeps_the_credential_keys() {
         let key = SiteKey::generate().unwrap();
         let next = key.rotated().unwrap();
@@ -221,16 +199,5 @@ mod tests {
         assert_ne!(key.derive(Purpose::AuditChain), next.derive(Purpose::AuditChain));
         assert_eq!(key.derive(Purpose::PinPepper), next.derive(Purpose::PinPepper));
         assert_eq!(key.derive(Purpose::CardIndex), next.derive(Purpose::CardIndex));
-    }
-
-    #[test]
-    fn missing_or_damaged_key_files_are_clear_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = SiteKey::load(&dir.path().join("none.key")).unwrap_err();
-        assert!(err.to_string().contains("facegate init"), "{err}");
-        let short = dir.path().join("short.key");
-        std::fs::write(&short, [1u8; 10]).unwrap();
-        assert!(matches!(SiteKey::load(&short), Err(KeyError::Length { len: 10, .. })));
-        assert_eq!(format!("{:?}", SiteKey::from_bytes([1; KEY_LEN])), "SiteKey(<redacted>)");
     }
 }
