@@ -32,8 +32,12 @@ impl Site {
         .unwrap();
         let mut store = Store::init(&config).unwrap();
         for day in 0..10 {
-            store.audit(Chain::Access, day * DAY, AuditKind::AccessGranted, "resident#1", "pin").unwrap();
-            store.audit(Chain::Admin, day * DAY, AuditKind::PinSet, "resident#1", "by manager").unwrap();
+            store
+                .audit(Chain::Access, day * DAY, AuditKind::AccessGranted, "resident#1", "pin")
+                .unwrap();
+            store
+                .audit(Chain::Admin, day * DAY, AuditKind::PinSet, "resident#1", "by manager")
+                .unwrap();
         }
         (Site { dir, config }, store)
     }
@@ -59,7 +63,11 @@ impl Site {
             args.extend(["--file", file]);
         }
         let out = self.facegate(&args);
-        eprintln!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.status.success()
     }
 }
@@ -144,10 +152,10 @@ fn an_export_verifies_later_and_a_doctored_one_does_not() {
     assert!(site.verifies(Some(&file)), "the untouched export");
     let lines: Vec<&str> = text.lines().collect();
     for doctored in [
-        [&lines[..4], &lines[6..]].concat().join("\n"),                      // two rows cut out
-        lines[1..].join("\n"),                                               // first row gone
-        lines[..lines.len() - 1].join("\n"),                                 // head gone
-        text.replacen("by manager", "by nobody", 1),                         // a row edited
+        [&lines[..4], &lines[6..]].concat().join("\n"), // two rows cut out
+        lines[1..].join("\n"),                          // first row gone
+        lines[..lines.len() - 1].join("\n"),            // head gone
+        text.replacen("by manager", "by nobody", 1),    // a row edited
     ] {
         std::fs::write(&file, doctored).unwrap();
         assert!(!site.verifies(Some(&file)));

@@ -34,9 +34,7 @@ fn consent() -> ConsentGrant {
 fn embeddings(seed: u64, n: usize) -> Vec<Embedding> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     (0..n)
-        .map(|_| {
-            Embedding::from_raw(std::array::from_fn(|_| rng.random::<f32>() - 0.5)).unwrap()
-        })
+        .map(|_| Embedding::from_raw(std::array::from_fn(|_| rng.random::<f32>() - 0.5)).unwrap())
         .collect()
 }
 
@@ -188,7 +186,9 @@ fn a_trigger_or_view_added_to_the_database_stops_the_gate_with_its_name() {
     let err = Store::open(&site.config).err().expect("a database with a planted trigger opens");
     let message = err.to_string();
     assert!(message.contains("trigger copy_pins") && message.contains("table loot"), "{message}");
-    site.edit("DROP TRIGGER copy_pins; DROP TABLE loot; CREATE VIEW pins_view AS SELECT phc FROM pins;");
+    site.edit(
+        "DROP TRIGGER copy_pins; DROP TABLE loot; CREATE VIEW pins_view AS SELECT phc FROM pins;",
+    );
     let err = Store::open(&site.config).err().expect("a database with a planted view opens");
     assert!(err.to_string().contains("view pins_view"), "{err}");
     site.edit("DROP VIEW pins_view;");

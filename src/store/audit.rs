@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::audit_head::{
-    Checkpoint,
-    checkpoint, head, key_is_current, max_id, problems, seal_existing, write_head,
+    Checkpoint, checkpoint, head, key_is_current, max_id, problems, seal_existing, write_head,
 };
 use super::{Result, Store, StoreError};
 use crate::keys::Key;
@@ -160,7 +159,8 @@ pub(crate) fn append(
     }
     let Some(last) = head(tx)? else {
         return Err(StoreError::Invalid(
-            "the audit log's head is missing (someone removed it): run `facegate audit verify`".into(),
+            "the audit log's head is missing (someone removed it): run `facegate audit verify`"
+                .into(),
         ));
     };
     let entry = AuditEntry {
@@ -183,7 +183,10 @@ pub(crate) fn append(
     write_head(tx, key, entry.id, access_mac, admin_mac)
 }
 
-pub(super) fn rows(conn: &rusqlite::Connection, chain: Chain) -> Result<Vec<(AuditEntry, Vec<u8>)>> {
+pub(super) fn rows(
+    conn: &rusqlite::Connection,
+    chain: Chain,
+) -> Result<Vec<(AuditEntry, Vec<u8>)>> {
     let mut stmt = conn.prepare(
         "SELECT id, chain, at, kind, subject, detail, mac FROM audit WHERE chain = ?1 ORDER BY id",
     )?;

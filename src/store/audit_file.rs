@@ -55,7 +55,10 @@ impl Store {
         copy.execute_batch(TABLES)?;
         for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let line: ExportLine = serde_json::from_str(line).map_err(|e| {
-                StoreError::Invalid(format!("line {} of the export is not an audit line: {e}", number + 1))
+                StoreError::Invalid(format!(
+                    "line {} of the export is not an audit line: {e}",
+                    number + 1
+                ))
             })?;
             match line {
                 ExportLine::Row { entry: e, mac } => copy.execute(

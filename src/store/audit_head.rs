@@ -33,15 +33,26 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// A checkpoint with its MAC.
-    pub(super) fn sealed(key: &Key, chain: Chain, last_id: i64, last_mac: Vec<u8>, at: i64) -> Self {
-        let mut point = Checkpoint { chain: chain.as_str().into(), last_id, last_mac, at, mac: None };
+    pub(super) fn sealed(
+        key: &Key,
+        chain: Chain,
+        last_id: i64,
+        last_mac: Vec<u8>,
+        at: i64,
+    ) -> Self {
+        let mut point =
+            Checkpoint { chain: chain.as_str().into(), last_id, last_mac, at, mac: None };
         point.mac = Some(point.expected_mac(key));
         point
     }
 
     fn expected_mac(&self, key: &Key) -> Vec<u8> {
-        let parts: [&[u8]; 4] =
-            [self.chain.as_bytes(), &self.last_id.to_le_bytes(), &self.last_mac, &self.at.to_le_bytes()];
+        let parts: [&[u8]; 4] = [
+            self.chain.as_bytes(),
+            &self.last_id.to_le_bytes(),
+            &self.last_mac,
+            &self.at.to_le_bytes(),
+        ];
         record_mac(key, "checkpoint", &parts)
     }
 }
@@ -73,7 +84,15 @@ pub(super) fn checkpoint(conn: &rusqlite::Connection, chain: Chain) -> Result<Op
         .query_row(
             "SELECT chain, last_id, last_mac, at, mac FROM audit_checkpoints WHERE chain = ?1",
             [chain.as_str()],
-            |r| Ok(Checkpoint { chain: r.get(0)?, last_id: r.get(1)?, last_mac: r.get(2)?, at: r.get(3)?, mac: r.get(4)? }),
+            |r| {
+                Ok(Checkpoint {
+                    chain: r.get(0)?,
+                    last_id: r.get(1)?,
+                    last_mac: r.get(2)?,
+                    at: r.get(3)?,
+                    mac: r.get(4)?,
+                })
+            },
         )
         .optional()?)
 }
@@ -81,7 +100,12 @@ pub(super) fn checkpoint(conn: &rusqlite::Connection, chain: Chain) -> Result<Op
 pub(super) fn head(conn: &rusqlite::Connection) -> Result<Option<Head>> {
     Ok(conn
         .query_row("SELECT last_id, access_mac, admin_mac, mac FROM audit_head", [], |r| {
-            Ok(Head { last_id: r.get(0)?, access_mac: r.get(1)?, admin_mac: r.get(2)?, mac: r.get(3)? })
+            Ok(Head {
+                last_id: r.get(0)?,
+                access_mac: r.get(1)?,
+                admin_mac: r.get(2)?,
+                mac: r.get(3)?,
+            })
         })
         .optional()?)
 }
@@ -116,7 +140,10 @@ pub(super) fn seal_existing(tx: &Transaction, key: &Key) -> Result<()> {
     for chain in [Chain::Access, Chain::Admin] {
         if let Some(mut c) = checkpoint(tx, chain)? {
             c.mac = Some(c.expected_mac(key));
-            tx.execute("UPDATE audit_checkpoints SET mac = ?1 WHERE chain = ?2", params![c.mac, c.chain])?;
+            tx.execute(
+                "UPDATE audit_checkpoints SET mac = ?1 WHERE chain = ?2",
+                params![c.mac, c.chain],
+            )?;
         }
     }
     tx.execute(
@@ -139,7 +166,13 @@ pub(super) fn key_is_current(conn: &rusqlite::Connection, key: &Key) -> Result<b
     Ok(stored == Some(key_id(key)))
 }
 
-pub(super) fn write_head(tx: &Transaction, key: &Key, last_id: i64, access_mac: Vec<u8>, admin_mac: Vec<u8>) -> Result<()> {
+pub(super) fn write_head(
+    tx: &Transaction,
+    key: &Key,
+    last_id: i64,
+    access_mac: Vec<u8>,
+    admin_mac: Vec<u8>,
+) -> Result<()> {
     let mut head = Head { last_id, access_mac, admin_mac, mac: Vec::new() };
     head.mac = head.expected_mac(key);
     tx.execute(
@@ -185,4 +218,3 @@ pub(super) fn problems(conn: &rusqlite::Connection, key: &Key) -> Result<Vec<Str
     }
     Ok(found)
 }
-

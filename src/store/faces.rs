@@ -37,7 +37,12 @@ impl Store {
         let resident = self.resident(number)?;
         let template = ProtectedTemplate::protect(self.template_key(), embedding);
         let vector = template.vector_bytes();
-        let row = Row::Template { resident: resident.id, salt: &template.salt, vector: &vector, model: MODEL };
+        let row = Row::Template {
+            resident: resident.id,
+            salt: &template.salt,
+            vector: &vector,
+            model: MODEL,
+        };
         let mac = row.mac(&self.row_key);
         let key = self.audit_key().clone();
         let fields = self.fields.clone();

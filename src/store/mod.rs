@@ -344,7 +344,9 @@ fn migrate(conn: &mut Connection, path: &Path, key: &SiteKey) -> Result<()> {
             audit_head::seal_existing(&tx, &key.derive(Purpose::AuditChain))?;
         }
         let dangling: bool =
-            tx.query_row("SELECT EXISTS(SELECT 1 FROM pragma_foreign_key_check)", [], |r| r.get(0))?;
+            tx.query_row("SELECT EXISTS(SELECT 1 FROM pragma_foreign_key_check)", [], |r| {
+                r.get(0)
+            })?;
         if dangling {
             return Err(StoreError::Invalid(format!(
                 "migration to version {reached} of {} leaves rows without their resident",
@@ -410,7 +412,8 @@ mod tests {
         assert!(!rejected[0].to_string().contains("1202"), "resident numbers stay out of alarms");
         assert_eq!(store.pin_hash("1202").unwrap(), None);
         assert!(store.take_rejected().is_empty(), "a row is raised once per process");
-        let kinds: Vec<String> = store.audit_entries(None).unwrap().into_iter().map(|e| e.kind).collect();
+        let kinds: Vec<String> =
+            store.audit_entries(None).unwrap().into_iter().map(|e| e.kind).collect();
         assert_eq!(kinds, ["row_rejected"]);
     }
 

@@ -310,7 +310,11 @@ mod tests {
             .unwrap();
         assert_eq!((edited.valid_until, edited.name.as_str()), (Some(100), "Test Resident"));
         assert!(edited.valid_at(99) && !edited.valid_at(100));
-        let locked = crate::credentials::LockoutState { failures: 5, locked_until: Some(99), last_failure_at: Some(12) };
+        let locked = crate::credentials::LockoutState {
+            failures: 5,
+            locked_until: Some(99),
+            last_failure_at: Some(12),
+        };
         s.set_lockout(&resident_key("1201"), &locked).unwrap();
         s.remove_resident("1201", 13, "m").unwrap();
         assert_eq!(s.lockout(&resident_key("1201")).unwrap(), Default::default());

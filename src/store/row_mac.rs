@@ -150,6 +150,8 @@ mod tests {
         assert!(!Row::Pin { resident: 1, phc: "$argon2id$y" }.verifies(&key, Some(&mac)));
         assert!(!Row::Card { resident: 1, index: b"$argon2id$x" }.verifies(&key, Some(&mac)));
         assert!(!Row::Pin { resident: 1, phc: "$argon2id$x" }.verifies(&key, None));
-        assert!(!Row::Pin { resident: 1, phc: "$argon2id$x" }.verifies(&Key([4; KEY_LEN]), Some(&mac)));
+        assert!(
+            !Row::Pin { resident: 1, phc: "$argon2id$x" }.verifies(&Key([4; KEY_LEN]), Some(&mac))
+        );
     }
 }

@@ -137,7 +137,9 @@ pub fn expected() -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
 }
 
 /// The schema objects of a database, by type and name (without the statistics `ANALYZE` keeps).
-pub fn objects(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
+pub fn objects(
+    conn: &rusqlite::Connection,
+) -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
     conn.prepare(
         "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name",
     )?

@@ -124,8 +124,9 @@ fn rotate_key(config: &Config) -> anyhow::Result<()> {
 fn same_owner(original: &std::path::Path, copy: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let owner = std::fs::metadata(original)?;
-    std::os::unix::fs::chown(copy, Some(owner.uid()), Some(owner.gid()))
-        .with_context(|| format!("cannot give {} the owner of {}", copy.display(), original.display()))
+    std::os::unix::fs::chown(copy, Some(owner.uid()), Some(owner.gid())).with_context(|| {
+        format!("cannot give {} the owner of {}", copy.display(), original.display())
+    })
 }
 
 /// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
