@@ -83,7 +83,7 @@ case "${1:-}" in
     say "tests (tract and ONNX Runtime)"
     log="$(mktemp)"
     status=0
-    cargo test --features "$FEATURES" --lib --bins --tests 2>&1 | tee "$log" || status=$?
+    cargo test --no-fail-fast --features "$FEATURES" --lib --bins --tests 2>&1 | tee "$log" || status=$?
     say "the package's maintainer scripts, in a throwaway Debian root"
     as_root env FACEGATE_CACHE="$FACEGATE_CACHE" tests/deb_maintainer.sh \
       "$CARGO_TARGET_DIR/debug/facegate" || status=$?
