@@ -12,7 +12,7 @@
 //! it (see [`super::audit_file`]).
 
 use hmac::{Hmac, KeyInit, Mac};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 

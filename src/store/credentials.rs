@@ -63,7 +63,7 @@ impl Store {
 
     /// The resident id and PIN hash for a typed resident number, if both exist and the hash is
     /// bound to that resident (a hash that fails its row MAC is rejected and treated as none).
-    fn pin_hash(&self, number: &str) -> Result<Option<(i64, String)>> {
+    pub(super) fn pin_hash(&self, number: &str) -> Result<Option<(i64, String)>> {
         let row: Option<(i64, String, Option<Vec<u8>>)> = self
             .conn
             .query_row(
