@@ -7,7 +7,6 @@ use facegate::access::Checked;
 use facegate::access::checks::{check_card, check_pin};
 use facegate::credentials::lockout::resident_key;
 use facegate::credentials::{CardUid, Pin, PinConfig};
-use facegate::keys::{KEY_LEN, SiteKey};
 use facegate::manage;
 use facegate::store::{ConsentGrant, NewResident, RetentionConfig, Store, StoreConfig};
 use facegate::templates::{ProtectedTemplate, TemplateKey};
@@ -135,7 +134,7 @@ fn a_genuine_template_still_matches_after_a_reopen() {
     assert!(gallery.verify(victim, &faces[0]).unwrap() > 0.99);
     assert!(gallery.verify(victim, &faces[1]).unwrap() < THRESHOLD);
     assert_eq!(rejections(&store), 0);
-    let key = TemplateKey::from_site(&SiteKey::load(&site.config.key_file).unwrap());
+    let key = TemplateKey::from_site(&site.config.custody().load().unwrap());
     assert!(store.stored_template(1).unwrap().score(&key, &faces[0]) > 0.99);
 }
 
