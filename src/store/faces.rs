@@ -188,6 +188,17 @@ impl Store {
     }
 }
 
+/// A template row as stored: id, resident id, salt, vector, model, MAC.
+pub(super) type TemplateRow = (i64, i64, Vec<u8>, Vec<u8>, String, Option<Vec<u8>>);
+
+/// Every template row.
+pub(super) fn all_rows(tx: &rusqlite::Transaction) -> Result<Vec<TemplateRow>> {
+    Ok(tx
+        .prepare("SELECT id, resident_id, salt, vector, model, mac FROM templates")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 /// Re-keys every intact template inside a transaction (key rotation), with a fresh row MAC; a
 /// row that fails its MAC is left as it is (still rejected).
 pub(super) fn rekey_all(
@@ -196,10 +207,7 @@ pub(super) fn rekey_all(
     new: &TemplateKey,
     row_key: &Key,
 ) -> Result<usize> {
-    let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, String, Option<Vec<u8>>)> = tx
-        .prepare("SELECT id, resident_id, salt, vector, model, mac FROM templates")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows = all_rows(tx)?;
     let mut count = 0;
     for (id, resident, salt, vector, model, mac) in &rows {
         let bound = Row::Template { resident: *resident, salt, vector, model };

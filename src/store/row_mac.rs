@@ -109,11 +109,8 @@ impl Store {
 
 /// MACs every existing template, PIN hash and card index (the migration that brings row MACs).
 pub(super) fn seal_existing(tx: &Transaction, key: &Key) -> Result<()> {
-    let templates: Vec<(i64, i64, Vec<u8>, Vec<u8>, String)> = tx
-        .prepare("SELECT id, resident_id, salt, vector, model FROM templates")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (id, resident, salt, vector, model) in &templates {
+    let templates = super::faces::all_rows(tx)?;
+    for (id, resident, salt, vector, model, _) in &templates {
         let row = Row::Template { resident: *resident, salt, vector, model };
         tx.execute("UPDATE templates SET mac = ?1 WHERE id = ?2", params![row.mac(key), id])?;
     }
