@@ -1,5 +1,7 @@
 //! `facegate audit list|verify|export`.
 
+use anyhow::Context;
+
 use crate::config::Config;
 use crate::store::Store;
 
@@ -15,12 +17,17 @@ pub enum Args {
         #[arg(long)]
         json: bool,
     },
-    /// Check the HMAC chains; exits non-zero and names the first broken row if tampered.
+    /// Check the HMAC chains, the checkpoints, the head and id continuity; exits non-zero and
+    /// names what is wrong if tampered.
     Verify {
         #[arg(long)]
         json: bool,
+        /// Verify an export (from `audit export`) instead of the database's log.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
     },
-    /// Every row as JSON lines on stdout, for archiving.
+    /// Every row with its MAC, the checkpoints and the head as JSON lines on stdout, for
+    /// archiving (`audit verify --file` checks such a copy later).
     Export,
 }
 
@@ -48,20 +55,27 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
                 .collect();
             print_table(&["id", "time (UTC)", "chain", "event", "subject", "detail"], &rows);
         }
-        Args::Verify { json } => {
-            let result = store.verify_audit()?;
+        Args::Verify { json, file } => {
+            let result = match &file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    store.verify_audit_export(&text)?
+                }
+                None => store.verify_audit()?,
+            };
             if json {
                 print_json(&result)?;
-            } else if result.first_broken.is_none() {
+            } else if result.intact() {
                 println!("audit log intact: {} rows verified", result.rows);
             }
-            if let Some(id) = result.first_broken {
-                anyhow::bail!("audit log tampered with: row {id} does not verify");
+            if !result.intact() {
+                anyhow::bail!("audit log tampered with: {}", result.findings().join("; "));
             }
         }
         Args::Export => {
-            for entry in store.audit_entries(None)? {
-                println!("{}", serde_json::to_string(&entry)?);
+            for line in store.export_audit()? {
+                println!("{}", serde_json::to_string(&line)?);
             }
         }
     }

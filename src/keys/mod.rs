@@ -11,6 +11,9 @@
 //! pepper and the card-index key. PIN hashes and card indexes are one-way, so
 //! `admin rotate-key --credentials` re-keys them lazily: the previous root is kept as the third
 //! root, and each PIN or card moves to the new root when it is next used or re-issued.
+//! The site key also seeds the row-MAC key that binds each template, PIN hash and card index
+//! to its resident: a site-key rotation re-MACs every row in the same transaction, while the
+//! credential root's lazy rotation leaves the MACs alone.
 
 pub mod backup;
 pub mod custody;
@@ -44,6 +47,8 @@ pub enum Purpose {
     RegisterFields,
     /// A public name of a credential root, stored beside each PIN hash and card index.
     CredentialRootId,
+    /// HMAC key binding each template, PIN hash and card index to its resident.
+    RowMac,
 }
 
 impl Purpose {
@@ -55,6 +60,7 @@ impl Purpose {
             Self::AuditChain => b"facegate/v1/audit-chain",
             Self::RegisterFields => b"facegate/v1/register-fields",
             Self::CredentialRootId => b"facegate/v1/credential-root-id",
+            Self::RowMac => b"facegate/v1/row-mac",
         }
     }
 }
@@ -157,7 +163,9 @@ impl SiteKey {
     /// The key for one purpose.
     pub fn derive(&self, purpose: Purpose) -> Key {
         let root = match purpose {
-            Purpose::Template | Purpose::AuditChain | Purpose::RegisterFields => &self.site,
+            Purpose::Template | Purpose::AuditChain | Purpose::RegisterFields | Purpose::RowMac => {
+                &self.site
+            }
             Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId => {
                 &self.credentials
             }
@@ -205,6 +213,7 @@ mod tests {
             Purpose::AuditChain,
             Purpose::RegisterFields,
             Purpose::CredentialRootId,
+            Purpose::RowMac,
         ]
         .map(|p| site.derive(p));
         for (i, a) in all.iter().enumerate() {

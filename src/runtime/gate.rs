@@ -319,6 +319,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Advances time: retention, the face session, the result screen's timeout, the door.
     pub fn tick(&mut self, now: u64) -> Result<Vec<Event>> {
         let mut events = Vec::new();
+        if self.store.follow_rotation()? {
+            self.reload_gallery(now, &mut events)?;
+        }
         if now >= self.next_purge {
             self.store.purge(&self.settings.notice.retention, self.unix(now))?;
             self.reload_gallery(now, &mut events)?;
@@ -337,6 +340,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 self.alarm(now, &format!("{door_event:?}"), &mut events);
             }
             events.push(Event::Door { what: format!("{door_event:?}") });
+        }
+        for rejected in self.store.take_rejected() {
+            let at = crate::dates::format_time(self.unix(now));
+            self.alarms.push_front(format!("{at}  {rejected}"));
+            self.alarms.truncate(admin::ALARMS_SHOWN);
         }
         if let Some(since) = self.camera_fault
             && now.saturating_sub(since) >= CAMERA_RETRY_MS

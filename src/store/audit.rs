@@ -5,12 +5,20 @@
 //! checkpoint that keeps the chain verifiable) and `admin` (enrolments, deletions, consent,
 //! key rotations, purges, alarms; kept). Rows never hold a biometric, a PIN or a card UID;
 //! residents appear as `resident#<id>`.
+//!
+//! The pruning checkpoint and the *head* (the last id and both chains' last MACs) carry MACs
+//! too, so a removed prefix, a removed tail or a whole removed chain shows as well; ids after
+//! the access checkpoint run without gaps (see [`super::audit_head`]). An export holds all of
+//! it (see [`super::audit_file`]).
 
 use hmac::{Hmac, KeyInit, Mac};
-use rusqlite::{OptionalExtension, Transaction, params};
-use serde::Serialize;
+use rusqlite::{Transaction, params};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::audit_head::{
+    Checkpoint, checkpoint, head, key_is_current, max_id, problems, seal_existing, write_head,
+};
 use super::{Result, Store, StoreError};
 use crate::keys::Key;
 
@@ -23,7 +31,7 @@ pub enum Chain {
 }
 
 impl Chain {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Chain::Access => "access",
             Chain::Admin => "admin",
@@ -79,6 +87,10 @@ pub enum AuditKind {
     TemplateDamaged,
     /// The card reader or the face camera locked after repeated failures.
     AttemptsLocked,
+    /// A template, PIN hash or card row failed its integrity check and was skipped.
+    RowRejected,
+    /// Old access rows left the log (a checkpoint keeps the rest verifiable).
+    AccessPruned,
 }
 
 impl AuditKind {
@@ -107,12 +119,14 @@ impl AuditKind {
             AuditKind::TemplateDeleted => "template_deleted",
             AuditKind::TemplateDamaged => "template_damaged",
             AuditKind::AttemptsLocked => "attempts_locked",
+            AuditKind::RowRejected => "row_rejected",
+            AuditKind::AccessPruned => "access_pruned",
         }
     }
 }
 
 /// One audit row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
     pub chain: String,
@@ -134,32 +148,9 @@ fn mac(key: &Key, previous: &[u8], e: &AuditEntry) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-/// The MAC the next row of `chain` builds on.
-fn head(tx: &Transaction, chain: Chain) -> Result<Vec<u8>> {
-    let last: Option<Vec<u8>> = tx
-        .query_row(
-            "SELECT mac FROM audit WHERE chain = ?1 ORDER BY id DESC LIMIT 1",
-            [chain.as_str()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match last {
-        Some(mac) => Ok(mac),
-        None => checkpoint(tx, chain).map(|c| c.map_or(vec![0; 32], |(_, mac)| mac)),
-    }
-}
-
-fn checkpoint(tx: &rusqlite::Connection, chain: Chain) -> Result<Option<(i64, Vec<u8>)>> {
-    Ok(tx
-        .query_row(
-            "SELECT last_id, last_mac FROM audit_checkpoints WHERE chain = ?1",
-            [chain.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
-}
-
-/// Appends a row inside a transaction.
+/// Appends a row inside a transaction. It chains onto the head, not onto whatever rows remain,
+/// so rows removed from the end stay visible after the next append; with a key another process
+/// rotated away it refuses ([`StoreError::KeyRotated`]).
 pub(crate) fn append(
     tx: &Transaction,
     key: &Key,
@@ -169,28 +160,39 @@ pub(crate) fn append(
     subject: &str,
     detail: &str,
 ) -> Result<()> {
-    let previous = head(tx, chain)?;
-    let next_id: i64 = tx.query_row(
-        "SELECT MAX(COALESCE((SELECT MAX(id) FROM audit), 0), COALESCE((SELECT MAX(last_id) FROM audit_checkpoints), 0)) + 1",
-        [],
-        |r| r.get(0),
-    )?;
+    if !key_is_current(tx, key)? {
+        return Err(StoreError::KeyRotated);
+    }
+    let Some(last) = head(tx)? else {
+        return Err(StoreError::Invalid(
+            "the audit log's head is missing (someone removed it): run `facegate audit verify`"
+                .into(),
+        ));
+    };
     let entry = AuditEntry {
-        id: next_id,
+        id: last.last_id.max(max_id(tx)?) + 1,
         chain: chain.as_str().into(),
         at,
         kind: kind.as_str().into(),
         subject: subject.into(),
         detail: detail.into(),
     };
+    let fresh = mac(key, last.chain_mac(chain), &entry);
     tx.execute(
         "INSERT INTO audit (id, chain, at, kind, subject, detail, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![entry.id, entry.chain, entry.at, entry.kind, entry.subject, entry.detail, mac(key, &previous, &entry)],
+        params![entry.id, entry.chain, entry.at, entry.kind, entry.subject, entry.detail, fresh],
     )?;
-    Ok(())
+    let (access_mac, admin_mac) = match chain {
+        Chain::Access => (fresh, last.admin_mac),
+        Chain::Admin => (last.access_mac, fresh),
+    };
+    write_head(tx, key, entry.id, access_mac, admin_mac)
 }
 
-fn rows(conn: &rusqlite::Connection, chain: Chain) -> Result<Vec<(AuditEntry, Vec<u8>)>> {
+pub(super) fn rows(
+    conn: &rusqlite::Connection,
+    chain: Chain,
+) -> Result<Vec<(AuditEntry, Vec<u8>)>> {
     let mut stmt = conn.prepare(
         "SELECT id, chain, at, kind, subject, detail, mac FROM audit WHERE chain = ?1 ORDER BY id",
     )?;
@@ -212,9 +214,9 @@ fn entry(r: &rusqlite::Row) -> rusqlite::Result<AuditEntry> {
     })
 }
 
-/// The first row of `chain` whose MAC does not verify, if any.
+/// The first row of `chain` whose MAC does not verify, if any (chained from its checkpoint).
 fn first_broken(conn: &rusqlite::Connection, key: &Key, chain: Chain) -> Result<Option<i64>> {
-    let mut previous = checkpoint(conn, chain)?.map_or(vec![0; 32], |(_, mac)| mac);
+    let mut previous = checkpoint(conn, chain)?.map_or(vec![0; 32], |c| c.last_mac);
     for (entry, stored) in rows(conn, chain)? {
         if mac(key, &previous, &entry) != stored {
             return Ok(Some(entry.id));
@@ -224,30 +226,60 @@ fn first_broken(conn: &rusqlite::Connection, key: &Key, chain: Chain) -> Result<
     Ok(None)
 }
 
-/// Recomputes every MAC under a new key (key rotation), after checking the old chain.
+/// Recomputes every MAC under a new key (key rotation), after checking the old log.
 pub(crate) fn rechain(tx: &Transaction, old: &Key, new: &Key) -> Result<()> {
+    let verification = verify(tx, old)?;
+    if !verification.intact() {
+        return Err(StoreError::Invalid(format!(
+            "the audit log does not verify ({}): fix or export it before rotating the key",
+            verification.findings().join("; ")
+        )));
+    }
     for chain in [Chain::Access, Chain::Admin] {
-        if let Some(id) = first_broken(tx, old, chain)? {
-            return Err(StoreError::Invalid(format!(
-                "audit chain broken at row {id}: fix or export it before rotating the key"
-            )));
-        }
-        let mut previous = checkpoint(tx, chain)?.map_or(vec![0; 32], |(_, mac)| mac);
+        let mut previous = checkpoint(tx, chain)?.map_or(vec![0; 32], |c| c.last_mac);
         for (entry, _) in rows(tx, chain)? {
             let fresh = mac(new, &previous, &entry);
             tx.execute("UPDATE audit SET mac = ?1 WHERE id = ?2", params![fresh, entry.id])?;
             previous = fresh;
         }
     }
-    Ok(())
+    seal_existing(tx, new)
 }
 
 /// The outcome of `audit verify`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verification {
     pub rows: usize,
-    /// The first row that fails, per chain.
+    /// The first row that fails, over both chains.
     pub first_broken: Option<i64>,
+    /// What else is wrong: checkpoints or head edited, rows gone from the start or the end, a
+    /// chain gone, ids missing.
+    pub problems: Vec<String>,
+}
+
+impl Verification {
+    /// Nothing was found.
+    pub fn intact(&self) -> bool {
+        self.first_broken.is_none() && self.problems.is_empty()
+    }
+
+    /// Every finding as a sentence.
+    pub fn findings(&self) -> Vec<String> {
+        let row = self.first_broken.map(|id| format!("row {id} does not verify"));
+        row.into_iter().chain(self.problems.iter().cloned()).collect()
+    }
+}
+
+/// Checks both chains, the checkpoints and the head in `conn` (the database or an export).
+pub(super) fn verify(conn: &rusqlite::Connection, key: &Key) -> Result<Verification> {
+    let mut rows_total = 0;
+    let mut broken = Vec::new();
+    for chain in [Chain::Access, Chain::Admin] {
+        rows_total += rows(conn, chain)?.len();
+        broken.extend(first_broken(conn, key, chain)?);
+    }
+    let problems = problems(conn, key)?;
+    Ok(Verification { rows: rows_total, first_broken: broken.into_iter().min(), problems })
 }
 
 impl Store {
@@ -268,15 +300,9 @@ impl Store {
         &self.audit_key
     }
 
-    /// Checks both chains; reports the first broken row.
+    /// Checks both chains, the checkpoints and the head.
     pub fn verify_audit(&self) -> Result<Verification> {
-        let mut rows_total = 0;
-        let mut broken = Vec::new();
-        for chain in [Chain::Access, Chain::Admin] {
-            rows_total += rows(&self.conn, chain)?.len();
-            broken.extend(first_broken(&self.conn, &self.audit_key, chain)?);
-        }
-        Ok(Verification { rows: rows_total, first_broken: broken.into_iter().min() })
+        verify(&self.conn, &self.audit_key)
     }
 
     /// Audit rows, oldest first, optionally only since `since`.
@@ -290,8 +316,10 @@ impl Store {
     }
 
     /// Removes access rows older than `before` (the oldest run of the access chain), keeping a
-    /// checkpoint so the rest still verifies. Returns how many rows went.
-    pub(crate) fn prune_access_log(&mut self, before: i64) -> Result<usize> {
+    /// MACed checkpoint so the rest still verifies, and audits the pruning on the admin chain.
+    /// Returns how many rows went.
+    pub(crate) fn prune_access_log(&mut self, before: i64, now: i64) -> Result<usize> {
+        let key = self.audit_key.clone();
         self.transaction(|tx| {
             let old: Vec<(i64, Vec<u8>)> = rows(tx, Chain::Access)?
                 .into_iter()
@@ -300,11 +328,15 @@ impl Store {
                 .collect();
             let Some((last_id, last_mac)) = old.last().cloned() else { return Ok(0) };
             tx.execute("DELETE FROM audit WHERE chain = 'access' AND id <= ?1", [last_id])?;
+            let point = Checkpoint::sealed(&key, Chain::Access, last_id, last_mac, before);
             tx.execute(
-                "INSERT INTO audit_checkpoints (chain, last_id, last_mac, at) VALUES ('access', ?1, ?2, ?3)
-                 ON CONFLICT(chain) DO UPDATE SET last_id = excluded.last_id, last_mac = excluded.last_mac, at = excluded.at",
-                params![last_id, last_mac, before],
+                "INSERT INTO audit_checkpoints (chain, last_id, last_mac, at, mac) VALUES ('access', ?1, ?2, ?3, ?4)
+                 ON CONFLICT(chain) DO UPDATE SET last_id = excluded.last_id, last_mac = excluded.last_mac,
+                 at = excluded.at, mac = excluded.mac",
+                params![point.last_id, point.last_mac, point.at, point.mac],
             )?;
+            let detail = format!("{} access rows up to row {last_id}", old.len());
+            append(tx, &key, Chain::Admin, now, AuditKind::AccessPruned, "site", &detail)?;
             Ok(old.len())
         })
     }
@@ -334,7 +366,8 @@ mod tests {
             s.audit(Chain::Admin, 100 + i, AuditKind::ResidentAdded, &format!("resident#{i}"), "")
                 .unwrap();
         }
-        assert_eq!(s.verify_audit().unwrap(), Verification { rows: 10, first_broken: None });
+        assert!(s.verify_audit().unwrap().intact());
+        assert_eq!(s.verify_audit().unwrap().rows, 10);
         s.conn.execute("UPDATE audit SET detail = 'face' WHERE id = 5", []).unwrap();
         assert_eq!(s.verify_audit().unwrap().first_broken, Some(5));
     }
@@ -358,11 +391,13 @@ mod tests {
             s.audit(Chain::Admin, day * 86_400, AuditKind::TemplateDeleted, "resident#1", "")
                 .unwrap();
         }
-        assert_eq!(s.prune_access_log(5 * 86_400).unwrap(), 5);
-        assert_eq!(s.verify_audit().unwrap(), Verification { rows: 15, first_broken: None });
+        assert_eq!(s.prune_access_log(5 * 86_400, 11 * 86_400).unwrap(), 5);
+        let after = s.verify_audit().unwrap();
+        assert!(after.intact(), "{after:?}");
+        assert_eq!(after.rows, 16, "15 kept and the pruning itself");
         s.audit(Chain::Access, 11 * 86_400, AuditKind::AccessGranted, "resident#1", "card")
             .unwrap();
         assert_eq!(s.verify_audit().unwrap().first_broken, None);
-        assert_eq!(s.prune_access_log(5 * 86_400).unwrap(), 0);
+        assert_eq!(s.prune_access_log(5 * 86_400, 11 * 86_400).unwrap(), 0);
     }
 }

@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::audit::{AuditKind, Chain, append};
+use super::row_mac::Row;
 use super::{Result, Store, StoreError};
 use crate::credentials::pin::ADMIN_PIN_MIN_DIGITS;
 use crate::credentials::{CardIndex, CardUid, LockoutState, Pin, PinConfig, PinError, PinHasher};
@@ -35,6 +36,8 @@ pub struct CredentialRootStatus {
 
 /// A stored PIN: the resident id, the PHC string, the credential root it was made under.
 type StoredPin = (i64, String, Option<Vec<u8>>);
+/// A stored row MAC (none on a row that was never sealed).
+type Mac = Option<Vec<u8>>;
 
 /// The keys of one credential root.
 struct RootKeys {
@@ -106,13 +109,14 @@ impl Store {
         pin.refuse_weak(&resident.number, resident.birth_year)?;
         let phc = self.credentials.current.hasher(rules)?.hash(pin)?;
         let root = self.credentials.current.id.clone();
+        let mac = Row::Pin { resident: resident.id, phc: &phc }.mac(&self.row_key);
         let key = self.audit_key().clone();
         self.transaction(|tx| {
             tx.execute(
-                "INSERT INTO pins (resident_id, phc, updated_at, credential_root) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO pins (resident_id, phc, updated_at, credential_root, mac) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(resident_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at,
-                 credential_root = excluded.credential_root",
-                params![resident.id, phc, now, root],
+                 credential_root = excluded.credential_root, mac = excluded.mac",
+                params![resident.id, phc, now, root, mac],
             )?;
             append(tx, &key, Chain::Admin, now, AuditKind::PinSet, &resident.subject(), &format!("by {operator}"))
         })
@@ -183,9 +187,10 @@ impl Store {
         let current = keys.current.hasher(rules)?;
         if root.is_some() || !current.is_current(&phc) {
             let fresh = current.hash(pin)?;
+            let mac = Row::Pin { resident: id, phc: &fresh }.mac(&self.row_key);
             self.conn.execute(
-                "UPDATE pins SET phc = ?1, credential_root = ?2 WHERE resident_id = ?3",
-                params![fresh, keys.current.id, id],
+                "UPDATE pins SET phc = ?1, credential_root = ?2, mac = ?3 WHERE resident_id = ?4",
+                params![fresh, keys.current.id, mac, id],
             )?;
         }
         Ok(Some(id))
@@ -202,16 +207,21 @@ impl Store {
             .sum()
     }
 
-    /// The resident id, PIN hash and credential root for a typed resident number, if any.
-    fn pin_hash(&self, number: &str) -> Result<Option<StoredPin>> {
-        Ok(self
+    /// The resident id, PIN hash and credential root for a typed resident number, if both exist
+    /// and the hash is bound to that resident (a hash that fails its row MAC is rejected and
+    /// treated as none).
+    pub(super) fn pin_hash(&self, number: &str) -> Result<Option<StoredPin>> {
+        let row: Option<(i64, String, Option<Vec<u8>>, Mac)> = self
             .conn
             .query_row(
-                "SELECT r.id, p.phc, p.credential_root FROM residents r JOIN pins p ON p.resident_id = r.id WHERE r.number = ?1",
+                "SELECT r.id, p.phc, p.credential_root, p.mac FROM residents r JOIN pins p ON p.resident_id = r.id WHERE r.number = ?1",
                 [number],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
-            .optional()?)
+            .optional()?;
+        let Some((resident, phc, root, mac)) = row else { return Ok(None) };
+        let bound = self.row_ok(&Row::Pin { resident, phc: &phc }, resident, mac.as_deref())?;
+        Ok(bound.then_some((resident, phc, root)))
     }
 
     /// How many PINs and cards are still on the previous credential root.
@@ -334,6 +344,7 @@ impl Store {
         let old_index = keys.previous.as_ref().map(|p| CardIndex::of(&p.card_key, uid));
         let old_index = old_index.unwrap_or(index);
         let root = keys.current.id.clone();
+        let mac = Row::Card { resident: resident.id, index: &index.0 }.mac(&self.row_key);
         let key = self.audit_key().clone();
         self.transaction(|tx| {
             let taken: bool = tx.query_row(
@@ -345,8 +356,8 @@ impl Store {
                 return Err(StoreError::CardTaken);
             }
             tx.execute(
-                "INSERT INTO cards (resident_id, card_index, label, created_at, credential_root) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![resident.id, &index.0[..], label, now, root],
+                "INSERT INTO cards (resident_id, card_index, label, created_at, credential_root, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![resident.id, &index.0[..], label, now, root, mac],
             )?;
             let id = tx.last_insert_rowid();
             append(tx, &key, Chain::Admin, now, AuditKind::CardAdded, &resident.subject(), &format!("card {id} by {operator}"))?;
@@ -379,19 +390,25 @@ impl Store {
         })
     }
 
-    /// The resident holding an active card with this UID. A card still on the previous
+    /// The resident holding an active card with this UID, if the card row is bound to them (a
+    /// row that fails its MAC is rejected and opens nothing). A card still on the previous
     /// credential root is found by its old index and moved to the current root.
     pub(crate) fn resident_for_card(&self, uid: &CardUid) -> Result<Option<i64>> {
         let keys = &self.credentials;
         let index = CardIndex::of(&keys.current.card_key, uid);
-        let find = |index: &CardIndex| {
-            self.conn
+        let find = |index: &CardIndex| -> Result<Option<(i64, i64, Mac)>> {
+            let row: Option<(i64, i64, Option<Vec<u8>>, Mac)> = self
+                .conn
                 .query_row(
-                    "SELECT id, resident_id, credential_root FROM cards WHERE card_index = ?1 AND revoked_at IS NULL",
+                    "SELECT id, resident_id, credential_root, mac FROM cards WHERE card_index = ?1 AND revoked_at IS NULL",
                     [&index.0[..]],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<Vec<u8>>>(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
-                .optional()
+                .optional()?;
+            let Some((id, resident, root, mac)) = row else { return Ok(None) };
+            let bound =
+                self.row_ok(&Row::Card { resident, index: &index.0 }, id, mac.as_deref())?;
+            Ok(bound.then_some((id, resident, root)))
         };
         if let Some((_, resident, _)) = find(&index)? {
             return Ok(Some(resident));
@@ -403,9 +420,10 @@ impl Store {
         else {
             return Ok(None);
         };
+        let mac = Row::Card { resident, index: &index.0 }.mac(&self.row_key);
         self.conn.execute(
-            "UPDATE cards SET card_index = ?1, credential_root = ?2 WHERE id = ?3",
-            params![&index.0[..], keys.current.id, card],
+            "UPDATE cards SET card_index = ?1, credential_root = ?2, mac = ?3 WHERE id = ?4",
+            params![&index.0[..], keys.current.id, mac, card],
         )?;
         Ok(Some(resident))
     }

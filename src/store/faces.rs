@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::audit::{AuditKind, Chain, append};
 use super::consent::{self, ConsentGrant};
+use super::row_mac::{Rejected, Row};
 use super::{Result, Store, StoreError};
+use crate::keys::Key;
 use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, ResidentPair, TemplateKey};
 use crate::vision::Embedding;
 
@@ -41,6 +43,14 @@ impl Store {
     ) -> Result<i64> {
         let resident = self.resident(number)?;
         let template = ProtectedTemplate::protect(self.template_key(), embedding);
+        let vector = template.vector_bytes();
+        let row = Row::Template {
+            resident: resident.id,
+            salt: &template.salt,
+            vector: &vector,
+            model: MODEL,
+        };
+        let mac = row.mac(&self.row_key);
         let key = self.audit_key().clone();
         let fields = self.fields.clone();
         let id = self.transaction(|tx| {
@@ -52,8 +62,8 @@ impl Store {
                 return Err(StoreError::GuardianConsentRequired(number.to_owned()));
             }
             tx.execute(
-                "INSERT INTO templates (resident_id, consent_id, salt, vector, model, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![resident.id, record.id, &template.salt[..], template.vector_bytes(), MODEL, now],
+                "INSERT INTO templates (resident_id, consent_id, salt, vector, model, created_at, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![resident.id, record.id, &template.salt[..], vector, MODEL, now, mac],
             )?;
             let id = tx.last_insert_rowid();
             append(tx, &key, Chain::Admin, now, AuditKind::FaceEnrolled, &resident.subject(), &format!("template {id}"))?;
@@ -63,11 +73,12 @@ impl Store {
     }
 
     /// The templates of residents whose access is valid at `now`, ready to match. A damaged
-    /// row (a vector of the wrong length, a model this build does not know) is left out and
-    /// named in the second list, so one bad row never stops the gate.
+    /// row (a model this build does not know) is left out and named in the second list; a row
+    /// that fails its integrity check (wrong length, a vector not of unit norm, a MAC that fails)
+    /// is skipped and rejected (see [`super::row_mac`]). One bad row never stops the gate.
     pub fn gallery(&self, now: i64) -> Result<(Gallery, Vec<DamagedTemplate>)> {
         let mut stmt = self.conn.prepare(
-            "SELECT t.id, t.resident_id, t.salt, t.vector, t.model FROM templates t JOIN residents r ON r.id = t.resident_id
+            "SELECT t.id, t.resident_id, t.salt, t.vector, t.mac, t.model FROM templates t JOIN residents r ON r.id = t.resident_id
              WHERE r.status = 'active' AND (r.valid_from IS NULL OR r.valid_from <= ?1)
                AND (r.valid_until IS NULL OR r.valid_until > ?1)",
         )?;
@@ -76,18 +87,37 @@ impl Store {
         let mut rows = stmt.query(params![now])?;
         while let Some(row) = rows.next()? {
             let (id, resident): (i64, i64) = (row.get(0)?, row.get(1)?);
-            let (salt, vector): (Vec<u8>, Vec<u8>) = (row.get(2)?, row.get(3)?);
-            let model: String = row.get(4)?;
+            let model: String = row.get(5)?;
             if model != MODEL {
                 damaged.push(DamagedTemplate { id, reason: "unknown model" });
                 continue;
             }
-            match ProtectedTemplate::from_bytes(&salt, &vector) {
-                Some(template) => gallery.insert(self.template_key(), id, resident, &template),
-                None => damaged.push(DamagedTemplate { id, reason: "wrong length" }),
+            if let Some(template) = self.checked_template(id, resident, row)? {
+                gallery.insert(self.template_key(), id, resident, &template);
             }
         }
         Ok((gallery, damaged))
+    }
+
+    /// A template row (columns id, resident_id, salt, vector, mac) if it is intact and bound
+    /// to its resident; otherwise `None`, rejected.
+    fn checked_template(
+        &self,
+        id: i64,
+        resident: i64,
+        row: &rusqlite::Row,
+    ) -> Result<Option<ProtectedTemplate>> {
+        let (salt, vector, mac): (Vec<u8>, Vec<u8>, Option<Vec<u8>>) =
+            (row.get(2)?, row.get(3)?, row.get(4)?);
+        let bound = Row::Template { resident, salt: &salt, vector: &vector, model: MODEL };
+        if !self.row_ok(&bound, id, mac.as_deref())? {
+            return Ok(None);
+        }
+        let template = ProtectedTemplate::from_bytes(&salt, &vector);
+        if template.is_none() {
+            self.reject(Rejected { table: "template", id, resident })?;
+        }
+        Ok(template)
     }
 
     /// A resident's templates (bookkeeping only).
@@ -148,17 +178,16 @@ impl Store {
     /// How close enrolled residents are to each other (see [`templates::closest_pairs`]), and
     /// how many residents have a template.
     pub(crate) fn closest_pairs(&self) -> Result<(usize, Vec<ResidentPair>)> {
-        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = self
-            .conn
-            .prepare("SELECT resident_id, salt, vector FROM templates ORDER BY resident_id")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut protected = Vec::with_capacity(rows.len());
-        for (resident, salt, vector) in rows {
-            let template = ProtectedTemplate::from_bytes(&salt, &vector).ok_or_else(|| {
-                StoreError::Invalid(format!("a template of resident #{resident} is damaged"))
-            })?;
-            protected.push((resident, template));
+        let mut stmt = self.conn.prepare(
+            "SELECT id, resident_id, salt, vector, mac FROM templates WHERE model = ?1 ORDER BY resident_id",
+        )?;
+        let mut rows = stmt.query([MODEL])?;
+        let mut protected = Vec::new();
+        while let Some(row) = rows.next()? {
+            let (id, resident): (i64, i64) = (row.get(0)?, row.get(1)?);
+            if let Some(template) = self.checked_template(id, resident, row)? {
+                protected.push((resident, template));
+            }
         }
         let mut residents: Vec<i64> = protected.iter().map(|t| t.0).collect();
         residents.dedup();
@@ -173,24 +202,43 @@ impl Store {
     }
 }
 
-/// Re-keys every template inside a transaction (key rotation).
+/// A template row as stored: id, resident id, salt, vector, model, MAC.
+pub(super) type TemplateRow = (i64, i64, Vec<u8>, Vec<u8>, String, Option<Vec<u8>>);
+
+/// Every template row.
+pub(super) fn all_rows(tx: &rusqlite::Transaction) -> Result<Vec<TemplateRow>> {
+    Ok(tx
+        .prepare("SELECT id, resident_id, salt, vector, model, mac FROM templates")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Re-keys every intact template inside a transaction (key rotation), with a fresh row MAC; a
+/// row that fails its MAC is left as it is (still rejected).
 pub(super) fn rekey_all(
     tx: &rusqlite::Transaction,
     old: &TemplateKey,
     new: &TemplateKey,
+    (old_row_key, new_row_key): (&Key, &Key),
 ) -> Result<usize> {
-    let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = tx
-        .prepare("SELECT id, salt, vector FROM templates")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (id, salt, vector) in &rows {
-        let template = ProtectedTemplate::from_bytes(salt, vector)
-            .ok_or_else(|| StoreError::Invalid(format!("template {id} is damaged")))?;
+    let rows = all_rows(tx)?;
+    let mut count = 0;
+    for (id, resident, salt, vector, model, mac) in &rows {
+        let bound = Row::Template { resident: *resident, salt, vector, model };
+        let Some(template) = ProtectedTemplate::from_bytes(salt, vector)
+            .filter(|_| bound.verifies(old_row_key, mac.as_deref()))
+        else {
+            continue;
+        };
         let moved = template.rekey(old, new);
+        let vector = moved.vector_bytes();
+        let mac = Row::Template { resident: *resident, salt: &moved.salt, vector: &vector, model }
+            .mac(new_row_key);
         tx.execute(
-            "UPDATE templates SET salt = ?1, vector = ?2 WHERE id = ?3",
-            params![&moved.salt[..], moved.vector_bytes(), id],
+            "UPDATE templates SET salt = ?1, vector = ?2, mac = ?3 WHERE id = ?4",
+            params![&moved.salt[..], vector, mac, id],
         )?;
+        count += 1;
     }
-    Ok(rows.len())
+    Ok(count)
 }

@@ -6,17 +6,22 @@
 //! Deleting face data also checkpoints the WAL, so the deleted bytes leave the disk at once.
 
 pub mod audit;
+mod audit_file;
+mod audit_head;
 pub mod consent;
 pub mod credentials;
 pub mod faces;
 mod register_fields;
 pub mod residents;
 pub mod retention;
+mod row_mac;
 mod schema;
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, Transaction};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::PinError;
@@ -31,6 +36,7 @@ pub use credentials::CredentialRootStatus;
 pub use faces::{DamagedTemplate, StoredTemplate};
 pub use residents::{NewResident, Resident, ResidentStatus};
 pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
+pub use row_mac::Rejected;
 
 /// `[store]`: where the data lives.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,6 +80,13 @@ pub enum StoreError {
     Corrupt { path: PathBuf, source: rusqlite::Error },
     #[error("database {path} has schema version {found}, newer than this facegate ({supported})")]
     TooNew { path: PathBuf, found: i64, supported: i64 },
+    #[error(
+        "database {path} holds schema objects facegate did not make ({}): someone changed it; remove them or restore a backup",
+        objects.join(", ")
+    )]
+    UnknownSchema { path: PathBuf, objects: Vec<String> },
+    #[error("the site key was rotated by another process and no key file here fits the database")]
+    KeyRotated,
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("no resident {0}")]
@@ -123,11 +136,20 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The key this store was opened with, to follow a rotation (see
+    /// [`Store::follow_rotation`]); none for a store opened with a key in hand.
+    custody: Option<Custody>,
     template_key: TemplateKey,
     audit_key: Key,
     /// The PIN peppers and card-index keys, current and previous.
     credentials: credentials::CredentialKeys,
+    /// The key of the row MACs (see [`row_mac`]).
+    row_key: Key,
     fields: FieldKey,
+    /// Rejected rows already audited by this process.
+    reported: RefCell<HashSet<Rejected>>,
+    /// Rejected rows the gate has not shown yet.
+    alarms: RefCell<Vec<Rejected>>,
 }
 
 impl Store {
@@ -155,15 +177,40 @@ impl Store {
                 .audit_entries(None)?
                 .last()
                 .is_some_and(|e| e.kind == AuditKind::KeyRotated.as_str())
-                && store.verify_audit()?.first_broken.is_none();
+                && store.verify_audit()?.intact();
             if rotated {
                 pending.replace(&custody)?;
-                return Ok(store);
+                return Ok(Store { custody: Some(custody), ..store });
             }
             pending.remove()?;
         }
         let key = custody.load()?;
-        Self::open_with_key(&config.database, &key)
+        let mut store = Self::open_with_key(&config.database, &key)?;
+        store.custody = Some(custody);
+        Ok(store)
+    }
+
+    /// Picks up a key rotation another process (`admin rotate-key`) committed: when the
+    /// database's key id is no longer this store's, the keys are reloaded from the new key file
+    /// (or its `.new` file, between the commit and the rename). Returns whether keys changed;
+    /// the caller reloads its gallery then. A gate handed its key by systemd finds only the old
+    /// key: [`StoreError::KeyRotated`], and systemd restarts it with the new one.
+    pub fn follow_rotation(&mut self) -> Result<bool> {
+        if audit_head::key_is_current(&self.conn, &self.audit_key)? {
+            return Ok(false);
+        }
+        let custody = self.custody.clone().ok_or(StoreError::KeyRotated)?;
+        for candidate in [custody.pending(), custody] {
+            let Ok(key) = candidate.load() else { continue };
+            if audit_head::key_is_current(&self.conn, &key.derive(Purpose::AuditChain))? {
+                self.template_key = TemplateKey::from_site(&key);
+                self.audit_key = key.derive(Purpose::AuditChain);
+                self.fields = FieldKey::from_site(&key);
+                self.row_key = key.derive(Purpose::RowMac);
+                return Ok(true);
+            }
+        }
+        Err(StoreError::KeyRotated)
     }
 
     /// Opens an existing database with a given key.
@@ -185,19 +232,28 @@ impl Store {
         let corrupt = |source| StoreError::Corrupt { path: path.to_owned(), source };
         conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
         for (name, value) in
-            [("synchronous", "FULL"), ("secure_delete", "ON"), ("foreign_keys", "ON")]
+            [("synchronous", "FULL"), ("secure_delete", "ON"), ("trusted_schema", "OFF")]
         {
             conn.pragma_update(None, name, value).map_err(corrupt)?;
         }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn, path)?;
+        migrate(&mut conn, path, key)?;
+        let objects = schema::unexpected(&conn)?;
+        if !objects.is_empty() {
+            return Err(StoreError::UnknownSchema { path: path.to_owned(), objects });
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
+            custody: None,
             template_key: TemplateKey::from_site(key),
             audit_key: key.derive(Purpose::AuditChain),
             credentials: credentials::CredentialKeys::new(key),
+            row_key: key.derive(Purpose::RowMac),
             fields: FieldKey::from_site(key),
+            reported: RefCell::default(),
+            alarms: RefCell::default(),
         };
         store.seal_clear_register()?;
         Ok(store)
@@ -218,12 +274,13 @@ impl Store {
         &self.template_key
     }
 
-    /// Runs `f` in one transaction: all of it is written, or none.
+    /// Runs `f` in one write transaction (taken at once, so no other process commits between
+    /// its reads and its writes): all of it is written, or none.
     pub(crate) fn transaction<T>(
         &mut self,
         f: impl FnOnce(&Transaction) -> Result<T>,
     ) -> Result<T> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
@@ -245,8 +302,11 @@ impl Store {
         let old_template_key = self.template_key.clone();
         let old_audit_key = self.audit_key.clone();
         let (old_fields, new_fields) = (self.fields.clone(), FieldKey::from_site(new_key));
+        let (old_row_key, new_row_key) = (self.row_key.clone(), new_key.derive(Purpose::RowMac));
         let count = self.transaction(|tx| {
-            let count = faces::rekey_all(tx, &old_template_key, &new_template_key)?;
+            let rows = (&old_row_key, &new_row_key);
+            let count = faces::rekey_all(tx, &old_template_key, &new_template_key, rows)?;
+            row_mac::remac_credentials(tx, &old_row_key, &new_row_key)?;
             register_fields::reseal_all(tx, &old_fields, &new_fields)?;
             audit::rechain(tx, &old_audit_key, &new_audit_key)?;
             audit::append(
@@ -263,12 +323,16 @@ impl Store {
         self.template_key = new_template_key;
         self.audit_key = new_audit_key;
         self.fields = new_fields;
+        self.row_key = new_row_key;
         self.checkpoint()?;
         Ok(count)
     }
 }
 
-fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+/// Brings the schema up to date, one transaction per version. Foreign keys are off meanwhile
+/// (a table rebuild must not cascade) and checked before the caller turns them on. Reaching
+/// [`schema::ROW_MACS_VERSION`] MACs the rows and the audit log already there.
+fn migrate(conn: &mut Connection, path: &Path, key: &SiteKey) -> Result<()> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|source| StoreError::Corrupt { path: path.to_owned(), source })?;
@@ -276,10 +340,26 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if version > supported {
         return Err(StoreError::TooNew { path: path.to_owned(), found: version, supported });
     }
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let reached = index as i64 + 1;
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        if reached == schema::ROW_MACS_VERSION {
+            row_mac::seal_existing(&tx, &key.derive(Purpose::RowMac))?;
+            audit_head::seal_existing(&tx, &key.derive(Purpose::AuditChain))?;
+        }
+        let dangling: bool =
+            tx.query_row("SELECT EXISTS(SELECT 1 FROM pragma_foreign_key_check)", [], |r| {
+                r.get(0)
+            })?;
+        if dangling {
+            return Err(StoreError::Invalid(format!(
+                "migration to version {reached} of {} leaves rows without their resident",
+                path.display()
+            )));
+        }
+        tx.pragma_update(None, "user_version", reached)?;
         tx.commit()?;
     }
     Ok(())
@@ -311,6 +391,36 @@ mod tests {
         Store::open(&config).unwrap();
         std::fs::remove_file(&config.database).unwrap();
         assert!(matches!(Store::open(&config), Err(StoreError::Missing { .. })));
+    }
+
+    #[test]
+    fn the_row_mac_migration_seals_existing_rows_and_later_edits_are_rejected() {
+        let key = SiteKey::from_bytes([5; KEY_LEN]);
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &schema::MIGRATIONS[..schema::ROW_MACS_VERSION as usize - 1] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO residents (number, name, unit, created_at) VALUES ('1201', 'A', 'u', 0), ('1202', 'B', 'u', 0);
+             INSERT INTO pins (resident_id, phc, updated_at) VALUES (1, '$argon2id$v=19$old', 0);
+             INSERT INTO cards (resident_id, card_index, created_at) VALUES (1, x'0102', 0);",
+        )
+        .unwrap();
+        let store = Store::ready(conn, Path::new(":memory:"), &key).unwrap();
+        assert_eq!(store.pin_hash("1201").unwrap().map(|p| p.0), Some(1));
+        assert!(store.take_rejected().is_empty());
+        assert!(store.verify_audit().unwrap().intact());
+        store.conn.execute("UPDATE pins SET resident_id = 2", []).unwrap();
+        assert_eq!(store.pin_hash("1202").unwrap(), None);
+        let rejected = store.take_rejected();
+        assert_eq!(rejected, [Rejected { table: "PIN", id: 2, resident: 2 }]);
+        assert!(!rejected[0].to_string().contains("1202"), "resident numbers stay out of alarms");
+        assert_eq!(store.pin_hash("1202").unwrap(), None);
+        assert!(store.take_rejected().is_empty(), "a row is raised once per process");
+        let kinds: Vec<String> =
+            store.audit_entries(None).unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["row_rejected"]);
     }
 
     #[test]

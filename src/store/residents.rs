@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::{AuditKind, Chain, append};
 use super::register_fields::{Field, FieldKey, open_birth_year, write_resident};
 use super::{Result, Store, StoreError};
+use crate::credentials::lockout::resident_key;
 
 /// Whether a resident may use the door at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,12 +253,13 @@ impl Store {
         })
     }
 
-    /// Deletes a resident and everything about them (consent, templates, PIN, cards); only
-    /// pseudonymous audit rows remain.
+    /// Deletes a resident and everything about them (consent, templates, PIN, cards, keypad
+    /// lockout); only pseudonymous audit rows remain.
     pub(crate) fn remove_resident(&mut self, number: &str, now: i64, operator: &str) -> Result<()> {
         let resident = self.resident(number)?;
         let key = self.audit_key().clone();
         self.transaction(|tx| {
+            tx.execute("DELETE FROM lockouts WHERE key = ?1", [resident_key(&resident.number)])?;
             tx.execute("DELETE FROM residents WHERE id = ?1", [resident.id])?;
             append(
                 tx,
@@ -308,7 +310,14 @@ mod tests {
             .unwrap();
         assert_eq!((edited.valid_until, edited.name.as_str()), (Some(100), "Test Resident"));
         assert!(edited.valid_at(99) && !edited.valid_at(100));
+        let locked = crate::credentials::LockoutState {
+            failures: 5,
+            locked_until: Some(99),
+            last_failure_at: Some(12),
+        };
+        s.set_lockout(&resident_key("1201"), &locked).unwrap();
         s.remove_resident("1201", 13, "m").unwrap();
+        assert_eq!(s.lockout(&resident_key("1201")).unwrap(), Default::default());
         assert!(matches!(s.resident("1201"), Err(StoreError::UnknownResident(_))));
         let log = s.audit_entries(None).unwrap();
         assert_eq!(

@@ -1,11 +1,13 @@
 //! Retention: templates unused for too long, residents who moved out, and old access events
-//! are deleted by `facegate admin purge` and by the running gate once a day.
+//! are deleted by `facegate admin purge` and by the running gate once a day (a moved-out
+//! resident's keypad lockout with them).
 
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store};
+use crate::credentials::lockout::resident_key;
 
 const DAY: i64 = 86_400;
 
@@ -66,17 +68,22 @@ impl Store {
                 "DELETE FROM templates WHERE COALESCE(last_used_at, created_at) < ?1",
                 [now - retention.template_unused_days * DAY],
             )?;
-            let moved = tx.execute(
-                "DELETE FROM residents WHERE valid_until IS NOT NULL AND valid_until + ?1 <= ?2",
-                params![retention.moved_out_days * DAY, now],
-            )?;
+            let moved_out: Vec<String> = tx
+                .prepare("SELECT number FROM residents WHERE valid_until IS NOT NULL AND valid_until + ?1 <= ?2")?
+                .query_map(params![retention.moved_out_days * DAY, now], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for number in &moved_out {
+                tx.execute("DELETE FROM lockouts WHERE key = ?1", [resident_key(number)])?;
+                tx.execute("DELETE FROM residents WHERE number = ?1", [number])?;
+            }
+            let moved = moved_out.len();
             if unused + moved > 0 {
                 let detail = format!("{unused} unused templates, {moved} moved-out residents");
                 append(tx, &key, Chain::Admin, now, AuditKind::Purge, "site", &detail)?;
             }
             Ok((unused, moved))
         })?;
-        let access_events = self.prune_access_log(now - retention.access_log_days * DAY)?;
+        let access_events = self.prune_access_log(now - retention.access_log_days * DAY, now)?;
         self.checkpoint()?;
         Ok(PurgeReport { unused_templates, moved_out_residents, access_events })
     }

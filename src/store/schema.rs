@@ -89,4 +89,80 @@ pub const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE pins ADD COLUMN credential_root BLOB;
     ALTER TABLE cards ADD COLUMN credential_root BLOB;",
+    // 5: row MACs bind templates, PIN hashes and cards to their resident (existing rows are
+    // MACed by `row_mac::seal_existing` in the same transaction); audit checkpoints carry a
+    // MAC; the audit head records the last id and both chains' last MACs, under a MAC; the
+    // site key's id lets a running gate notice a rotation by another process.
+    "
+    ALTER TABLE templates ADD COLUMN mac BLOB;
+    ALTER TABLE pins ADD COLUMN mac BLOB;
+    ALTER TABLE cards ADD COLUMN mac BLOB;
+    ALTER TABLE audit_checkpoints ADD COLUMN mac BLOB;
+    CREATE TABLE audit_head (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        last_id    INTEGER NOT NULL,
+        access_mac BLOB NOT NULL,
+        admin_mac  BLOB NOT NULL,
+        mac        BLOB NOT NULL
+    );
+    CREATE TABLE site_key (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        key_id BLOB NOT NULL                 -- MAC of a fixed text under the audit key
+    );
+    ",
+    // 6: resident ids are never reused (AUTOINCREMENT); run with foreign keys off (see
+    // `migrate`), so the copy keeps every reference.
+    "
+    CREATE TABLE residents_next (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        number      TEXT NOT NULL UNIQUE,
+        name        TEXT NOT NULL,
+        unit        TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+        valid_from  INTEGER,
+        valid_until INTEGER,
+        birth_year  INTEGER,
+        created_at  INTEGER NOT NULL,
+        require_card_pin INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO residents_next SELECT id, number, name, unit, status, valid_from, valid_until,
+        birth_year, created_at, require_card_pin FROM residents;
+    DROP TABLE residents;
+    ALTER TABLE residents_next RENAME TO residents;
+    ",
 ];
+
+/// The version whose migration brings row MACs and the audit head: reaching it seals the rows
+/// already there.
+pub const ROW_MACS_VERSION: i64 = 5;
+
+/// The schema objects (type, name, SQL) the migrations make, as `sqlite_master` lists them.
+pub fn expected() -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
+    let conn = rusqlite::Connection::open_in_memory()?;
+    for sql in MIGRATIONS {
+        conn.execute_batch(sql)?;
+    }
+    objects(&conn)
+}
+
+/// The schema objects of a database, by type and name (without the statistics `ANALYZE` keeps).
+pub fn objects(
+    conn: &rusqlite::Connection,
+) -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
+    conn.prepare(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name",
+    )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
+}
+
+/// What is in the database but not made by the migrations (or made differently), named as
+/// "trigger copy_pins"; empty when the schema is exactly the migrations'.
+pub fn unexpected(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<String>> {
+    let expected = expected()?;
+    Ok(objects(conn)?
+        .into_iter()
+        .filter(|object| !expected.contains(object))
+        .map(|(kind, name, _)| format!("{kind} {name}"))
+        .collect())
+}

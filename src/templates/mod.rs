@@ -26,6 +26,9 @@ pub const SALT_LEN: usize = 16;
 
 /// The recogniser whose embeddings the templates hold; a template of another model is refused.
 pub const MODEL: &str = "sface-2021dec/v1";
+/// How far a stored vector's norm may be from 1 (f32 rounding through the transform is far
+/// below this).
+const NORM_TOLERANCE: f32 = 1e-3;
 
 /// `[matching]`: how a probe is decided.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -121,16 +124,19 @@ impl ProtectedTemplate {
         self.vector.iter().flat_map(|v| v.to_le_bytes()).collect()
     }
 
-    /// Reads a stored row back; `None` when the lengths are wrong.
+    /// Reads a stored row back; `None` when the lengths are wrong or the vector is not of unit
+    /// norm (the transform keeps norms, and embeddings have norm 1: a longer forged vector
+    /// would out-score genuine templates).
     pub fn from_bytes(salt: &[u8], vector: &[u8]) -> Option<Self> {
         let salt: [u8; SALT_LEN] = salt.try_into().ok()?;
         if vector.len() != EMBEDDING_DIM * 4 {
             return None;
         }
-        let vector = std::array::from_fn(|i| {
+        let vector: Vector = std::array::from_fn(|i| {
             f32::from_le_bytes(vector[i * 4..i * 4 + 4].try_into().expect("4 bytes"))
         });
-        Some(Self { salt, vector })
+        let norm = dot(&vector, &vector).sqrt();
+        (norm - 1.0).abs().le(&NORM_TOLERANCE).then_some(Self { salt, vector })
     }
 }
 

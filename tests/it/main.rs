@@ -5,7 +5,9 @@
 mod common;
 
 mod attacks_admin;
+mod attacks_audit;
 mod attacks_credentials;
+mod attacks_rows;
 mod cli_bringup;
 mod cli_paths;
 mod credentials_access;
@@ -16,6 +18,7 @@ mod gate_sim;
 mod key_custody_cli;
 mod liveness_active;
 mod liveness_pad;
+mod rotate_running_gate;
 mod stolen_card;
 mod store_templates;
 mod test_summary;

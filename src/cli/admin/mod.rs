@@ -5,6 +5,8 @@ mod face;
 mod key;
 mod resident;
 
+use anyhow::Context;
+
 use crate::config::Config;
 use crate::keys::custody::KeyStore;
 use crate::language::Language;
@@ -102,14 +104,17 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     }
 }
 
-/// The new key goes to `<key file>.new` first, the database is re-keyed in one transaction,
-/// then the new file replaces the old one. If the process dies in between, opening the store
-/// finds the `.new` file and keeps whichever key the database was written with.
+/// The new key goes to `<key file>.new` first (owned by the old key file's owner, the service
+/// user, even when this runs as root), the database is re-keyed in one transaction, then the
+/// new file replaces the old one. If the process dies in between, opening the store finds the
+/// `.new` file and keeps whichever key the database was written with. A running gate notices
+/// the new key id in the database before its next write and reloads its keys.
 fn rotate_key(config: &Config) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
     let custody = config.store.custody();
     let new_key = custody.load()?.rotated()?;
     custody.pending().create(&new_key)?;
+    same_owner(custody.path(), custody.pending().path())?;
     let count = store.rotate_key(&new_key, unix_now())?;
     custody.pending().replace(&custody)?;
     println!(
@@ -139,6 +144,15 @@ fn root_status_line(store: &Store) -> anyhow::Result<String> {
         "credential root: {} of {} PIN(s) and {} of {} card(s) still on the previous root (each moves on its next use)",
         s.pins_on_previous_root, s.pins, s.cards_on_previous_root, s.cards
     ))
+}
+
+/// Gives `copy` the owner and group of `original`.
+fn same_owner(original: &std::path::Path, copy: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(original)?;
+    std::os::unix::fs::chown(copy, Some(owner.uid()), Some(owner.gid())).with_context(|| {
+        format!("cannot give {} the owner of {}", copy.display(), original.display())
+    })
 }
 
 /// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.

@@ -1,0 +1,127 @@
+//! `admin rotate-key` while the gate runs (`facegate run --sim --headless`, fed on stdin): the
+//! gate picks the new key up through the database, so a PIN entry after the rotation opens and
+//! is audited under the new key, and `audit verify` passes. The new key file keeps the owner of
+//! the old one when the rotation runs as root.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    /// `init`, resident 1201 with PIN 2580.
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("gate.toml"),
+            "[store]\ndatabase = \"gate.db\"\nkey_file = \"site.key\"\n",
+        )
+        .unwrap();
+        let site = Site { dir };
+        site.ok(&["init"], "");
+        site.ok(&["admin", "resident", "add", "1201", "--name", "Li", "--unit", "3-1201"], "");
+        site.ok(&["admin", "pin", "set", "1201"], "2580\n");
+        site
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
+        command.current_dir(self.dir.path()).args(["--config", "gate.toml"]).args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run(args, stdin);
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "facegate {args:?} failed:\n{stdout}\n{stderr}");
+        stdout.into_owned()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// The next decision event the gate prints (granted or not), within 60 s.
+fn next_decision(events: &mpsc::Receiver<serde_json::Value>) -> bool {
+    loop {
+        let event = events.recv_timeout(Duration::from_secs(60)).expect("the gate decides");
+        if event["event"] == "decision" {
+            return event["granted"].as_bool().unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_rotation_while_the_gate_runs_leaves_it_opening_and_its_log_verifying() {
+    let site = Site::new();
+    let mut gate = site
+        .command(&["run", "--sim", "--headless"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = gate.stdin.take().unwrap();
+    let (send, events) = mpsc::channel();
+    let output = BufReader::new(gate.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in output.lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str(&line) {
+                let _ = send.send(event);
+            }
+        }
+    });
+    let pin_entry = "tap pin\ntype 1201\ntype 2580\n";
+    input.write_all(pin_entry.as_bytes()).unwrap();
+    assert!(next_decision(&events), "before the rotation");
+    assert!(site.ok(&["admin", "rotate-key"], "").contains("site key replaced"));
+    input.write_all(format!("wait 8000\n{pin_entry}").as_bytes()).unwrap();
+    assert!(next_decision(&events), "after the rotation");
+    drop(input);
+    assert!(gate.wait().unwrap().success());
+    assert!(site.ok(&["audit", "verify"], "").contains("audit log intact"));
+    let log: Vec<serde_json::Value> =
+        serde_json::from_str(&site.ok(&["audit", "list", "--json"], "")).unwrap();
+    let kinds: Vec<&str> = log.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let rotated = kinds.iter().position(|k| *k == "key_rotated").unwrap();
+    assert!(kinds[rotated..].contains(&"access_granted"), "{kinds:?}");
+}
+
+#[test]
+fn the_new_key_file_keeps_the_old_owner_when_root_rotates() {
+    let site = Site::new();
+    let key = site.path("site.key");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: giving a file to another user needs root");
+        return;
+    }
+    std::os::unix::fs::chown(&key, Some(4242), Some(4343)).unwrap();
+    site.ok(&["admin", "rotate-key"], "");
+    assert_eq!(owner(&key), (4242, 4343), "the service user could no longer read its key");
+}
+
+fn owner(path: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).unwrap();
+    (meta.uid(), meta.gid())
+}
