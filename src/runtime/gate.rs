@@ -123,6 +123,12 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         Ok(gate)
     }
 
+    /// The latest alarms, newest first: what admin mode's menu lists. While the card reader is
+    /// locked by a sweep, an admin cannot log in with their card, but the alarms are kept.
+    pub fn alarms(&self) -> impl Iterator<Item = &str> {
+        self.alarms.iter().map(String::as_str)
+    }
+
     pub fn screen(&self) -> &Screen {
         &self.screen
     }
