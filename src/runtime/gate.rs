@@ -348,9 +348,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             events.push(Event::Door { what: format!("{door_event:?}") });
         }
         for rejected in self.store.take_rejected() {
-            let at = crate::dates::format_time(self.unix(now));
-            self.alarms.push_front(format!("{at}  {rejected}"));
-            self.alarms.truncate(admin::ALARMS_SHOWN);
+            self.alarm(now, &rejected.to_string(), &mut events);
         }
         if let Some(since) = self.camera_fault
             && now.saturating_sub(since) >= CAMERA_RETRY_MS

@@ -401,7 +401,7 @@ mod tests {
             conn.execute_batch(sql).unwrap();
         }
         conn.execute_batch(
-            "PRAGMA user_version = 3;
+            "PRAGMA user_version = 4;
              INSERT INTO residents (number, name, unit, created_at) VALUES ('1201', 'A', 'u', 0), ('1202', 'B', 'u', 0);
              INSERT INTO pins (resident_id, phc, updated_at) VALUES (1, '$argon2id$v=19$old', 0);
              INSERT INTO cards (resident_id, card_index, created_at) VALUES (1, x'0102', 0);",
