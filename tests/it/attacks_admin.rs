@@ -1,6 +1,7 @@
 //! Attacks on admin mode and on enrolment at the door, each as a scenario on the simulated gate
 //! with the model-free fake engine: what an intruder tries, and that the gate refuses it.
 
+use crate::common;
 use facegate::config::Config;
 use facegate::credentials::{CardUid, Pin, PinConfig};
 use facegate::door::{DoorController, SimGpio};
@@ -8,7 +9,7 @@ use facegate::manage;
 use facegate::runtime::gate::{Offer, Outcome};
 use facegate::runtime::script::Simulation;
 use facegate::runtime::{Event, Gate, PhotoCamera, Screen};
-use facegate::store::{ConsentGrant, NewResident, Store, StoreConfig};
+use facegate::store::{ConsentGrant, NewResident, Store};
 use facegate::vision::engine::uses_passive;
 use facegate::vision::liveness::LivenessMode;
 use facegate::vision::{FaceEngine, FakeEngine};
@@ -36,11 +37,7 @@ fn gate(adjust: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Simulation) {
     config.consent.controller = "Office B".into();
     config.consent.contact = "Room 101".into();
     adjust(&mut config);
-    config.store = StoreConfig {
-        database: dir.path().join("gate.db"),
-        key_file: dir.path().join("site.key"),
-        ..StoreConfig::default()
-    };
+    config.store = common::store_in(dir.path());
     config.pin = PinConfig { memory_kib: 512, iterations: 1, ..PinConfig::default() };
     let mut store = Store::init(&config.store).unwrap();
     let pin = |text: &str| Pin::parse(text, &config.pin).unwrap();

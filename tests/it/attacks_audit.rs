@@ -4,6 +4,7 @@
 //! with `audit verify --file`, a doctored export does not, and pruning leaves its own row.
 //! Every verdict comes from the `facegate audit verify` a manager runs.
 
+use crate::common;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -20,11 +21,7 @@ impl Site {
     /// A database with ten days of interleaved access and admin rows.
     fn new() -> (Site, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let config = StoreConfig {
-            database: dir.path().join("gate.db"),
-            key_file: dir.path().join("site.key"),
-            ..StoreConfig::default()
-        };
+        let config = common::store_in(dir.path());
         std::fs::write(
             dir.path().join("gate.toml"),
             "[store]\ndatabase = \"gate.db\"\nkey_file = \"site.key\"\n",

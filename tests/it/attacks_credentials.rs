@@ -1,6 +1,7 @@
 //! Attacks on PINs, cards and the credential keys, through the same store, lockout and access
 //! decision the gate uses: each is what a guesser or a thief tries, and that it fails.
 
+use crate::common;
 use facegate::access::checks::{check_card, check_pin};
 use facegate::access::{AccessConfig, Checked, Decision, decide};
 use facegate::credentials::{CardUid, Pin, PinConfig, PinError};
@@ -23,11 +24,7 @@ fn card() -> CardUid {
 /// A site with resident 1201 (born 1985, PIN 2580, card 4512345).
 fn site() -> (tempfile::TempDir, StoreConfig, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig {
-        database: dir.path().join("gate.db"),
-        key_file: dir.path().join("site.key"),
-        ..StoreConfig::default()
-    };
+    let config = common::store_in(dir.path());
     let mut store = Store::init(&config).unwrap();
     let new = NewResident {
         number: "1201".into(),

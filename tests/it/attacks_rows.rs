@@ -3,6 +3,7 @@
 //! 100, a trigger or view added to copy secrets out, a reused resident id, a lockout left
 //! behind. Each is refused by the store the gate opens.
 
+use crate::common;
 use facegate::access::Checked;
 use facegate::access::checks::{check_card, check_pin};
 use facegate::credentials::lockout::resident_key;
@@ -46,11 +47,7 @@ struct Site {
 impl Site {
     fn new() -> (Site, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let config = StoreConfig {
-            database: dir.path().join("gate.db"),
-            key_file: dir.path().join("site.key"),
-            ..StoreConfig::default()
-        };
+        let config = common::store_in(dir.path());
         let mut store = Store::init(&config).unwrap();
         for number in ["1201", "1202"] {
             let new = NewResident {

@@ -59,3 +59,12 @@ pub fn embed_dev_faces(backend: BackendKind) -> Option<DevFaces> {
         .collect();
     Some(DevFaces { images, embedded })
 }
+
+/// A store's files in a test's temp folder: `gate.db` and `site.key`, a plain key file.
+pub fn store_in(dir: &std::path::Path) -> facegate::store::StoreConfig {
+    facegate::store::StoreConfig {
+        database: dir.join("gate.db"),
+        key_file: dir.join("site.key"),
+        ..facegate::store::StoreConfig::default()
+    }
+}

@@ -1,6 +1,7 @@
 //! PIN and card paths through the store, the lockout and the access decision, as a resident
 //! without face recognition uses them.
 
+use crate::common;
 use facegate::access::checks::{check_card, check_pin, record};
 use facegate::access::{AccessConfig, Checked, Decision, DenyReason, decide};
 use facegate::credentials::lockout::{TERMINAL_KEY, resident_key};
@@ -15,11 +16,7 @@ fn pin_config() -> PinConfig {
 
 fn gate() -> (tempfile::TempDir, StoreConfig, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig {
-        database: dir.path().join("gate.db"),
-        key_file: dir.path().join("site.key"),
-        ..StoreConfig::default()
-    };
+    let config = common::store_in(dir.path());
     let mut store = Store::init(&config).unwrap();
     let resident = NewResident {
         number: "1201".into(),

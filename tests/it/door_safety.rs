@@ -16,7 +16,7 @@ use facegate::config::Config;
 use facegate::door::{DoorController, DoorThread, Input, Output, SimGpio};
 use facegate::runtime::camera::StalledCamera;
 use facegate::runtime::{Action, Gate, Screen};
-use facegate::store::{Store, StoreConfig};
+use facegate::store::Store;
 use facegate::vision::{FaceEngine, FakeEngine};
 
 fn wait_for(what: impl Fn() -> bool, limit: Duration) -> bool {
@@ -33,11 +33,7 @@ fn wait_for(what: impl Fn() -> bool, limit: Duration) -> bool {
 #[test]
 fn the_exit_button_energises_the_strike_while_the_gate_is_blocked_in_a_camera_call() {
     let dir = tempfile::tempdir().unwrap();
-    let store_config = StoreConfig {
-        database: dir.path().join("gate.db"),
-        key_file: dir.path().join("site.key"),
-        ..StoreConfig::default()
-    };
+    let store_config = common::store_in(dir.path());
     let config = Config { store: store_config, ..Config::default() };
     let store = Store::init(&config.store).unwrap();
     let faces: Box<dyn FaceEngine> = Box::new(FakeEngine::default());

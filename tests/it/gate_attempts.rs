@@ -16,7 +16,7 @@ use facegate::manage;
 use facegate::runtime::gate::{FaceUnavailable, Outcome};
 use facegate::runtime::script::Simulation;
 use facegate::runtime::{Event, Gate, PhotoCamera, Screen};
-use facegate::store::{ConsentGrant, NewResident, Store, StoreConfig};
+use facegate::store::{ConsentGrant, NewResident, Store};
 use facegate::vision::engine::uses_passive;
 use facegate::vision::liveness::LivenessMode;
 use facegate::vision::{FaceEngine, FakeEngine, ModelEngine};
@@ -40,11 +40,7 @@ impl Site {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::default();
         config.paths.models = common::models_dir();
-        config.store = StoreConfig {
-            database: dir.path().join("gate.db"),
-            key_file: dir.path().join("site.key"),
-            ..StoreConfig::default()
-        };
+        config.store = common::store_in(dir.path());
         config.pin = PinConfig { memory_kib: 512, iterations: 1, ..PinConfig::default() };
         config.gate.admins = vec!["9001".into()];
         adjust(&mut config);

@@ -11,7 +11,7 @@ use facegate::manage;
 use facegate::runtime::gate::{FaceUnavailable, Offer, Outcome};
 use facegate::runtime::script::Simulation;
 use facegate::runtime::{Event, FrameSource, Gate, PhotoCamera, Screen};
-use facegate::store::{ConsentGrant, NewResident, Store, StoreConfig};
+use facegate::store::{ConsentGrant, NewResident, Store};
 use facegate::vision::engine::uses_passive;
 use facegate::vision::liveness::LivenessMode;
 use facegate::vision::{BackendKind, Embedding, FaceEngine, FakeEngine, ModelEngine};
@@ -81,11 +81,7 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
     config.vision.liveness.mode = LivenessMode::Off;
     adjust(&mut config);
     config.paths.models = common::models_dir();
-    config.store = StoreConfig {
-        database: dir.path().join("gate.db"),
-        key_file: dir.path().join("site.key"),
-        ..StoreConfig::default()
-    };
+    config.store = common::store_in(dir.path());
     config.pin = PinConfig { memory_kib: 512, iterations: 1, ..PinConfig::default() };
     let mut store = Store::init(&config.store).unwrap();
     let new = NewResident {

@@ -173,11 +173,7 @@ fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
 #[test]
 fn deleted_template_bytes_are_gone_from_the_database_and_wal() {
     let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig {
-        database: dir.path().join("gate.db"),
-        key_file: dir.path().join("site.key"),
-        ..StoreConfig::default()
-    };
+    let config = common::store_in(dir.path());
     let mut store = Store::init(&config).unwrap();
     let faces = faces();
     add(&mut store, "1", None, None);
@@ -257,11 +253,7 @@ fn purge_deletes_unused_templates_and_moved_out_residents_on_a_simulated_clock()
 #[test]
 fn editing_an_audit_row_in_the_file_is_detected_at_that_row() {
     let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig {
-        database: dir.path().join("gate.db"),
-        key_file: dir.path().join("site.key"),
-        ..StoreConfig::default()
-    };
+    let config = common::store_in(dir.path());
     let mut store = Store::init(&config).unwrap();
     for n in 1..=4 {
         add(&mut store, &n.to_string(), None, None);
@@ -294,11 +286,7 @@ fn child_enrols_until_killed() {
 #[test]
 fn killing_the_process_mid_enrolment_leaves_whole_enrolments_only() {
     let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig {
-        database: dir.path().join("gate.db"),
-        key_file: dir.path().join("site.key"),
-        ..StoreConfig::default()
-    };
+    let config = common::store_in(dir.path());
     let mut store = Store::init(&config).unwrap();
     add(&mut store, "1", None, None);
     drop(store);
