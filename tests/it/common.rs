@@ -68,3 +68,24 @@ pub fn store_in(dir: &std::path::Path) -> facegate::store::StoreConfig {
         ..facegate::store::StoreConfig::default()
     }
 }
+
+/// Runs a scenario on a simulated gate; returns its events.
+pub fn run(
+    sim: &mut facegate::runtime::script::Simulation,
+    script: &str,
+) -> Vec<facegate::runtime::Event> {
+    script.lines().flat_map(|line| sim.run_line(line).unwrap()).map(|(_, e)| e).collect()
+}
+
+/// The decisions among events: granted, and why not.
+pub fn decisions(
+    events: &[facegate::runtime::Event],
+) -> Vec<(bool, Option<facegate::access::DenyReason>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            facegate::runtime::Event::Decision { granted, reason, .. } => Some((*granted, *reason)),
+            _ => None,
+        })
+        .collect()
+}

@@ -103,19 +103,7 @@ impl Site {
     }
 }
 
-fn run(sim: &mut Simulation, script: &str) -> Vec<Event> {
-    script.lines().flat_map(|line| sim.run_line(line).unwrap()).map(|(_, e)| e).collect()
-}
-
-fn decisions(events: &[Event]) -> Vec<(bool, Option<DenyReason>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Decision { granted, reason, .. } => Some((*granted, *reason)),
-            _ => None,
-        })
-        .collect()
-}
+use common::{decisions, run};
 
 fn locked_out(decision: &(bool, Option<DenyReason>)) -> bool {
     matches!(decision, (false, Some(DenyReason::LockedOut { .. })))

@@ -184,19 +184,7 @@ face_scenarios!(
     a_face_as_second_factor_must_be_the_resident_who_typed_the_pin,
 );
 
-fn run(sim: &mut Simulation, script: &str) -> Vec<Event> {
-    script.lines().flat_map(|line| sim.run_line(line).unwrap()).map(|(_, e)| e).collect()
-}
-
-fn decisions(events: &[Event]) -> Vec<(bool, Option<DenyReason>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Decision { granted, reason, .. } => Some((*granted, *reason)),
-            _ => None,
-        })
-        .collect()
-}
+use common::{decisions, run};
 
 #[test]
 fn pin_then_the_door_pulses() {
