@@ -18,6 +18,7 @@ mod gate_sim;
 mod key_custody_cli;
 mod liveness_active;
 mod liveness_pad;
+mod nats_harness;
 mod rotate_running_gate;
 mod stolen_card;
 mod store_templates;
