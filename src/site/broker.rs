@@ -245,6 +245,22 @@ pub fn render_server_config(settings: &BrokerSettings, users: &[BrokerUser]) -> 
     out
 }
 
+/// Where `facegate join` writes [`sync_network_dropin`]: a drop-in of the sync agent's unit.
+pub const SYNC_NETWORK_DROPIN: &str = "/etc/systemd/system/facegate-sync.service.d/broker.conf";
+
+/// The systemd drop-in that lets the door's sync agent reach the broker's addresses and nothing
+/// else (its unit denies every address). A drop-in rather than an environment file, because
+/// systemd expands variables only in command lines, not in `IPAddressAllow=`.
+pub fn sync_network_dropin(broker: &[std::net::IpAddr]) -> String {
+    let mut out = String::from(
+        "# Written by facegate join: the only addresses facegate sync may reach.\n[Service]\n",
+    );
+    for address in broker {
+        let _ = writeln!(out, "IPAddressAllow={address}");
+    }
+    out
+}
+
 /// A double-quoted string of the configuration format, with `\` and `"` escaped.
 fn quoted(text: &str) -> String {
     let mut out = String::from("\"");

@@ -327,3 +327,21 @@ async fn one_site_controller_cannot_touch_another_sites_bucket() {
     south.assert_refused("Publish", "$KV.site-north-doors.r.1").await;
     assert_eq!(records.get("r.1").await.unwrap().as_deref(), Some(&b"record one"[..]));
 }
+
+#[tokio::test]
+async fn a_door_catches_up_on_a_large_bucket_under_flow_control() {
+    let server = site_broker();
+    let (mut site_client, records) = north_site_with_a_record(&server).await;
+    let count = 3000;
+    for i in 2..=count {
+        records.put(format!("r.{i}"), vec![b'x'; 8192].into()).await.unwrap();
+    }
+    let mut door = Client::door(&server, "gate-1").await;
+    let bucket = door.js.get_key_value(broker::bucket(&site(NORTH))).await.unwrap();
+    let mut watch = bucket.watch_all_from_revision(1).await.unwrap();
+    for revision in 1..=count {
+        assert_eq!(next_entry(&mut watch).await.revision, revision);
+    }
+    door.assert_no_server_error().await;
+    site_client.assert_no_server_error().await;
+}
