@@ -65,7 +65,8 @@ pub struct BrokerSettings {
     pub listen: String,
     /// `host:port` of the MQTT listener for home automation, if any.
     pub mqtt_listen: Option<String>,
-    /// JetStream's store dir; `None` leaves it to nats-server's `-sd` flag (which refuses both).
+    /// JetStream's store dir. `None` leaves it to nats-server's `-sd` flag (it refuses both), but
+    /// then nats-server 2.9 refuses to reload the configuration: set it on a real broker.
     pub store_dir: Option<PathBuf>,
     /// JetStream limits, in bytes.
     pub max_memory_store: u64,

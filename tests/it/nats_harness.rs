@@ -32,9 +32,11 @@ impl NatsServer {
         NatsServer::launch(None)
     }
 
-    /// A server with this configuration file text. The listen address, port and JetStream store
-    /// dir are the harness's (command-line flags win over the file), so the text may set users,
-    /// permissions, TLS and JetStream limits and leave the rest out.
+    /// A server with this configuration file text. The listen address and port are the
+    /// harness's (command-line flags win over the file), so the text may set users, permissions,
+    /// TLS and JetStream limits and leave the rest out. The JetStream store dir is the harness's
+    /// too unless the text sets `store_dir` (nats-server refuses both, and refuses to reload a
+    /// configuration whose store dir came from the command line).
     pub fn start_with_config(text: &str) -> NatsServer {
         NatsServer::launch(Some(text))
     }
@@ -62,7 +64,8 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// The JetStream store dir (kept across [`NatsServer::kill9`] and [`NatsServer::restart`]).
+    /// The harness's JetStream store dir (kept across [`NatsServer::kill9`] and
+    /// [`NatsServer::restart`]), used unless the configuration text sets its own.
     pub fn store_dir(&self) -> PathBuf {
         store_dir(self.dir.path())
     }
@@ -84,6 +87,24 @@ impl NatsServer {
             Err(log) => panic!("nats-server did not restart on port {}:\n{log}", self.port),
         }
     }
+
+    /// Replaces the configuration text and has the running server reload it (SIGHUP, through
+    /// `nats-server --signal`); returns once the server's log says it reloaded.
+    pub fn reload_config(&mut self, text: &str) {
+        std::fs::write(self.dir.path().join("server.conf"), text).expect("write server.conf");
+        let log_path = self.dir.path().join(format!("server-{}.log", self.port));
+        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        let reloads = || log().matches("Reloaded server configuration").count();
+        let before = reloads();
+        let pid = self.child.as_ref().expect("a running server").id();
+        let signal = Command::new("nats-server").arg(format!("--signal=reload={pid}")).output();
+        assert!(signal.expect("nats-server --signal").status.success(), "reload signal");
+        let deadline = Instant::now() + START_TIMEOUT;
+        while reloads() == before {
+            assert!(!log().contains("Failed to reload") && Instant::now() < deadline, "{}", log());
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 fn store_dir(dir: &Path) -> PathBuf {
@@ -96,15 +117,15 @@ fn spawn(dir: &Path, port: u16) -> Result<Child, String> {
     let log = std::fs::File::create(&log_path).expect("create nats-server log");
     let mut command = Command::new("nats-server");
     let config = dir.join("server.conf");
+    let text = std::fs::read_to_string(&config).unwrap_or_default();
     if config.exists() {
         command.arg("-c").arg(&config);
     }
-    command
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(store_dir(dir))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log handle"))
-        .stderr(log);
+    command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+    if !text.contains("store_dir") {
+        command.args(["-js", "-sd"]).arg(store_dir(dir));
+    }
+    command.stdin(Stdio::null()).stdout(log.try_clone().expect("log handle")).stderr(log);
     let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run nats-server (apt-get install nats-server): {e}"));

@@ -345,3 +345,42 @@ async fn a_door_catches_up_on_a_large_bucket_under_flow_control() {
     door.assert_no_server_error().await;
     site_client.assert_no_server_error().await;
 }
+
+/// A north door's connection attempt with its own password.
+async fn try_door(server: &NatsServer, name: &str) -> Result<Client, async_nats::ConnectError> {
+    let user = format!("door-north-{name}");
+    let prefix = broker::door_inbox_prefix(&site(NORTH), &door(name));
+    Client::try_connect(server, &user, &password(&user), &prefix).await
+}
+
+#[tokio::test]
+async fn a_reloaded_configuration_adds_and_removes_doors_without_a_restart() {
+    let store = tempfile::tempdir().unwrap();
+    let hash = |user: &str| PasswordHash::of(&password(user)).unwrap();
+    let config = |doors: &[&str]| {
+        let mut users = vec![broker::site_user(&site(NORTH), &hash("site-north"))];
+        for name in doors {
+            let user = format!("door-north-{name}");
+            users.push(broker::door_user(&site(NORTH), &door(name), &hash(&user)));
+        }
+        let settings = BrokerSettings {
+            server_name: "broker-1".into(),
+            listen: "127.0.0.1:4222".into(),
+            mqtt_listen: None,
+            store_dir: Some(store.path().to_path_buf()),
+            max_memory_store: 64 << 20,
+            max_file_store: 256 << 20,
+            tls: None,
+        };
+        broker::render_server_config(&settings, &users)
+    };
+    let refused = |result: Result<Client, async_nats::ConnectError>| matches!(result, Err(e) if e.kind() == async_nats::ConnectErrorKind::AuthorizationViolation);
+    let mut server = NatsServer::start_with_config(&config(&["gate-1"]));
+    Client::door(&server, "gate-1").await;
+    assert!(refused(try_door(&server, "gate-2").await), "gate-2 is not a door yet");
+
+    server.reload_config(&config(&["gate-2"]));
+    assert!(try_door(&server, "gate-2").await.is_ok(), "gate-2 connects after the reload");
+    assert!(refused(try_door(&server, "gate-1").await), "gate-1 was removed");
+    assert!(store.path().join("jetstream").is_dir(), "the configuration's store dir is used");
+}
