@@ -12,6 +12,7 @@
 //! - [`templates`]: protected (salted) templates and 1:N matching.
 //! - [`pi`]: Raspberry Pi peripherals (rppal): door GPIO, Wiegand, SPI.
 //! - [`runtime`]: the running gate (UI-independent), the camera seam, simulation scripts.
+//! - [`site`]: site mode: many doors, one register, kept in sync through NATS JetStream.
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
 //! - [`access`]: door policy and the grant/deny decision.
 //! - [`manage`]: the admin and self-service actions, one implementation each.
@@ -29,6 +30,7 @@ pub mod language;
 pub mod manage;
 pub mod pi;
 pub mod runtime;
+pub mod site;
 pub mod store;
 pub mod templates;
 pub mod ui;
