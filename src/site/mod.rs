@@ -10,10 +10,15 @@
 //!
 //! The gate itself never touches the network: it reads and writes only its database.
 
+pub mod connect;
+pub mod consumer;
+pub mod controller;
 pub mod ids;
 pub mod outbox;
+pub mod publish;
 pub mod record;
 pub mod site_db;
+pub mod sync;
 
 pub use ids::{DoorId, IdError, SiteId};
 pub use record::DoorRecord;
@@ -46,4 +51,24 @@ pub fn site_inbox_prefix(site: &SiteId) -> String {
 /// The message id of an outbox row: `<door>-<row id>`.
 pub fn message_id(door: &DoorId, row: i64) -> String {
     format!("{door}-{row}")
+}
+
+/// What can go wrong in site mode.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("broker ({context}): {source}")]
+    Broker { context: &'static str, source: async_nats::Error },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    SiteDb(#[from] site_db::SiteDbError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl SiteError {
+    /// Wraps a broker error with what was being done.
+    pub fn broker<E: Into<async_nats::Error>>(context: &'static str) -> impl FnOnce(E) -> Self {
+        move |source| Self::Broker { context, source: source.into() }
+    }
 }

@@ -242,16 +242,20 @@ impl SiteDb {
         Ok(rows)
     }
 
-    /// Records a put (with the record's digest) or, with `None`, a delete.
-    pub fn set_published(&self, key: &str, digest: Option<&[u8]>, revision: u64) -> Result<()> {
-        match digest {
-            Some(digest) => self.conn.execute(
-                "INSERT INTO published (key, digest, revision) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key) DO UPDATE SET digest = excluded.digest, revision = excluded.revision",
-                params![key, digest, revision as i64],
-            )?,
-            None => self.conn.execute("DELETE FROM published WHERE key = ?1", [key])?,
-        };
+    /// Records puts (with the record's digest) and, with `None`, deletes, in one transaction.
+    pub fn set_published(&mut self, changes: &[(String, Option<Vec<u8>>, u64)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (key, digest, revision) in changes {
+            match digest {
+                Some(digest) => tx.execute(
+                    "INSERT INTO published (key, digest, revision) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO UPDATE SET digest = excluded.digest, revision = excluded.revision",
+                    params![key, digest, *revision as i64],
+                )?,
+                None => tx.execute("DELETE FROM published WHERE key = ?1", [key])?,
+            };
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -368,7 +368,7 @@ fn migrate(conn: &mut Connection, path: &Path, key: &SiteKey) -> Result<()> {
 }
 
 /// Seconds since the Unix epoch, the store's clock unit.
-pub(crate) fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
