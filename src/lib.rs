@@ -12,12 +12,12 @@
 //! - [`templates`]: protected (salted) templates and 1:N matching.
 //! - [`pi`]: Raspberry Pi peripherals (rppal): door GPIO, Wiegand, SPI.
 //! - [`runtime`]: the running gate (UI-independent), the camera seam, simulation scripts.
-//! - [`site`]: site mode: many doors, one register, kept in sync through NATS JetStream.
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
 //! - [`access`]: door policy and the grant/deny decision.
 //! - [`manage`]: the admin and self-service actions, one implementation each.
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
+//! - [`site`]: site mode: many doors in sync through a NATS JetStream broker.
 
 pub mod access;
 pub mod cli;

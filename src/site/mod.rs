@@ -7,45 +7,31 @@
 //!   database and sends the door's outbox to the stream `site-<site>-from-doors` ([`sync`]).
 //! - The site's consumer applies what doors send and keeps each door message exactly once
 //!   ([`consumer`], [`site_db`]).
+//! - The broker's configuration: one account per site, least-privilege door users
+//!   ([`broker`]).
 //!
 //! The gate itself never touches the network: it reads and writes only its database.
 
+pub mod broker;
 pub mod connect;
 pub mod consumer;
 pub mod controller;
 pub mod ids;
+pub mod join;
 pub mod outbox;
 pub mod publish;
 pub mod record;
 pub mod site_db;
+pub mod status;
 pub mod sync;
 
+pub use broker::{bucket, door_inbox_prefix, site_inbox_prefix, stream};
 pub use ids::{DoorId, IdError, SiteId};
 pub use record::DoorRecord;
 
-/// The bucket of a site's door records.
-pub fn bucket(site: &SiteId) -> String {
-    format!("site-{site}-doors")
-}
-
-/// The stream of what a site's doors send.
-pub fn stream(site: &SiteId) -> String {
-    format!("site-{site}-from-doors")
-}
-
-/// The subject a door sends one kind of message on.
+/// The subject a door sends one kind of message on: `site.<site>.door.<door>.<kind>`.
 pub fn subject(site: &SiteId, door: &DoorId, kind: outbox::OutboxKind) -> String {
-    format!("site.{site}.door.{door}.{}", kind.as_str())
-}
-
-/// The inbox prefix of a door's connection (a door may subscribe only to its own inbox).
-pub fn door_inbox_prefix(site: &SiteId, door: &DoorId) -> String {
-    format!("_INBOX_{site}_{door}")
-}
-
-/// The inbox prefix of the site controller's connection.
-pub fn site_inbox_prefix(site: &SiteId) -> String {
-    format!("_INBOX_{site}__site")
+    format!("{}.{}", broker::door_subject_prefix(site, door), kind.as_str())
 }
 
 /// The message id of an outbox row: `<door>-<row id>`.
@@ -70,5 +56,23 @@ impl SiteError {
     /// Wraps a broker error with what was being done.
     pub fn broker<E: Into<async_nats::Error>>(context: &'static str) -> impl FnOnce(E) -> Self {
         move |source| Self::Broker { context, source: source.into() }
+    }
+}
+
+/// `[site]` on a door: where its broker login is, and how long it may go without catching up
+/// before it stops offering Face.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The door's broker login, written by `facegate join` (mode 0600).
+    pub login: std::path::PathBuf,
+    /// A door whose replica last caught up longer ago than this stops offering Face (PIN and
+    /// card go on): it cannot know of withdrawals made elsewhere. Only on a door of a site.
+    pub max_offline_hours: u64,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        Self { login: std::path::PathBuf::from("site-login.json"), max_offline_hours: 24 }
     }
 }

@@ -157,14 +157,19 @@ pub struct Store {
 impl Store {
     /// Creates a new database and site key file; refuses to overwrite either.
     pub fn init(config: &StoreConfig) -> Result<Store> {
+        Self::create_with_key(config, &SiteKey::generate()?)
+    }
+
+    /// Creates a new database and key file with a given key (a door joining its site);
+    /// refuses to overwrite either.
+    pub fn create_with_key(config: &StoreConfig, key: &SiteKey) -> Result<Store> {
         if config.database.exists() {
             return Err(StoreError::Exists { path: config.database.clone() });
         }
-        let key = SiteKey::generate()?;
-        config.custody().create(&key)?;
+        config.custody().create(key)?;
         let conn = Connection::open(&config.database)
             .map_err(|source| StoreError::Open { path: config.database.clone(), source })?;
-        Self::ready(conn, &config.database, &key)
+        Self::ready(conn, &config.database, key)
     }
 
     /// Opens an existing database with the site key file, finishing a key rotation that was
