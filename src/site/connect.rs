@@ -46,19 +46,25 @@ pub fn jetstream(client: async_nats::Client) -> jetstream::Context {
     jetstream::ContextBuilder::new().timeout(Duration::from_secs(3)).build(client)
 }
 
-/// The site's bucket of door records, created if missing (the site controller only).
+/// The site's bucket of door records, created if missing (the site controller only): its
+/// stream made as `create_key_value` makes it, one value per key. Not `create_key_value`
+/// itself: async-nats 0.51 first reads the account's info, and nats-server 2.9's answer
+/// (no `reserved_memory`) does not parse.
 pub async fn create_bucket(js: &jetstream::Context, site: &SiteId) -> Result<kv::Store, SiteError> {
-    let config = kv::Config {
-        bucket: bucket(site),
-        description: "door records".into(),
-        history: 1,
+    let name = bucket(site);
+    let config = stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
         storage: stream::StorageType::File,
-        ..kv::Config::default()
+        ..stream::Config::default()
     };
-    match js.get_key_value(bucket(site)).await {
-        Ok(kv) => Ok(kv),
-        Err(_) => js.create_key_value(config).await.map_err(SiteError::broker("create bucket")),
-    }
+    js.get_or_create_stream(config).await.map_err(SiteError::broker("create the bucket"))?;
+    js.get_key_value(name).await.map_err(SiteError::broker("open the bucket"))
 }
 
 /// The stream of what doors send, created if missing (the site controller only). Work-queue
