@@ -20,6 +20,8 @@ mod liveness_active;
 mod liveness_pad;
 mod nats_harness;
 mod rotate_running_gate;
+mod site_crash;
+mod site_partition;
 mod site_rig;
 mod site_sync;
 mod stolen_card;
