@@ -150,6 +150,7 @@ impl Config {
             matching: self.matching.clone(),
             liveness: self.vision.liveness.clone(),
             notice: self.notice_terms(),
+            max_offline_secs: self.site.max_offline_hours.saturating_mul(3600) as i64,
         }
     }
 

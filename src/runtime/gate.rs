@@ -64,6 +64,10 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     camera_fault: Option<u64>,
     /// The database's `data_version` when the gate last looked (see `changes`).
     data_version: i64,
+    /// On a door of a site: when its replica last caught up (`Some(None)`: never).
+    replica_contact: Option<Option<i64>>,
+    /// The replica is older than `max_offline_secs`: Face is not offered.
+    replica_stale: bool,
     /// Damaged template rows already audited and raised.
     damaged_templates: Vec<i64>,
     /// The face session's passive-liveness votes so far (see `face`).
@@ -91,6 +95,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     ) -> Result<Self> {
         let config_language = settings.gate.language;
         let data_version = store.data_version()?;
+        let replica_contact = store.replica()?.map(|r| r.last_contact);
         let mut gate = Self {
             settings,
             store,
@@ -117,8 +122,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             data_version,
             damaged_templates: Vec::new(),
             passive_votes: Vec::new(),
+            replica_contact,
+            replica_stale: false,
         };
         gate.reload_gallery(0, &mut Vec::new())?;
+        gate.follow_replica(0, &mut Vec::new())?;
         gate.screen = gate.idle();
         Ok(gate)
     }
@@ -160,6 +168,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             FaceTile::NotOffered
         } else {
             match (&self.faces, self.camera_fault) {
+                _ if self.replica_stale => FaceTile::Unavailable(FaceUnavailable::OutOfSync),
                 (Err(reason), _) => FaceTile::Unavailable(*reason),
                 (Ok(_), Some(_)) => FaceTile::Unavailable(FaceUnavailable::CameraFailed),
                 (Ok(_), None) => FaceTile::Available,
@@ -423,7 +432,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 });
                 let name = resident
                     .as_ref()
-                    .filter(|_| self.settings.gate.greet_by_name)
+                    .filter(|r| self.settings.gate.greet_by_name && !r.name.is_empty())
                     .map(|r| r.name.clone());
                 self.show_result(true, Outcome::Welcome { name }, offer, now, events)
             }

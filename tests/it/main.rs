@@ -21,6 +21,7 @@ mod liveness_pad;
 mod nats_harness;
 mod rotate_running_gate;
 mod site_crash;
+mod site_offline;
 mod site_partition;
 mod site_rig;
 mod site_sync;
