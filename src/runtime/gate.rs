@@ -93,6 +93,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         door: D,
         unix_at_start: i64,
     ) -> Result<Self> {
+        let mut settings = settings;
+        settings.notice.site_mode = store.replica()?.is_some();
         let config_language = settings.gate.language;
         let data_version = store.data_version()?;
         let replica_contact = store.replica()?.map(|r| r.last_contact);

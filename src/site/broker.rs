@@ -5,8 +5,9 @@
 //! see each other's subjects. In it, the site controller's user `site-<site>` writes the KV bucket
 //! and consumes the stream; each door's user `door-<site>-<door>` may only watch the bucket (the
 //! JetStream API calls of an async-nats KV watch, nothing else), publish under
-//! `site.<site>.door.<door>.>` and receive on its own inbox `_INBOX_<site>_<door>`. Passwords
-//! are stored and rendered as bcrypt hashes only.
+//! `site.<site>.door.<door>.>` and receive on its own inbox `_INBOX_<site>_<door>`. A home
+//! automation user (Home Assistant) reads the doors' alarms and status over MQTT and publishes
+//! nothing. Passwords are stored and rendered as bcrypt hashes only.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -58,8 +59,12 @@ impl PasswordHash {
 /// Where and how the broker listens and stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerSettings {
+    /// This server's name, unique in a cluster (nats-server requires one for MQTT).
+    pub server_name: String,
     /// `host:port` for clients, e.g. `0.0.0.0:4222`.
     pub listen: String,
+    /// `host:port` of the MQTT listener for home automation, if any.
+    pub mqtt_listen: Option<String>,
     /// JetStream's store dir; `None` leaves it to nats-server's `-sd` flag (which refuses both).
     pub store_dir: Option<PathBuf>,
     /// JetStream limits, in bytes.
@@ -76,7 +81,8 @@ pub struct TlsFiles {
     pub key_file: PathBuf,
 }
 
-/// A broker user of one site's account, with the subjects it may publish and subscribe to.
+/// A broker user of one site's account, with the subjects it may publish and subscribe to (none
+/// at all when a list is empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerUser {
     pub site: SiteId,
@@ -84,6 +90,8 @@ pub struct BrokerUser {
     pub password: PasswordHash,
     pub publish: Vec<String>,
     pub subscribe: Vec<String>,
+    /// Connects over MQTT only (else over the NATS protocol only).
+    pub mqtt: bool,
 }
 
 /// The site's KV bucket of door records.
@@ -131,6 +139,7 @@ pub fn door_user(site: &SiteId, door: &DoorId, password: &PasswordHash) -> Broke
             format!("$JS.FC.{kv}.>"),
         ],
         subscribe: vec![format!("{}.>", door_inbox_prefix(site, door))],
+        mqtt: false,
     }
 }
 
@@ -160,6 +169,21 @@ pub fn site_user(site: &SiteId, password: &PasswordHash) -> BrokerUser {
         password: password.clone(),
         publish,
         subscribe: vec![format!("{}.>", site_inbox_prefix(site))],
+        mqtt: false,
+    }
+}
+
+/// The home automation user `automation-<site>`, over MQTT only: it receives every door's alarms
+/// and status (MQTT topics `site/<site>/door/+/alarm` and `.../status`) and publishes nothing.
+/// Access events are not among them: they name residents by id.
+pub fn automation_user(site: &SiteId, password: &PasswordHash) -> BrokerUser {
+    BrokerUser {
+        site: site.clone(),
+        name: format!("automation-{site}"),
+        password: password.clone(),
+        publish: Vec::new(),
+        subscribe: ["alarm", "status"].map(|kind| format!("site.{site}.door.*.{kind}")).to_vec(),
+        mqtt: true,
     }
 }
 
@@ -167,6 +191,7 @@ pub fn site_user(site: &SiteId, password: &PasswordHash) -> BrokerUser {
 /// (in the users' order of first appearance), JetStream enabled in each.
 pub fn render_server_config(settings: &BrokerSettings, users: &[BrokerUser]) -> String {
     let mut out = String::from("# Written by facegate: changes are overwritten.\n");
+    let _ = writeln!(out, "server_name: {}", quoted(&settings.server_name));
     let _ = writeln!(out, "listen: {}", quoted(&settings.listen));
     out.push_str("jetstream {\n");
     if let Some(dir) = &settings.store_dir {
@@ -175,10 +200,20 @@ pub fn render_server_config(settings: &BrokerSettings, users: &[BrokerUser]) -> 
     let _ = writeln!(out, "  max_memory_store: {}", settings.max_memory_store);
     let _ = writeln!(out, "  max_file_store: {}", settings.max_file_store);
     out.push_str("}\n");
-    if let Some(tls) = &settings.tls {
-        out.push_str("tls {\n");
-        let _ = writeln!(out, "  cert_file: {}", quoted(&tls.cert_file.to_string_lossy()));
-        let _ = writeln!(out, "  key_file: {}", quoted(&tls.key_file.to_string_lossy()));
+    let tls = settings.tls.as_ref().map(|tls| {
+        format!(
+            "tls {{\n  cert_file: {}\n  key_file: {}\n}}\n",
+            quoted(&tls.cert_file.to_string_lossy()),
+            quoted(&tls.key_file.to_string_lossy())
+        )
+    });
+    out.push_str(tls.as_deref().unwrap_or_default());
+    if let Some(listen) = &settings.mqtt_listen {
+        let _ = writeln!(out, "mqtt {{\n  listen: {}", quoted(listen));
+        // The same certificate for MQTT, indented into the block.
+        for line in tls.iter().flat_map(|t| t.lines()) {
+            let _ = writeln!(out, "  {line}");
+        }
         out.push_str("}\n");
     }
     let mut sites: Vec<&SiteId> = Vec::new();
@@ -192,25 +227,37 @@ pub fn render_server_config(settings: &BrokerSettings, users: &[BrokerUser]) -> 
     }
     out.push_str("accounts {\n");
     for site in sites {
-        let _ = writeln!(
-            out,
-            "  {}: {{\n    jetstream: enabled\n    users: [",
-            quoted(&format!("site-{site}"))
-        );
+        let account = quoted(&format!("site-{site}"));
+        let _ = writeln!(out, "  {account}: {{\n    jetstream: enabled\n    users: [");
         for user in users.iter().filter(|u| &u.site == site) {
-            let _ = writeln!(
-                out,
-                "      {{ user: {}, password: {}, permissions: {{ publish: {{ allow: {} }}, \
-                 subscribe: {{ allow: {} }} }} }}",
-                quoted(&user.name),
-                quoted(user.password.as_str()),
-                list(&user.publish),
-                list(&user.subscribe),
-            );
+            let _ = writeln!(out, "      {{\n        user: {}", quoted(&user.name));
+            let _ = writeln!(out, "        password: {}", quoted(user.password.as_str()));
+            let connection = quoted(if user.mqtt { "MQTT" } else { "STANDARD" });
+            let _ = writeln!(out, "        allowed_connection_types: [{connection}]");
+            out.push_str("        permissions: {\n");
+            let _ = writeln!(out, "          publish: {}", allow_only(&user.publish));
+            let _ = writeln!(out, "          subscribe: {}", allow_only(&user.subscribe));
+            out.push_str("        }\n      }\n");
         }
         out.push_str("    ]\n  }\n");
     }
     out.push_str("}\n");
+    out
+}
+
+/// Where `facegate join` writes [`sync_network_dropin`]: a drop-in of the sync agent's unit.
+pub const SYNC_NETWORK_DROPIN: &str = "/etc/systemd/system/facegate-sync.service.d/broker.conf";
+
+/// The systemd drop-in that lets the door's sync agent reach the broker's addresses and nothing
+/// else (its unit denies every address). A drop-in rather than an environment file, because
+/// systemd expands variables only in command lines, not in `IPAddressAllow=`.
+pub fn sync_network_dropin(broker: &[std::net::IpAddr]) -> String {
+    let mut out = String::from(
+        "# Written by facegate join: the only addresses facegate sync may reach.\n[Service]\n",
+    );
+    for address in broker {
+        let _ = writeln!(out, "IPAddressAllow={address}");
+    }
     out
 }
 
@@ -229,9 +276,15 @@ fn quoted(text: &str) -> String {
     out
 }
 
-fn list(items: &[String]) -> String {
-    let items: Vec<String> = items.iter().map(|s| quoted(s)).collect();
-    format!("[{}]", items.join(", "))
+/// A permission that allows these subjects only; none at all for an empty list (to nats-server,
+/// an empty allow list would not restrict).
+fn allow_only(subjects: &[String]) -> String {
+    if subjects.is_empty() {
+        return "{ deny: [\">\"] }".to_string();
+    }
+    let subjects: Vec<String> =
+        subjects.iter().map(|s| format!("            {}", quoted(s))).collect();
+    format!("{{ allow: [\n{}\n          ] }}", subjects.join(",\n"))
 }
 
 #[cfg(test)]
@@ -278,7 +331,9 @@ mod tests {
             site_user(&north, &hash()),
         ];
         let settings = BrokerSettings {
+            server_name: "broker-1".into(),
             listen: "0.0.0.0:4222".into(),
+            mqtt_listen: None,
             store_dir: Some("/var/lib/nats".into()),
             max_memory_store: 1 << 26,
             max_file_store: 1 << 30,
@@ -287,11 +342,11 @@ mod tests {
         let text = render_server_config(&settings, &users);
         let north_at = text.find("\"site-north\": {").unwrap();
         let south_at = text.find("\"site-south\": {").unwrap();
-        let door_at = text.find("user: \"door-north-gate-1\"").unwrap();
-        let north_site_at = text.find("user: \"site-north\"").unwrap();
+        let door_at = text.find("user: \"door-north-gate-1\"\n").unwrap();
+        let north_site_at = text.find("user: \"site-north\"\n").unwrap();
         assert!(north_at < door_at && door_at < north_site_at && north_site_at < south_at);
         assert!(text.contains("store_dir: \"/var/lib/nats\""));
-        assert!(!text.contains("tls {"));
+        assert!(!text.contains("tls {") && !text.contains("mqtt {"));
     }
 
     #[test]
@@ -304,6 +359,36 @@ mod tests {
         {
             assert!(matches!(PasswordHash::parse(bad), Err(BrokerError::NotBcrypt)), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_sample_configuration_in_the_docs_is_what_render_writes() {
+        let doc = include_str!("../../docs/site-broker.md");
+        let sample = doc.split("```conf\n").nth(1).and_then(|s| s.split("```").next()).unwrap();
+        let site: SiteId = "north".parse().unwrap();
+        let placeholder = |name: &str| {
+            let hash = format!("$2b$11${name}HashFromSiteDb{}", "x".repeat(53));
+            PasswordHash::parse(&hash[..60]).unwrap()
+        };
+        let users = [
+            site_user(&site, &placeholder("SiteNorth")),
+            door_user(&site, &"gate-1".parse().unwrap(), &placeholder("DoorGate1")),
+            automation_user(&site, &placeholder("AutomationNorth")),
+        ];
+        let tls_dir = std::path::Path::new("/etc/nats-server/tls");
+        let settings = BrokerSettings {
+            server_name: "broker-1".into(),
+            listen: "0.0.0.0:4222".into(),
+            mqtt_listen: Some("0.0.0.0:8883".into()),
+            store_dir: Some("/var/lib/nats-server".into()),
+            max_memory_store: 256 << 20,
+            max_file_store: 4 << 30,
+            tls: Some(TlsFiles {
+                cert_file: tls_dir.join("cert.pem"),
+                key_file: tls_dir.join("key.pem"),
+            }),
+        };
+        assert_eq!(sample, render_server_config(&settings, &users));
     }
 
     #[test]

@@ -131,6 +131,25 @@ fn the_systemd_units_verify() {
 }
 
 #[test]
+fn the_sync_agent_with_joins_network_drop_in_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_in(dir.path(), "facegate-sync.service");
+    let dropin = std::path::Path::new(facegate::site::broker::SYNC_NETWORK_DROPIN);
+    let dropin_dir = dir.path().join(dropin.parent().unwrap().file_name().unwrap());
+    std::fs::create_dir(&dropin_dir).unwrap();
+    let broker = ["192.0.2.10".parse().unwrap(), "2001:db8::10".parse().unwrap()];
+    let text = facegate::site::broker::sync_network_dropin(&broker);
+    std::fs::write(dropin_dir.join(dropin.file_name().unwrap()), &text).unwrap();
+    let out =
+        Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&unit).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let problems: Vec<&str> = stderr.lines().filter(|l| l.contains("facegate-sync")).collect();
+    assert!(out.status.success() && problems.is_empty(), "{stderr}");
+    let allowed: Vec<&str> = text.lines().filter(|l| l.starts_with("IPAddressAllow=")).collect();
+    assert_eq!(allowed, ["IPAddressAllow=192.0.2.10", "IPAddressAllow=2001:db8::10"]);
+}
+
+#[test]
 fn the_gate_has_no_network_and_the_sync_agent_only_what_join_allows() {
     let dir = tempfile::tempdir().unwrap();
     let gate = unit_settings(&unit_in(dir.path(), "facegate.service"));

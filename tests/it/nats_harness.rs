@@ -129,8 +129,8 @@ impl Drop for NatsServer {
     }
 }
 
-/// A loopback port that was free when asked.
-fn free_port() -> u16 {
+/// A loopback port that was free when asked (for a second listener of a server).
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
 }
