@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod bench;
+mod bench_site;
 mod door_bench;
 mod eval;
 mod eval_pad;
