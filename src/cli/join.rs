@@ -35,7 +35,9 @@ pub fn join_site(args: JoinArgs, config: &Config) -> anyhow::Result<()> {
         config.store.key_store.as_str(),
         config.site.login.display()
     );
-    println!("start the sync agent (`systemctl enable --now facegate-sync`), then delete the bundle");
+    println!(
+        "start the sync agent (`systemctl enable --now facegate-sync`), then delete the bundle"
+    );
     Ok(())
 }
 

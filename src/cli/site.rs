@@ -71,15 +71,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Verb::Door(DoorVerb::Add { door, broker_url, out }) => {
             let out = out.unwrap_or_else(|| PathBuf::from(format!("{door}.join")));
             let (bundle, passphrase) = dir.add_door(&door, broker_url.as_deref())?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&out)
-                .with_context(|| format!("cannot create {} (it must not exist)", out.display()))?;
+            let mut file =
+                std::fs::OpenOptions::new().write(true).create_new(true).open(&out).with_context(
+                    || format!("cannot create {} (it must not exist)", out.display()),
+                )?;
             file.write_all(&bundle).and_then(|()| file.sync_all())?;
             println!("door {door} added; join bundle written to {}", out.display());
             println!("one-time passphrase (shown only now): {}", *passphrase);
-            println!("on the door: `facegate join {}` (type the passphrase), then delete the bundle", out.display());
+            println!(
+                "on the door: `facegate join {}` (type the passphrase), then delete the bundle",
+                out.display()
+            );
         }
         Verb::Door(DoorVerb::Remove { door }) => {
             SiteDb::open(&dir.site_db_path())?.remove_door(&door)?;

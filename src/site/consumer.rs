@@ -111,7 +111,8 @@ fn apply(
     body: &str,
     minor_age: i32,
 ) -> Result<String, SiteError> {
-    let bad = |e: serde_json::Error| SiteError::Invalid(format!("unreadable {}: {e}", kind.as_str()));
+    let bad =
+        |e: serde_json::Error| SiteError::Invalid(format!("unreadable {}: {e}", kind.as_str()));
     Ok(match kind {
         OutboxKind::Enrol => {
             let enrolment: DoorEnrolment = serde_json::from_str(body).map_err(bad)?;
@@ -155,7 +156,8 @@ mod tests {
         let site: SiteId = "oak".parse().unwrap();
         let (door, kind) = parse_subject(&site, "site.oak.door.north.pin").unwrap();
         assert_eq!((door.as_str(), kind), ("north", OutboxKind::Pin));
-        for other in ["site.elm.door.north.pin", "site.oak.door.north.x", "site.oak.door.North.pin"] {
+        for other in ["site.elm.door.north.pin", "site.oak.door.north.x", "site.oak.door.North.pin"]
+        {
             assert_eq!(parse_subject(&site, other), None, "{other}");
         }
     }

@@ -66,7 +66,10 @@ pub fn join(
 /// Reads a door's login written by [`join`].
 pub fn read_login(path: &Path) -> Result<DoorLogin, SiteError> {
     let text = std::fs::read(path).map_err(|e| {
-        SiteError::Invalid(format!("cannot read {} (run `facegate join` first): {e}", path.display()))
+        SiteError::Invalid(format!(
+            "cannot read {} (run `facegate join` first): {e}",
+            path.display()
+        ))
     })?;
     serde_json::from_slice(&text).map_err(invalid)
 }

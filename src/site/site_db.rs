@@ -194,7 +194,10 @@ impl SiteDb {
                 now
             ],
         )?;
-        tx.execute("UPDATE doors SET last_seen = ?2 WHERE id = ?1", params![message.door.as_str(), now])?;
+        tx.execute(
+            "UPDATE doors SET last_seen = ?2 WHERE id = ?1",
+            params![message.door.as_str(), now],
+        )?;
         tx.commit()?;
         Ok(added == 1)
     }
@@ -207,7 +210,13 @@ impl SiteDb {
         )?;
         let rows = stmt
             .query_map([door.map(|d| d.as_str())], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows

@@ -31,7 +31,7 @@ const BATCH: usize = 2_000;
 const OUTBOX_BATCH: usize = 256;
 /// How often the door reports its state and checks that it has caught up.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
-/// A replica behind the bucket this long without entries arriving restarts its watch.
+/// A replica behind the bucket this long with no entry arriving restarts its watch.
 const STALLED_AFTER: Duration = Duration::from_secs(6);
 
 /// Runs the agent until the process ends.
@@ -52,7 +52,10 @@ async fn session(
     js: &jetstream::Context,
     login: &DoorLogin,
 ) -> Result<(), SiteError> {
-    let kv = js.get_key_value(bucket(&login.site)).await.map_err(SiteError::broker("open the bucket"))?;
+    let kv = js
+        .get_key_value(bucket(&login.site))
+        .await
+        .map_err(SiteError::broker("open the bucket"))?;
     let from = replica_revision(store)? + 1;
     let mut watch =
         kv.watch_all_from_revision(from).await.map_err(SiteError::broker("watch the bucket"))?;
@@ -71,6 +74,7 @@ async fn session(
                     }
                 }
                 store.apply_entries(&batch)?;
+                behind_since = None; // catching up is not a stall
             }
             _ = tick.tick() => {
                 send_outbox(store, js, login).await?;
@@ -92,7 +96,10 @@ async fn session(
 
 fn replica_revision(store: &Store) -> Result<u64, SiteError> {
     let state = store.replica()?.ok_or_else(|| {
-        SiteError::Invalid(format!("{} is no door of a site: run `facegate join`", store.path().display()))
+        SiteError::Invalid(format!(
+            "{} is no door of a site: run `facegate join`",
+            store.path().display()
+        ))
     })?;
     Ok(state.revision)
 }

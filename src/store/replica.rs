@@ -19,8 +19,7 @@ use super::row_mac::Row;
 use super::{Result, Store, StoreError};
 use crate::credentials::lockout::resident_key as lockout_key;
 use crate::site::outbox::{
-    DoorDeletion, DoorEnrolment, DoorEvent, DoorPinChange, OutboxKind, OutboxRow,
-    WithdrawnConsent,
+    DoorDeletion, DoorEnrolment, DoorEvent, DoorPinChange, OutboxKind, OutboxRow, WithdrawnConsent,
 };
 use crate::site::record::{
     CardEntry, ConsentEntry, DoorRecord, PinEntry, TemplateEntry, resident_of_key,
@@ -138,7 +137,8 @@ impl Store {
 
     /// The next outbox rows, oldest first.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>> {
-        let mut stmt = self.conn.prepare("SELECT id, kind, body FROM outbox ORDER BY id LIMIT ?1")?;
+        let mut stmt =
+            self.conn.prepare("SELECT id, kind, body FROM outbox ORDER BY id LIMIT ?1")?;
         let rows = stmt
             .query_map([limit as i64], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
@@ -296,8 +296,17 @@ impl Store {
             } else {
                 tx.execute("DELETE FROM greetings WHERE resident_id = ?1", [resident.id])?;
             }
-            let detail = format!("greeting by name {} by {operator}", if agreed { "on" } else { "off" });
-            append(tx, &key, Chain::Admin, now, AuditKind::ResidentEdited, &resident.subject(), &detail)
+            let detail =
+                format!("greeting by name {} by {operator}", if agreed { "on" } else { "off" });
+            append(
+                tx,
+                &key,
+                Chain::Admin,
+                now,
+                AuditKind::ResidentEdited,
+                &resident.subject(),
+                &detail,
+            )
         })
     }
 
@@ -313,7 +322,12 @@ impl Store {
     ) -> Result<Option<i64>> {
         let resident = self.resident_by_id(enrolment.resident)?;
         let (offer, t) = (&enrolment.consent, &enrolment.template);
-        let bound = Row::Template { resident: resident.id, salt: &t.salt, vector: &t.vector, model: &t.model };
+        let bound = Row::Template {
+            resident: resident.id,
+            salt: &t.salt,
+            vector: &t.vector,
+            model: &t.model,
+        };
         if t.model != MODEL
             || !bound.verifies(&self.row_key, t.mac.as_deref())
             || ProtectedTemplate::from_bytes(&t.salt, &t.vector).is_none()
@@ -365,7 +379,11 @@ impl Store {
     /// A deletion made at `door`: the consents it names (by when they were granted) are
     /// withdrawn and their templates deleted. Returns how many templates went; 0 when it was
     /// already done. A resident no longer in the register has nothing left to delete.
-    pub fn accept_door_deletion(&mut self, deletion: &DoorDeletion, door: &DoorId) -> Result<usize> {
+    pub fn accept_door_deletion(
+        &mut self,
+        deletion: &DoorDeletion,
+        door: &DoorId,
+    ) -> Result<usize> {
         let Ok(resident) = self.resident_by_id(deletion.resident) else { return Ok(0) };
         let key = self.audit_key().clone();
         let deleted = self.transaction(|tx| {
@@ -441,7 +459,12 @@ fn queue(tx: &Transaction, kind: OutboxKind, body: &impl Serialize, at: i64) -> 
 }
 
 /// On a door, an audit row that is an access event or an alarm goes to the site too.
-pub(super) fn note_audit(tx: &Transaction, chain: Chain, kind: AuditKind, entry: &AuditEntry) -> Result<()> {
+pub(super) fn note_audit(
+    tx: &Transaction,
+    chain: Chain,
+    kind: AuditKind,
+    entry: &AuditEntry,
+) -> Result<()> {
     let outbox_kind = match kind {
         AuditKind::DoorHeldOpen
         | AuditKind::DoorForcedOpen
@@ -468,7 +491,9 @@ pub(super) fn note_withdrawal(tx: &Transaction, resident: i64, now: i64) -> Resu
         return Ok(());
     }
     let consents: Vec<WithdrawnConsent> = tx
-        .prepare("SELECT id, granted_at FROM consents WHERE resident_id = ?1 AND withdrawn_at IS NULL")?
+        .prepare(
+            "SELECT id, granted_at FROM consents WHERE resident_id = ?1 AND withdrawn_at IS NULL",
+        )?
         .query_map([resident], |r| Ok(WithdrawnConsent { id: r.get(0)?, granted_at: r.get(1)? }))?
         .collect::<rusqlite::Result<_>>()?;
     for consent in &consents {
@@ -555,7 +580,10 @@ fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Res
     }
     tx.execute("DELETE FROM cards WHERE resident_id = ?1", [id])?;
     for card in &record.cards {
-        tx.execute("DELETE FROM cards WHERE id = ?1 OR card_index = ?2", params![card.id, card.index])?;
+        tx.execute(
+            "DELETE FROM cards WHERE id = ?1 OR card_index = ?2",
+            params![card.id, card.index],
+        )?;
         tx.execute(
             "INSERT INTO cards (id, resident_id, card_index, created_at, revoked_at, credential_root, mac)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

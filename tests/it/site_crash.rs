@@ -28,7 +28,9 @@ fn kill9_of_controller_agent_and_broker_mid_stream_loses_and_doubles_nothing() {
                 let mut store = Store::open(&config).unwrap();
                 for i in 0..EVENTS {
                     let detail = format!("card {i}");
-                    store.audit(Chain::Access, NOW, AuditKind::AccessGranted, "resident#1", &detail).unwrap();
+                    store
+                        .audit(Chain::Access, NOW, AuditKind::AccessGranted, "resident#1", &detail)
+                        .unwrap();
                     std::thread::sleep(Duration::from_millis(10));
                 }
             })
@@ -57,7 +59,10 @@ fn kill9_of_controller_agent_and_broker_mid_stream_loses_and_doubles_nothing() {
     let site_db = site.site_db();
     let events = |door: &Door| {
         let kept = site_db.messages(Some(&door.id)).unwrap();
-        kept.into_iter().filter(|m| m.kind == OutboxKind::Event).map(|m| m.detail).collect::<Vec<_>>()
+        kept.into_iter()
+            .filter(|m| m.kind == OutboxKind::Event)
+            .map(|m| m.detail)
+            .collect::<Vec<_>>()
     };
     wait_until(Duration::from_secs(60), || doors.iter().all(|d| events(d).len() >= EVENTS))
         .expect("every event arrives");

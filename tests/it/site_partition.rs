@@ -20,7 +20,8 @@ fn cut_off_doors_converge_without_loss_or_resurrection_and_send_events_once() {
     let mut site = Site::new();
     let mut register = site.register();
     add_residents(&mut register, 2001, 12, 2);
-    let spare = facegate::manage::add_card(&mut register, "2005", &card(9005), "", NOW, "m").unwrap();
+    let spare =
+        facegate::manage::add_card(&mut register, "2005", &card(9005), "", NOW, "m").unwrap();
     site.start_controller();
     let mut doors: Vec<Door> =
         (0..CUT + 5).map(|i| site.door(&format!("gate-{i:02}"), i < CUT)).collect();

@@ -79,7 +79,8 @@ impl Site {
     pub fn new() -> Site {
         static LOGGING: std::sync::Once = std::sync::Once::new();
         LOGGING.call_once(|| {
-            let subscriber = tracing_subscriber::fmt().with_test_writer().with_max_level(tracing::Level::WARN);
+            let subscriber =
+                tracing_subscriber::fmt().with_test_writer().with_max_level(tracing::Level::WARN);
             subscriber.init();
         });
         let server = NatsServer::start();
@@ -319,4 +320,3 @@ pub fn percentile_ms(times: &mut [Duration], p: usize) -> f64 {
     let index = ((times.len() - 1) * p).div_ceil(100);
     times[index].as_secs_f64() * 1000.0
 }
-

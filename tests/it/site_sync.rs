@@ -29,9 +29,8 @@ fn fifty_doors_follow_enrolments_and_deletions_and_send_each_event_once() {
     let mut register = site.register();
     let enrolled_at = Instant::now();
     register.enrol("1001", &embedding(77), Some(&grant()), 14, NOW).unwrap();
-    let mut enrolled = arrivals(&doors, enrolled_at, |door| {
-        door.open().templates_of("1001").unwrap().len() == 1
-    });
+    let mut enrolled =
+        arrivals(&doors, enrolled_at, |door| door.open().templates_of("1001").unwrap().len() == 1);
     println!(
         "enrolment → {DOORS} doors: p50 {:.0} ms, p99 {:.0} ms",
         percentile_ms(&mut enrolled, 50),
@@ -65,7 +64,9 @@ fn fifty_doors_follow_enrolments_and_deletions_and_send_each_event_once() {
     for door in &doors {
         let mut store = door.open();
         for _ in 0..3 {
-            store.audit(Chain::Access, NOW, AuditKind::AccessGranted, "resident#1", "card").unwrap();
+            store
+                .audit(Chain::Access, NOW, AuditKind::AccessGranted, "resident#1", "card")
+                .unwrap();
         }
     }
     let site_db = site.site_db();

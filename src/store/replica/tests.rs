@@ -100,9 +100,11 @@ fn a_door_decides_pin_card_and_face_from_its_replica_and_keeps_no_personal_value
     assert_eq!((consent.operator.as_str(), consent.guardian), ("", None));
     let (labels, years): (String, Option<Vec<u8>>) = door
         .conn
-        .query_row("SELECT group_concat(label), (SELECT birth_year FROM residents) FROM cards", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT group_concat(label), (SELECT birth_year FROM residents) FROM cards",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     assert_eq!((labels.as_str(), years), ("", None));
 }
@@ -212,7 +214,14 @@ fn changes_at_the_door_are_queued_with_the_change_and_the_site_accepts_them() {
     assert!(face_matches(&door, 3) && !face_matches(&door, 1));
 
     let mut forged = enrolment.clone();
-    forged.resident = site.add_resident(&NewResident { number: "1202".into(), name: "B".into(), ..NewResident::default() }, NOW, "m").unwrap().id;
+    forged.resident = site
+        .add_resident(
+            &NewResident { number: "1202".into(), name: "B".into(), ..NewResident::default() },
+            NOW,
+            "m",
+        )
+        .unwrap()
+        .id;
     let err = site.accept_door_enrolment(&forged, &north, 14).unwrap_err();
     assert!(err.to_string().contains("not bound"), "{err}");
     let mut no_guardian = enrolment;
