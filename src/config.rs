@@ -13,6 +13,7 @@ use crate::credentials::{AttemptLimits, PinConfig};
 use crate::door::{DoorConfig, DoorError};
 use crate::runtime::camera::{CameraConfig, CameraConfigError};
 use crate::runtime::gate::{GateConfig, GateConfigError, GateSettings};
+use crate::site::SiteConfig;
 use crate::store::consent::NoticeTerms;
 use crate::store::{ConsentConfig, RetentionConfig, RetentionConfigError, StoreConfig};
 use crate::templates::MatchingConfig;
@@ -35,6 +36,7 @@ pub struct Config {
     pub gate: GateConfig,
     pub reader: ReaderConfig,
     pub camera: CameraConfig,
+    pub site: SiteConfig,
 }
 
 /// Where the gate keeps its files.
@@ -148,6 +150,7 @@ impl Config {
             matching: self.matching.clone(),
             liveness: self.vision.liveness.clone(),
             notice: self.notice_terms(),
+            max_offline_secs: self.site.max_offline_hours.saturating_mul(3600) as i64,
         }
     }
 

@@ -51,6 +51,17 @@ pub enum Args {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// A new door joining a site of N residents: the register is built in DIR (a new folder)
+    /// and published to BROKER (a test nats-server with JetStream), then the new door's full
+    /// replica is timed, as JSON.
+    Site {
+        #[arg(long, default_value_t = 20_000)]
+        residents: usize,
+        #[arg(long)]
+        broker: String,
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Exit button to strike, with the door on its own thread: p50/p99/max while the gate is
     /// idle, runs a face session, and is stuck in a 5-s camera call (simulated door), as JSON.
     Door {
@@ -99,6 +110,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             Ok(())
         }
         Args::Register { residents, dir } => bench_register(residents, &dir),
+        Args::Site { residents, broker, dir } => super::bench_site::run(residents, &broker, &dir),
         Args::Door { presses, photo } => {
             let figures = super::door_bench::run(config, presses, photo.as_deref())?;
             println!("{}", serde_json::to_string_pretty(&figures)?);

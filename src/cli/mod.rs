@@ -3,12 +3,15 @@
 mod admin;
 mod audit;
 mod bench;
+mod bench_site;
 mod door_bench;
 mod eval;
 mod eval_pad;
 mod init;
+mod join;
 mod run;
 mod selftest;
+mod site;
 mod table;
 
 use std::path::PathBuf;
@@ -55,6 +58,12 @@ pub enum Command {
     /// Measure speed.
     #[command(subcommand)]
     Bench(bench::Args),
+    /// Site mode, on the site controller: the register, the doors, the publisher.
+    Site(site::Args),
+    /// Make this gate a door of a site, from its one-time join bundle.
+    Join(join::JoinArgs),
+    /// Keep this door's replica in sync with its site and send its outbox (the sync agent).
+    Sync(join::SyncArgs),
 }
 
 /// Runs one verb.
@@ -72,6 +81,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args, &config),
         Command::EvalPad(args) => eval_pad::run(args, &config),
         Command::Bench(args) => bench::run(args, &config),
+        Command::Site(args) => site::run(args),
+        Command::Join(args) => join::join_site(args, &config),
+        Command::Sync(args) => join::sync(args, &config),
     }
 }
 

@@ -27,21 +27,29 @@ pub enum BackupError {
 
 /// The key, sealed under `passphrase`.
 pub fn export(key: &SiteKey, passphrase: &str) -> Result<Vec<u8>, BackupError> {
-    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-        return Err(BackupError::ShortPassphrase);
-    }
-    let recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
-    age::encrypt(&recipient, &key.to_file_bytes()[..])
-        .map_err(|e| BackupError::Encrypt(e.to_string()))
+    seal(&key.to_file_bytes(), passphrase)
 }
 
 /// The key in a backup made by [`export`].
 pub fn import(backup: &[u8], passphrase: &str) -> Result<SiteKey, BackupError> {
-    let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
-    let plain =
-        Zeroizing::new(age::decrypt(&identity, backup).map_err(|_| BackupError::WrongPassphrase)?);
+    let plain = open(backup, passphrase)?;
     SiteKey::from_file_bytes(&plain, std::path::Path::new("backup"))
         .map_err(|e| BackupError::NotAKey(e.to_string()))
+}
+
+/// Any secret bytes in an age file under `passphrase` (the key backup, a door's join bundle).
+pub(crate) fn seal(plain: &[u8], passphrase: &str) -> Result<Vec<u8>, BackupError> {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(BackupError::ShortPassphrase);
+    }
+    let recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+    age::encrypt(&recipient, plain).map_err(|e| BackupError::Encrypt(e.to_string()))
+}
+
+/// The bytes sealed by [`seal`].
+pub(crate) fn open(sealed: &[u8], passphrase: &str) -> Result<Zeroizing<Vec<u8>>, BackupError> {
+    let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+    Ok(Zeroizing::new(age::decrypt(&identity, sealed).map_err(|_| BackupError::WrongPassphrase)?))
 }
 
 #[cfg(test)]

@@ -64,6 +64,10 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     camera_fault: Option<u64>,
     /// The database's `data_version` when the gate last looked (see `changes`).
     data_version: i64,
+    /// On a door of a site: when its replica last caught up (`Some(None)`: never).
+    replica_contact: Option<Option<i64>>,
+    /// The replica is older than `max_offline_secs`: Face is not offered.
+    replica_stale: bool,
     /// The face session's passive-liveness votes so far (see `face`).
     passive_votes: Vec<bool>,
 }
@@ -87,8 +91,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         door: D,
         unix_at_start: i64,
     ) -> Result<Self> {
+        let mut settings = settings;
+        settings.notice.site_mode = store.replica()?.is_some();
         let config_language = settings.gate.language;
         let data_version = store.data_version()?;
+        let replica_contact = store.replica()?.map(|r| r.last_contact);
         let mut gate = Self {
             settings,
             store,
@@ -114,8 +121,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             enrolment: Vec::new(),
             data_version,
             passive_votes: Vec::new(),
+            replica_contact,
+            replica_stale: false,
         };
         gate.reload_gallery(0)?;
+        gate.follow_replica(0, &mut Vec::new())?;
         gate.screen = gate.idle();
         Ok(gate)
     }
@@ -157,6 +167,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             FaceTile::NotOffered
         } else {
             match (&self.faces, self.camera_fault) {
+                _ if self.replica_stale => FaceTile::Unavailable(FaceUnavailable::OutOfSync),
                 (Err(reason), _) => FaceTile::Unavailable(*reason),
                 (Ok(_), Some(_)) => FaceTile::Unavailable(FaceUnavailable::CameraFailed),
                 (Ok(_), None) => FaceTile::Available,
@@ -330,7 +341,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             self.reload_gallery(now)?;
             self.next_purge = now + PURGE_EVERY_MS;
         }
-        self.notice_changes(now)?;
+        self.notice_changes(now, &mut events)?;
         for door_event in self.door.poll(now)? {
             let alarm = match door_event {
                 DoorEvent::HeldOpen => Some(AuditKind::DoorHeldOpen),
@@ -420,7 +431,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 });
                 let name = resident
                     .as_ref()
-                    .filter(|_| self.settings.gate.greet_by_name)
+                    .filter(|r| self.settings.gate.greet_by_name && !r.name.is_empty())
                     .map(|r| r.name.clone());
                 self.show_result(true, Outcome::Welcome { name }, offer, now, events)
             }

@@ -180,6 +180,7 @@ pub(crate) fn append(
         "INSERT INTO audit (id, chain, at, kind, subject, detail, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![entry.id, entry.chain, entry.at, entry.kind, entry.subject, entry.detail, fresh],
     )?;
+    super::replica::note_audit(tx, chain, kind, &entry)?;
     let (access_mac, admin_mac) = match chain {
         Chain::Access => (fresh, last.admin_mac),
         Chain::Admin => (last.access_mac, fresh),

@@ -56,7 +56,7 @@ const NOTICE_EN: &str = "Face recognition at this door — notice and consent (v
 Who: {controller}. Contact: {contact}.
 Purpose: only to open this door for you. Never for marketing, attendance or any other use.
 Your choice: face recognition is optional. A PIN and a card open the door just as well, and declining or withdrawing changes nothing else about your access.
-What is stored: no photo and no video. A mathematical face template, scrambled with a secret key; your name and flat are encrypted with it too. {custody} Nothing leaves this device; the gate has no network connection.
+What is stored: no photo and no video. A mathematical face template, scrambled with a secret key; your name and flat are encrypted with it too. {custody} {where}
 How long: your template is deleted when you withdraw, when it has not been used for {unused}, or when you move out ({moved}).
 Withdraw at any time: choose \"My data\" at the door after your PIN or card, or ask the office. Your face data is deleted immediately.
 Children under {minor} need a parent's or guardian's consent.
@@ -67,7 +67,7 @@ const NOTICE_ZH: &str = "本门人脸识别告知与同意书（版本 {version}
 处理者：{controller}。联系方式：{contact}。
 目的：仅用于为您开启本门，绝不用于营销、考勤或其他任何用途。
 您的选择：人脸识别完全自愿。密码和门卡同样可以开门；拒绝或撤回同意不影响您的任何通行权利。
-存储内容：不存储照片或视频，只存储经密钥加密变换的人脸特征模板；您的姓名和房号也用该密钥加密。{custody}数据不离开本设备，本门禁不联网。
+存储内容：不存储照片或视频，只存储经密钥加密变换的人脸特征模板；您的姓名和房号也用该密钥加密。{custody}{where}
 保存期限：您撤回同意、或模板连续 {unused}未使用时删除；您迁出时，{moved}。
 随时撤回：在门口用密码或门卡验证后选择“我的数据”，或联系物业。您的人脸数据将立即删除。
 未满 {minor} 周岁的未成年人须由其父母或监护人同意。
@@ -144,6 +144,21 @@ pub fn notice_version(consent: &ConsentConfig, custody: KeyCustody) -> String {
     format!("{}.{WORDING_REVISION}-{}", consent.text_version, custody.name())
 }
 
+/// Where the data goes: nowhere from a single door; on a door of a site, what the office and
+/// the other doors hold.
+fn whereabouts(lang: Language, site_mode: bool) -> &'static str {
+    match (lang, site_mode) {
+        (Language::En, false) => "Nothing leaves this device; the gate has no network connection.",
+        (Language::En, true) => {
+            "This is one door of a site: the site office keeps the register (your name, flat and consent) on its own computer, and every door of the site keeps a copy of your template, PIN hash and card code so that any of them opens for you. Names and flats are never on the doors. The gate itself has no network connection; a separate sync service on this device exchanges these copies with the office over an encrypted link, and the office sees the door's access events (without names)."
+        }
+        (Language::Zh, false) => "数据不离开本设备，本门禁不联网。",
+        (Language::Zh, true) => {
+            "本门是小区多个门禁之一：物业办公室在其电脑上保存住户登记（您的姓名、房号和同意记录），小区每个门禁保存您的模板、密码哈希和门卡编码的副本，以便任何一个门都能为您开启。门禁上从不保存姓名和房号。门禁本身不联网；本设备上单独的同步服务通过加密连接与物业办公室交换这些副本，物业可看到门禁的通行记录（不含姓名）。"
+        }
+    }
+}
+
 /// "N days" in the notice's language.
 fn days(lang: Language, n: i64) -> String {
     match (lang, n) {
@@ -169,6 +184,9 @@ pub struct NoticeTerms {
     pub consent: ConsentConfig,
     pub retention: RetentionConfig,
     pub custody: KeyCustody,
+    /// This gate is a door of a site (its database is a replica): the notice says what the
+    /// office and the other doors hold.
+    pub site_mode: bool,
 }
 
 impl Default for NoticeTerms {
@@ -183,6 +201,7 @@ impl NoticeTerms {
             consent: consent.clone(),
             retention: retention.clone(),
             custody: KeyCustody::of(store),
+            site_mode: false,
         }
     }
 }
@@ -199,6 +218,7 @@ pub fn notice(lang: Language, terms: &NoticeTerms) -> String {
         .replace("{controller}", &consent.controller)
         .replace("{contact}", &consent.contact)
         .replace("{custody}", custody.sentence(lang))
+        .replace("{where}", whereabouts(lang, terms.site_mode))
         .replace("{unused}", &days(lang, retention.template_unused_days))
         .replace("{moved}", &moved_out(lang, retention.moved_out_days))
         .replace("{minor}", &consent.minor_age.to_string())
@@ -334,6 +354,7 @@ impl Store {
         let resident = self.resident(number)?;
         let key = self.audit_key().clone();
         let deleted = self.transaction(|tx| {
+            super::replica::note_withdrawal(tx, resident.id, now)?;
             let deleted = tx.execute("DELETE FROM templates WHERE resident_id = ?1", [resident.id])?;
             tx.execute("UPDATE consents SET withdrawn_at = ?1 WHERE resident_id = ?2 AND withdrawn_at IS NULL", params![now, resident.id])?;
             append(tx, &key, Chain::Admin, now, AuditKind::ConsentWithdrawn, &resident.subject(), &format!("{deleted} templates deleted, by {operator}"))?;
@@ -444,5 +465,20 @@ mod tests {
         let grant =
             ConsentGrant::read(Language::Zh, &config.notice_terms(), "manager", None).unwrap();
         assert_eq!(grant.text_version, "1.2-file");
+    }
+
+    #[test]
+    fn a_door_of_a_site_says_what_the_office_and_the_other_doors_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut terms = site(dir.path()).notice_terms();
+        let single = notice(Language::En, &terms);
+        assert!(single.contains("Nothing leaves this device"), "{single}");
+        terms.site_mode = true;
+        let (en, zh) = (notice(Language::En, &terms), notice(Language::Zh, &terms));
+        assert!(!en.contains("Nothing leaves this device") && !zh.contains("数据不离开本设备"));
+        assert!(en.contains("every door of the site keeps a copy of your template"), "{en}");
+        assert!(en.contains("Names and flats are never on the doors"), "{en}");
+        assert!(zh.contains("门禁上从不保存姓名和房号"), "{zh}");
+        assert_ne!(text_sha256(&single), text_sha256(&en), "the recorded hash tells them apart");
     }
 }

@@ -13,6 +13,7 @@ use super::{Result, Store, StoreError};
 use crate::credentials::pin::ADMIN_PIN_MIN_DIGITS;
 use crate::credentials::{CardIndex, CardUid, LockoutState, Pin, PinConfig, PinError, PinHasher};
 use crate::keys::{Key, Purpose, SiteKey};
+use crate::site::record::PinEntry;
 
 /// A card on record (never its UID).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -123,6 +124,8 @@ impl Store {
                  credential_root = excluded.credential_root, mac = excluded.mac",
                 params![resident.id, phc, now, root, mac],
             )?;
+            let entry = PinEntry { phc: phc.clone(), updated_at: now, credential_root: Some(root.clone()), mac: Some(mac.clone()) };
+            super::replica::note_pin(tx, resident.id, entry)?;
             append(tx, &key, Chain::Admin, now, AuditKind::PinSet, &resident.subject(), &format!("by {operator}"))
         })
     }

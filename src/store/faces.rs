@@ -9,6 +9,7 @@ use super::consent::{self, ConsentGrant};
 use super::row_mac::{Rejected, RejectedWhy, Row};
 use super::{Result, Store, StoreError};
 use crate::keys::Key;
+use crate::site::record::TemplateEntry;
 use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, ResidentPair, TemplateKey};
 use crate::vision::Embedding;
 
@@ -59,6 +60,8 @@ impl Store {
                 params![resident.id, record.id, &template.salt[..], vector, MODEL, now, mac],
             )?;
             let id = tx.last_insert_rowid();
+            let entry = TemplateEntry { id, consent_id: record.id, salt: template.salt.to_vec(), vector: vector.clone(), model: MODEL.into(), created_at: now, mac: Some(mac.clone()) };
+            super::replica::note_enrolment(tx, resident.id, &record, entry)?;
             append(tx, &key, Chain::Admin, now, AuditKind::FaceEnrolled, &resident.subject(), &format!("template {id}"))?;
             Ok(id)
         })?;

@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod faces;
 mod key_state;
 mod register_fields;
+pub mod replica;
 pub mod residents;
 pub mod retention;
 mod row_mac;
@@ -35,6 +36,7 @@ pub use audit::{AuditEntry, AuditKind, Chain};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
 pub use credentials::CredentialRootStatus;
 pub use faces::StoredTemplate;
+pub use replica::{ReplicaEntry, ReplicaState};
 pub use residents::{NewResident, Resident, ResidentStatus};
 pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
 pub use row_mac::{Rejected, RejectedWhy};
@@ -156,14 +158,19 @@ pub struct Store {
 impl Store {
     /// Creates a new database and site key file; refuses to overwrite either.
     pub fn init(config: &StoreConfig) -> Result<Store> {
+        Self::create_with_key(config, &SiteKey::generate()?)
+    }
+
+    /// Creates a new database and key file with a given key (a door joining its site);
+    /// refuses to overwrite either.
+    pub fn create_with_key(config: &StoreConfig, key: &SiteKey) -> Result<Store> {
         if config.database.exists() {
             return Err(StoreError::Exists { path: config.database.clone() });
         }
-        let key = SiteKey::generate()?;
-        config.custody().create(&key)?;
+        config.custody().create(key)?;
         let conn = Connection::open(&config.database)
             .map_err(|source| StoreError::Open { path: config.database.clone(), source })?;
-        Self::ready(conn, &config.database, &key)
+        Self::ready(conn, &config.database, key)
     }
 
     /// Opens an existing database with the site key file, finishing a key rotation that was
@@ -373,7 +380,7 @@ fn migrate(conn: &mut Connection, path: &Path, key: &SiteKey) -> Result<()> {
 }
 
 /// Seconds since the Unix epoch, the store's clock unit.
-pub(crate) fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

@@ -133,6 +133,42 @@ pub const MIGRATIONS: &[&str] = &[
     // 7: the current credential root's id beside the site key's, so an interrupted credential
     // rotation is finished or undone exactly and a running gate follows one (`key_state`).
     "ALTER TABLE site_key ADD COLUMN credential_root BLOB;",
+    // 8: site mode. On a door: which site and door this replica is, the last bucket revision
+    // applied and the last contact with the broker; each bucket key's revision (a deleted key
+    // keeps its revision, so no older record brings it back); consents withdrawn at this door
+    // (their templates are never applied again); the outbox of what the door sends (ids never
+    // reused: they are the message ids). On the site: which residents agreed to be greeted by
+    // name at the doors.
+    "
+    CREATE TABLE replica_state (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        site         TEXT NOT NULL,
+        door         TEXT NOT NULL,
+        revision     INTEGER NOT NULL DEFAULT 0,
+        last_contact INTEGER                  -- unix seconds: caught up with the site's bucket
+    );
+    CREATE TABLE replica_revisions (
+        key      TEXT PRIMARY KEY,            -- 'r.<resident id>'
+        revision INTEGER NOT NULL,
+        deleted  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE withdrawn_consents (
+        consent_id  INTEGER PRIMARY KEY,
+        resident_id INTEGER NOT NULL,
+        granted_at  INTEGER NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    CREATE TABLE outbox (
+        id   INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,                   -- JSON, see `site::outbox`
+        at   INTEGER NOT NULL
+    );
+    CREATE TABLE greetings (
+        resident_id INTEGER PRIMARY KEY REFERENCES residents(id) ON DELETE CASCADE,
+        agreed_at   INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows

@@ -24,6 +24,7 @@ pub fn show(window: &GateWindow, screen: &Screen) {
                 }
                 FaceTile::Unavailable(FaceUnavailable::CameraFailed) => UiFaceTile::CameraFailed,
                 FaceTile::Unavailable(FaceUnavailable::ModelsMissing) => UiFaceTile::ModelsMissing,
+                FaceTile::Unavailable(FaceUnavailable::OutOfSync) => UiFaceTile::OutOfSync,
             });
             window.set_page(Page::Idle);
         }

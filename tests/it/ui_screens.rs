@@ -91,6 +91,11 @@ fn screens() -> Vec<(&'static str, Screen, Want)> {
             want(&[m("Not available: face recognition is not set up")], &three),
         ),
         (
+            "idle-out-of-sync",
+            unavailable(FaceUnavailable::OutOfSync),
+            want(&[m("Not available now: this door has lost touch with the site office")], &three),
+        ),
+        (
             "idle-no-face",
             idle(FaceTile::NotOffered),
             want(&[m("Resident number and PIN")], &[m("PIN"), m("Card")]),

@@ -66,7 +66,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
 }
 
 /// One line from standard input; on a terminal a prompt with echo off (twice when `confirm`).
-fn read_passphrase(confirm: bool) -> anyhow::Result<Zeroizing<String>> {
+pub(crate) fn read_passphrase(confirm: bool) -> anyhow::Result<Zeroizing<String>> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return read_line(&stdin);

@@ -3,6 +3,8 @@
 mod credentials;
 mod face;
 mod key;
+
+pub(super) use key::read_passphrase;
 mod resident;
 
 use crate::config::Config;

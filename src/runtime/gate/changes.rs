@@ -5,18 +5,37 @@
 //! A damaged template row is left out of the gallery and rejected by the store (audited once,
 //! shown as an alarm on the next tick); the rest of the gate (PIN, card, every other face) goes on.
 
-use super::Gate;
+use super::{Event, Gate, Screen};
 use crate::door::DoorPort;
 use crate::runtime::camera::FrameSource;
 use crate::runtime::error::Result;
 
 impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Reloads what the gate caches when another connection committed since the last look.
-    pub(super) fn notice_changes(&mut self, now: u64) -> Result<()> {
+    pub(super) fn notice_changes(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
         let version = self.store.data_version()?;
         if version != self.data_version {
             self.data_version = version;
             self.reload_gallery(now)?;
+            self.replica_contact = self.store.replica()?.map(|r| r.last_contact);
+        }
+        self.follow_replica(now, events)
+    }
+
+    /// On a door of a site, Face goes while the replica is older than `max_offline_secs` and
+    /// comes back once the sync agent caught up; an idle screen shows the change at once.
+    pub(super) fn follow_replica(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
+        let unix = self.unix(now);
+        let max = self.settings.max_offline_secs;
+        let stale = self
+            .replica_contact
+            .is_some_and(|contact| contact.is_none_or(|at| unix.saturating_sub(at) > max));
+        if stale != self.replica_stale {
+            self.replica_stale = stale;
+            if matches!(self.screen, Screen::Idle { .. }) {
+                let idle = self.idle();
+                self.show(idle, events);
+            }
         }
         Ok(())
     }

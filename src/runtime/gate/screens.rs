@@ -187,4 +187,7 @@ pub enum FaceUnavailable {
     CameraFailed,
     /// The face models are missing or failed to load.
     ModelsMissing,
+    /// A door of a site whose replica last caught up longer ago than `[site]
+    /// max_offline_hours`: it cannot know of withdrawals made elsewhere (PIN and card go on).
+    OutOfSync,
 }

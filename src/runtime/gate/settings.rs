@@ -77,4 +77,6 @@ pub struct GateSettings {
     pub liveness: LivenessConfig,
     /// The notice residents read, and the consent and retention rules behind it.
     pub notice: NoticeTerms,
+    /// On a door of a site: Face stops when the replica last caught up longer ago than this.
+    pub max_offline_secs: i64,
 }

@@ -1,0 +1,124 @@
+//! `facegate site init | door add | door remove | status | run`: the site controller's verbs,
+//! on its directory (`--dir`, default `/var/lib/facegate-site`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::table::{format_time, print_table};
+use crate::site::controller::{SiteController, SiteDir};
+use crate::site::site_db::SiteDb;
+use crate::site::status::door_statuses;
+use crate::site::{DoorId, SiteId};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The site controller's directory (register.db, site.key, site.db, site.toml).
+    #[arg(long, default_value = "/var/lib/facegate-site")]
+    dir: PathBuf,
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Verb {
+    /// Create the site: the register, the site key, site.db and site.toml.
+    Init {
+        /// The site id (a-z, 0-9, '-').
+        site: SiteId,
+        /// The broker's URL for the controller, e.g. tls://broker.example:4222.
+        #[arg(long)]
+        broker: String,
+    },
+    /// Add or remove a door.
+    #[command(subcommand)]
+    Door(DoorVerb),
+    /// Each door's last report: online, last seen, replica revision, lag, outbox depth.
+    Status,
+    /// Run the controller: publish the register to the doors, take in what they send.
+    Run,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum DoorVerb {
+    /// Add a door and write its one-time join bundle (the passphrase is printed once).
+    Add {
+        door: DoorId,
+        /// The broker's URL as the door reaches it (default: the controller's).
+        #[arg(long)]
+        broker_url: Option<String>,
+        /// Where to write the bundle (default: <door>.join); never overwritten.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Remove a door (its broker user goes with the next broker configuration).
+    Remove { door: DoorId },
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let dir = SiteDir(args.dir.clone());
+    match args.verb {
+        Verb::Init { site, broker } => {
+            let settings = dir.init(site, &broker)?;
+            println!(
+                "site {} created in {}: register.db, site.key (back it up: `facegate --config <a config with [store] key_file = {}> admin key export FILE`), site.db, site.toml",
+                settings.site,
+                args.dir.display(),
+                dir.register().key_file.display()
+            );
+        }
+        Verb::Door(DoorVerb::Add { door, broker_url, out }) => {
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("{door}.join")));
+            let (bundle, passphrase) = dir.add_door(&door, broker_url.as_deref())?;
+            let mut file =
+                std::fs::OpenOptions::new().write(true).create_new(true).open(&out).with_context(
+                    || format!("cannot create {} (it must not exist)", out.display()),
+                )?;
+            file.write_all(&bundle).and_then(|()| file.sync_all())?;
+            println!("door {door} added; join bundle written to {}", out.display());
+            println!("one-time passphrase (shown only now): {}", *passphrase);
+            println!(
+                "on the door: `facegate join {}` (type the passphrase), then delete the bundle",
+                out.display()
+            );
+        }
+        Verb::Door(DoorVerb::Remove { door }) => {
+            SiteDb::open(&dir.site_db_path())?.remove_door(&door)?;
+            println!("door {door} removed: render the broker configuration again so its user goes");
+        }
+        Verb::Status => {
+            let statuses = door_statuses(&SiteDb::open(&dir.site_db_path())?)?;
+            let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+            let header = ["door", "online", "last seen", "revision", "lag", "outbox", "alarms 24h"];
+            let mut rows = Vec::new();
+            for s in statuses {
+                rows.push(vec![
+                    s.door.to_string(),
+                    if s.online { "yes" } else { "no" }.to_owned(),
+                    s.last_seen.map_or("never".to_owned(), format_time),
+                    opt(s.replica_revision),
+                    opt(s.lag),
+                    opt(s.outbox_depth),
+                    s.alarms.to_string(),
+                ]);
+            }
+            print_table(&header, &rows);
+        }
+        Verb::Run => {
+            let controller = SiteController::open(&args.dir)?;
+            runtime()?.block_on(async {
+                tokio::select! {
+                    result = controller.run() => result.map_err(anyhow::Error::from),
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The runtime of the site controller and the sync agent: two worker threads.
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}

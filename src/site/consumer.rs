@@ -1,0 +1,164 @@
+//! The site's consumer of what doors send: a durable pull consumer on the stream. Each message
+//! is checked against `site.db` (kept already: acknowledged and dropped), applied to the
+//! register (enrolments after checking the consent and the template's binding, deletions, PIN
+//! changes; each idempotent), kept in `site.db` once per (door, outbox row id), then
+//! acknowledged. A crash anywhere in between redelivers the message and changes nothing twice.
+
+use async_nats::jetstream::{self, consumer};
+use futures_util::StreamExt;
+
+use super::outbox::{DoorDeletion, DoorEnrolment, DoorEvent, DoorPinChange, DoorState, OutboxKind};
+use super::site_db::{DoorMessage, SiteDb};
+use super::{DoorId, SiteError, SiteId};
+use crate::store::{Store, StoreError};
+
+/// The durable consumer's name.
+const DURABLE: &str = "site";
+
+/// Consumes door messages until the stream ends or the broker fails; every message is handled
+/// before it is acknowledged.
+pub async fn consume(
+    js: &jetstream::Context,
+    site: &SiteId,
+    register: &mut Store,
+    site_db: &mut SiteDb,
+    minor_age: i32,
+) -> Result<(), SiteError> {
+    let stream = super::connect::create_stream(js, site).await?;
+    let config = consumer::pull::Config {
+        durable_name: Some(DURABLE.into()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: std::time::Duration::from_secs(30),
+        max_ack_pending: 1_000,
+        ..consumer::pull::Config::default()
+    };
+    let consumer: consumer::PullConsumer = stream
+        .get_or_create_consumer(DURABLE, config)
+        .await
+        .map_err(SiteError::broker("create the site's consumer"))?;
+    let mut messages = consumer
+        .stream()
+        .heartbeat(std::time::Duration::from_secs(2))
+        .expires(std::time::Duration::from_secs(10))
+        .messages()
+        .await
+        .map_err(SiteError::broker("read the door stream"))?;
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(SiteError::broker("read the door stream"))?;
+        let now = crate::store::unix_now();
+        handle(site, register, site_db, &message, minor_age, now)?;
+        message.ack().await.map_err(SiteError::broker("acknowledge"))?;
+    }
+    Ok(())
+}
+
+/// Handles one message. An unreadable message is logged and dropped (it would fail the same
+/// way every time).
+fn handle(
+    site: &SiteId,
+    register: &mut Store,
+    site_db: &mut SiteDb,
+    message: &async_nats::Message,
+    minor_age: i32,
+    now: i64,
+) -> Result<(), SiteError> {
+    let Some((door, kind)) = parse_subject(site, &message.subject) else {
+        tracing::warn!(subject = %message.subject, "dropped a message on an unknown subject");
+        return Ok(());
+    };
+    let body = std::str::from_utf8(&message.payload).unwrap_or("");
+    if kind == OutboxKind::Status {
+        match serde_json::from_str::<DoorState>(body) {
+            Ok(state) => site_db.door_seen(&door, &state, now)?,
+            Err(err) => tracing::warn!(%door, %err, "dropped an unreadable status"),
+        }
+        return Ok(());
+    }
+    let id = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+        .and_then(|id| id.as_str().strip_prefix(&format!("{door}-"))?.parse::<i64>().ok());
+    let Some(outbox_id) = id else {
+        tracing::warn!(%door, kind = kind.as_str(), "dropped a door message without its message id");
+        return Ok(());
+    };
+    if site_db.has_message(&door, outbox_id)? {
+        return Ok(());
+    }
+    let detail = match apply(register, &door, kind, body, minor_age) {
+        Ok(detail) => detail,
+        Err(SiteError::Store(StoreError::Query(err))) => return Err(StoreError::Query(err).into()),
+        Err(err) => format!("refused: {err}"),
+    };
+    if detail.starts_with("refused") {
+        tracing::warn!(%door, outbox_id, "{detail}");
+    }
+    let at = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("at").and_then(|at| at.as_i64()))
+        .unwrap_or(now);
+    site_db.keep_message(&DoorMessage { door, outbox_id, kind, at, detail }, now)?;
+    Ok(())
+}
+
+/// Applies one door message to the register; returns what the site keeps of it (the
+/// publisher notices the change through the register's `data_version`).
+fn apply(
+    register: &mut Store,
+    door: &DoorId,
+    kind: OutboxKind,
+    body: &str,
+    minor_age: i32,
+) -> Result<String, SiteError> {
+    let bad =
+        |e: serde_json::Error| SiteError::Invalid(format!("unreadable {}: {e}", kind.as_str()));
+    Ok(match kind {
+        OutboxKind::Enrol => {
+            let enrolment: DoorEnrolment = serde_json::from_str(body).map_err(bad)?;
+            match register.accept_door_enrolment(&enrolment, door, minor_age)? {
+                Some(id) => format!("resident#{} template {id} enrolled", enrolment.resident),
+                None => format!("resident#{} enrolment already on record", enrolment.resident),
+            }
+        }
+        OutboxKind::Delete => {
+            let deletion: DoorDeletion = serde_json::from_str(body).map_err(bad)?;
+            let deleted = register.accept_door_deletion(&deletion, door)?;
+            format!("resident#{} face data deleted ({deleted} templates)", deletion.resident)
+        }
+        OutboxKind::Pin => {
+            let change: DoorPinChange = serde_json::from_str(body).map_err(bad)?;
+            let applied = register.accept_door_pin(&change, door)?;
+            let note = if applied { "" } else { " (older, ignored)" };
+            format!("resident#{} PIN changed{note}", change.resident)
+        }
+        OutboxKind::Event | OutboxKind::Alarm | OutboxKind::PassUsed | OutboxKind::BookingDone => {
+            let event: DoorEvent = serde_json::from_str(body).map_err(bad)?;
+            format!("{} {} {}", event.kind, event.subject, event.detail).trim_end().to_owned()
+        }
+        OutboxKind::Status => String::from("status"),
+    })
+}
+
+/// `site.<site>.door.<door>.<kind>` → door and kind.
+fn parse_subject(site: &SiteId, subject: &str) -> Option<(DoorId, OutboxKind)> {
+    let rest = subject.strip_prefix(&format!("site.{site}.door."))?;
+    let (door, kind) = rest.split_once('.')?;
+    Some((door.parse().ok()?, OutboxKind::parse(kind)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_name_one_door_and_one_kind_of_this_site() {
+        let site: SiteId = "oak".parse().unwrap();
+        let (door, kind) = parse_subject(&site, "site.oak.door.north.pin").unwrap();
+        assert_eq!((door.as_str(), kind), ("north", OutboxKind::Pin));
+        for other in ["site.elm.door.north.pin", "site.oak.door.north.x", "site.oak.door.North.pin"]
+        {
+            assert_eq!(parse_subject(&site, other), None, "{other}");
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The site controller (`facegate site run`): its directory, and the publisher and consumer
+//! running together, reconnecting by themselves.
+//!
+//! The directory holds `site.toml` (site id, broker login, `greet_by_name`), `register.db` (a
+//! normal facegate store with the full register), `site.key` (the key doors get in their join
+//! bundle) and `site.db` (see [`super::site_db`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use zeroize::Zeroizing;
+
+use super::broker::PasswordHash;
+use super::connect::{BrokerLogin, create_bucket, jetstream};
+use super::join::{make_bundle, new_password, write_private};
+use super::site_db::SiteDb;
+use super::{DoorId, SiteError, SiteId, consumer, publish, site_inbox_prefix};
+use crate::keys::custody::KeyStore;
+use crate::store::{Store, StoreConfig, StoreError};
+
+/// `site.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSettings {
+    pub site: SiteId,
+    /// The controller's own broker login (user `site-<site>`).
+    pub broker: BrokerLogin,
+    /// Doors greet residents by a display name, of those who agreed only.
+    #[serde(default)]
+    pub greet_by_name: bool,
+    /// Residents younger than this need a guardian's consent (as `[consent] minor_age`).
+    #[serde(default = "default_minor_age")]
+    pub minor_age: i32,
+}
+
+fn default_minor_age() -> i32 {
+    crate::store::ConsentConfig::default().minor_age
+}
+
+/// A site controller's directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteDir(pub PathBuf);
+
+impl SiteDir {
+    pub fn settings_path(&self) -> PathBuf {
+        self.0.join("site.toml")
+    }
+
+    pub fn site_db_path(&self) -> PathBuf {
+        self.0.join("site.db")
+    }
+
+    /// The register: a normal store under the site key.
+    pub fn register(&self) -> StoreConfig {
+        StoreConfig {
+            database: self.0.join("register.db"),
+            key_file: self.0.join("site.key"),
+            key_store: KeyStore::File,
+        }
+    }
+
+    /// Creates the directory's register, site key, `site.db` and `site.toml` (with a new broker
+    /// password for the controller's user); refuses to overwrite any of them.
+    pub fn init(&self, site: SiteId, broker_url: &str) -> Result<SiteSettings, SiteError> {
+        std::fs::create_dir_all(&self.0)
+            .map_err(|e| SiteError::Invalid(format!("cannot create {}: {e}", self.0.display())))?;
+        if self.settings_path().exists() || self.site_db_path().exists() {
+            return Err(SiteError::Invalid(format!("{} holds a site already", self.0.display())));
+        }
+        Store::init(&self.register())?;
+        SiteDb::open(&self.site_db_path())?;
+        let settings = SiteSettings {
+            broker: BrokerLogin {
+                url: broker_url.to_owned(),
+                user: Some(format!("site-{site}")),
+                password: Some(new_password()?.to_string()),
+            },
+            site,
+            greet_by_name: false,
+            minor_age: default_minor_age(),
+        };
+        let text = toml::to_string(&settings).map_err(|e| SiteError::Invalid(e.to_string()))?;
+        write_private(&self.settings_path(), text.as_bytes())?;
+        Ok(settings)
+    }
+
+    /// Adds a door: its row in `site.db` with its broker password's bcrypt hash, and its
+    /// one-time join bundle (the key file, the broker URL doors use, the door's login) under a
+    /// one-time passphrase. Returns the bundle and the passphrase.
+    pub fn add_door(
+        &self,
+        door: &DoorId,
+        broker_url: Option<&str>,
+    ) -> Result<(Vec<u8>, Zeroizing<String>), SiteError> {
+        let settings = self.settings()?;
+        let key = self.register().custody().load().map_err(StoreError::Key)?;
+        let password = new_password()?;
+        let hash = PasswordHash::of(&password).map_err(|e| SiteError::Invalid(e.to_string()))?;
+        let site_db = SiteDb::open(&self.site_db_path())?;
+        site_db.add_door(door, hash.as_str(), crate::store::unix_now())?;
+        let login = BrokerLogin {
+            url: broker_url.unwrap_or(&settings.broker.url).to_owned(),
+            user: Some(format!("door-{}-{door}", settings.site)),
+            password: Some(password.to_string()),
+        };
+        make_bundle(&key, &settings.site, door, login)
+    }
+
+    pub fn settings(&self) -> Result<SiteSettings, SiteError> {
+        let path = self.settings_path();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| SiteError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| SiteError::Invalid(format!("{}: {e}", path.display())))
+    }
+}
+
+/// The running site controller.
+pub struct SiteController {
+    dir: SiteDir,
+    settings: SiteSettings,
+}
+
+impl SiteController {
+    pub fn open(dir: &Path) -> Result<SiteController, SiteError> {
+        let dir = SiteDir(dir.to_owned());
+        let settings = dir.settings()?;
+        Ok(SiteController { dir, settings })
+    }
+
+    pub fn settings(&self) -> &SiteSettings {
+        &self.settings
+    }
+
+    /// Publishes and consumes until the process ends; a broker failure is retried.
+    pub async fn run(&self) -> Result<(), SiteError> {
+        let client = self.settings.broker.connect(&site_inbox_prefix(&self.settings.site)).await?;
+        let js = jetstream(client);
+        loop {
+            if let Err(err) = self.session(&js).await {
+                tracing::warn!(%err, "site controller: retrying");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// One session: the publisher and the consumer, each with its own connection to the
+    /// register (so the consumer's commits move the publisher's `data_version`).
+    async fn session(&self, js: &async_nats::jetstream::Context) -> Result<(), SiteError> {
+        let site = &self.settings.site;
+        let kv = create_bucket(js, site).await?;
+        let mut publisher_register = Store::open(&self.dir.register())?;
+        let mut publisher_db = SiteDb::open(&self.dir.site_db_path())?;
+        let mut consumer_register = Store::open(&self.dir.register())?;
+        let mut consumer_db = SiteDb::open(&self.dir.site_db_path())?;
+        let greet = self.settings.greet_by_name;
+        let publisher = publish_on_change(&mut publisher_register, &mut publisher_db, &kv, greet);
+        let minor_age = self.settings.minor_age;
+        let consumer =
+            consumer::consume(js, site, &mut consumer_register, &mut consumer_db, minor_age);
+        tokio::try_join!(publisher, consumer).map(|_: ((), ())| ())
+    }
+}
+
+/// Publishes whenever the register's `data_version` moved (another connection committed).
+async fn publish_on_change(
+    register: &mut Store,
+    site_db: &mut SiteDb,
+    kv: &async_nats::jetstream::kv::Store,
+    greet_by_name: bool,
+) -> Result<(), SiteError> {
+    let mut seen = None;
+    loop {
+        let version = register.data_version()?;
+        if seen != Some(version) {
+            publish::publish(register, site_db, kv, greet_by_name).await?;
+            seen = Some(version);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

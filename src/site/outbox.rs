@@ -1,0 +1,139 @@
+//! What a door sends to the site: one outbox row per change or event, written in the same
+//! transaction as the change, delivered to the stream `site-<site>-from-doors` under
+//! `site.<site>.door.<door>.<kind>` with the message id `<door>-<outbox row id>`.
+
+use serde::{Deserialize, Serialize};
+
+use super::record::{PinEntry, TemplateEntry};
+
+/// The kind of an outbox row: the last token of its subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// A face enrolled at the door ([`DoorEnrolment`]).
+    Enrol,
+    /// Face data deleted by the resident at the door ([`DoorDeletion`]).
+    Delete,
+    /// A PIN changed at the door ([`DoorPinChange`]).
+    Pin,
+    /// An access decision ([`DoorEvent`]).
+    Event,
+    /// An alarm: door held or forced open, fire unlock, locked reader, rejected row.
+    Alarm,
+    /// A visitor pass was used (reserved for visitor passes).
+    PassUsed,
+    /// An enrolment booking was done (reserved for bookings).
+    BookingDone,
+    /// The door's replica revision and outbox depth (sent directly, never queued).
+    Status,
+}
+
+impl OutboxKind {
+    pub const ALL: [OutboxKind; 8] = [
+        Self::Enrol,
+        Self::Delete,
+        Self::Pin,
+        Self::Event,
+        Self::Alarm,
+        Self::PassUsed,
+        Self::BookingDone,
+        Self::Status,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enrol => "enrol",
+            Self::Delete => "delete",
+            Self::Pin => "pin",
+            Self::Event => "event",
+            Self::Alarm => "alarm",
+            Self::PassUsed => "pass_used",
+            Self::BookingDone => "booking_done",
+            Self::Status => "status",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// A face enrolled at the door: the consent the resident gave there and the protected
+/// template computed there (with its row MAC under the site key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoorEnrolment {
+    pub resident: i64,
+    pub consent: ConsentOffer,
+    pub template: TemplateEntry,
+}
+
+/// A consent given at the door.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentOffer {
+    pub granted_at: i64,
+    pub text_version: String,
+    pub text_sha256: String,
+    pub operator: String,
+    pub guardian: Option<String>,
+}
+
+/// The resident deleted their face data at the door: these consents are withdrawn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoorDeletion {
+    pub resident: i64,
+    pub consents: Vec<WithdrawnConsent>,
+    pub at: i64,
+}
+
+/// A consent withdrawn at a door: its id, and when it was granted (a consent given at the
+/// door has the door's id until the site publishes it under its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawnConsent {
+    pub id: i64,
+    pub granted_at: i64,
+}
+
+/// A PIN set at the door.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoorPinChange {
+    pub resident: i64,
+    pub pin: PinEntry,
+}
+
+/// An access event or alarm: the door's audit row (pseudonymous: `resident#<id>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoorEvent {
+    pub at: i64,
+    pub kind: String,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// A door's state, sent every few seconds while connected.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DoorState {
+    pub at: i64,
+    pub replica_revision: u64,
+    pub outbox_depth: u64,
+    pub last_contact: Option<i64>,
+}
+
+/// One queued outbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: OutboxKind,
+    pub body: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_and_unknown_kinds_are_refused() {
+        for kind in OutboxKind::ALL {
+            assert_eq!(OutboxKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(OutboxKind::parse("enrol.x"), None);
+    }
+}

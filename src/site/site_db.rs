@@ -1,0 +1,304 @@
+//! `site.db`, the site controller's own database beside the register: the doors (their broker
+//! password hashes, what they last reported), what the publisher last put under each bucket
+//! key, and every message a door sent, kept once per (door, outbox row id): the site's audit
+//! of door events, and what makes redelivery harmless (JetStream's duplicate window is only
+//! two minutes; a door offline for days must not rely on it).
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::DoorId;
+use super::outbox::{DoorState, OutboxKind};
+
+/// What can go wrong with `site.db`.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteDbError {
+    #[error("site database {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("door {0} is already on this site")]
+    DoorExists(DoorId),
+    #[error("no door {0} on this site")]
+    UnknownDoor(DoorId),
+    #[error("site database: {0}")]
+    Query(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, SiteDbError>;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS doors (
+    id               TEXT PRIMARY KEY,
+    password_hash    TEXT NOT NULL,           -- bcrypt, for the broker's configuration
+    added_at         INTEGER NOT NULL,
+    last_seen        INTEGER,
+    replica_revision INTEGER,
+    outbox_depth     INTEGER,
+    last_contact     INTEGER,
+    last_selftest    INTEGER
+);
+CREATE TABLE IF NOT EXISTS published (
+    key      TEXT PRIMARY KEY,                -- 'r.<resident id>'
+    digest   BLOB NOT NULL,                   -- SHA-256 of the record last put
+    revision INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS door_messages (
+    door        TEXT NOT NULL,
+    outbox_id   INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    detail      TEXT NOT NULL,                -- events and alarms: the door's pseudonymous row
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (door, outbox_id)
+);
+";
+
+/// A door on the site, as `site.db` knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoorRow {
+    pub door: DoorId,
+    pub password_hash: String,
+    pub added_at: i64,
+    pub last_seen: Option<i64>,
+    pub state: Option<DoorState>,
+    pub last_selftest: Option<i64>,
+}
+
+/// One message a door sent, as the site keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoorMessage {
+    pub door: DoorId,
+    pub outbox_id: i64,
+    pub kind: OutboxKind,
+    pub at: i64,
+    pub detail: String,
+}
+
+/// The open `site.db`.
+pub struct SiteDb {
+    conn: Connection,
+}
+
+impl SiteDb {
+    /// Opens (or creates) `site.db`.
+    pub fn open(path: &Path) -> Result<SiteDb> {
+        let open = |source| SiteDbError::Open { path: path.display().to_string(), source };
+        let conn = Connection::open(path).map_err(open)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA).map_err(open)?;
+        Ok(SiteDb { conn })
+    }
+
+    /// Adds a door with its broker password's hash.
+    pub fn add_door(&self, door: &DoorId, password_hash: &str, now: i64) -> Result<()> {
+        let added = self.conn.execute(
+            "INSERT OR IGNORE INTO doors (id, password_hash, added_at) VALUES (?1, ?2, ?3)",
+            params![door.as_str(), password_hash, now],
+        )?;
+        if added == 0 {
+            return Err(SiteDbError::DoorExists(door.clone()));
+        }
+        Ok(())
+    }
+
+    /// Removes a door (its messages stay in the audit).
+    pub fn remove_door(&self, door: &DoorId) -> Result<()> {
+        if self.conn.execute("DELETE FROM doors WHERE id = ?1", [door.as_str()])? == 0 {
+            return Err(SiteDbError::UnknownDoor(door.clone()));
+        }
+        Ok(())
+    }
+
+    /// The doors, by id.
+    pub fn doors(&self) -> Result<Vec<DoorRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, password_hash, added_at, last_seen, replica_revision, outbox_depth, last_contact, last_selftest
+             FROM doors ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let id: String = r.get(0)?;
+                let revision: Option<i64> = r.get(4)?;
+                let state = revision.map(|revision| -> rusqlite::Result<DoorState> {
+                    Ok(DoorState {
+                        at: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                        replica_revision: revision as u64,
+                        outbox_depth: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
+                        last_contact: r.get(6)?,
+                    })
+                });
+                Ok((id, r.get(1)?, r.get(2)?, r.get(3)?, state.transpose()?, r.get(7)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, password_hash, added_at, last_seen, state, last_selftest)| {
+                Some(DoorRow {
+                    door: id.parse().ok()?,
+                    password_hash,
+                    added_at,
+                    last_seen,
+                    state,
+                    last_selftest,
+                })
+            })
+            .collect())
+    }
+
+    /// Records a door's reported state (a `status` message).
+    pub fn door_seen(&self, door: &DoorId, state: &DoorState, now: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE doors SET last_seen = ?2, replica_revision = ?3, outbox_depth = ?4, last_contact = ?5 WHERE id = ?1",
+            params![
+                door.as_str(),
+                now,
+                state.replica_revision as i64,
+                state.outbox_depth as i64,
+                state.last_contact
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Whether this door message is already kept (then it was applied: redelivery is acked and
+    /// dropped).
+    pub fn has_message(&self, door: &DoorId, outbox_id: i64) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM door_messages WHERE door = ?1 AND outbox_id = ?2",
+                params![door.as_str(), outbox_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Keeps a door message once; returns whether it was new. The door is also marked seen.
+    pub fn keep_message(&self, message: &DoorMessage, now: i64) -> Result<bool> {
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
+        let added = tx.execute(
+            "INSERT OR IGNORE INTO door_messages (door, outbox_id, kind, at, detail, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                message.door.as_str(),
+                message.outbox_id,
+                message.kind.as_str(),
+                message.at,
+                message.detail,
+                now
+            ],
+        )?;
+        tx.execute(
+            "UPDATE doors SET last_seen = ?2 WHERE id = ?1",
+            params![message.door.as_str(), now],
+        )?;
+        tx.commit()?;
+        Ok(added == 1)
+    }
+
+    /// The kept messages of one door (or all doors), in the order they were sent.
+    pub fn messages(&self, door: Option<&DoorId>) -> Result<Vec<DoorMessage>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT door, outbox_id, kind, at, detail FROM door_messages
+             WHERE ?1 IS NULL OR door = ?1 ORDER BY door, outbox_id",
+        )?;
+        let rows = stmt
+            .query_map([door.map(|d| d.as_str())], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(door, outbox_id, kind, at, detail)| {
+                Some(DoorMessage {
+                    door: door.parse().ok()?,
+                    outbox_id,
+                    kind: OutboxKind::parse(&kind)?,
+                    at,
+                    detail,
+                })
+            })
+            .collect())
+    }
+
+    /// How many alarms a door sent since `since`.
+    pub fn alarms_since(&self, door: &DoorId, since: i64) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM door_messages WHERE door = ?1 AND kind = 'alarm' AND at >= ?2",
+            params![door.as_str(), since],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// What the publisher last put under each key: digest and revision.
+    pub fn published(&self) -> Result<std::collections::HashMap<String, (Vec<u8>, u64)>> {
+        let mut stmt = self.conn.prepare("SELECT key, digest, revision FROM published")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get::<_, i64>(2)? as u64))))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Records puts (with the record's digest) and, with `None`, deletes, in one transaction.
+    pub fn set_published(&mut self, changes: &[(String, Option<Vec<u8>>, u64)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (key, digest, revision) in changes {
+            match digest {
+                Some(digest) => tx.execute(
+                    "INSERT INTO published (key, digest, revision) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO UPDATE SET digest = excluded.digest, revision = excluded.revision",
+                    params![key, digest, *revision as i64],
+                )?,
+                None => tx.execute("DELETE FROM published WHERE key = ?1", [key])?,
+            };
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest revision the publisher wrote.
+    pub fn last_published_revision(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT COALESCE(MAX(revision), 0) FROM published", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_door_message_is_kept_once_and_doors_are_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SiteDb::open(&dir.path().join("site.db")).unwrap();
+        let door: DoorId = "north".parse().unwrap();
+        db.add_door(&door, "$2b$hash", 1).unwrap();
+        assert!(matches!(db.add_door(&door, "$2b$other", 2), Err(SiteDbError::DoorExists(_))));
+        let message = DoorMessage {
+            door: door.clone(),
+            outbox_id: 7,
+            kind: OutboxKind::Event,
+            at: 5,
+            detail: "access_granted resident#1".into(),
+        };
+        assert!(!db.has_message(&door, 7).unwrap());
+        assert!(db.keep_message(&message, 10).unwrap());
+        assert!(!db.keep_message(&message, 11).unwrap(), "a redelivered message is not kept twice");
+        assert!(db.has_message(&door, 7).unwrap());
+        assert_eq!(db.messages(None).unwrap(), [message]);
+        assert_eq!(db.doors().unwrap()[0].last_seen, Some(11));
+    }
+}

@@ -1,0 +1,50 @@
+//! `facegate site status`: each door's last report, as the site sees it.
+
+use super::DoorId;
+use super::site_db::{Result, SiteDb};
+
+/// A door counts as online while its reports (every second) are this recent.
+pub const ONLINE_WITHIN_SECS: i64 = 10;
+
+/// One door's state on the site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoorStatus {
+    pub door: DoorId,
+    pub online: bool,
+    pub last_seen: Option<i64>,
+    /// The last bucket revision the door applied.
+    pub replica_revision: Option<u64>,
+    /// How many revisions the door is behind what the site published.
+    pub lag: Option<u64>,
+    pub outbox_depth: Option<u64>,
+    /// Alarms the door sent in the last 24 hours.
+    pub alarms: u64,
+    pub last_selftest: Option<i64>,
+}
+
+/// Every door's status at `now`, by door id.
+pub fn door_statuses_at(site_db: &SiteDb, now: i64) -> Result<Vec<DoorStatus>> {
+    let published = site_db.last_published_revision()?;
+    site_db
+        .doors()?
+        .into_iter()
+        .map(|row| {
+            let state = row.state;
+            Ok(DoorStatus {
+                online: row.last_seen.is_some_and(|seen| now - seen <= ONLINE_WITHIN_SECS),
+                last_seen: row.last_seen,
+                replica_revision: state.map(|s| s.replica_revision),
+                lag: state.map(|s| published.saturating_sub(s.replica_revision)),
+                outbox_depth: state.map(|s| s.outbox_depth),
+                alarms: site_db.alarms_since(&row.door, now - 24 * 3600)?,
+                last_selftest: row.last_selftest,
+                door: row.door,
+            })
+        })
+        .collect()
+}
+
+/// Every door's status now.
+pub fn door_statuses(site_db: &SiteDb) -> Result<Vec<DoorStatus>> {
+    door_statuses_at(site_db, crate::store::unix_now())
+}
