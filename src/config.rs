@@ -148,6 +148,7 @@ impl Config {
             matching: self.matching.clone(),
             liveness: self.vision.liveness.clone(),
             notice: self.notice_terms(),
+            door: None,
         }
     }
 

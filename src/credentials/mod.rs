@@ -5,6 +5,7 @@ pub mod card;
 pub mod code;
 pub mod lockout;
 pub mod pin;
+pub mod qr;
 pub mod readers;
 
 pub use card::{CardIndex, CardNumberError, CardUid};

@@ -10,7 +10,9 @@ mod changes;
 mod events;
 mod face;
 mod screens;
+mod self_service;
 mod settings;
+mod visitors;
 
 use std::collections::VecDeque;
 
@@ -68,6 +70,8 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     damaged_templates: Vec<i64>,
     /// The face session's passive-liveness votes so far (see `face`).
     passive_votes: Vec<bool>,
+    /// The booking of the enrolment under way without admin mode (see `self_service`).
+    booked: Option<i64>,
 }
 
 /// The retention rules run at start and then once a day.
@@ -117,6 +121,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             data_version,
             damaged_templates: Vec::new(),
             passive_votes: Vec::new(),
+            booked: None,
         };
         gate.reload_gallery(0, &mut Vec::new())?;
         gate.screen = gate.idle();
@@ -178,7 +183,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Handles one resident action at `now` (milliseconds on the gate's clock).
     pub fn act(&mut self, action: Action, now: u64) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        if self.admin_act(&action, now, &mut events)? {
+        if self.admin_act(&action, now, &mut events)?
+            || self.visitor_act(&action, now, &mut events)?
+            || self.self_service_act(&action, now, &mut events)?
+        {
             return Ok(events);
         }
         let admin_login = self.admin_login.take();
@@ -204,7 +212,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     self.ask_admin_pin(number, now, &mut events);
                 }
             }
-            Action::AdminTask(_) | Action::Agree => {}
+            Action::AdminTask(_) | Action::Agree | Action::ChooseVisitor | Action::ScanQr => {}
+            Action::StartPinReset | Action::ResetPin { .. } | Action::EnrolBooked => {}
             Action::Card(uid) => {
                 self.close_camera(&mut events);
                 let checked = match self.locked(Method::Card, now)? {
@@ -376,6 +385,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         match self.screen {
             Screen::Face { .. } => self.face_step(now, &mut events)?,
             Screen::Enrolling { .. } => self.enrol_step(now, &mut events)?,
+            Screen::VisitorQr => self.qr_step(now, &mut events)?,
             _ => {}
         }
         Ok(events)
@@ -406,7 +416,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 {
                     let until = now + self.settings.gate.result_ms;
                     self.self_service = Some((r.number.clone(), until));
-                    offer = Offer::MyData;
+                    offer = self.own_offer(r.id, unix)?;
                     if card_in_entry && self.settings.gate.admins.contains(&r.number) {
                         self.admin_card = Some((r.number.clone(), until));
                         offer = Offer::Admin;
@@ -486,6 +496,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         now: u64,
         events: &mut Vec<Event>,
     ) -> Result<()> {
+        self.booked = None;
         self.result_until = now + self.settings.gate.result_ms;
         self.show(Screen::Result { granted, outcome, offer }, events);
         Ok(())

@@ -13,6 +13,7 @@ mod cli_paths;
 mod credentials_access;
 mod door_safety;
 mod gate_attempts;
+mod gate_door_flows;
 mod gate_process;
 mod gate_sim;
 mod key_custody_cli;

@@ -269,8 +269,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 return self.show_result(false, outcome, Offer::Nothing, now, events);
             }
         };
-        let grant =
-            ConsentGrant::read(self.language, &self.settings.notice, &self.operator(), None)?;
+        let operator = self.booked_operator().unwrap_or_else(|| self.operator());
+        let grant = ConsentGrant::read(self.language, &self.settings.notice, &operator, None)?;
         let unix = self.unix(now);
         let minor_age = self.settings.notice.consent.minor_age;
         let duplicate = Some(self.settings.matching.threshold);
@@ -278,7 +278,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let enrolled =
             manage::enrol_face(store, &number, &fused, Some(&grant), minor_age, duplicate, unix);
         let outcome = match enrolled {
-            Ok(_) => Outcome::Enrolled { number },
+            Ok(_) => {
+                self.booking_done(unix)?;
+                Outcome::Enrolled { number }
+            }
             Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
             Err(StoreError::FaceAlreadyEnrolled { score, .. }) => {
                 Outcome::FaceAlreadyEnrolled { score: format!("{score:.3}") }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::AccessConfig;
 use crate::credentials::{AttemptLimits, PinConfig};
 use crate::language::Language;
+use crate::site::ids::DoorId;
 use crate::store::consent::NoticeTerms;
 use crate::templates::MatchingConfig;
 use crate::vision::liveness::LivenessConfig;
@@ -77,4 +78,7 @@ pub struct GateSettings {
     pub liveness: LivenessConfig,
     /// The notice residents read, and the consent and retention rules behind it.
     pub notice: NoticeTerms,
+    /// This door's id in site mode (visitor passes and enrolment bookings name doors); `None`
+    /// on a standalone gate.
+    pub door: Option<DoorId>,
 }
