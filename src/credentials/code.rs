@@ -1,7 +1,7 @@
 //! One-time codes (visitor passes, PIN-reset codes): [`CODE_DIGITS`] digits from the OS random
 //! source, stored only as `HMAC-SHA256(code key, code)` and looked up by that index, like cards.
 //!
-//! Eight digits: a guesser on the keypad gets the keypad's back-off budget (under 300 wrong
+//! Eight digits: a guesser on the keypad gets the keypad's back-off budget (about 300 wrong
 //! codes a day, shared with PINs), so with a hundred passes live at once the chance of hitting
 //! one in a day stays below 1 in 3 000 (`a_day_of_keypad_guesses_rarely_hits_a_live_code`).
 

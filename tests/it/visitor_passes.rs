@@ -1,6 +1,7 @@
 //! Visitor passes through the store and the keypad's back-off: once and no more, only in their
 //! window, only at their doors, not after a revocation, gone after the purge; and across doors,
-//! a use at one door reaching the register and then the other door.
+//! a use at one door reaching the register and then the other door (and, inside that round trip,
+//! the other door still accepting a multi-entry pass).
 
 use facegate::access::checks::{PassCheck, use_visitor_code};
 use facegate::credentials::lockout::TERMINAL_KEY;
@@ -174,9 +175,17 @@ fn a_use_at_one_door_reaches_the_other_door_through_the_register() {
         try_code(&mut north, &issued.code, Some("north"), 1_250),
         PassCheck::Refused(PassRefusal::UsedUp)
     );
+    // The window: before north's reports reach the register, east still sees two entries.
+    let PassCheck::Opened { used, .. } = try_code(&mut east, &issued.code, Some("east"), 1_260)
+    else {
+        panic!("east refused inside the window")
+    };
+    uses.push(used);
     for used in &uses {
         register.record_pass_use(used).unwrap();
     }
+    let beyond = register.audit_entries(None).unwrap();
+    assert_eq!(beyond.last().unwrap().detail, "at east, beyond its entries");
     sync(&register, &mut east);
     assert_eq!(
         try_code(&mut east, &issued.code, Some("east"), 1_300),
@@ -184,7 +193,7 @@ fn a_use_at_one_door_reaches_the_other_door_through_the_register() {
     );
     let reported = register.audit_entries(None).unwrap();
     let uses_logged = reported.iter().filter(|e| e.kind == "visitor_pass_used").count();
-    assert_eq!(uses_logged, 2);
+    assert_eq!(uses_logged, 3);
     assert!(reported.iter().any(|e| e.detail.starts_with("at north")), "{reported:?}");
     // A revocation on the register reaches the doors, and a deleted pass goes.
     let second = manage::create_visitor_pass(&mut register, &pass(1, &["east"]), 500, "m").unwrap();
