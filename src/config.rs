@@ -151,6 +151,7 @@ impl Config {
             liveness: self.vision.liveness.clone(),
             notice: self.notice_terms(),
             max_offline_secs: self.site.max_offline_hours.saturating_mul(3600) as i64,
+            door: None,
         }
     }
 

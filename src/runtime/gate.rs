@@ -10,7 +10,9 @@ mod changes;
 mod events;
 mod face;
 mod screens;
+mod self_service;
 mod settings;
+mod visitors;
 
 use std::collections::VecDeque;
 
@@ -70,6 +72,8 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     replica_stale: bool,
     /// The face session's passive-liveness votes so far (see `face`).
     passive_votes: Vec<bool>,
+    /// The booking of the enrolment under way without admin mode (see `self_service`).
+    booked: Option<i64>,
 }
 
 /// The retention rules run at start and then once a day.
@@ -92,10 +96,14 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         unix_at_start: i64,
     ) -> Result<Self> {
         let mut settings = settings;
-        settings.notice.site_mode = store.replica()?.is_some();
+        let replica = store.replica()?;
+        settings.notice.site_mode = replica.is_some();
+        // A door of a site is the door its replica was joined as (visitor passes and bookings
+        // name doors); a standalone gate has no door id.
+        settings.door = replica.as_ref().map(|r| r.door.clone());
         let config_language = settings.gate.language;
         let data_version = store.data_version()?;
-        let replica_contact = store.replica()?.map(|r| r.last_contact);
+        let replica_contact = replica.map(|r| r.last_contact);
         let mut gate = Self {
             settings,
             store,
@@ -123,6 +131,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             passive_votes: Vec::new(),
             replica_contact,
             replica_stale: false,
+            booked: None,
         };
         gate.reload_gallery(0)?;
         gate.follow_replica(0, &mut Vec::new())?;
@@ -186,7 +195,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Handles one resident action at `now` (milliseconds on the gate's clock).
     pub fn act(&mut self, action: Action, now: u64) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        if self.admin_act(&action, now, &mut events)? {
+        if self.admin_act(&action, now, &mut events)?
+            || self.visitor_act(&action, now, &mut events)?
+            || self.self_service_act(&action, now, &mut events)?
+        {
             return Ok(events);
         }
         let admin_login = self.admin_login.take();
@@ -212,7 +224,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                     self.ask_admin_pin(number, now, &mut events);
                 }
             }
-            Action::AdminTask(_) | Action::Agree => {}
+            Action::AdminTask(_) | Action::Agree | Action::ChooseVisitor | Action::ScanQr => {}
+            Action::StartPinReset | Action::ResetPin { .. } | Action::EnrolBooked => {}
             Action::Card(uid) => {
                 self.close_camera(&mut events);
                 let checked = match self.locked(Method::Card, now)? {
@@ -384,6 +397,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         match self.screen {
             Screen::Face { .. } => self.face_step(now, &mut events)?,
             Screen::Enrolling { .. } => self.enrol_step(now, &mut events)?,
+            Screen::VisitorQr => self.qr_step(now, &mut events)?,
             _ => {}
         }
         Ok(events)
@@ -414,7 +428,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 {
                     let until = now + self.settings.gate.result_ms;
                     self.self_service = Some((r.number.clone(), until));
-                    offer = Offer::MyData;
+                    offer = self.own_offer(r.id, unix)?;
                     if card_in_entry && self.settings.gate.admins.contains(&r.number) {
                         self.admin_card = Some((r.number.clone(), until));
                         offer = Offer::Admin;
@@ -494,6 +508,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         now: u64,
         events: &mut Vec<Event>,
     ) -> Result<()> {
+        self.booked = None;
         self.result_until = now + self.settings.gate.result_ms;
         self.show(Screen::Result { granted, outcome, offer }, events);
         Ok(())

@@ -3,9 +3,11 @@
 //! ```text
 //! at 1500            # the clock moves to 1500 ms, ticking every 100 ms on the way
 //! tap face|pin|card|cancel|mydata|delete|language|admin|agree
+//! tap visitor|qr|resetcode|enrol  # Visitor, Show a QR code, I have a reset code, Enrol my face
 //! admin enrol|delete|card|pin|unlock   # a task on the admin menu
 //! type 1201          # digits on the keypad, confirmed
 //! newpin 2580 864200 # on "My data": change the PIN from the first to the second
+//! resetpin 1201 CODE 4826 4826   # "I have a reset code": number, code, the new PIN twice
 //! card 0004512345    # a card on the reader (or hex:UID)
 //! show photo.jpg     # a person in front of the camera (path relative to the script); `show nobody`
 //! camera unplug|plug # the camera pulled from its port (fails to open, or mid-session)
@@ -68,6 +70,10 @@ impl<D: DoorPort> Simulation<D> {
             ("tap", Some("language")) => Action::SwitchLanguage,
             ("tap", Some("admin")) => Action::Admin,
             ("tap", Some("agree")) => Action::Agree,
+            ("tap", Some("visitor")) => Action::ChooseVisitor,
+            ("tap", Some("qr")) => Action::ScanQr,
+            ("tap", Some("resetcode")) => Action::StartPinReset,
+            ("tap", Some("enrol")) => Action::EnrolBooked,
             ("admin", Some(task)) => Action::AdminTask(match task {
                 "enrol" => AdminTask::EnrolFace,
                 "delete" => AdminTask::DeleteFace,
@@ -81,6 +87,11 @@ impl<D: DoorPort> Simulation<D> {
                 old: old.to_owned(),
                 new: words.next().unwrap_or_default().to_owned(),
             },
+            ("resetpin", Some(number)) => {
+                let mut next = || words.next().unwrap_or_default().to_owned();
+                let (code, new, repeat) = (next(), next(), next());
+                Action::ResetPin { number: number.to_owned(), code, new, repeat }
+            }
             ("card", Some(number)) => Action::Card(number.parse()?),
             ("show", Some("nobody")) => {
                 self.gate.camera_mut().show(None);

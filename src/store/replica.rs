@@ -470,8 +470,7 @@ pub(super) fn note_audit(
         | AuditKind::DoorForcedOpen
         | AuditKind::DoorFireUnlocked
         | AuditKind::AttemptsLocked
-        | AuditKind::RowRejected
-        | AuditKind::TemplateDamaged => OutboxKind::Alarm,
+        | AuditKind::RowRejected => OutboxKind::Alarm,
         _ if chain == Chain::Access => OutboxKind::Event,
         _ => return Ok(()),
     };

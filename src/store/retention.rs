@@ -1,6 +1,7 @@
-//! Retention: templates unused for too long, residents who moved out, and old access events
-//! are deleted by `facegate admin purge` and by the running gate once a day (a moved-out
-//! resident's keypad lockout with them).
+//! Retention: templates unused for too long, residents who moved out, old access events, and
+//! visitor passes, PIN-reset codes and enrolment bookings past their time are deleted by
+//! `facegate admin purge` and by the running gate once a day (a moved-out resident's keypad
+//! lockout with them).
 
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,10 @@ pub struct PurgeReport {
     pub unused_templates: usize,
     pub moved_out_residents: usize,
     pub access_events: usize,
+    /// Visitor passes past their window.
+    pub visitor_passes: usize,
+    /// PIN-reset codes past their expiry, and bookings past their time or done.
+    pub codes_and_bookings: usize,
 }
 
 impl Store {
@@ -63,7 +68,7 @@ impl Store {
     pub fn purge(&mut self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
         retention.validate()?;
         let key = self.audit_key().clone();
-        let (unused_templates, moved_out_residents) = self.transaction(|tx| {
+        let (unused_templates, moved_out_residents, visitor_passes, codes_and_bookings) = self.transaction(|tx| {
             let unused = tx.execute(
                 "DELETE FROM templates WHERE COALESCE(last_used_at, created_at) < ?1",
                 [now - retention.template_unused_days * DAY],
@@ -77,14 +82,28 @@ impl Store {
                 tx.execute("DELETE FROM residents WHERE number = ?1", [number])?;
             }
             let moved = moved_out.len();
-            if unused + moved > 0 {
-                let detail = format!("{unused} unused templates, {moved} moved-out residents");
+            let passes = tx.execute("DELETE FROM visitor_passes WHERE valid_until <= ?1", [now])?;
+            let others = tx.execute("DELETE FROM pin_resets WHERE expires_at <= ?1", [now])?
+                + tx.execute(
+                    "DELETE FROM enrolment_bookings WHERE until <= ?1 OR done_at IS NOT NULL",
+                    [now],
+                )?;
+            if unused + moved + passes + others > 0 {
+                let detail = format!(
+                    "{unused} unused templates, {moved} moved-out residents, {passes} expired visitor passes, {others} expired reset codes and bookings"
+                );
                 append(tx, &key, Chain::Admin, now, AuditKind::Purge, "site", &detail)?;
             }
-            Ok((unused, moved))
+            Ok((unused, moved, passes, others))
         })?;
         let access_events = self.prune_access_log(now - retention.access_log_days * DAY, now)?;
         self.checkpoint()?;
-        Ok(PurgeReport { unused_templates, moved_out_residents, access_events })
+        Ok(PurgeReport {
+            unused_templates,
+            moved_out_residents,
+            access_events,
+            visitor_passes,
+            codes_and_bookings,
+        })
     }
 }

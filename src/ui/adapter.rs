@@ -35,6 +35,9 @@ pub fn show(window: &GateWindow, screen: &Screen) {
         }
         Screen::PinNumber => keypad(window, KeypadFor::ResidentNumber),
         Screen::PinCode => keypad(window, KeypadFor::Pin),
+        Screen::VisitorCode => keypad(window, KeypadFor::VisitorCode),
+        Screen::VisitorQr => window.set_page(Page::VisitorQr),
+        Screen::ResetPin => window.set_page(Page::ResetPin),
         Screen::ChangePin => window.set_page(Page::ChangePin),
         Screen::Card => window.set_page(Page::Card),
         Screen::Result { granted, outcome, offer } => {
@@ -48,6 +51,7 @@ pub fn show(window: &GateWindow, screen: &Screen) {
                 Offer::PinOrCard => UiOffer::PinOrCard,
                 Offer::MyData => UiOffer::MyData,
                 Offer::Admin => UiOffer::Admin,
+                Offer::Booked => UiOffer::Booked,
             });
             window.set_page(Page::Result);
         }
@@ -142,6 +146,8 @@ fn ui_outcome(outcome: &Outcome) -> (UiOutcome, String, i32) {
         }
         Outcome::PinChanged => (UiOutcome::PinChanged, none(), 0),
         Outcome::PinNotChanged => (UiOutcome::PinNotChanged, none(), 0),
+        Outcome::PinsDiffer => (UiOutcome::PinsDiffer, none(), 0),
+        Outcome::VisitorWelcome => (UiOutcome::VisitorWelcome, none(), 0),
         Outcome::Enrolled { number } => (UiOutcome::Enrolled, number.clone(), 0),
         Outcome::EnrolmentTimedOut => (UiOutcome::EnrolmentTimedOut, none(), 0),
         Outcome::EnrolmentFramesDiffer => (UiOutcome::EnrolmentFramesDiffer, none(), 0),
@@ -205,6 +211,19 @@ pub fn connect(window: &GateWindow, act: impl Fn(Action) + 'static) {
     window.on_admin(on(Action::Admin));
     window.on_agree(on(Action::Agree));
     window.on_switch_language(on(Action::SwitchLanguage));
+    window.on_choose_visitor(on(Action::ChooseVisitor));
+    window.on_scan_qr(on(Action::ScanQr));
+    window.on_start_pin_reset(on(Action::StartPinReset));
+    window.on_enrol_booked(on(Action::EnrolBooked));
+    let reset_pin = Rc::clone(&act);
+    window.on_reset_pin(move |number, code, new, repeat| {
+        reset_pin(Action::ResetPin {
+            number: number.to_string(),
+            code: code.to_string(),
+            new: new.to_string(),
+            repeat: repeat.to_string(),
+        })
+    });
     let digits = Rc::clone(&act);
     window.on_digits(move |typed| digits(Action::Digits(typed.to_string())));
     let change_pin = Rc::clone(&act);

@@ -47,7 +47,7 @@ fn cut_off_doors_converge_without_loss_or_resurrection_and_send_events_once() {
     std::thread::sleep(Duration::from_secs(2));
     assert!(!doors[..CUT].iter().any(has_new), "cut-off doors heard nothing");
     assert_eq!(check_card(&doors[1].open(), &card(9005)).unwrap(), Checked::Card(Some(5)));
-    let (gallery, _) = cut_off.gallery(NOW).unwrap();
+    let gallery = cut_off.gallery(NOW).unwrap();
     assert!(gallery.verify(2, &embedding(2002)).is_none(), "the deletion holds at once");
 
     let restored = Instant::now();
@@ -58,7 +58,7 @@ fn cut_off_doors_converge_without_loss_or_resurrection_and_send_events_once() {
     assert!(site.register().templates_of("2002").unwrap().is_empty(), "the site deleted it too");
     for door in &doors {
         let store = door.open();
-        let (gallery, _) = store.gallery(NOW).unwrap();
+        let gallery = store.gallery(NOW).unwrap();
         assert!(gallery.verify(2, &embedding(2002)).is_none(), "resurrected at {}", door.id);
         assert!(store.find_resident("2003").unwrap().is_none(), "resurrected at {}", door.id);
         assert_eq!(check_card(&store, &card(9005)).unwrap(), Checked::Card(None), "{}", door.id);

@@ -44,16 +44,23 @@ fn want(texts: &[Msg], buttons: &[Msg]) -> Want {
 const DIGITS: [Msg; 10] =
     [m("1"), m("2"), m("3"), m("4"), m("5"), m("6"), m("7"), m("8"), m("9"), m("0")];
 
-/// The keypad's buttons in the tree's order: Cancel, the digits 1–9, clear, 0 and OK.
-fn keypad_buttons() -> Vec<Msg> {
+/// The keypad's buttons in the tree's order: Cancel, the second button if any, the digits 1–9,
+/// clear, 0 and OK.
+fn keypad_buttons(extra: Option<Msg>) -> Vec<Msg> {
     let mut buttons = vec![m("Cancel")];
+    buttons.extend(extra);
     buttons.extend(&DIGITS[..9]);
     buttons.extend([m("Clear"), m("0"), m("OK")]);
     buttons
 }
 
 fn keypad(title: Msg, shown: Msg) -> Want {
-    Want { texts: vec![title, shown], buttons: keypad_buttons() }
+    Want { texts: vec![title, shown], buttons: keypad_buttons(None) }
+}
+
+/// A keypad with a second button under Cancel.
+fn keypad_and(title: Msg, shown: Msg, extra: Msg) -> Want {
+    Want { texts: vec![title, shown], buttons: keypad_buttons(Some(extra)) }
 }
 
 fn screens() -> Vec<(&'static str, Screen, Want)> {
@@ -66,7 +73,8 @@ fn screens() -> Vec<(&'static str, Screen, Want)> {
     let unavailable = |why| idle(FaceTile::Unavailable(why));
     let result = |granted, outcome, offer| Screen::Result { granted, outcome, offer };
     let door = [m("Welcome home")];
-    let three = [m("Face"), m("PIN"), m("Card")];
+    let three = [m("Face"), m("PIN"), m("Card"), m("Visitor")];
+    let reset = m("I have a reset code");
     let hidden = Msg("PIN, hidden: {} digits", &["0"]);
     let consent_buttons = [m("Not now"), Msg("Resident {} has read this and agrees", &["1301"])];
     vec![
@@ -98,7 +106,7 @@ fn screens() -> Vec<(&'static str, Screen, Want)> {
         (
             "idle-no-face",
             idle(FaceTile::NotOffered),
-            want(&[m("Resident number and PIN")], &[m("PIN"), m("Card")]),
+            want(&[m("Resident number and PIN")], &[m("PIN"), m("Card"), m("Visitor")]),
         ),
         (
             "face-guidance",
@@ -116,7 +124,24 @@ fn screens() -> Vec<(&'static str, Screen, Want)> {
                 &[m("Cancel"), m("Use PIN"), m("Use card")],
             ),
         ),
-        ("pin", Screen::PinNumber, keypad(m("Enter your resident number"), m(""))),
+        ("pin", Screen::PinNumber, keypad_and(m("Enter your resident number"), m(""), reset)),
+        (
+            "visitor-code",
+            Screen::VisitorCode,
+            keypad_and(m("Enter your visitor code"), m(""), m("Show a QR code")),
+        ),
+        (
+            "visitor-qr",
+            Screen::VisitorQr,
+            want(
+                &[
+                    m("Hold the QR code of your pass up to the camera"),
+                    m("The camera is on only while this screen shows."),
+                ],
+                &[m("Cancel")],
+            ),
+        ),
+        ("reset-pin", Screen::ResetPin, keypad(m("Enter your resident number"), m(""))),
         ("pin-code", Screen::PinCode, keypad(m("Enter your PIN"), hidden)),
         (
             "card",
@@ -145,6 +170,21 @@ fn screens() -> Vec<(&'static str, Screen, Want)> {
             want(&[Msg("Too many attempts. Try again in {} s.", &["300"])], &[]),
         ),
         (
+            "result-visitor",
+            result(true, Outcome::VisitorWelcome, Offer::Nothing),
+            want(&[m("Welcome, visitor")], &[]),
+        ),
+        (
+            "result-booked",
+            result(true, Outcome::Welcome { name: None }, Offer::Booked),
+            want(&[m("Welcome")], &[m("My data"), m("Enrol my face")]),
+        ),
+        (
+            "result-pins-differ",
+            result(false, Outcome::PinsDiffer, Offer::Nothing),
+            want(&[m("The two new PINs differ. Nothing was changed.")], &[]),
+        ),
+        (
             "result-pin-changed",
             result(true, Outcome::PinChanged, Offer::Nothing),
             want(&[m("Your PIN is changed.")], &[]),
@@ -162,7 +202,7 @@ fn screens() -> Vec<(&'static str, Screen, Want)> {
                 &[m("Delete my face data"), m("Change PIN"), m("Done")],
             ),
         ),
-        ("change-pin", Screen::ChangePin, keypad(m("Enter your current PIN"), hidden)),
+        ("change-pin", Screen::ChangePin, keypad_and(m("Enter your current PIN"), hidden, reset)),
         (
             "admin",
             Screen::Admin { alarms: vec!["2026-11-24 09:12  HeldOpen".into()] },
@@ -410,12 +450,17 @@ fn every_screen_shows_what_it_is_for_in_both_languages_and_taps_become_actions()
     }
 
     // The idle screen's three tiles are the same size: in the tree, and as drawn (each third's
-    // blue area is equal).
+    // blue area is equal); the Visitor button below them is visibly smaller.
     select_language(Language::En);
     show(&window, &Screen::Idle { face: FaceTile::Available });
     let sizes: Vec<_> = buttons(&window).iter().map(|b| b.1.size()).collect();
-    assert_eq!(sizes.len(), 3);
-    assert!(sizes.iter().all(|s| *s == sizes[0] && s.width > 200.0), "tile sizes {sizes:?}");
+    assert_eq!(sizes.len(), 4);
+    let (tiles, visitor) = (&sizes[..3], sizes[3]);
+    assert!(tiles.iter().all(|s| *s == tiles[0] && s.width > 200.0), "tile sizes {sizes:?}");
+    assert!(
+        visitor.width < tiles[0].width && visitor.height * 2.0 < tiles[0].height,
+        "the Visitor button is secondary: {sizes:?}"
+    );
     let idle = &rendered.iter().find(|r| r.0 == "en" && r.1 == "idle").unwrap().2;
     let blue = |x0: u32, x1: u32| {
         (x0..x1)
@@ -427,7 +472,7 @@ fn every_screen_shows_what_it_is_for_in_both_languages_and_taps_become_actions()
     // A greyed Face tile says so to a screen reader too.
     show(&window, &Screen::Idle { face: FaceTile::Unavailable(FaceUnavailable::CameraFailed) });
     let enabled: Vec<_> = buttons(&window).iter().map(|b| b.1.accessible_enabled()).collect();
-    assert_eq!(enabled, [Some(false), Some(true), Some(true)]);
+    assert_eq!(enabled[..3], [Some(false), Some(true), Some(true)]);
 
     // Taps on the idle screen's tiles (three equal thirds below the title bar).
     show(&window, &Screen::Idle { face: FaceTile::Available });
@@ -440,6 +485,39 @@ fn every_screen_shows_what_it_is_for_in_both_languages_and_taps_become_actions()
     }
     tap(&window, 680.0, 48.0);
     assert_eq!(*taps.borrow(), ["ChooseFace", "ChoosePin", "ChooseCard", "SwitchLanguage"]);
+    taps.borrow_mut().clear();
+    press(&window, "Visitor");
+    show(&window, &Screen::VisitorCode);
+    press(&window, "Show a QR code");
+    show(&window, &Screen::PinNumber);
+    press(&window, "I have a reset code");
+    let booked = Offer::Booked;
+    show(
+        &window,
+        &Screen::Result { granted: true, outcome: Outcome::Welcome { name: None }, offer: booked },
+    );
+    press(&window, "Enrol my face");
+    assert_eq!(*taps.borrow(), ["ChooseVisitor", "ScanQr", "StartPinReset", "EnrolBooked"]);
+
+    // "I have a reset code": number, code, the new PIN twice (as dots), then all four at once.
+    show(&window, &Screen::ResetPin);
+    taps.borrow_mut().clear();
+    for (typed, next) in [
+        ("1201", "Enter your reset code"),
+        ("48151623", "Enter your new PIN"),
+        ("7391", "Enter your new PIN again"),
+    ] {
+        typed.chars().for_each(|c| press(&window, &c.to_string()));
+        press(&window, "OK");
+        let labels: Vec<String> = seen(&window).into_iter().map(|s| s.1).collect();
+        assert!(labels.contains(&next.to_owned()), "{labels:?}");
+    }
+    "7391".chars().for_each(|c| press(&window, &c.to_string()));
+    let labels: Vec<String> = seen(&window).into_iter().map(|s| s.1).collect();
+    assert!(!labels.iter().any(|l| l.contains("7391")), "the new PIN is not shown: {labels:?}");
+    press(&window, "OK");
+    let sent = "ResetPin { number: \"1201\", code: \"48151623\", new: \"7391\", repeat: \"7391\" }";
+    assert_eq!(*taps.borrow(), [sent]);
 
     // The keypad (a 3×4 grid at the right) sends the typed digits on OK; ⌫ clears.
     show(&window, &Screen::PinNumber);

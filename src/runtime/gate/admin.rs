@@ -61,15 +61,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 self.admin_task(task, number, now, events)?;
             }
             (Action::Agree, Screen::Consent { number, .. }) => {
-                if !self.start_camera(now, events)? {
-                    return Ok(true);
-                }
-                self.enrolment.clear();
-                self.challenge = None;
-                let needed = self.settings.gate.enrol_frames;
-                let enrolling =
-                    Screen::Enrolling { number, captured: 0, needed, guidance: None, prompt: None };
-                self.show(enrolling, events);
+                self.begin_capture(number, now, events)?;
             }
             (Action::Card(uid), Screen::AdminCard { number }) => {
                 let operator = self.operator();
@@ -223,6 +215,24 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         Screen::Consent { number, notice }
     }
 
+    /// After the resident agreed: the camera opens and the guided capture begins.
+    pub(super) fn begin_capture(
+        &mut self,
+        number: String,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<()> {
+        if self.start_camera(now, events)? {
+            self.enrolment.clear();
+            self.challenge = None;
+            let needed = self.settings.gate.enrol_frames;
+            let enrolling =
+                Screen::Enrolling { number, captured: 0, needed, guidance: None, prompt: None };
+            self.show(enrolling, events);
+        }
+        Ok(())
+    }
+
     /// One frame of the guided capture: a frame that passes the quality gate counts. Every
     /// frame passes the passive check where the door uses one; where it uses the head-turn
     /// challenge, the resident performs it after the frames are captured, and the frontal frame
@@ -297,8 +307,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 return self.show_result(false, outcome, Offer::Nothing, now, events);
             }
         };
-        let grant =
-            ConsentGrant::read(self.language, &self.settings.notice, &self.operator(), None)?;
+        let operator = self.booked_operator().unwrap_or_else(|| self.operator());
+        let grant = ConsentGrant::read(self.language, &self.settings.notice, &operator, None)?;
         let unix = self.unix(now);
         let minor_age = self.settings.notice.consent.minor_age;
         let duplicate = Some(self.settings.matching.threshold);
@@ -306,7 +316,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let enrolled =
             manage::enrol_face(store, &number, &fused, Some(&grant), minor_age, duplicate, unix);
         let outcome = match enrolled {
-            Ok(_) => Outcome::Enrolled { number },
+            Ok(_) => {
+                self.booking_done(unix)?;
+                Outcome::Enrolled { number }
+            }
             Err(StoreError::GuardianConsentRequired(_)) => Outcome::GuardianConsentNeeded,
             Err(StoreError::FaceAlreadyEnrolled { score, .. }) => {
                 Outcome::FaceAlreadyEnrolled { score: format!("{score:.3}") }

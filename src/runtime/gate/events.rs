@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::{AdminTask, Screen};
 use crate::access::{DenyReason, Method};
 use crate::credentials::CardUid;
+use crate::store::PassRefusal;
 
 /// What a resident does.
 #[derive(Debug, Clone)]
@@ -35,8 +36,23 @@ pub enum Action {
     Admin,
     /// A task chosen on the admin menu.
     AdminTask(AdminTask),
-    /// The resident confirmed the consent notice (admin enrolment).
+    /// The resident confirmed the consent notice (admin or booked enrolment).
     Agree,
+    /// "Visitor" on the idle screen: the keypad for a visitor's code.
+    ChooseVisitor,
+    /// "Show a QR code" on the visitor's keypad: the camera opens to read it.
+    ScanQr,
+    /// "I have a reset code" on the PIN keypad or on "Change PIN".
+    StartPinReset,
+    /// The resident number, the reset code and the new PIN twice.
+    ResetPin {
+        number: String,
+        code: String,
+        new: String,
+        repeat: String,
+    },
+    /// "Enrol my face" on the result screen of a resident with a booking here.
+    EnrolBooked,
 }
 
 /// What happened, for the screen, the tests and the log. Serialised (the log, the journal on
@@ -54,6 +70,13 @@ pub enum Event {
         #[serde(skip)]
         resident: Option<String>,
         /// `resident#<id>`, as the audit log names them.
+        subject: Option<String>,
+    },
+    /// A visitor's code (typed or read from a QR code) was checked.
+    VisitorPass {
+        granted: bool,
+        refusal: Option<PassRefusal>,
+        /// `visitor-pass#<id>`, as the audit log names it.
         subject: Option<String>,
     },
     CameraOpened,

@@ -23,6 +23,14 @@ pub enum Screen {
     PinNumber,
     /// Keypad: the PIN (masked on screen).
     PinCode,
+    /// Keypad: a visitor's code, with "Show a QR code" beside it.
+    VisitorCode,
+    /// The camera reads a visitor's QR code (opened by the tap, closed after the read or the
+    /// timeout).
+    VisitorQr,
+    /// "I have a reset code": the resident number, the code and the new PIN twice (the UI asks
+    /// for all four and sends [`super::Action::ResetPin`]).
+    ResetPin,
     /// "My data", after PIN or card: how many face templates are on file, and a delete button.
     MyData {
         templates: i64,
@@ -98,6 +106,10 @@ pub enum Outcome {
     },
     PinChanged,
     PinNotChanged,
+    /// The two new PINs typed differ: nothing changed.
+    PinsDiffer,
+    /// A visitor's pass opened the door.
+    VisitorWelcome,
     /// Admin mode outcomes.
     Enrolled {
         #[serde(skip)]
@@ -151,6 +163,9 @@ pub enum Offer {
     PinOrCard,
     /// After a PIN or card: "My data".
     MyData,
+    /// After a PIN or card of a resident with an enrolment booked at this door: "My data" and
+    /// "Enrol my face".
+    Booked,
     /// After an admin's PIN or card: "My data" and admin mode.
     Admin,
 }

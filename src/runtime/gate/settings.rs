@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::AccessConfig;
 use crate::credentials::{AttemptLimits, PinConfig};
 use crate::language::Language;
+use crate::site::ids::DoorId;
 use crate::store::consent::NoticeTerms;
 use crate::templates::MatchingConfig;
 use crate::vision::liveness::LivenessConfig;
@@ -79,4 +80,7 @@ pub struct GateSettings {
     pub notice: NoticeTerms,
     /// On a door of a site: Face stops when the replica last caught up longer ago than this.
     pub max_offline_secs: i64,
+    /// This door's id in site mode (visitor passes and enrolment bookings name doors); `None`
+    /// on a standalone gate.
+    pub door: Option<DoorId>,
 }
