@@ -16,9 +16,10 @@ SHARED="${FACEGATE_SHARED:-$(pwd)/../shared}"
 # V4L2 bindings, libinput and xkbcommon for the Pi's touchscreen backend), the models' conversion
 # environment (python3-venv), a font with Chinese glyphs for the touchscreen, and the X11 keyboard
 # library the desktop window loads at run time; systemd-analyze checks the unit in hardware/, and
-# debootstrap makes the Debian root the package's maintainer scripts are run in.
+# debootstrap makes the Debian root the package's maintainer scripts are run in; chromium and its
+# driver run the web console's browser tests.
 APT_PACKAGES=(pkg-config python3-venv libfontconfig1-dev libclang-dev libinput-dev libxkbcommon-dev
-  fonts-wqy-microhei libxkbcommon-x11-0 systemd debootstrap)
+  fonts-wqy-microhei libxkbcommon-x11-0 systemd debootstrap chromium chromium-driver)
 # One feature set for the gate and the tests, so that both share one build (and every line of
 # the device's code is built and linted here too).
 FEATURES=ort,window,camera,kms

@@ -15,12 +15,14 @@
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
 //! - [`access`]: door policy and the grant/deny decision.
 //! - [`manage`]: the admin and self-service actions, one implementation each.
+//! - [`console`]: the managers' web console on the site controller (HTTPS, axum).
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
 
 pub mod access;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod dates;
 pub mod door;

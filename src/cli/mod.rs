@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod bench;
+mod console;
 mod door_bench;
 mod eval;
 mod eval_pad;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Measure speed.
     #[command(subcommand)]
     Bench(bench::Args),
+    /// The managers' web console on the site controller: serve, accounts.
+    #[command(subcommand)]
+    Console(console::Args),
 }
 
 /// Runs one verb.
@@ -72,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args, &config),
         Command::EvalPad(args) => eval_pad::run(args, &config),
         Command::Bench(args) => bench::run(args, &config),
+        Command::Console(args) => console::run(args, &config),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The passphrase-protected key backup: the key file's bytes in an age file with a scrypt
+//! Passphrase-protected backups: the key file's bytes (or a copy of the register) in an age file with a scrypt
 //! (passphrase) recipient, a well-kept open format (`age -d` reads it too). The scrypt work factor
 //! is age's own choice (about a second on the machine that exports).
 
@@ -27,21 +27,29 @@ pub enum BackupError {
 
 /// The key, sealed under `passphrase`.
 pub fn export(key: &SiteKey, passphrase: &str) -> Result<Vec<u8>, BackupError> {
-    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-        return Err(BackupError::ShortPassphrase);
-    }
-    let recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
-    age::encrypt(&recipient, &key.to_file_bytes()[..])
-        .map_err(|e| BackupError::Encrypt(e.to_string()))
+    seal(&key.to_file_bytes()[..], passphrase)
 }
 
 /// The key in a backup made by [`export`].
 pub fn import(backup: &[u8], passphrase: &str) -> Result<SiteKey, BackupError> {
-    let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
-    let plain =
-        Zeroizing::new(age::decrypt(&identity, backup).map_err(|_| BackupError::WrongPassphrase)?);
+    let plain = open(backup, passphrase)?;
     SiteKey::from_file_bytes(&plain, std::path::Path::new("backup"))
         .map_err(|e| BackupError::NotAKey(e.to_string()))
+}
+
+/// Any bytes (the key file, a copy of the register) in an age file under `passphrase`.
+pub fn seal(plain: &[u8], passphrase: &str) -> Result<Vec<u8>, BackupError> {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(BackupError::ShortPassphrase);
+    }
+    let recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+    age::encrypt(&recipient, plain).map_err(|e| BackupError::Encrypt(e.to_string()))
+}
+
+/// The bytes in an age file made by [`seal`].
+pub fn open(backup: &[u8], passphrase: &str) -> Result<Zeroizing<Vec<u8>>, BackupError> {
+    let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+    Ok(Zeroizing::new(age::decrypt(&identity, backup).map_err(|_| BackupError::WrongPassphrase)?))
 }
 
 #[cfg(test)]

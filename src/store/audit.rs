@@ -91,6 +91,8 @@ pub enum AuditKind {
     RowRejected,
     /// Old access rows left the log (a checkpoint keeps the rest verifiable).
     AccessPruned,
+    /// The register (residents' names and units) was exported from the console.
+    RegisterExported,
 }
 
 impl AuditKind {
@@ -121,6 +123,7 @@ impl AuditKind {
             AuditKind::AttemptsLocked => "attempts_locked",
             AuditKind::RowRejected => "row_rejected",
             AuditKind::AccessPruned => "access_pruned",
+            AuditKind::RegisterExported => "register_exported",
         }
     }
 }
@@ -313,6 +316,11 @@ impl Store {
         let entries =
             stmt.query_map([since.unwrap_or(i64::MIN)], entry)?.collect::<rusqlite::Result<_>>()?;
         Ok(entries)
+    }
+
+    /// How many access rows [`Store::prune_access_log`] would remove for `before`.
+    pub(crate) fn access_rows_before(&self, before: i64) -> Result<usize> {
+        Ok(rows(&self.conn, Chain::Access)?.iter().take_while(|(e, _)| e.at < before).count())
     }
 
     /// Removes access rows older than `before` (the oldest run of the access chain), keeping a

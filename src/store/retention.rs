@@ -10,6 +10,10 @@ use super::{Result, Store};
 use crate::credentials::lockout::resident_key;
 
 const DAY: i64 = 86_400;
+/// The templates a purge deletes: unused since before ?1.
+const UNUSED_TEMPLATES: &str = "FROM templates WHERE COALESCE(last_used_at, created_at) < ?1";
+/// The residents a purge deletes: access ended ?1 seconds before ?2 or earlier.
+const MOVED_OUT: &str = "FROM residents WHERE valid_until IS NOT NULL AND valid_until + ?1 <= ?2";
 
 /// `[retention]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,17 +63,38 @@ pub struct PurgeReport {
 }
 
 impl Store {
+    /// What [`Store::purge`] would delete at `now`, without deleting anything.
+    pub fn purge_preview(&self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
+        retention.validate()?;
+        let count = |sql: String, args: &[i64]| -> Result<usize> {
+            let params = rusqlite::params_from_iter(args);
+            let n: i64 = self.conn.query_row(&sql, params, |r| r.get(0))?;
+            Ok(n as usize)
+        };
+        Ok(PurgeReport {
+            unused_templates: count(
+                format!("SELECT COUNT(*) {UNUSED_TEMPLATES}"),
+                &[now - retention.template_unused_days * DAY],
+            )?,
+            moved_out_residents: count(
+                format!("SELECT COUNT(*) {MOVED_OUT}"),
+                &[retention.moved_out_days * DAY, now],
+            )?,
+            access_events: self.access_rows_before(now - retention.access_log_days * DAY)?,
+        })
+    }
+
     /// Applies the retention rules at `now`.
     pub fn purge(&mut self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
         retention.validate()?;
         let key = self.audit_key().clone();
         let (unused_templates, moved_out_residents) = self.transaction(|tx| {
             let unused = tx.execute(
-                "DELETE FROM templates WHERE COALESCE(last_used_at, created_at) < ?1",
+                &format!("DELETE {UNUSED_TEMPLATES}"),
                 [now - retention.template_unused_days * DAY],
             )?;
             let moved_out: Vec<String> = tx
-                .prepare("SELECT number FROM residents WHERE valid_until IS NOT NULL AND valid_until + ?1 <= ?2")?
+                .prepare(&format!("SELECT number {MOVED_OUT}"))?
                 .query_map(params![retention.moved_out_days * DAY, now], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             for number in &moved_out {

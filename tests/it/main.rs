@@ -4,12 +4,17 @@
 
 mod common;
 
+
 mod attacks_admin;
 mod attacks_audit;
 mod attacks_credentials;
 mod attacks_rows;
 mod cli_bringup;
 mod cli_paths;
+mod console_browser;
+mod console_cli;
+mod console_http;
+mod console_pages;
 mod credentials_access;
 mod door_safety;
 mod gate_attempts;
