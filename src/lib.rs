@@ -18,6 +18,7 @@
 //! - [`console`]: the managers' web console on the site controller (HTTPS, axum).
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
+//! - [`site`]: site mode (many doors, one register): door ids.
 
 pub mod access;
 pub mod cli;
@@ -31,6 +32,7 @@ pub mod language;
 pub mod manage;
 pub mod pi;
 pub mod runtime;
+pub mod site;
 pub mod store;
 pub mod templates;
 pub mod ui;

@@ -3,12 +3,13 @@
 //! audited once, by the store, with who made it.
 
 use crate::access::Checked;
-use crate::access::checks::check_pin;
+use crate::access::checks::{check_pin, check_reset_code};
 use crate::credentials::lockout::{CARD_READER_KEY, FACE_CAMERA_KEY, TERMINAL_KEY, resident_key};
-use crate::credentials::{CardUid, Pin, PinConfig};
+use crate::credentials::{CardUid, Code, Pin, PinConfig};
+use crate::site::ids::DoorId;
 use crate::store::{
-    ConsentGrant, CredentialRootStatus, NewResident, Resident, ResidentStatus, Result, Store,
-    StoreConfig, StoreError,
+    Booking, ConsentGrant, CredentialRootStatus, NewResident, NewVisitorPass, Resident,
+    ResidentStatus, Result, Store, StoreConfig, StoreError, VisitorPass,
 };
 use crate::templates::MatchingConfig;
 use crate::vision::Embedding;
@@ -104,6 +105,97 @@ pub fn change_own_pin(
     }
     set_pin(store, rules, number, new, now, "resident at the gate")?;
     Ok(true)
+}
+
+/// A resident who forgot their PIN sets a new one at the gate with the one-time code a manager
+/// issued ([`issue_pin_reset`]): the number and code are checked like a PIN (with lockout),
+/// then the new PIN is stored (weak PINs refused, the code kept) and the code is used up.
+/// Returns whether the code was accepted.
+pub fn reset_pin_with_code(
+    store: &mut Store,
+    rules: &PinConfig,
+    number: &str,
+    code: &Code,
+    new: &Pin,
+    now: i64,
+) -> Result<bool> {
+    let Checked::Pin(Some(_)) = check_reset_code(store, rules, number, code, now)? else {
+        return Ok(false);
+    };
+    store.reset_pin_with_code(number, new, rules, now)?;
+    store.clear_lockout(&resident_key(number))?;
+    Ok(true)
+}
+
+/// Issues a one-time PIN-reset code for a resident (valid for
+/// [`crate::store::pin_resets::RESET_CODE_SECONDS`], replacing any earlier one); returns the
+/// code, to be given to the resident once.
+pub fn issue_pin_reset(
+    store: &mut Store,
+    number: &str,
+    now: i64,
+    operator: &str,
+) -> Result<String> {
+    let code = Code::generate()?;
+    store.issue_pin_reset(number, &code, now, operator)?;
+    Ok(code.reveal().to_owned())
+}
+
+/// A pass just issued: its id, and its code, shown once (typed at the door or shown as a QR
+/// code holding only the code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedPass {
+    pub id: i64,
+    pub code: String,
+}
+
+/// Issues a visitor pass with a fresh code.
+pub fn create_visitor_pass(
+    store: &mut Store,
+    new: &NewVisitorPass,
+    now: i64,
+    operator: &str,
+) -> Result<IssuedPass> {
+    loop {
+        let code = Code::generate()?;
+        match store.add_visitor_pass(new, &code, now, operator) {
+            Err(StoreError::CodeTaken) => continue,
+            Ok(id) => return Ok(IssuedPass { id, code: code.reveal().to_owned() }),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Revokes a visitor pass: it opens nothing from now on.
+pub fn revoke_visitor_pass(store: &mut Store, id: i64, now: i64, operator: &str) -> Result<()> {
+    store.revoke_visitor_pass(id, now, operator)
+}
+
+/// The visitor passes not yet expired (used up and revoked ones included).
+pub fn visitor_passes(store: &Store, now: i64) -> Result<Vec<VisitorPass>> {
+    store.visitor_passes(now)
+}
+
+/// Books a face enrolment for a resident at `door` (`None`: any door) until `until`: there the
+/// resident may start it with their own PIN or card. Returns the booking's id.
+pub fn book_enrolment(
+    store: &mut Store,
+    number: &str,
+    door: Option<&str>,
+    until: i64,
+    now: i64,
+    operator: &str,
+) -> Result<i64> {
+    let door = door
+        .map(str::parse::<DoorId>)
+        .transpose()
+        .map_err(|err| StoreError::Invalid(err.to_string()))?;
+    store.book_enrolment(number, door.as_ref(), until, now, operator)
+}
+
+/// The open enrolment bookings.
+pub fn bookings(store: &Store, now: i64) -> Result<Vec<Booking>> {
+    store.bookings(now)
 }
 
 /// Registers a card for a resident; returns the card's id.

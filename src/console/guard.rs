@@ -187,7 +187,9 @@ impl From<crate::store::StoreError> for Problem {
     fn from(err: crate::store::StoreError) -> Self {
         use crate::store::StoreError::*;
         match err {
-            UnknownResident(_) | UnknownTemplate(_) | UnknownCard(_) => Problem::NotFound,
+            UnknownResident(_) | UnknownTemplate(_) | UnknownCard(_) | UnknownPass(_) => {
+                Problem::NotFound
+            }
             Invalid(_) | DuplicateResident(_) | CardTaken | Pin(_) | NoConsent(_) => {
                 Problem::Bad(err.to_string())
             }

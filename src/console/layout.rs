@@ -22,6 +22,7 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
     let lang = ctx.lang;
     let links = [
         (Action::FindResidents, "/residents", tr(lang, "Residents")),
+        (Action::VisitorPasses, "/visitors", tr(lang, "Visitor passes")),
         (Action::ReadAudit, "/audit", tr(lang, "Audit log")),
         (Action::RegisterExport, "/import", tr(lang, "Import and export")),
         (Action::Reports, "/reports", tr(lang, "Reports")),

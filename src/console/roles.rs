@@ -68,6 +68,8 @@ pub enum Action {
     RegisterExport,
     /// Retention preview, calibration, consent statistics.
     Reports,
+    /// Issue and revoke visitor passes.
+    VisitorPasses,
 }
 
 #[cfg(test)]
@@ -86,6 +88,7 @@ mod tests {
             ReadAudit,
             RegisterExport,
             Reports,
+            VisitorPasses,
         ];
         assert!(all.iter().all(|&a| Role::Manager.may(a)));
         let caretaker: Vec<Action> = all.into_iter().filter(|&a| Role::Caretaker.may(a)).collect();

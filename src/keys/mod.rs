@@ -8,9 +8,10 @@
 //! The file holds two 32-byte roots, and a third after a credential-root rotation. The *site
 //! key* seeds the template, audit and register keys and is what `admin rotate-key` replaces:
 //! templates and the audit chain are re-keyed in place. The *credential root* seeds the PIN
-//! pepper and the card-index key. PIN hashes and card indexes are one-way, so
-//! `admin rotate-key --credentials` re-keys them lazily: the previous root is kept as the third
-//! root, and each PIN or card moves to the new root when it is next used or re-issued.
+//! pepper, the card-index key and the one-time codes' index key. PIN hashes and card indexes
+//! are one-way, so `admin rotate-key --credentials` re-keys them lazily: the previous root is
+//! kept as the third root, and each PIN or card moves to the new root when it is next used or
+//! re-issued (a one-time code made under the previous root works until the next rotation).
 //! The site key also seeds the row-MAC key that binds each template, PIN hash and card index
 //! to its resident: a site-key rotation re-MACs every row in the same transaction, while the
 //! credential root's lazy rotation leaves the MACs alone.
@@ -49,6 +50,8 @@ pub enum Purpose {
     CredentialRootId,
     /// HMAC key binding each template, PIN hash and card index to its resident.
     RowMac,
+    /// HMAC key of the one-time codes' index (visitor passes, PIN-reset codes).
+    CodeIndex,
 }
 
 impl Purpose {
@@ -61,6 +64,7 @@ impl Purpose {
             Self::RegisterFields => b"facegate/v1/register-fields",
             Self::CredentialRootId => b"facegate/v1/credential-root-id",
             Self::RowMac => b"facegate/v1/row-mac",
+            Self::CodeIndex => b"facegate/v1/code-index",
         }
     }
 }
@@ -166,17 +170,23 @@ impl SiteKey {
             Purpose::Template | Purpose::AuditChain | Purpose::RegisterFields | Purpose::RowMac => {
                 &self.site
             }
-            Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId => {
-                &self.credentials
-            }
+            Purpose::PinPepper
+            | Purpose::CardIndex
+            | Purpose::CredentialRootId
+            | Purpose::CodeIndex => &self.credentials,
         };
         expand(root, purpose)
     }
 
     /// The key for a credential purpose under the previous credential root, if there is one.
     pub fn derive_previous(&self, purpose: Purpose) -> Option<Key> {
-        let credential =
-            matches!(purpose, Purpose::PinPepper | Purpose::CardIndex | Purpose::CredentialRootId);
+        let credential = matches!(
+            purpose,
+            Purpose::PinPepper
+                | Purpose::CardIndex
+                | Purpose::CredentialRootId
+                | Purpose::CodeIndex
+        );
         self.previous_credentials.as_ref().filter(|_| credential).map(|root| expand(root, purpose))
     }
 
@@ -214,6 +224,7 @@ mod tests {
             Purpose::RegisterFields,
             Purpose::CredentialRootId,
             Purpose::RowMac,
+            Purpose::CodeIndex,
         ]
         .map(|p| site.derive(p));
         for (i, a) in all.iter().enumerate() {

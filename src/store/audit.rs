@@ -91,6 +91,18 @@ pub enum AuditKind {
     RowRejected,
     /// Old access rows left the log (a checkpoint keeps the rest verifiable).
     AccessPruned,
+    /// A visitor pass was issued.
+    VisitorPassCreated,
+    /// A visitor pass was revoked.
+    VisitorPassRevoked,
+    /// A visitor pass opened a door (at this door, or reported by another door to the site).
+    VisitorPassUsed,
+    /// A one-time PIN-reset code was issued (the resident sets the new PIN at a door).
+    PinResetIssued,
+    /// A face enrolment at a door was booked.
+    EnrolmentBooked,
+    /// A booked enrolment was completed at a door.
+    EnrolmentBookingDone,
     /// The register (residents' names and units) was exported from the console.
     RegisterExported,
 }
@@ -123,6 +135,12 @@ impl AuditKind {
             AuditKind::AttemptsLocked => "attempts_locked",
             AuditKind::RowRejected => "row_rejected",
             AuditKind::AccessPruned => "access_pruned",
+            AuditKind::VisitorPassCreated => "visitor_pass_created",
+            AuditKind::VisitorPassRevoked => "visitor_pass_revoked",
+            AuditKind::VisitorPassUsed => "visitor_pass_used",
+            AuditKind::PinResetIssued => "pin_reset_issued",
+            AuditKind::EnrolmentBooked => "enrolment_booked",
+            AuditKind::EnrolmentBookingDone => "enrolment_booking_done",
             AuditKind::RegisterExported => "register_exported",
         }
     }

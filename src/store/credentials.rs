@@ -11,7 +11,9 @@ use super::audit::{AuditKind, Chain, append};
 use super::row_mac::Row;
 use super::{Result, Store, StoreError};
 use crate::credentials::pin::ADMIN_PIN_MIN_DIGITS;
-use crate::credentials::{CardIndex, CardUid, LockoutState, Pin, PinConfig, PinError, PinHasher};
+use crate::credentials::{
+    CardIndex, CardUid, Code, CodeIndex, LockoutState, Pin, PinConfig, PinError, PinHasher,
+};
 use crate::keys::{Key, Purpose, SiteKey};
 
 /// A card on record (never its UID).
@@ -45,14 +47,15 @@ struct RootKeys {
     id: Vec<u8>,
     pepper: Key,
     card_key: Key,
+    code_key: Key,
     /// Built on first use, with that call's argon2 parameters (a store serves one site's
     /// `[pin]` rules). The only place a hasher is made.
     hasher: OnceCell<PinHasher>,
 }
 
 impl RootKeys {
-    fn new(id: Key, pepper: Key, card_key: Key) -> Self {
-        Self { id: id.0[..8].to_vec(), pepper, card_key, hasher: OnceCell::new() }
+    fn new(id: Key, pepper: Key, card_key: Key, code_key: Key) -> Self {
+        Self { id: id.0[..8].to_vec(), pepper, card_key, code_key, hasher: OnceCell::new() }
     }
 
     fn hasher(&self, rules: &PinConfig) -> Result<&PinHasher> {
@@ -76,16 +79,30 @@ impl CredentialKeys {
             key.derive(Purpose::CredentialRootId),
             key.derive(Purpose::PinPepper),
             key.derive(Purpose::CardIndex),
+            key.derive(Purpose::CodeIndex),
         );
         let previous = match (
             key.derive_previous(Purpose::CredentialRootId),
             key.derive_previous(Purpose::PinPepper),
             key.derive_previous(Purpose::CardIndex),
+            key.derive_previous(Purpose::CodeIndex),
         ) {
-            (Some(id), Some(pepper), Some(card_key)) => Some(RootKeys::new(id, pepper, card_key)),
+            (Some(id), Some(pepper), Some(card_key), Some(code_key)) => {
+                Some(RootKeys::new(id, pepper, card_key, code_key))
+            }
             _ => None,
         };
         Self { current, previous }
+    }
+
+    /// A code's index under the current root, then under the previous root if there is one
+    /// (a code issued before a credential rotation is found by its old index).
+    pub(super) fn code_indexes(&self, code: &Code) -> Vec<CodeIndex> {
+        [Some(&self.current), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|root| CodeIndex::of(&root.code_key, code))
+            .collect()
     }
 
     /// The previous root's keys, when a stored row says it was made under them.
@@ -105,6 +122,19 @@ impl Store {
         now: i64,
         operator: &str,
     ) -> Result<()> {
+        self.set_pin_and(number, pin, rules, now, operator, |_, _| Ok(()))
+    }
+
+    /// [`Store::set_pin`], with `and` run in the same transaction (given the resident's id).
+    pub(super) fn set_pin_and(
+        &mut self,
+        number: &str,
+        pin: &Pin,
+        rules: &PinConfig,
+        now: i64,
+        operator: &str,
+        and: impl FnOnce(&rusqlite::Transaction, i64) -> Result<()>,
+    ) -> Result<()> {
         let resident = self.resident(number)?;
         pin.refuse_weak(&resident.number, resident.birth_year)?;
         let phc = self.credentials.current.hasher(rules)?.hash(pin)?;
@@ -118,6 +148,7 @@ impl Store {
                  credential_root = excluded.credential_root, mac = excluded.mac",
                 params![resident.id, phc, now, root, mac],
             )?;
+            and(tx, resident.id)?;
             append(tx, &key, Chain::Admin, now, AuditKind::PinSet, &resident.subject(), &format!("by {operator}"))
         })
     }

@@ -1,5 +1,5 @@
-//! The resident database (SQLite): residents, consent, protected templates, credentials and
-//! the tamper-evident audit log.
+//! The resident database (SQLite): residents, consent, protected templates, credentials,
+//! visitor passes, PIN-reset codes, enrolment bookings and the tamper-evident audit log.
 //!
 //! Opened with WAL, `synchronous=FULL` and `secure_delete=ON`: a committed write survives power
 //! loss, a crash never leaves half a write, and deleted rows are overwritten in the file.
@@ -8,14 +8,17 @@
 pub mod audit;
 mod audit_file;
 mod audit_head;
+pub mod bookings;
 pub mod consent;
 pub mod credentials;
 pub mod faces;
+pub mod pin_resets;
 mod register_fields;
 pub mod residents;
 pub mod retention;
 mod row_mac;
 mod schema;
+pub mod visitors;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -32,12 +35,14 @@ use register_fields::FieldKey;
 
 pub use audit::{AuditEntry, AuditKind, Chain};
 pub use audit_file::ExportLine;
+pub use bookings::{Booking, BookingDone};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord, ConsentStatistics};
 pub use credentials::CredentialRootStatus;
 pub use faces::{DamagedTemplate, StoredTemplate};
 pub use residents::{NewResident, Resident, ResidentStatus};
 pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
 pub use row_mac::Rejected;
+pub use visitors::{NewVisitorPass, PassRefusal, PassUse, VisitorPass, VisitorPassRecord};
 
 /// `[store]`: where the data lives.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -104,6 +109,10 @@ pub enum StoreError {
     CardTaken,
     #[error("no active card {0}")]
     UnknownCard(i64),
+    #[error("no visitor pass {0} that can be revoked")]
+    UnknownPass(i64),
+    #[error("another visitor pass has this code")]
+    CodeTaken,
     #[error(transparent)]
     Pin(#[from] PinError),
     #[error(transparent)]

@@ -1,6 +1,7 @@
-//! Retention: templates unused for too long, residents who moved out, and old access events
-//! are deleted by `facegate admin purge` and by the running gate once a day (a moved-out
-//! resident's keypad lockout with them).
+//! Retention: templates unused for too long, residents who moved out, old access events, and
+//! visitor passes, PIN-reset codes and enrolment bookings past their time are deleted by
+//! `facegate admin purge` and by the running gate once a day (a moved-out resident's keypad
+//! lockout with them).
 
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,12 @@ const DAY: i64 = 86_400;
 const UNUSED_TEMPLATES: &str = "FROM templates WHERE COALESCE(last_used_at, created_at) < ?1";
 /// The residents a purge deletes: access ended ?1 seconds before ?2 or earlier.
 const MOVED_OUT: &str = "FROM residents WHERE valid_until IS NOT NULL AND valid_until + ?1 <= ?2";
+/// The visitor passes a purge deletes: past their window at ?1.
+const EXPIRED_PASSES: &str = "FROM visitor_passes WHERE valid_until <= ?1";
+/// The PIN-reset codes a purge deletes: expired at ?1.
+const EXPIRED_RESETS: &str = "FROM pin_resets WHERE expires_at <= ?1";
+/// The bookings a purge deletes: past their time at ?1, or done.
+const OVER_BOOKINGS: &str = "FROM enrolment_bookings WHERE until <= ?1 OR done_at IS NOT NULL";
 
 /// `[retention]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,6 +67,10 @@ pub struct PurgeReport {
     pub unused_templates: usize,
     pub moved_out_residents: usize,
     pub access_events: usize,
+    /// Visitor passes past their window.
+    pub visitor_passes: usize,
+    /// PIN-reset codes past their expiry, and bookings past their time or done.
+    pub codes_and_bookings: usize,
 }
 
 impl Store {
@@ -81,6 +92,9 @@ impl Store {
                 &[retention.moved_out_days * DAY, now],
             )?,
             access_events: self.access_rows_before(now - retention.access_log_days * DAY)?,
+            visitor_passes: count(format!("SELECT COUNT(*) {EXPIRED_PASSES}"), &[now])?,
+            codes_and_bookings: count(format!("SELECT COUNT(*) {EXPIRED_RESETS}"), &[now])?
+                + count(format!("SELECT COUNT(*) {OVER_BOOKINGS}"), &[now])?,
         })
     }
 
@@ -88,7 +102,7 @@ impl Store {
     pub fn purge(&mut self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
         retention.validate()?;
         let key = self.audit_key().clone();
-        let (unused_templates, moved_out_residents) = self.transaction(|tx| {
+        let (unused_templates, moved_out_residents, visitor_passes, codes_and_bookings) = self.transaction(|tx| {
             let unused = tx.execute(
                 &format!("DELETE {UNUSED_TEMPLATES}"),
                 [now - retention.template_unused_days * DAY],
@@ -102,14 +116,25 @@ impl Store {
                 tx.execute("DELETE FROM residents WHERE number = ?1", [number])?;
             }
             let moved = moved_out.len();
-            if unused + moved > 0 {
-                let detail = format!("{unused} unused templates, {moved} moved-out residents");
+            let passes = tx.execute(&format!("DELETE {EXPIRED_PASSES}"), [now])?;
+            let others = tx.execute(&format!("DELETE {EXPIRED_RESETS}"), [now])?
+                + tx.execute(&format!("DELETE {OVER_BOOKINGS}"), [now])?;
+            if unused + moved + passes + others > 0 {
+                let detail = format!(
+                    "{unused} unused templates, {moved} moved-out residents, {passes} expired visitor passes, {others} expired reset codes and bookings"
+                );
                 append(tx, &key, Chain::Admin, now, AuditKind::Purge, "site", &detail)?;
             }
-            Ok((unused, moved))
+            Ok((unused, moved, passes, others))
         })?;
         let access_events = self.prune_access_log(now - retention.access_log_days * DAY, now)?;
         self.checkpoint()?;
-        Ok(PurgeReport { unused_templates, moved_out_residents, access_events })
+        Ok(PurgeReport {
+            unused_templates,
+            moved_out_residents,
+            access_events,
+            visitor_passes,
+            codes_and_bookings,
+        })
     }
 }

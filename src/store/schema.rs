@@ -130,6 +130,39 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE residents;
     ALTER TABLE residents_next RENAME TO residents;
     ",
+    // 7: visitor passes, PIN-reset codes and enrolment bookings. Codes are kept only as keyed
+    // indexes (`credentials::code`); `doors` lists door ids separated by ',' ('' = a standalone
+    // gate's own passes); a pass, a code or a booking past its time is deleted by the purge.
+    "
+    CREATE TABLE visitor_passes (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        code_index   BLOB NOT NULL UNIQUE,
+        label        TEXT NOT NULL DEFAULT '',
+        company      TEXT,                    -- a courier code's delivery company
+        valid_from   INTEGER NOT NULL,
+        valid_until  INTEGER NOT NULL,
+        entries      INTEGER NOT NULL CHECK (entries > 0),
+        entries_left INTEGER NOT NULL CHECK (entries_left >= 0),
+        doors        TEXT NOT NULL DEFAULT '',
+        created_at   INTEGER NOT NULL,
+        revoked_at   INTEGER
+    );
+    CREATE TABLE pin_resets (
+        resident_id INTEGER PRIMARY KEY REFERENCES residents(id) ON DELETE CASCADE,
+        code_index  BLOB NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE enrolment_bookings (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        resident_id INTEGER NOT NULL REFERENCES residents(id) ON DELETE CASCADE,
+        door        TEXT,                     -- NULL: any door
+        until       INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        done_at     INTEGER
+    );
+    CREATE INDEX enrolment_bookings_resident ON enrolment_bookings(resident_id);
+    ",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows

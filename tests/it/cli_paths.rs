@@ -1,6 +1,7 @@
 //! Command-line paths users rely on, each run through the built binary: `run --sim --demo` (the
 //! README's first command, headless), `admin rotate-key` and its recovery from an interruption,
-//! `admin unlock`, `eval-pad --json`, and the hardware `selftest` failing on a missing camera.
+//! `admin unlock`, `admin visitor`, `admin pin reset`, `admin enrol book`, `eval-pad --json`, and
+//! the hardware `selftest` failing on a missing camera.
 
 use crate::common;
 
@@ -257,4 +258,45 @@ fn the_readmes_first_command_makes_demo_residents_who_get_in_by_pin_card_and_fac
     assert!(second.status.success(), "{}", text(&second.stderr));
     assert!(!text(&second.stderr).contains("demo resident"), "no new demo residents");
     assert_eq!(granted(&decisions(&text(&second.stdout))), [true]);
+}
+
+/// The eight-digit code printed in a line of output.
+fn printed_code(line: &str) -> String {
+    let digits = line.split(|c: char| !c.is_ascii_digit()).rfind(|w| w.len() == 8);
+    digits.unwrap_or_else(|| panic!("no code in {line:?}")).to_owned()
+}
+
+#[test]
+fn admin_visitor_pin_reset_and_enrol_book_print_what_a_manager_passes_on() {
+    let site = Site::new("");
+    let added = site.ok(&["admin", "visitor", "add", "--label", "plumber", "--hours", "4"], "");
+    assert!(added.starts_with("visitor pass 1: code "), "{added}");
+    let code = printed_code(&added);
+    let listed = site.ok(&["admin", "visitor", "list"], "");
+    assert!(listed.contains("plumber") && listed.contains("1/1"), "{listed}");
+    assert!(!listed.contains(&code), "the code is shown only once: {listed}");
+    let two_doors = ["admin", "visitor", "add", "--door", "north", "--door", "east"];
+    let refused = site.run(&two_doors, "");
+    assert!(!refused.status.success() && text(&refused.stderr).contains("one door"));
+    assert_eq!(site.ok(&["admin", "visitor", "revoke", "1"], "").trim(), "visitor pass 1 revoked");
+    let json = site.ok(&["admin", "visitor", "list", "--json"], "");
+    let passes: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(passes[0]["revoked_at"].is_i64(), "{json}");
+
+    let reset = site.ok(&["admin", "pin", "reset", "1201"], "");
+    assert!(reset.contains("valid 24 hours"), "{reset}");
+    printed_code(&reset);
+    assert!(!site.run(&["admin", "pin", "reset", "9999"], "").status.success());
+
+    let booked = site.ok(&["admin", "enrol", "book", "1201", "--door", "north"], "");
+    assert!(booked.starts_with("enrolment booking 1 for resident 1201 at north until"), "{booked}");
+    let no_images = site.run(&["admin", "enrol", "--resident", "1201"], "");
+    assert!(!no_images.status.success(), "enrolment from photos still needs photos");
+    let log = site.ok(&["audit", "list", "--json"], "");
+    for kind in
+        ["visitor_pass_created", "visitor_pass_revoked", "pin_reset_issued", "enrolment_booked"]
+    {
+        assert!(log.contains(kind), "{kind} not audited: {log}");
+    }
+    assert!(!log.contains(&code), "no code in the audit log");
 }

@@ -1,5 +1,5 @@
-//! `facegate admin pin set`, `admin card add|revoke|list`, `admin unlock` (a resident's PIN, the
-//! keypad, the card reader, the face camera).
+//! `facegate admin pin set|reset`, `admin card add|revoke|list`, `admin unlock` (a resident's
+//! PIN, the keypad, the card reader, the face camera).
 
 use std::io::BufRead;
 
@@ -21,6 +21,10 @@ pub enum PinArgs {
         #[arg(long)]
         admin: bool,
     },
+    /// Issue a one-time reset code (printed once, valid for 24 hours): the resident types
+    /// their number, the code and a new PIN of their choosing at a door. Nobody else learns
+    /// the PIN.
+    Reset { number: String },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -64,8 +68,15 @@ fn read_secret_line() -> anyhow::Result<String> {
 }
 
 pub fn pin(args: PinArgs, config: &Config, operator: &str) -> anyhow::Result<()> {
-    let PinArgs::Set { number, admin } = args;
     let mut store = Store::open(&config.store)?;
+    let (number, admin) = match args {
+        PinArgs::Set { number, admin } => (number, admin),
+        PinArgs::Reset { number } => {
+            let code = manage::issue_pin_reset(&mut store, &number, unix_now(), operator)?;
+            println!("PIN reset code for resident {number} (shown once, valid 24 hours): {code}");
+            return Ok(());
+        }
+    };
     store.resident(&number)?;
     anyhow::ensure!(
         !admin || config.gate.admins.contains(&number),

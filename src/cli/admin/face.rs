@@ -1,18 +1,23 @@
-//! `facegate admin enrol`, `admin consent grant|withdraw`, `admin template delete`.
+//! `facegate admin enrol`, `admin enrol book`, `admin consent grant|withdraw`,
+//! `admin template delete`.
 
 use std::path::PathBuf;
 
 use crate::config::Config;
+use crate::dates::format_time;
 use crate::language::Language;
 use crate::manage;
 use crate::store::{ConsentGrant, Store, unix_now};
 use crate::vision::FacePipeline;
 
 #[derive(Debug, clap::Args)]
+#[command(subcommand_negates_reqs = true)]
 pub struct EnrolArgs {
+    #[command(subcommand)]
+    command: Option<EnrolCommand>,
     /// The resident's number.
-    #[arg(long)]
-    resident: String,
+    #[arg(long, required = true)]
+    resident: Option<String>,
     /// Photos of the resident (3–5 good ones; each must pass the quality gate).
     #[arg(long, num_args = 1.., required = true)]
     images: Vec<PathBuf>,
@@ -30,6 +35,21 @@ pub struct EnrolArgs {
     /// that they are different people, e.g. twins).
     #[arg(long)]
     allow_duplicate: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum EnrolCommand {
+    /// Book a face enrolment at a door: there the resident starts it with their own PIN or
+    /// card (no admin), reads the notice, consents, and the frames are captured live.
+    Book {
+        number: String,
+        /// The door it is booked at (in site mode); without it, any door.
+        #[arg(long)]
+        door: Option<String>,
+        /// How long the booking stays open (at most 7 days).
+        #[arg(long, default_value_t = 30)]
+        minutes: i64,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -54,7 +74,20 @@ pub enum TemplateArgs {
 
 pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
-    store.resident(&args.resident)?; // fail before loading models
+    if let Some(EnrolCommand::Book { number, door, minutes }) = args.command {
+        let now = unix_now();
+        let until = now.saturating_add(minutes.saturating_mul(60));
+        let id =
+            manage::book_enrolment(&mut store, &number, door.as_deref(), until, now, operator)?;
+        println!(
+            "enrolment booking {id} for resident {number} at {} until {} UTC",
+            door.as_deref().unwrap_or("any door"),
+            format_time(until)
+        );
+        return Ok(());
+    }
+    let resident = args.resident.as_deref().unwrap_or_default();
+    store.resident(resident)?; // fail before loading models
     let mut pipeline = FacePipeline::load(&config.paths.models, &config.vision)?;
     let mut good = Vec::new();
     for path in &args.images {
@@ -75,7 +108,7 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
         .transpose()?;
     let id = manage::enrol_face(
         &mut store,
-        &args.resident,
+        resident,
         &fused,
         consent.as_ref(),
         config.consent.minor_age,
@@ -83,8 +116,7 @@ pub fn enrol(args: EnrolArgs, config: &Config, operator: &str) -> anyhow::Result
         unix_now(),
     )?;
     println!(
-        "enrolled resident {} as template {id}, fused from {} of {} photos",
-        args.resident,
+        "enrolled resident {resident} as template {id}, fused from {} of {} photos",
         good.len(),
         args.images.len()
     );

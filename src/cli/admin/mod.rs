@@ -4,6 +4,7 @@ mod credentials;
 mod face;
 mod key;
 mod resident;
+mod visitor;
 
 use anyhow::Context;
 
@@ -29,7 +30,7 @@ enum Command {
     /// Residents: add, list, show, edit, remove.
     #[command(subcommand)]
     Resident(resident::Args),
-    /// Enrol a resident's face from photos (consent first).
+    /// Enrol a resident's face from photos (consent first), or book an enrolment at a door.
     Enrol(face::EnrolArgs),
     /// Record or withdraw a resident's consent to face recognition.
     #[command(subcommand)]
@@ -37,9 +38,12 @@ enum Command {
     /// Delete a face template.
     #[command(subcommand)]
     Template(face::TemplateArgs),
-    /// Set or reset a resident's PIN.
+    /// Set a resident's PIN, or issue a one-time code to reset it at a door.
     #[command(subcommand)]
     Pin(credentials::PinArgs),
+    /// Visitor passes and courier codes: add, list, revoke.
+    #[command(subcommand)]
+    Visitor(visitor::Args),
     /// Register, revoke or list a resident's cards.
     #[command(subcommand)]
     Card(credentials::CardArgs),
@@ -80,6 +84,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         Command::Consent(a) => face::consent(a, config, operator),
         Command::Template(a) => face::template(a, config, operator),
         Command::Pin(a) => credentials::pin(a, config, operator),
+        Command::Visitor(a) => visitor::run(a, config, operator),
         Command::Card(a) => credentials::card(a, config, operator),
         Command::Unlock(a) => credentials::unlock(a, config, operator),
         Command::Purge { json } => {
@@ -88,8 +93,12 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
                 return print_json(&report);
             }
             println!(
-                "deleted {} unused template(s), {} moved-out resident(s), {} old access event(s)",
-                report.unused_templates, report.moved_out_residents, report.access_events
+                "deleted {} unused template(s), {} moved-out resident(s), {} old access event(s), {} expired visitor pass(es), {} expired reset code(s) and booking(s)",
+                report.unused_templates,
+                report.moved_out_residents,
+                report.access_events,
+                report.visitor_passes,
+                report.codes_and_bookings
             );
             Ok(())
         }

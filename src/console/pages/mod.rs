@@ -7,6 +7,7 @@ pub mod login;
 pub mod reports;
 pub mod resident;
 pub mod residents;
+pub mod visitors;
 
 use axum::Router;
 use axum::extract::{Path, Query};
@@ -34,6 +35,8 @@ pub fn routes() -> Router<AppState> {
         .route("/residents/{number}/cards", post(resident::add_card))
         .route("/residents/{number}/cards/{id}/revoke", post(resident::revoke_card))
         .route("/residents/{number}/lockout/lift", post(resident::lift_lockout))
+        .route("/residents/{number}/pin/reset", post(resident::reset_pin))
+        .route("/residents/{number}/enrolment", post(resident::book_enrolment))
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
         .route("/audit/export.csv", get(audit::export_csv))
@@ -43,6 +46,8 @@ pub fn routes() -> Router<AppState> {
         .route("/export/residents.csv", get(import::export))
         .route("/reports", get(reports::show))
         .route("/backup", get(backup::form).post(backup::download))
+        .route("/visitors", get(visitors::list).post(visitors::create))
+        .route("/visitors/{id}/revoke", post(visitors::revoke))
 }
 
 /// The first page a role may use.

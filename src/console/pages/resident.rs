@@ -21,6 +21,7 @@ use crate::dates::format_time;
 use crate::language::Language;
 use crate::manage::{self, Lockout};
 use crate::store::ResidentStatus;
+use crate::store::pin_resets::RESET_CODE_SECONDS;
 
 #[derive(Deserialize)]
 pub struct Note {
@@ -36,6 +37,7 @@ fn note_text(lang: Language, code: &str) -> Option<&'static str> {
         "card_added" => tr(lang, "The card was added."),
         "card_revoked" => tr(lang, "The card was revoked: it opens nothing now."),
         "lifted" => tr(lang, "The lockout was lifted."),
+        "booked" => tr(lang, "The enrolment is booked: the resident starts it at the door with their PIN or card."),
         "no_lockout" => tr(lang, "There was no lockout."),
         _ => return None,
     })
@@ -56,14 +58,33 @@ pub async fn show(
     Query(note): Query<Note>,
 ) -> Result<Markup, Problem> {
     ctx.require(Action::FindResidents)?;
+    let note = note.note.as_deref().and_then(|c| note_text(ctx.lang, c));
+    resident_page(&ctx, &state, &number, note, None)
+}
+
+/// The resident's page, with a notice, or with a PIN-reset code just issued (shown once).
+fn resident_page(
+    ctx: &Ctx,
+    state: &AppState,
+    number: &str,
+    note: Option<&str>,
+    reset_code: Option<&str>,
+) -> Result<Markup, Problem> {
     let lang = ctx.lang;
     let now = state.now();
     let store = state.register();
-    let r = store.resident(&number)?;
-    let lockout = store.lockout(&resident_key(&number))?;
+    let r = store.resident(number)?;
+    let lockout = store.lockout(&resident_key(number))?;
     let locked = lockout.locked_until.is_some_and(|until| until > now);
     let body = html! {
-        (notice(note.note.as_deref().and_then(|c| note_text(lang, c))))
+        (notice(note))
+        @if let Some(code) = reset_code {
+            div.notice role="status" {
+                p { (tr(lang, "The PIN-reset code (shown only now): give it to the resident, who types it at a door with their number and then chooses a new PIN. Managers never learn residents' PINs.")) }
+                p.code { strong { (code) } }
+                p { (trf(lang, "It works once, until {}.", &[&format_time(now + RESET_CODE_SECONDS)])) }
+            }
+        }
         dl {
             dt { (tr(lang, "Number")) } dd { (r.number) }
             dt { (tr(lang, "Name")) } dd { (r.name) }
@@ -73,9 +94,13 @@ pub async fn show(
             dt { (tr(lang, "Move-out date")) } dd { (time(r.valid_until)) }
         }
         @if ctx.may(Action::EditResidents) {
+            h2 { (tr(lang, "PIN")) }
+            form.inline method="post" action={ "/residents/" (r.number) "/pin/reset" } {
+                (csrf(ctx)) button type="submit" { (tr(lang, "Issue a one-time PIN-reset code")) }
+            }
             h2 { (tr(lang, "Edit")) }
             form.stack method="post" action={ "/residents/" (r.number) "/edit" } {
-                (csrf(&ctx))
+                (csrf(ctx))
                 (fields(lang, Some(&r)))
                 label for="status" { (tr(lang, "Status")) }
                 select id="status" name="status" {
@@ -88,11 +113,11 @@ pub async fn show(
         }
         @if ctx.may(Action::FaceData) {
             h2 { (tr(lang, "Face recognition")) }
-            @match store.consent(&number)? {
+            @match store.consent(number)? {
                 Some(c) => p { (trf(lang, "Consent given {} (notice version {}, text SHA-256 {}), recorded by {}.", &[&format_time(c.granted_at), &c.text_version, &c.text_sha256, &c.operator])) @if let Some(g) = &c.guardian { " " (trf(lang, "Guardian: {}.", &[g])) } },
                 None => p { (tr(lang, "No consent on record: this resident uses PIN and card only.")) },
             }
-            @let templates = store.templates_of(&number)?;
+            @let templates = store.templates_of(number)?;
             @if templates.is_empty() {
                 p { (tr(lang, "No face data.")) }
             } @else {
@@ -101,15 +126,26 @@ pub async fn show(
                     tbody { @for t in &templates { tr { td { (t.id) } td { (format_time(t.created_at)) } td { (time(t.last_used_at)) } } } }
                 }
                 form.inline method="post" action={ "/residents/" (r.number) "/face/delete" } {
-                    (csrf(&ctx))
+                    (csrf(ctx))
                     button.danger type="submit" { (tr(lang, "Delete face data (withdraws consent)")) }
                 }
+            }
+            h3 { (tr(lang, "Book an enrolment at a door")) }
+            @let booked: Vec<_> = manage::bookings(&store, now)?.into_iter().filter(|b| b.resident_id == r.id).collect();
+            @for b in &booked {
+                p { (trf(lang, "Booked at {} until {}.", &[&b.door.as_ref().map_or_else(|| tr(lang, "any door").to_owned(), |d| d.to_string()), &format_time(b.until)])) }
+            }
+            form.inline method="post" action={ "/residents/" (r.number) "/enrolment" } {
+                (csrf(ctx))
+                div { label for="door" { (tr(lang, "Door id (empty: any door)")) } input id="door" name="door"; }
+                div { label for="minutes" { (tr(lang, "Within (minutes)")) } input id="minutes" name="minutes" inputmode="numeric" value="30" required; }
+                button type="submit" { (tr(lang, "Book")) }
             }
             p.muted { (tr(lang, "Faces are enrolled only at a door: book an enrolment, the resident reads the notice there and the camera captures live frames. The console never takes a photo upload, because a photo cannot show that the person is present and consenting, and an uploaded file could be anyone's.")) }
         }
         @if ctx.may(Action::ManageCards) {
             h2 { (tr(lang, "Cards")) }
-            @let cards = store.cards_of(&number)?;
+            @let cards = store.cards_of(number)?;
             @let active: Vec<_> = cards.iter().filter(|c| c.revoked_at.is_none()).collect();
             @if active.is_empty() { p { (tr(lang, "No active card.")) } }
             @else {
@@ -118,13 +154,13 @@ pub async fn show(
                     tbody { @for c in active { tr {
                         td { (c.label) } td { (format_time(c.created_at)) }
                         td { form method="post" action={ "/residents/" (r.number) "/cards/" (c.id) "/revoke" } {
-                            (csrf(&ctx)) button.danger type="submit" { (tr(lang, "Revoke")) }
+                            (csrf(ctx)) button.danger type="submit" { (tr(lang, "Revoke")) }
                         } }
                     } } }
                 }
             }
             form.inline method="post" action={ "/residents/" (r.number) "/cards" } {
-                (csrf(&ctx))
+                (csrf(ctx))
                 div { label for="card" { (tr(lang, "Card number (as printed on the card)")) } input id="card" name="card" required autocomplete="off"; }
                 div { label for="label" { (tr(lang, "Label")) } input id="label" name="label"; }
                 button type="submit" { (tr(lang, "Add a card")) }
@@ -138,13 +174,13 @@ pub async fn show(
                 p { (trf(lang, "Not locked ({} recent wrong PINs).", &[&lockout.failures])) }
             }
             form.inline method="post" action={ "/residents/" (r.number) "/lockout/lift" } {
-                (csrf(&ctx)) button type="submit" { (tr(lang, "Lift the lockout")) }
+                (csrf(ctx)) button type="submit" { (tr(lang, "Lift the lockout")) }
             }
         }
         @if ctx.may(Action::EditResidents) {
             h2 { (tr(lang, "Remove")) }
             form.inline method="post" action={ "/residents/" (r.number) "/remove" } {
-                (csrf(&ctx))
+                (csrf(ctx))
                 div {
                     label for="confirm" { (tr(lang, "Type the resident's number to confirm")) }
                     input id="confirm" name="confirm" required autocomplete="off";
@@ -153,7 +189,7 @@ pub async fn show(
             }
         }
     };
-    Ok(page(&ctx, &trf(lang, "Resident {}", &[&r.number]), body))
+    Ok(page(ctx, &trf(lang, "Resident {}", &[&r.number]), body))
 }
 
 pub async fn edit(
@@ -252,4 +288,44 @@ pub async fn lift_lockout(
     let lifted =
         manage::lift_lockout(&mut state.register(), Lockout::Resident(&number), now, ctx.operator())?;
     Ok(back(&number, if lifted { "lifted" } else { "no_lockout" }))
+}
+
+pub async fn reset_pin(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+) -> Result<Markup, Problem> {
+    ctx.require(Action::EditResidents)?;
+    let now = state.now();
+    let code = manage::issue_pin_reset(&mut state.register(), &number, now, ctx.operator())?;
+    let code = Zeroizing::new(code);
+    resident_page(&ctx, &state, &number, None, Some(&code))
+}
+
+#[derive(Deserialize)]
+pub struct NewBooking {
+    #[serde(default)]
+    door: String,
+    minutes: String,
+}
+
+pub async fn book_enrolment(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    Form(form): Form<NewBooking>,
+) -> Result<Response, Problem> {
+    ctx.require(Action::FaceData)?;
+    let minutes: i64 = form
+        .minutes
+        .trim()
+        .parse()
+        .ok()
+        .filter(|m| (1..=7 * 24 * 60).contains(m))
+        .ok_or_else(|| Problem::Bad("the minutes must be 1 to 10080".into()))?;
+    let now = state.now();
+    let door = Some(form.door.trim()).filter(|d| !d.is_empty());
+    let until = now + minutes * 60;
+    manage::book_enrolment(&mut state.register(), &number, door, until, now, ctx.operator())?;
+    Ok(back(&number, "booked"))
 }

@@ -1,0 +1,3 @@
+//! Site mode: many doors sharing one register through a broker.
+
+pub mod ids;
