@@ -32,10 +32,8 @@ struct Session {
 
 impl Session {
     async fn get(&self, path: &str) -> (StatusCode, String) {
-        let request = Request::get(path)
-            .header(header::COOKIE, &self.cookies)
-            .body(Body::empty())
-            .unwrap();
+        let request =
+            Request::get(path).header(header::COOKIE, &self.cookies).body(Body::empty()).unwrap();
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
@@ -62,8 +60,15 @@ fn field(page: &str, name: &str) -> String {
 }
 
 async fn sign_in(app: axum::Router) -> Session {
-    let response = app.clone().oneshot(Request::get("/login").body(Body::empty()).unwrap()).await.unwrap();
-    let login_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let response =
+        app.clone().oneshot(Request::get("/login").body(Body::empty()).unwrap()).await.unwrap();
+    let login_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let page = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     let token = field(&String::from_utf8_lossy(&page), "csrf");
     let body = format!("csrf={token}&name=wang&password={}", PASSWORD.replace(' ', "+"));
@@ -148,13 +153,18 @@ async fn main() {
     body.extend_from_slice(csv(1_000).as_bytes());
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let started = Instant::now();
-    let (status, preview) = session.post("/import", &format!("multipart/form-data; boundary={boundary}"), body).await;
+    let (status, preview) =
+        session.post("/import", &format!("multipart/form-data; boundary={boundary}"), body).await;
     let previewed = started.elapsed();
     assert_eq!(status, StatusCode::OK);
     let confirm = format!("csrf={}&import={}", session.csrf, field(&preview, "import"));
     let started = Instant::now();
-    let (status, done) = session.post("/import/confirm", "application/x-www-form-urlencoded", confirm.into_bytes()).await;
+    let (status, done) = session
+        .post("/import/confirm", "application/x-www-form-urlencoded", confirm.into_bytes())
+        .await;
     let confirmed = started.elapsed();
     assert!(status == StatusCode::OK && done.contains("1000 residents were added"), "{done}");
-    println!("CSV import of 1 000 rows: preview {previewed:.2?}, confirm (one transaction) {confirmed:.2?}");
+    println!(
+        "CSV import of 1 000 rows: preview {previewed:.2?}, confirm (one transaction) {confirmed:.2?}"
+    );
 }

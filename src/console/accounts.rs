@@ -225,11 +225,19 @@ mod tests {
     fn accounts_need_a_clean_name_a_long_password_and_are_unique() {
         let db = ConsoleDb::in_memory().unwrap();
         db.add_account("wang", Role::Manager, PASSWORD, 1).unwrap();
-        assert!(matches!(db.add_account("wang", Role::Auditor, PASSWORD, 2), Err(AccountError::Exists(_))));
-        assert!(matches!(db.add_account("li", Role::Auditor, "short", 2), Err(AccountError::ShortPassword)));
-        assert!(matches!(db.add_account("<b>", Role::Auditor, PASSWORD, 2), Err(AccountError::BadName(_))));
-        let phc: String =
-            db.conn.query_row("SELECT phc FROM accounts", [], |r| r.get(0)).unwrap();
+        assert!(matches!(
+            db.add_account("wang", Role::Auditor, PASSWORD, 2),
+            Err(AccountError::Exists(_))
+        ));
+        assert!(matches!(
+            db.add_account("li", Role::Auditor, "short", 2),
+            Err(AccountError::ShortPassword)
+        ));
+        assert!(matches!(
+            db.add_account("<b>", Role::Auditor, PASSWORD, 2),
+            Err(AccountError::BadName(_))
+        ));
+        let phc: String = db.conn.query_row("SELECT phc FROM accounts", [], |r| r.get(0)).unwrap();
         assert!(phc.starts_with("$argon2id$") && !phc.contains(PASSWORD));
     }
 

@@ -68,7 +68,8 @@ mod tests {
             ..StoreConfig::default()
         };
         let mut store = Store::init(&config).unwrap();
-        let new = NewResident { number: "1201".into(), name: "Li Wei".into(), ..Default::default() };
+        let new =
+            NewResident { number: "1201".into(), name: "Li Wei".into(), ..Default::default() };
         store.add_resident(&new, 1, "wang").unwrap();
         let sealed = seal_register(&store, PASSPHRASE).unwrap();
         assert!(sealed.starts_with(b"age-encryption.org/v1\n-> scrypt "));

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
@@ -99,7 +99,10 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let mut response = next.run(Request::from_parts(parts, body)).await;
     let headers = response.headers_mut();
     for (name, value) in [
-        ("content-security-policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+        (
+            "content-security-policy",
+            "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
         ("strict-transport-security", "max-age=31536000"),
@@ -135,11 +138,7 @@ pub struct Ctx {
 impl Ctx {
     /// Refuses (403) an action the account's role may not perform.
     pub fn require(&self, action: Action) -> Result<(), Problem> {
-        if self.session.account.role.may(action) {
-            Ok(())
-        } else {
-            Err(Problem::Forbidden)
-        }
+        if self.session.account.role.may(action) { Ok(()) } else { Err(Problem::Forbidden) }
     }
 
     /// Whether the account's role may perform `action` (to show or hide a part of a page).

@@ -68,14 +68,17 @@ impl ConsoleDb {
             )
             .optional()?;
         let Some((name, role, csrf, created_at, last_seen)) = row else { return Ok(None) };
-        let live = now < last_seen + IDLE_TIMEOUT_SECONDS && now < created_at + MAX_LIFETIME_SECONDS;
+        let live =
+            now < last_seen + IDLE_TIMEOUT_SECONDS && now < created_at + MAX_LIFETIME_SECONDS;
         let Ok(role) = role.parse() else { return Ok(None) };
         if !live {
             self.end_session(token)?;
             return Ok(None);
         }
-        self.conn
-            .execute("UPDATE sessions SET last_seen = ?1 WHERE token_hash = ?2", params![now, hash])?;
+        self.conn.execute(
+            "UPDATE sessions SET last_seen = ?1 WHERE token_hash = ?2",
+            params![now, hash],
+        )?;
         Ok(Some(Session { account: Account { name, role }, csrf }))
     }
 

@@ -91,7 +91,8 @@ impl TlsListener {
                 };
                 let (acceptor, send) = (acceptor.clone(), send.clone());
                 tokio::spawn(async move {
-                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
                     if let Ok(Ok(tls)) = handshake.await {
                         let _ = send.send((tls, peer)).await;
                     }

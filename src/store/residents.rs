@@ -362,7 +362,9 @@ mod tests {
     fn a_batch_is_added_whole_or_not_at_all() {
         let mut s = Store::in_memory(&SiteKey::from_bytes([1; KEY_LEN])).unwrap();
         let batch = [resident("1"), resident("2"), resident("1")];
-        assert!(matches!(s.add_residents(&batch, 1, "m"), Err(StoreError::DuplicateResident(n)) if n == "1"));
+        assert!(
+            matches!(s.add_residents(&batch, 1, "m"), Err(StoreError::DuplicateResident(n)) if n == "1")
+        );
         assert_eq!(s.residents_page(0, 10).unwrap().1, 0, "nothing of a failed batch stays");
         let long = NewResident { name: "名".repeat(100), ..resident("3") };
         assert_eq!(s.add_residents(&[resident("1"), resident("2"), long], 1, "m").unwrap(), 3);

@@ -116,12 +116,14 @@ async fn shot(client: &Client, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_manager_signs_in_adds_a_resident_imports_a_csv_and_deletes_face_data_in_chromium() {
+async fn a_manager_signs_in_adds_a_resident_imports_a_csv_deletes_face_data_and_issues_a_pass_in_chromium()
+ {
     let console = TestConsole::new();
     let dir = tempfile::tempdir().unwrap();
     let files = SiteFiles::in_dir(dir.path());
     tls::ensure_certificate(&files.certificate, &files.private_key, &["127.0.0.1".into()]).unwrap();
-    let tcp = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await.unwrap();
+    let tcp =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await.unwrap();
     let base = format!("https://{}", tcp.local_addr().unwrap());
     let server = {
         let (state, files) = (console.state.clone(), files.clone());
@@ -164,12 +166,18 @@ async fn a_manager_signs_in_adds_a_resident_imports_a_csv_and_deletes_face_data_
     };
     assert_eq!(lines, ["11", "501", "1001"], "the three bad rows, by line");
     shot(&client, "en-import-preview").await;
-    assert_eq!(console.state.register().residents_page(0, 1).unwrap().1, before, "nothing written yet");
+    assert_eq!(
+        console.state.register().residents_page(0, 1).unwrap().1,
+        before,
+        "nothing written yet"
+    );
     let started = Instant::now();
     submit(&client, "form.inline button").await;
     assert!(text_of(&client, ".notice").await.contains("997 residents were added"));
     let written = started.elapsed();
-    eprintln!("console import of 1 000 CSV rows in chromium: preview {checked:?}, confirm {written:?}");
+    eprintln!(
+        "console import of 1 000 CSV rows in chromium: preview {checked:?}, confirm {written:?}"
+    );
     assert_eq!(console.state.register().residents_page(0, 1).unwrap().1, before + 997);
     assert_eq!(console.state.register().resident("2002").unwrap().name, "李1号", "GB18030 decoded");
 
@@ -186,6 +194,17 @@ async fn a_manager_signs_in_adds_a_resident_imports_a_csv_and_deletes_face_data_
     assert!(client.source().await.unwrap().contains("No face data."));
     assert_eq!(console.state.register().resident("1201").unwrap().templates, 0);
 
+    client.goto(&format!("{base}/visitors")).await.unwrap();
+    fill(&client, "label", "Plumber").await;
+    fill(&client, "doors", "north-gate").await;
+    submit(&client, "form.stack button").await;
+    let code = text_of(&client, "p.code").await;
+    assert!((6..=8).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    shot(&client, "en-visitor-pass").await;
+    let passes =
+        facegate::manage::visitor_passes(&console.state.register(), console.state.now()).unwrap();
+    assert_eq!(passes.len(), 1, "the pass is in the register, for the doors' sync");
+
     client.goto(&format!("{base}/residents")).await.unwrap();
     shot(&client, "en-residents").await;
     client.goto(&format!("{base}/audit")).await.unwrap();
@@ -193,7 +212,12 @@ async fn a_manager_signs_in_adds_a_resident_imports_a_csv_and_deletes_face_data_
     client.find(Locator::LinkText("中文")).await.unwrap().click().await.unwrap();
     assert_eq!(text_of(&client, "main h1").await, "审计日志", "the same page in Chinese");
     shot(&client, "zh-audit").await;
-    for (path, name) in [("/residents", "zh-residents"), ("/residents/1201", "zh-resident"), ("/import", "zh-import")] {
+    for (path, name) in [
+        ("/residents", "zh-residents"),
+        ("/residents/1201", "zh-resident"),
+        ("/import", "zh-import"),
+        ("/visitors", "zh-visitors"),
+    ] {
         client.goto(&format!("{base}{path}")).await.unwrap();
         shot(&client, name).await;
     }

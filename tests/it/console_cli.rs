@@ -27,7 +27,11 @@ fn account_add(dir: &std::path::Path, password: &str) -> std::process::Output {
 }
 
 /// GETs `/login` over TLS, trusting only `cert`, for `name`.
-async fn get_login(addr: &str, cert: &CertificateDer<'static>, name: &str) -> std::io::Result<String> {
+async fn get_login(
+    addr: &str,
+    cert: &CertificateDer<'static>,
+    name: &str,
+) -> std::io::Result<String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -57,7 +61,15 @@ async fn serve_makes_a_certificate_for_its_names_prints_its_fingerprint_and_answ
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
 
     let mut serve = Command::new(env!("CARGO_BIN_EXE_facegate"))
-        .args(["console", "serve", "--listen", "127.0.0.1:0", "--host", "gate-office.local", "--dir"])
+        .args([
+            "console",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--host",
+            "gate-office.local",
+            "--dir",
+        ])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -74,7 +86,9 @@ async fn serve_makes_a_certificate_for_its_names_prints_its_fingerprint_and_answ
     };
     let fingerprint = tls::fingerprint(&files.certificate).unwrap();
     assert!(printed.iter().any(|l| l.contains(&fingerprint)), "{printed:?}");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&files.private_key).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&files.private_key).unwrap().permissions(),
+    );
     assert_eq!(mode & 0o777, 0o600);
     let cert = CertificateDer::from_pem_file(&files.certificate).unwrap();
     for name in ["gate-office.local", "localhost", "127.0.0.1"] {
@@ -82,7 +96,10 @@ async fn serve_makes_a_certificate_for_its_names_prints_its_fingerprint_and_answ
         assert!(answer.starts_with("HTTP/1.1 200"), "{name}: {answer}");
         assert!(answer.to_lowercase().contains("strict-transport-security"), "{answer}");
     }
-    assert!(get_login(&addr, &cert, "elsewhere.example").await.is_err(), "a name it was not made for");
+    assert!(
+        get_login(&addr, &cert, "elsewhere.example").await.is_err(),
+        "a name it was not made for"
+    );
     serve.kill().unwrap();
     serve.wait().unwrap();
 }

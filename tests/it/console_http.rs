@@ -54,13 +54,19 @@ impl TestConsole {
         let face = FakeEngine::embedding(1);
         manage::enrol_face(&mut store, "1201", &face, Some(&consent), 14, None, START).unwrap();
         let accounts = ConsoleDb::in_memory().unwrap();
-        for (name, role) in [("wang", Role::Manager), ("zhao", Role::Caretaker), ("qian", Role::Auditor)] {
+        for (name, role) in
+            [("wang", Role::Manager), ("zhao", Role::Caretaker), ("qian", Role::Auditor)]
+        {
             accounts.add_account(name, role, PASSWORD, START).unwrap();
         }
         let clock = Arc::new(AtomicI64::new(START));
         let time = clock.clone();
-        let state =
-            Console::new(store, accounts, Config::default(), Arc::new(move || time.load(Ordering::SeqCst)));
+        let state = Console::new(
+            store,
+            accounts,
+            Config::default(),
+            Arc::new(move || time.load(Ordering::SeqCst)),
+        );
         Self { app: router(state.clone()), state, clock, _dir: dir }
     }
 
@@ -71,7 +77,12 @@ impl TestConsole {
     /// A browser without cookies, at the office's address.
     pub fn browser(&self) -> Browser {
         let address = SocketAddr::from(([198, 51, 100, 1], 40_000));
-        Browser { app: self.app.clone(), cookies: HashMap::new(), last_page: String::new(), address }
+        Browser {
+            app: self.app.clone(),
+            cookies: HashMap::new(),
+            last_page: String::new(),
+            address,
+        }
     }
 
     /// A browser signed in as `name`.
@@ -198,12 +209,20 @@ async fn a_change_without_the_sessions_csrf_token_is_refused_and_writes_nothing(
     let foreign = other.csrf();
     let mut borrowed = vec![("csrf", foreign.as_str())];
     borrowed.extend_from_slice(&fields);
-    assert_eq!(wang.post_raw("/residents", &borrowed).await.status, StatusCode::FORBIDDEN, "another session's token");
+    assert_eq!(
+        wang.post_raw("/residents", &borrowed).await.status,
+        StatusCode::FORBIDDEN,
+        "another session's token"
+    );
     assert!(console.state.register().find_resident("1301").unwrap().is_none());
 
     assert_eq!(wang.post("/residents", &fields).await.status, StatusCode::SEE_OTHER);
     assert_eq!(console.state.register().resident("1301").unwrap().name, "Zhang San");
-    assert_eq!(kinds_by(&console.state, "wang"), ["resident_added"], "audited with the account's name");
+    assert_eq!(
+        kinds_by(&console.state, "wang"),
+        ["resident_added"],
+        "audited with the account's name"
+    );
 }
 
 #[tokio::test]
@@ -212,13 +231,20 @@ async fn the_sign_in_form_needs_its_own_token_and_cookies_are_secure_httponly_st
     let mut browser = console.browser();
     let form = browser.get("/login").await;
     let cookie = form.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
-    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("Secure")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let forged = browser
         .post_raw("/login", &[("csrf", &"11".repeat(32)), ("name", "wang"), ("password", PASSWORD)])
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "a cross-site sign-in is refused");
     let token = browser.csrf();
-    let answer = browser.post_raw("/login", &[("csrf", &token), ("name", "wang"), ("password", PASSWORD)]).await;
+    let answer = browser
+        .post_raw("/login", &[("csrf", &token), ("name", "wang"), ("password", PASSWORD)])
+        .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     let session = answer
         .headers
@@ -235,7 +261,8 @@ async fn the_sign_in_form_needs_its_own_token_and_cookies_are_secure_httponly_st
 }
 
 #[tokio::test]
-async fn a_caretaker_sees_no_face_data_and_cannot_export_the_register_an_auditor_only_reads_audit() {
+async fn a_caretaker_sees_no_face_data_and_cannot_export_the_register_an_auditor_only_reads_audit()
+{
     let console = TestConsole::new();
     let mut manager = console.signed_in("wang").await;
     let full = manager.get("/residents/1201").await.body;
@@ -244,16 +271,27 @@ async fn a_caretaker_sees_no_face_data_and_cannot_export_the_register_an_auditor
     let mut zhao = console.signed_in("zhao").await;
     let page = zhao.get("/residents/1201").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(!page.body.contains("Face recognition") && !page.body.contains("Template"), "{}", page.body);
+    assert!(
+        !page.body.contains("Face recognition") && !page.body.contains("Template"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("Add a card") && page.body.contains("Lift the lockout"));
     assert!(!zhao.get("/residents").await.body.contains("enrolled"), "no face column");
     assert_eq!(zhao.post("/residents/1201/face/delete", &[]).await.status, StatusCode::FORBIDDEN);
     assert_eq!(console.state.register().resident("1201").unwrap().templates, 1, "face data kept");
-    for path in ["/export/residents.csv", "/import", "/audit", "/audit/export.jsonl", "/residents/new"] {
+    for path in
+        ["/export/residents.csv", "/import", "/audit", "/audit/export.jsonl", "/residents/new"]
+    {
         assert_eq!(zhao.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
     zhao.get("/residents/1201").await;
-    assert_eq!(zhao.post("/residents/1201/cards", &[("card", "0012345678"), ("label", "blue")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        zhao.post("/residents/1201/cards", &[("card", "0012345678"), ("label", "blue")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(kinds_by(&console.state, "zhao"), ["card_added"]);
 
     let mut qian = console.signed_in("qian").await;
@@ -293,9 +331,21 @@ async fn twenty_wrong_passwords_slow_the_next_try_even_with_the_right_password()
     assert!(slowed.body.contains("Too many wrong passwords"), "{}", slowed.body);
     let mut elsewhere = console.browser();
     elsewhere.address = "192.0.2.7:5000".parse().unwrap();
-    assert_eq!(elsewhere.sign_in("wang", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "per account, from any address");
-    assert_eq!(browser.sign_in("zhao", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "per address, for any account");
-    assert_eq!(elsewhere.sign_in("zhao", PASSWORD).await, StatusCode::SEE_OTHER, "others are not locked out");
+    assert_eq!(
+        elsewhere.sign_in("wang", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "per account, from any address"
+    );
+    assert_eq!(
+        browser.sign_in("zhao", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "per address, for any account"
+    );
+    assert_eq!(
+        elsewhere.sign_in("zhao", PASSWORD).await,
+        StatusCode::SEE_OTHER,
+        "others are not locked out"
+    );
     console.advance(MAX_WAIT_SECONDS);
     assert_eq!(browser.sign_in("wang", PASSWORD).await, StatusCode::SEE_OTHER);
 }
@@ -320,7 +370,11 @@ async fn a_session_expires_after_its_idle_timeout_and_after_sign_out() {
     assert_eq!(wang.post("/logout", &[]).await.status, StatusCode::SEE_OTHER);
     let mut replay = console.browser();
     replay.cookies.insert("fg_session".into(), token);
-    assert_eq!(replay.get("/residents").await.status, StatusCode::SEE_OTHER, "a signed-out token is dead");
+    assert_eq!(
+        replay.get("/residents").await.status,
+        StatusCode::SEE_OTHER,
+        "a signed-out token is dead"
+    );
 }
 
 #[tokio::test]
@@ -338,8 +392,14 @@ async fn a_manager_deletes_face_data_edits_suspends_and_removes_a_resident_all_a
     assert_eq!((r.name.as_str(), r.status.as_str()), ("Li Wei", "suspended"));
     assert!(r.valid_until.is_some());
     wang.get("/residents/1201").await;
-    assert_eq!(wang.post("/residents/1201/remove", &[("confirm", "12")]).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(wang.post("/residents/1201/remove", &[("confirm", "1201")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        wang.post("/residents/1201/remove", &[("confirm", "12")]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        wang.post("/residents/1201/remove", &[("confirm", "1201")]).await.status,
+        StatusCode::SEE_OTHER
+    );
     assert!(console.state.register().find_resident("1201").unwrap().is_none());
     assert_eq!(
         kinds_by(&console.state, "wang"),

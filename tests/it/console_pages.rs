@@ -17,7 +17,8 @@ async fn upload(browser: &mut Browser, bytes: &[u8]) -> Answer {
     .into_bytes();
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let cookies = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let cookies =
+        browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
     let request = Request::post("/import")
         .header(header::COOKIE, cookies)
         .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
@@ -55,7 +56,10 @@ async fn a_gb18030_import_shows_its_bad_rows_writes_nothing_until_confirmed_then
         let at = wang.last_page.find("name=\"import\" value=\"").unwrap() + 21;
         wang.last_page[at..at + 64].to_owned()
     };
-    assert_eq!(zhao.post("/import/confirm", &[("import", &id)]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        zhao.post("/import/confirm", &[("import", &id)]).await.status,
+        StatusCode::FORBIDDEN
+    );
     let started = std::time::Instant::now();
     let done = wang.post("/import/confirm", &[("import", &id)]).await;
     let written = started.elapsed();
@@ -70,7 +74,10 @@ async fn a_gb18030_import_shows_its_bad_rows_writes_nothing_until_confirmed_then
     wang.get("/import").await;
     let utf8 = "\u{feff}number,name,unit,valid_from,valid_until,birth_year\n1501,周杰,6-1,,,\n";
     let preview = upload(&mut wang, utf8.as_bytes()).await;
-    assert!(preview.body.contains("1 rows can be added; 0 rows have errors") && preview.body.contains("周杰"));
+    assert!(
+        preview.body.contains("1 rows can be added; 0 rows have errors")
+            && preview.body.contains("周杰")
+    );
     wang.get("/import").await;
     let bad = upload(&mut wang, b"num,name\n1,x\n").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -83,13 +90,23 @@ async fn the_register_export_is_csv_and_is_audited_with_the_account() {
     let mut wang = console.signed_in("wang").await;
     let export = wang.get("/export/residents.csv").await;
     assert_eq!(export.status, StatusCode::OK);
-    assert!(export.body.starts_with("number,name,unit,valid_from,valid_until,birth_year,status\n1201,Li Wei,3-1201,"), "{}", export.body);
+    assert!(
+        export.body.starts_with(
+            "number,name,unit,valid_from,valid_until,birth_year,status\n1201,Li Wei,3-1201,"
+        ),
+        "{}",
+        export.body
+    );
     let last = console.state.register().audit_entries(None).unwrap().pop().unwrap();
-    assert_eq!((last.kind.as_str(), last.detail.as_str()), ("register_exported", "1 residents by wang"));
+    assert_eq!(
+        (last.kind.as_str(), last.detail.as_str()),
+        ("register_exported", "1 residents by wang")
+    );
 }
 
 #[tokio::test]
-async fn the_audit_log_filters_by_resident_and_kind_exports_with_macs_and_names_the_first_broken_row() {
+async fn the_audit_log_filters_by_resident_and_kind_exports_with_macs_and_names_the_first_broken_row()
+ {
     let console = TestConsole::new();
     let mut wang = console.signed_in("wang").await;
     wang.get("/residents/new").await;
@@ -98,7 +115,10 @@ async fn the_audit_log_filters_by_resident_and_kind_exports_with_macs_and_names_
     let filtered = qian.get("/audit?resident=1302").await.body;
     assert!(filtered.contains("1 rows match") && filtered.contains("resident_added"), "{filtered}");
     let by_kind = qian.get("/audit?kind=face_enrolled").await.body;
-    assert!(by_kind.contains("1 rows match") && !by_kind.contains("<td>resident_added</td>"), "{by_kind}");
+    assert!(
+        by_kind.contains("1 rows match") && !by_kind.contains("<td>resident_added</td>"),
+        "{by_kind}"
+    );
     let none = qian.get("/audit?to=2000-01-01").await.body;
     assert!(none.contains("0 rows match"), "{none}");
 
@@ -114,10 +134,16 @@ async fn the_audit_log_filters_by_resident_and_kind_exports_with_macs_and_names_
     assert!(qian.get("/audit/verify").await.body.contains("The audit log is intact"));
     let path = console.state.register().path().to_owned();
     let raw = rusqlite::Connection::open(&path).unwrap();
-    let second: i64 = raw.query_row("SELECT id FROM audit ORDER BY id LIMIT 1 OFFSET 1", [], |r| r.get(0)).unwrap();
+    let second: i64 = raw
+        .query_row("SELECT id FROM audit ORDER BY id LIMIT 1 OFFSET 1", [], |r| r.get(0))
+        .unwrap();
     raw.execute("UPDATE audit SET detail = 'by nobody' WHERE id = ?1", [second]).unwrap();
     let broken = qian.get("/audit/verify").await.body;
-    assert!(broken.contains("tampered with") && broken.contains(&format!("The first broken row is row {second}.")), "{broken}");
+    assert!(
+        broken.contains("tampered with")
+            && broken.contains(&format!("The first broken row is row {second}.")),
+        "{broken}"
+    );
 }
 
 #[tokio::test]
@@ -127,12 +153,19 @@ async fn reports_preview_the_purge_and_count_consent_in_both_languages() {
     let page = wang.get("/reports").await.body;
     assert!(page.contains("0 face templates unused for 365 days"), "{page}");
     assert!(page.contains("1 residents with face data; threshold 0.420."), "{page}");
-    assert!(page.contains("1 residents, 1 consenting to face recognition (0 with a guardian"), "{page}");
+    assert!(
+        page.contains("1 residents, 1 consenting to face recognition (0 with a guardian"),
+        "{page}"
+    );
     console.advance(366 * 86_400);
     let mut wang = console.signed_in("wang").await;
     let later = wang.get("/reports").await.body;
     assert!(later.contains("1 face templates unused for 365 days"), "{later}");
-    assert_eq!(console.state.register().resident("1201").unwrap().templates, 1, "a preview deletes nothing");
+    assert_eq!(
+        console.state.register().resident("1201").unwrap().templates,
+        1,
+        "a preview deletes nothing"
+    );
     wang.cookies.insert("fg_lang".into(), "zh".into());
     let zh = wang.get("/reports").await.body;
     assert!(zh.contains("<html lang=\"zh\">") && zh.contains("保留期限"), "{zh}");
@@ -146,14 +179,22 @@ async fn a_manager_downloads_the_register_encrypted_under_a_passphrase_a_caretak
     let mut wang = console.signed_in("wang").await;
     wang.get("/backup").await;
     let passphrase = "the office's long passphrase";
-    let differ = wang.post("/backup", &[("passphrase", passphrase), ("again", "something else")]).await;
+    let differ =
+        wang.post("/backup", &[("passphrase", passphrase), ("again", "something else")]).await;
     assert_eq!(differ.status, StatusCode::BAD_REQUEST);
     let short = wang.post("/backup", &[("passphrase", "short"), ("again", "short")]).await;
-    assert!(short.status == StatusCode::BAD_REQUEST && short.body.contains("at least 12"), "{}", short.body);
+    assert!(
+        short.status == StatusCode::BAD_REQUEST && short.body.contains("at least 12"),
+        "{}",
+        short.body
+    );
     let sealed = wang.post("/backup", &[("passphrase", passphrase), ("again", passphrase)]).await;
     assert_eq!(sealed.status, StatusCode::OK);
     assert!(sealed.body.starts_with("age-encryption.org/v1\n-> scrypt "));
     assert!(!sealed.body.contains("Li Wei"));
     let last = console.state.register().audit_entries(None).unwrap().pop().unwrap();
-    assert_eq!((last.kind.as_str(), last.detail.as_str()), ("register_exported", "encrypted backup by wang"));
+    assert_eq!(
+        (last.kind.as_str(), last.detail.as_str()),
+        ("register_exported", "encrypted backup by wang")
+    );
 }

@@ -19,7 +19,13 @@ async fn a_manager_issues_a_visitor_pass_sees_its_code_once_and_revokes_it_a_car
     assert_eq!(zhao.get("/visitors").await.status, StatusCode::FORBIDDEN);
     let mut wang = console.signed_in("wang").await;
     assert!(wang.get("/visitors").await.body.contains("No open pass."));
-    let fields = [("label", "Plumber"), ("company", ""), ("hours", "4"), ("entries", "1"), ("doors", "north-gate")];
+    let fields = [
+        ("label", "Plumber"),
+        ("company", ""),
+        ("hours", "4"),
+        ("entries", "1"),
+        ("doors", "north-gate"),
+    ];
     let issued = wang.post("/visitors", &fields).await;
     assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
     let code = shown_code(&issued.body);
@@ -28,11 +34,22 @@ async fn a_manager_issues_a_visitor_pass_sees_its_code_once_and_revokes_it_a_car
     assert_eq!(passes.len(), 1);
     assert_eq!((passes[0].label.as_str(), passes[0].entries_left), ("Plumber", 1));
     let listed = wang.get("/visitors").await.body;
-    assert!(listed.contains("Plumber") && listed.contains("north-gate") && !listed.contains(&code), "the code is shown once");
-    let bad = wang.post("/visitors", &[("label", "x"), ("hours", "4"), ("entries", "1"), ("doors", "North Gate!")]).await;
+    assert!(
+        listed.contains("Plumber") && listed.contains("north-gate") && !listed.contains(&code),
+        "the code is shown once"
+    );
+    let bad = wang
+        .post(
+            "/visitors",
+            &[("label", "x"), ("hours", "4"), ("entries", "1"), ("doors", "North Gate!")],
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let id = passes[0].id;
-    assert_eq!(wang.post(&format!("/visitors/{id}/revoke"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        wang.post(&format!("/visitors/{id}/revoke"), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
     assert!(wang.get("/visitors").await.body.contains("revoked"));
     let kinds: Vec<String> = console
         .state
@@ -53,7 +70,10 @@ async fn a_pin_reset_code_is_shown_once_and_a_booked_enrolment_is_listed() {
     zhao.get("/residents/1201").await;
     assert!(!zhao.last_page.contains("PIN-reset"), "a caretaker does not reset PINs");
     assert_eq!(zhao.post("/residents/1201/pin/reset", &[]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(zhao.post("/residents/1201/enrolment", &[("door", ""), ("minutes", "30")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        zhao.post("/residents/1201/enrolment", &[("door", ""), ("minutes", "30")]).await.status,
+        StatusCode::FORBIDDEN
+    );
 
     let mut wang = console.signed_in("wang").await;
     wang.get("/residents/1201").await;
@@ -63,7 +83,8 @@ async fn a_pin_reset_code_is_shown_once_and_a_booked_enrolment_is_listed() {
     assert!(code.bytes().all(|b| b.is_ascii_digit()) && code.len() >= 6, "{code}");
     assert!(!wang.get("/residents/1201").await.body.contains(&code), "shown once");
 
-    let booked = wang.post("/residents/1201/enrolment", &[("door", "north-gate"), ("minutes", "30")]).await;
+    let booked =
+        wang.post("/residents/1201/enrolment", &[("door", "north-gate"), ("minutes", "30")]).await;
     assert_eq!(booked.status, StatusCode::SEE_OTHER);
     let page = wang.get("/residents/1201?note=booked").await.body;
     assert!(page.contains("Booked at north-gate until"), "{page}");

@@ -4,7 +4,6 @@
 
 mod common;
 
-
 mod attacks_admin;
 mod attacks_audit;
 mod attacks_credentials;

@@ -40,7 +40,9 @@ impl Filter {
     fn apply(&self, state: &AppState) -> Result<Vec<AuditEntry>, Problem> {
         let date = |text: &str| {
             let text = text.trim();
-            (!text.is_empty()).then(|| parse_date(text).map_err(|e| Problem::Bad(e.to_string()))).transpose()
+            (!text.is_empty())
+                .then(|| parse_date(text).map_err(|e| Problem::Bad(e.to_string())))
+                .transpose()
         };
         let (from, to) = (date(&self.from)?, date(&self.to)?.map(|t| t + 86_400));
         let store = state.register();
@@ -68,12 +70,19 @@ pub async fn list(
     ctx.require(Action::ReadAudit)?;
     let lang = ctx.lang;
     let rows = filter.apply(&state)?;
-    let mut kinds: Vec<String> = state.register().audit_entries(None)?.into_iter().map(|e| e.kind).collect();
+    let mut kinds: Vec<String> =
+        state.register().audit_entries(None)?.into_iter().map(|e| e.kind).collect();
     kinds.sort();
     kinds.dedup();
     let query = |path: &str| {
         let q: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([("from", &filter.from), ("to", &filter.to), ("door", &filter.door), ("resident", &filter.resident), ("kind", &filter.kind)])
+            .extend_pairs([
+                ("from", &filter.from),
+                ("to", &filter.to),
+                ("door", &filter.door),
+                ("resident", &filter.resident),
+                ("kind", &filter.kind),
+            ])
             .finish();
         format!("{path}?{q}")
     };
@@ -130,7 +139,8 @@ pub async fn verify(ctx: Ctx, State(state): State<AppState>) -> Result<Markup, P
 
 fn download(kind: &'static str, name: &'static str, body: Vec<u8>) -> Response {
     let disposition = format!("attachment; filename=\"{name}\"");
-    ([(header::CONTENT_TYPE, kind.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+    ([(header::CONTENT_TYPE, kind.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
+        .into_response()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -144,15 +154,26 @@ pub async fn export_csv(
     Query(filter): Query<Filter>,
 ) -> Result<Response, Problem> {
     ctx.require(Action::ReadAudit)?;
-    let wanted: std::collections::HashSet<i64> = filter.apply(&state)?.iter().map(|e| e.id).collect();
+    let wanted: std::collections::HashSet<i64> =
+        filter.apply(&state)?.iter().map(|e| e.id).collect();
     let lines = state.register().export_audit()?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| Problem::Internal(e.to_string());
-    out.write_record(["id", "chain", "time_utc", "at", "kind", "subject", "detail", "mac"]).map_err(csv_error)?;
+    out.write_record(["id", "chain", "time_utc", "at", "kind", "subject", "detail", "mac"])
+        .map_err(csv_error)?;
     for line in lines {
         if let ExportLine::Row { entry: e, mac } = line {
             if wanted.contains(&e.id) {
-                let record = [e.id.to_string(), e.chain, format_time(e.at), e.at.to_string(), e.kind, e.subject, e.detail, hex(&mac)];
+                let record = [
+                    e.id.to_string(),
+                    e.chain,
+                    format_time(e.at),
+                    e.at.to_string(),
+                    e.kind,
+                    e.subject,
+                    e.detail,
+                    hex(&mac),
+                ];
                 out.write_record(&record).map_err(csv_error)?;
             }
         }

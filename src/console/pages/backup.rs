@@ -58,5 +58,12 @@ pub async fn download(
     let detail = format!("encrypted backup by {}", ctx.operator());
     store.audit(Chain::Admin, now, AuditKind::RegisterExported, "site", &detail)?;
     let disposition = "attachment; filename=\"register.db.age\"";
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream"), (header::CONTENT_DISPOSITION, disposition)], sealed).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        sealed,
+    )
+        .into_response())
 }

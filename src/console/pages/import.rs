@@ -24,7 +24,8 @@ use crate::store::residents::check_new;
 use crate::store::{AuditKind, Chain, NewResident, Store};
 
 /// The columns of the CSV, in this order, with this header line.
-pub const COLUMNS: [&str; 6] = ["number", "name", "unit", "valid_from", "valid_until", "birth_year"];
+pub const COLUMNS: [&str; 6] =
+    ["number", "name", "unit", "valid_from", "valid_until", "birth_year"];
 /// A preview waits this long for its confirmation.
 const PENDING_SECONDS: i64 = 30 * 60;
 
@@ -139,7 +140,8 @@ pub async fn preview(
     let upload = upload.ok_or_else(|| Problem::Bad("no file was sent".into()))?;
     let text = decode(&upload).map_err(Problem::Bad)?;
     let rows = check(&text, &state.register()).map_err(Problem::Bad)?;
-    let good: Vec<NewResident> = rows.iter().filter_map(|r| r.outcome.as_ref().ok().cloned()).collect();
+    let good: Vec<NewResident> =
+        rows.iter().filter_map(|r| r.outcome.as_ref().ok().cloned()).collect();
     let bad: Vec<&CheckedRow> = rows.iter().filter(|r| r.outcome.is_err()).collect();
     let id = random_token();
     let now = state.now();
@@ -192,7 +194,8 @@ pub async fn confirm(
         return Err(Problem::Bad("this preview has expired: upload the file again".into()));
     };
     let now = state.now();
-    let added = manage::import_residents(&mut state.register(), &pending.rows, now, ctx.operator())?;
+    let added =
+        manage::import_residents(&mut state.register(), &pending.rows, now, ctx.operator())?;
     let body = html! {
         p.notice role="status" { (trf(lang, "{} residents were added.", &[&added])) }
         p { a href="/residents" { (tr(lang, "Residents")) } }
@@ -214,12 +217,27 @@ pub async fn export(ctx: Ctx, State(state): State<AppState>) -> Result<Response,
     let date = |at: Option<i64>| at.map(|a| format_time(a)[..10].to_owned()).unwrap_or_default();
     for r in &residents {
         let year = r.birth_year.map(|y| y.to_string()).unwrap_or_default();
-        let record = [&r.number, &r.name, &r.unit, &date(r.valid_from), &date(r.valid_until), &year, r.status.as_str()];
+        let record = [
+            &r.number,
+            &r.name,
+            &r.unit,
+            &date(r.valid_from),
+            &date(r.valid_until),
+            &year,
+            r.status.as_str(),
+        ];
         out.write_record(record).map_err(fail)?;
     }
     let bytes = out.into_inner().map_err(|e| Problem::Internal(e.to_string()))?;
     let detail = format!("{} residents by {}", residents.len(), ctx.operator());
     store.audit(Chain::Admin, now, AuditKind::RegisterExported, "site", &detail)?;
     let disposition = "attachment; filename=\"residents.csv\"";
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -3,19 +3,19 @@
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::header::{self, HeaderMap};
 use axum::http::StatusCode;
+use axum::http::header::{self, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::console::AppState;
 use crate::console::accounts::SignIn;
 use crate::console::guard::{ClientAddress, LOGIN_COOKIE, Problem, cookie, language, set_cookie};
 use crate::console::i18n::{code, tr, trf};
 use crate::console::layout::{head, language_switch};
 use crate::console::sessions::{COOKIE, MAX_LIFETIME_SECONDS, random_token};
-use crate::console::AppState;
 use crate::language::Language;
 
 pub async fn form(headers: HeaderMap) -> Response {
@@ -93,7 +93,10 @@ pub async fn sign_in(
     })
 }
 
-pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     if let Some(token) = cookie(&headers, COOKIE) {
         state.accounts().end_session(token)?;
     }

@@ -15,8 +15,8 @@ use crate::console::guard::{Ctx, Problem};
 use crate::console::i18n::{tr, trf};
 use crate::console::layout::{csrf, notice, page};
 use crate::console::roles::Action;
-use crate::credentials::{CardNumberError, CardUid};
 use crate::credentials::lockout::resident_key;
+use crate::credentials::{CardNumberError, CardUid};
 use crate::dates::format_time;
 use crate::language::Language;
 use crate::manage::{self, Lockout};
@@ -33,11 +33,16 @@ fn note_text(lang: Language, code: &str) -> Option<&'static str> {
     Some(match code {
         "added" => tr(lang, "The resident was added."),
         "saved" => tr(lang, "The changes were saved."),
-        "face_deleted" => tr(lang, "Face data deleted: the consent is withdrawn and every template is gone."),
+        "face_deleted" => {
+            tr(lang, "Face data deleted: the consent is withdrawn and every template is gone.")
+        }
         "card_added" => tr(lang, "The card was added."),
         "card_revoked" => tr(lang, "The card was revoked: it opens nothing now."),
         "lifted" => tr(lang, "The lockout was lifted."),
-        "booked" => tr(lang, "The enrolment is booked: the resident starts it at the door with their PIN or card."),
+        "booked" => tr(
+            lang,
+            "The enrolment is booked: the resident starts it at the door with their PIN or card.",
+        ),
         "no_lockout" => tr(lang, "There was no lockout."),
         _ => return None,
     })
@@ -285,8 +290,12 @@ pub async fn lift_lockout(
 ) -> Result<Response, Problem> {
     ctx.require(Action::LiftLockouts)?;
     let now = state.now();
-    let lifted =
-        manage::lift_lockout(&mut state.register(), Lockout::Resident(&number), now, ctx.operator())?;
+    let lifted = manage::lift_lockout(
+        &mut state.register(),
+        Lockout::Resident(&number),
+        now,
+        ctx.operator(),
+    )?;
     Ok(back(&number, if lifted { "lifted" } else { "no_lockout" }))
 }
 

@@ -172,7 +172,9 @@ impl ResidentForm {
         };
         let year = self.birth_year.trim();
         let birth_year = (!year.is_empty())
-            .then(|| year.parse().map_err(|_| Problem::Bad(format!("birth year {year:?} is not a year"))))
+            .then(|| {
+                year.parse().map_err(|_| Problem::Bad(format!("birth year {year:?} is not a year")))
+            })
             .transpose()?;
         Ok(NewResident {
             number: self.number.trim().to_owned(),

@@ -18,7 +18,11 @@ use crate::site::ids::DoorId;
 use crate::store::NewVisitorPass;
 
 /// The list and the form, with the code of a pass just issued.
-fn visitors_page(ctx: &Ctx, state: &AppState, issued: Option<(String, i64)>) -> Result<Markup, Problem> {
+fn visitors_page(
+    ctx: &Ctx,
+    state: &AppState,
+    issued: Option<(String, i64)>,
+) -> Result<Markup, Problem> {
     let lang = ctx.lang;
     let passes = manage::visitor_passes(&state.register(), state.now())?;
     let body = html! {
@@ -95,7 +99,11 @@ pub async fn create(
 ) -> Result<Markup, Problem> {
     ctx.require(Action::VisitorPasses)?;
     let number = |text: &str, what: &str| {
-        text.trim().parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| Problem::Bad(format!("{what} must be a whole number above 0")))
+        text.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Problem::Bad(format!("{what} must be a whole number above 0")))
     };
     let hours = number(&form.hours, "the hours")?;
     let entries = number(&form.entries, "the entries")?;
