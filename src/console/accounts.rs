@@ -96,7 +96,7 @@ impl ConsoleDb {
             conn.execute_batch(SCHEMA)?;
         }
         let mut db = Self { conn, params, dummy: String::new() };
-        db.dummy = db.hash(&Zeroizing::new("not a password of anyone".into()))?;
+        db.dummy = db.hash(&Zeroizing::new(String::from("not a password of anyone")))?;
         Ok(db)
     }
 

@@ -56,6 +56,10 @@ pub fn language(headers: &HeaderMap) -> Language {
     }
 }
 
+/// The address a connection comes from (axum's connect info for the TLS listener).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
 /// The client's address (for the login back-off): its IP, or `unknown` without one.
 pub struct ClientAddress(pub String);
 
@@ -63,8 +67,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let address = parts.extensions.get::<ConnectInfo<SocketAddr>>();
-        Ok(Self(address.map_or_else(|| "unknown".to_owned(), |ConnectInfo(a)| a.ip().to_string())))
+        let address = parts.extensions.get::<ConnectInfo<Peer>>();
+        Ok(Self(
+            address.map_or_else(|| "unknown".to_owned(), |ConnectInfo(p)| p.0.ip().to_string()),
+        ))
     }
 }
 

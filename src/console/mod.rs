@@ -19,7 +19,6 @@ pub mod roles;
 pub mod sessions;
 pub mod tls;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -116,7 +115,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let tls = tls::server_config(&files.certificate, &files.private_key)?;
     let listener = tls::TlsListener::new(tcp, tls)?;
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state).into_make_service_with_connect_info::<guard::Peer>();
     axum::serve(listener, app).await?;
     Ok(())
 }

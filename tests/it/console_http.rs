@@ -15,6 +15,7 @@ use tower::ServiceExt;
 use crate::common;
 use facegate::config::Config;
 use facegate::console::accounts::{ConsoleDb, MAX_WAIT_SECONDS};
+use facegate::console::guard::Peer;
 use facegate::console::roles::Role;
 use facegate::console::sessions::IDLE_TIMEOUT_SECONDS;
 use facegate::console::{AppState, Console, router};
@@ -112,7 +113,7 @@ pub struct Answer {
 
 impl Browser {
     pub async fn send(&mut self, mut request: Request<Body>) -> Answer {
-        request.extensions_mut().insert(ConnectInfo(self.address));
+        request.extensions_mut().insert(ConnectInfo(Peer(self.address)));
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();

@@ -15,7 +15,7 @@ use crate::console::layout::page;
 use crate::console::roles::Action;
 use crate::dates::{format_time, parse_date};
 use crate::store::AuditEntry;
-use crate::store::audit_file::ExportLine;
+use crate::store::ExportLine;
 
 /// Rows shown at most (newest first); the export has all of them.
 pub const SHOWN: usize = 500;
