@@ -16,11 +16,11 @@ SHARED="${FACEGATE_SHARED:-$(pwd)/../shared}"
 # V4L2 bindings, libinput and xkbcommon for the Pi's touchscreen backend), the models' conversion
 # environment (python3-venv), a font with Chinese glyphs for the touchscreen, and the X11 keyboard
 # library the desktop window loads at run time; systemd-analyze checks the units in hardware/,
-# debootstrap makes the Debian root the package's maintainer scripts are run in, and the site-mode
+# debootstrap makes the Debian root the package's maintainer scripts are run in, the site-mode
 # tests start their own nats-server (2.9, JetStream) on a loopback port, with an openssl-made
-# certificate for TLS.
+# certificate for TLS, and chromium with its driver runs the web console's browser tests.
 APT_PACKAGES=(pkg-config python3-venv libfontconfig1-dev libclang-dev libinput-dev libxkbcommon-dev
-  fonts-wqy-microhei libxkbcommon-x11-0 systemd debootstrap nats-server openssl)
+  fonts-wqy-microhei libxkbcommon-x11-0 systemd debootstrap nats-server openssl chromium chromium-driver)
 # One feature set for the gate and the tests, so that both share one build (and every line of
 # the device's code is built and linted here too).
 FEATURES=ort,window,camera,kms

@@ -15,6 +15,7 @@
 //! - [`store`]: the SQLite database: residents, consent, templates, credentials, audit log.
 //! - [`access`]: door policy and the grant/deny decision.
 //! - [`manage`]: the admin and self-service actions, one implementation each.
+//! - [`console`]: the managers' web console on the site controller (HTTPS, axum).
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
 //! - [`site`]: site mode: many doors in sync through a NATS JetStream broker.
@@ -22,6 +23,7 @@
 pub mod access;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod dates;
 pub mod door;

@@ -8,10 +8,60 @@ use crate::credentials::lockout::{CARD_READER_KEY, FACE_CAMERA_KEY, TERMINAL_KEY
 use crate::credentials::{CardUid, Code, Pin, PinConfig};
 use crate::site::ids::DoorId;
 use crate::store::{
-    Booking, ConsentGrant, CredentialRootStatus, NewVisitorPass, Result, Store, StoreConfig,
-    StoreError, VisitorPass,
+    Booking, ConsentGrant, CredentialRootStatus, NewResident, NewVisitorPass, Resident,
+    ResidentStatus, Result, Store, StoreConfig, StoreError, VisitorPass,
 };
+use crate::templates::MatchingConfig;
 use crate::vision::Embedding;
+
+/// Adds a resident.
+pub fn add_resident(
+    store: &mut Store,
+    new: &NewResident,
+    now: i64,
+    operator: &str,
+) -> Result<Resident> {
+    store.add_resident(new, now, operator)
+}
+
+/// Adds residents (a CSV import) in one transaction: all of them or none. Returns how many.
+pub fn import_residents(
+    store: &mut Store,
+    new: &[NewResident],
+    now: i64,
+    operator: &str,
+) -> Result<usize> {
+    store.add_residents(new, now, operator)
+}
+
+/// Changes a resident's name, unit, dates (a move-out date is `valid_until`), birth year or
+/// status (suspended residents open nothing); empty strings and `None` keep a value.
+pub fn edit_resident(
+    store: &mut Store,
+    number: &str,
+    edit: &NewResident,
+    status: Option<ResidentStatus>,
+    now: i64,
+    operator: &str,
+) -> Result<Resident> {
+    store.edit_resident(number, edit, status, now, operator)
+}
+
+/// Requires (or stops requiring) a resident's PIN after their card.
+pub fn set_require_card_pin(
+    store: &mut Store,
+    number: &str,
+    required: bool,
+    now: i64,
+    operator: &str,
+) -> Result<()> {
+    store.set_require_card_pin(number, required, now, operator)
+}
+
+/// Removes a resident and everything about them; only pseudonymous audit rows remain.
+pub fn remove_resident(store: &mut Store, number: &str, now: i64, operator: &str) -> Result<()> {
+    store.remove_resident(number, now, operator)
+}
 
 /// Sets or resets a resident's PIN; a reset also lifts the resident's lockout.
 pub fn set_pin(
@@ -277,4 +327,58 @@ pub fn delete_face_data(
     operator: &str,
 ) -> Result<usize> {
     store.withdraw_consent(number, now, operator)
+}
+
+/// How close enrolled residents are to each other, and the false-accept rate to expect
+/// (`admin calibrate`, the console's reports).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// Residents with a template.
+    pub residents: usize,
+    pub threshold: f32,
+    pub margin: f32,
+    /// Expected false match per comparison at the threshold.
+    pub expected_fmr: f64,
+    /// Expected chance that a stranger matches somebody in this gallery.
+    pub expected_fpir: f64,
+    /// The ten highest scores between two different residents, by resident number.
+    pub highest: Vec<(String, String, f32)>,
+}
+
+/// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
+const DEV_SET_FMR: [(f32, f64); 3] = [(0.295, 1e-2), (0.370, 1e-3), (0.421, 1e-4)];
+
+/// FMR at a threshold, interpolated on a log scale between the dev-set points.
+fn expected_fmr(threshold: f32) -> f64 {
+    let [(t0, f0), (_, _), (t2, f2)] = DEV_SET_FMR;
+    let slope = (f2.log10() - f0.log10()) / f64::from(t2 - t0);
+    10f64.powf(f0.log10() + slope * f64::from(threshold - t0)).min(1.0)
+}
+
+/// The site's calibration.
+pub fn calibration(store: &Store, matching: &MatchingConfig) -> Result<Calibration> {
+    let (residents, pairs) = store.closest_pairs()?;
+    let fmr = expected_fmr(matching.threshold);
+    let number =
+        |id: i64| store.resident_by_id(id).map(|r| r.number).unwrap_or_else(|_| format!("#{id}"));
+    Ok(Calibration {
+        residents,
+        threshold: matching.threshold,
+        margin: matching.margin,
+        expected_fmr: fmr,
+        expected_fpir: (residents as f64 * fmr).min(1.0),
+        highest: pairs.iter().take(10).map(|&(a, b, s)| (number(a), number(b), s)).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected_fmr;
+
+    #[test]
+    fn expected_fmr_follows_the_dev_set_points() {
+        assert!((expected_fmr(0.295) - 1e-2).abs() < 1e-6);
+        assert!((expected_fmr(0.421) - 1e-4).abs() < 1e-8);
+        assert!(expected_fmr(0.5) < 1e-4 && expected_fmr(0.2) > 1e-2);
+    }
 }

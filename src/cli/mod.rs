@@ -4,6 +4,7 @@ mod admin;
 mod audit;
 mod bench;
 mod bench_site;
+mod console;
 mod door_bench;
 mod eval;
 mod eval_pad;
@@ -64,6 +65,9 @@ pub enum Command {
     Join(join::JoinArgs),
     /// Keep this door's replica in sync with its site and send its outbox (the sync agent).
     Sync(join::SyncArgs),
+    /// The managers' web console on the site controller: serve, accounts.
+    #[command(subcommand)]
+    Console(console::Args),
 }
 
 /// Runs one verb.
@@ -84,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Site(args) => site::run(args),
         Command::Join(args) => join::join_site(args, &config),
         Command::Sync(args) => join::sync(args, &config),
+        Command::Console(args) => console::run(args, &config),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The passphrase-protected key backup: the key file's bytes in an age file with a scrypt
+//! Passphrase-protected backups: the key file's bytes (or a copy of the register) in an age file with a scrypt
 //! (passphrase) recipient, a well-kept open format (`age -d` reads it too). The scrypt work factor
 //! is age's own choice (about a second on the machine that exports).
 
@@ -37,8 +37,9 @@ pub fn import(backup: &[u8], passphrase: &str) -> Result<SiteKey, BackupError> {
         .map_err(|e| BackupError::NotAKey(e.to_string()))
 }
 
-/// Any secret bytes in an age file under `passphrase` (the key backup, a door's join bundle).
-pub(crate) fn seal(plain: &[u8], passphrase: &str) -> Result<Vec<u8>, BackupError> {
+/// Any secret bytes (the key file, a door's join bundle, a copy of the register) in an age file
+/// under `passphrase`.
+pub fn seal(plain: &[u8], passphrase: &str) -> Result<Vec<u8>, BackupError> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(BackupError::ShortPassphrase);
     }
@@ -46,10 +47,10 @@ pub(crate) fn seal(plain: &[u8], passphrase: &str) -> Result<Vec<u8>, BackupErro
     age::encrypt(&recipient, plain).map_err(|e| BackupError::Encrypt(e.to_string()))
 }
 
-/// The bytes sealed by [`seal`].
-pub(crate) fn open(sealed: &[u8], passphrase: &str) -> Result<Zeroizing<Vec<u8>>, BackupError> {
+/// The bytes in an age file made by [`seal`].
+pub fn open(backup: &[u8], passphrase: &str) -> Result<Zeroizing<Vec<u8>>, BackupError> {
     let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
-    Ok(Zeroizing::new(age::decrypt(&identity, sealed).map_err(|_| BackupError::WrongPassphrase)?))
+    Ok(Zeroizing::new(age::decrypt(&identity, backup).map_err(|_| BackupError::WrongPassphrase)?))
 }
 
 #[cfg(test)]

@@ -102,6 +102,8 @@ pub enum AuditKind {
     EnrolmentBooked,
     /// A booked enrolment was completed at a door.
     EnrolmentBookingDone,
+    /// The register (residents' names and units) was exported from the console.
+    RegisterExported,
 }
 
 impl AuditKind {
@@ -137,6 +139,7 @@ impl AuditKind {
             AuditKind::PinResetIssued => "pin_reset_issued",
             AuditKind::EnrolmentBooked => "enrolment_booked",
             AuditKind::EnrolmentBookingDone => "enrolment_booking_done",
+            AuditKind::RegisterExported => "register_exported",
         }
     }
 }
@@ -330,6 +333,11 @@ impl Store {
         let entries =
             stmt.query_map([since.unwrap_or(i64::MIN)], entry)?.collect::<rusqlite::Result<_>>()?;
         Ok(entries)
+    }
+
+    /// How many access rows [`Store::prune_access_log`] would remove for `before`.
+    pub(crate) fn access_rows_before(&self, before: i64) -> Result<usize> {
+        Ok(rows(&self.conn, Chain::Access)?.iter().take_while(|(e, _)| e.at < before).count())
     }
 
     /// Removes access rows older than `before` (the oldest run of the access chain), keeping a

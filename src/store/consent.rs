@@ -363,6 +363,34 @@ impl Store {
         self.checkpoint()?;
         Ok(deleted)
     }
+
+    /// How many residents consent to face recognition, with a guardian's consent, have face
+    /// data, and how many consents were withdrawn.
+    pub fn consent_statistics(&self) -> Result<ConsentStatistics> {
+        let count = |sql: &str| self.conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        Ok(ConsentStatistics {
+            residents: count("SELECT COUNT(*) FROM residents")?,
+            consenting: count(
+                "SELECT COUNT(DISTINCT resident_id) FROM consents WHERE withdrawn_at IS NULL",
+            )?,
+            with_guardian: count(
+                "SELECT COUNT(DISTINCT resident_id) FROM consents
+                 WHERE withdrawn_at IS NULL AND guardian IS NOT NULL",
+            )?,
+            with_face_data: count("SELECT COUNT(DISTINCT resident_id) FROM templates")?,
+            withdrawals: count("SELECT COUNT(*) FROM consents WHERE withdrawn_at IS NOT NULL")?,
+        })
+    }
+}
+
+/// The consent figures of a register (see [`Store::consent_statistics`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ConsentStatistics {
+    pub residents: i64,
+    pub consenting: i64,
+    pub with_guardian: i64,
+    pub with_face_data: i64,
+    pub withdrawals: i64,
 }
 
 #[cfg(test)]

@@ -36,8 +36,9 @@ use crate::templates::TemplateKey;
 use register_fields::FieldKey;
 
 pub use audit::{AuditEntry, AuditKind, Chain};
+pub use audit_file::ExportLine;
 pub use bookings::{Booking, BookingDone};
-pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
+pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord, ConsentStatistics};
 pub use credentials::CredentialRootStatus;
 pub use faces::StoredTemplate;
 pub use replica::{ReplicaEntry, ReplicaState};
@@ -304,6 +305,17 @@ impl Store {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// A consistent copy of the whole database file (`VACUUM INTO` a file beside it, read and
+    /// removed), for an encrypted backup.
+    pub fn snapshot(&self) -> Result<Vec<u8>> {
+        let copy = self.path.with_extension("snapshot");
+        let _ = std::fs::remove_file(&copy);
+        self.conn.execute("VACUUM INTO ?1", [copy.to_string_lossy()])?;
+        let bytes = std::fs::read(&copy);
+        let _ = std::fs::remove_file(&copy);
+        bytes.map_err(|e| StoreError::Invalid(format!("cannot read {}: {e}", copy.display())))
     }
 
     /// Moves all WAL content into the database and empties the WAL file, so deleted bytes

@@ -98,6 +98,15 @@ pub(crate) fn check_number(number: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a new resident's number and name.
+pub(crate) fn check_new(new: &NewResident) -> Result<()> {
+    check_number(&new.number)?;
+    if new.name.trim().is_empty() || new.name.chars().count() > 100 {
+        return Err(StoreError::Invalid("name must be 1 to 100 characters".into()));
+    }
+    Ok(())
+}
+
 const COLUMNS: &str = "r.id, r.number, r.name, r.unit, r.status, r.valid_from, r.valid_until, r.birth_year, r.created_at,
     (SELECT COUNT(*) FROM templates t WHERE t.resident_id = r.id), r.require_card_pin";
 
@@ -127,35 +136,44 @@ impl Store {
         now: i64,
         operator: &str,
     ) -> Result<Resident> {
-        check_number(&new.number)?;
-        if new.name.trim().is_empty() || new.name.len() > 100 {
-            return Err(StoreError::Invalid("name must be 1 to 100 characters".into()));
-        }
-        if self.find_resident(&new.number)?.is_some() {
-            return Err(StoreError::DuplicateResident(new.number.clone()));
+        self.add_residents(std::slice::from_ref(new), now, operator)?;
+        self.resident(&new.number)
+    }
+
+    /// Adds residents in one transaction: all of them, or none (the first bad one is the
+    /// error). Returns how many were added.
+    pub fn add_residents(
+        &mut self,
+        new: &[NewResident],
+        now: i64,
+        operator: &str,
+    ) -> Result<usize> {
+        for resident in new {
+            check_new(resident)?;
+            if self.find_resident(&resident.number)?.is_some() {
+                return Err(StoreError::DuplicateResident(resident.number.clone()));
+            }
         }
         let key = self.audit_key().clone();
         let fields = self.fields.clone();
         self.transaction(|tx| {
-            tx.execute(
-                "INSERT INTO residents (number, name, unit, valid_from, valid_until, created_at)
-                 VALUES (?1, X'', X'', ?2, ?3, ?4)",
-                params![new.number, new.valid_from, new.valid_until, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            write_resident(tx, &fields, id, new.name.trim(), &new.unit, new.birth_year)?;
-            let subject = format!("resident#{id}");
-            append(
-                tx,
-                &key,
-                Chain::Admin,
-                now,
-                AuditKind::ResidentAdded,
-                &subject,
-                &format!("by {operator}"),
-            )
-        })?;
-        self.resident(&new.number)
+            for new in new {
+                let inserted = tx.execute(
+                    "INSERT INTO residents (number, name, unit, valid_from, valid_until, created_at)
+                     VALUES (?1, X'', X'', ?2, ?3, ?4) ON CONFLICT (number) DO NOTHING",
+                    params![new.number, new.valid_from, new.valid_until, now],
+                )?;
+                if inserted == 0 {
+                    return Err(StoreError::DuplicateResident(new.number.clone()));
+                }
+                let id = tx.last_insert_rowid();
+                write_resident(tx, &fields, id, new.name.trim(), &new.unit, new.birth_year)?;
+                let subject = format!("resident#{id}");
+                let detail = format!("by {operator}");
+                append(tx, &key, Chain::Admin, now, AuditKind::ResidentAdded, &subject, &detail)?;
+            }
+            Ok(new.len())
+        })
     }
 
     /// The resident with this number, if any.
@@ -185,6 +203,17 @@ impl Store {
         let all =
             stmt.query_map([], |r| from_row(r, &self.fields))?.collect::<rusqlite::Result<_>>()?;
         Ok(all)
+    }
+
+    /// One page of residents by number (`limit` from `offset`), and how many there are in all.
+    pub fn residents_page(&self, offset: usize, limit: usize) -> Result<(Vec<Resident>, usize)> {
+        let sql = format!("SELECT {COLUMNS} FROM residents r ORDER BY r.number LIMIT ?1 OFFSET ?2");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let page = stmt
+            .query_map(params![limit as i64, offset as i64], |r| from_row(r, &self.fields))?
+            .collect::<rusqlite::Result<_>>()?;
+        let total: i64 = self.conn.query_row("SELECT COUNT(*) FROM residents", [], |r| r.get(0))?;
+        Ok((page, total as usize))
     }
 
     /// Changes name, unit, dates, birth year or status; empty strings and `None` keep a value.
@@ -327,6 +356,22 @@ mod tests {
         assert!(
             log.iter().all(|e| !e.detail.contains("Test Resident") && !e.subject.contains("1201"))
         );
+    }
+
+    #[test]
+    fn a_batch_is_added_whole_or_not_at_all() {
+        let mut s = Store::in_memory(&SiteKey::from_bytes([1; KEY_LEN])).unwrap();
+        let batch = [resident("1"), resident("2"), resident("1")];
+        assert!(
+            matches!(s.add_residents(&batch, 1, "m"), Err(StoreError::DuplicateResident(n)) if n == "1")
+        );
+        assert_eq!(s.residents_page(0, 10).unwrap().1, 0, "nothing of a failed batch stays");
+        let long = NewResident { name: "名".repeat(100), ..resident("3") };
+        assert_eq!(s.add_residents(&[resident("1"), resident("2"), long], 1, "m").unwrap(), 3);
+        let (page, total) = s.residents_page(1, 1).unwrap();
+        assert_eq!((page[0].number.as_str(), total), ("2", 3));
+        let too_long = NewResident { name: "名".repeat(101), ..resident("4") };
+        assert!(matches!(s.add_residents(&[too_long], 1, "m"), Err(StoreError::Invalid(_))));
     }
 
     #[test]

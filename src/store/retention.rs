@@ -11,6 +11,16 @@ use super::{Result, Store};
 use crate::credentials::lockout::resident_key;
 
 const DAY: i64 = 86_400;
+/// The templates a purge deletes: unused since before ?1.
+const UNUSED_TEMPLATES: &str = "FROM templates WHERE COALESCE(last_used_at, created_at) < ?1";
+/// The residents a purge deletes: access ended ?1 seconds before ?2 or earlier.
+const MOVED_OUT: &str = "FROM residents WHERE valid_until IS NOT NULL AND valid_until + ?1 <= ?2";
+/// The visitor passes a purge deletes: past their window at ?1.
+const EXPIRED_PASSES: &str = "FROM visitor_passes WHERE valid_until <= ?1";
+/// The PIN-reset codes a purge deletes: expired at ?1.
+const EXPIRED_RESETS: &str = "FROM pin_resets WHERE expires_at <= ?1";
+/// The bookings a purge deletes: past their time at ?1, or done.
+const OVER_BOOKINGS: &str = "FROM enrolment_bookings WHERE until <= ?1 OR done_at IS NOT NULL";
 
 /// `[retention]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -64,17 +74,41 @@ pub struct PurgeReport {
 }
 
 impl Store {
+    /// What [`Store::purge`] would delete at `now`, without deleting anything.
+    pub fn purge_preview(&self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
+        retention.validate()?;
+        let count = |sql: String, args: &[i64]| -> Result<usize> {
+            let params = rusqlite::params_from_iter(args);
+            let n: i64 = self.conn.query_row(&sql, params, |r| r.get(0))?;
+            Ok(n as usize)
+        };
+        Ok(PurgeReport {
+            unused_templates: count(
+                format!("SELECT COUNT(*) {UNUSED_TEMPLATES}"),
+                &[now - retention.template_unused_days * DAY],
+            )?,
+            moved_out_residents: count(
+                format!("SELECT COUNT(*) {MOVED_OUT}"),
+                &[retention.moved_out_days * DAY, now],
+            )?,
+            access_events: self.access_rows_before(now - retention.access_log_days * DAY)?,
+            visitor_passes: count(format!("SELECT COUNT(*) {EXPIRED_PASSES}"), &[now])?,
+            codes_and_bookings: count(format!("SELECT COUNT(*) {EXPIRED_RESETS}"), &[now])?
+                + count(format!("SELECT COUNT(*) {OVER_BOOKINGS}"), &[now])?,
+        })
+    }
+
     /// Applies the retention rules at `now`.
     pub fn purge(&mut self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
         retention.validate()?;
         let key = self.audit_key().clone();
         let (unused_templates, moved_out_residents, visitor_passes, codes_and_bookings) = self.transaction(|tx| {
             let unused = tx.execute(
-                "DELETE FROM templates WHERE COALESCE(last_used_at, created_at) < ?1",
+                &format!("DELETE {UNUSED_TEMPLATES}"),
                 [now - retention.template_unused_days * DAY],
             )?;
             let moved_out: Vec<String> = tx
-                .prepare("SELECT number FROM residents WHERE valid_until IS NOT NULL AND valid_until + ?1 <= ?2")?
+                .prepare(&format!("SELECT number {MOVED_OUT}"))?
                 .query_map(params![retention.moved_out_days * DAY, now], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             for number in &moved_out {
@@ -82,12 +116,9 @@ impl Store {
                 tx.execute("DELETE FROM residents WHERE number = ?1", [number])?;
             }
             let moved = moved_out.len();
-            let passes = tx.execute("DELETE FROM visitor_passes WHERE valid_until <= ?1", [now])?;
-            let others = tx.execute("DELETE FROM pin_resets WHERE expires_at <= ?1", [now])?
-                + tx.execute(
-                    "DELETE FROM enrolment_bookings WHERE until <= ?1 OR done_at IS NOT NULL",
-                    [now],
-                )?;
+            let passes = tx.execute(&format!("DELETE {EXPIRED_PASSES}"), [now])?;
+            let others = tx.execute(&format!("DELETE {EXPIRED_RESETS}"), [now])?
+                + tx.execute(&format!("DELETE {OVER_BOOKINGS}"), [now])?;
             if unused + moved + passes + others > 0 {
                 let detail = format!(
                     "{unused} unused templates, {moved} moved-out residents, {passes} expired visitor passes, {others} expired reset codes and bookings"

@@ -214,7 +214,7 @@ fn no_enrolment_without_consent_and_minors_need_a_guardian() {
 }
 
 #[test]
-fn purge_deletes_unused_templates_and_moved_out_residents_on_a_simulated_clock() {
+fn purge_deletes_unused_templates_and_moved_out_residents_on_a_simulated_clock_as_previewed() {
     const DAY: i64 = 86_400;
     let mut store = Store::in_memory(&SiteKey::from_bytes([8; KEY_LEN])).unwrap();
     let faces = faces();
@@ -234,16 +234,22 @@ fn purge_deletes_unused_templates_and_moved_out_residents_on_a_simulated_clock()
         .unwrap();
     let retention = RetentionConfig::default();
 
+    let preview = store.purge_preview(&retention, 50 * DAY).unwrap();
     let report = store.purge(&retention, 50 * DAY).unwrap();
+    assert_eq!(preview, report, "the preview tells what the purge deletes");
     assert_eq!(
         (report.unused_templates, report.moved_out_residents, report.access_events),
         (0, 0, 0)
     );
     assert!(store.find_resident("2").unwrap().is_some(), "access has not ended yet");
+    let preview = store.purge_preview(&retention, 100 * DAY).unwrap();
     let report = store.purge(&retention, 100 * DAY).unwrap();
+    assert_eq!(preview, report, "the preview tells what the purge deletes");
     assert_eq!((report.moved_out_residents, report.access_events), (1, 1));
     assert!(store.find_resident("2").unwrap().is_none());
+    let preview = store.purge_preview(&retention, 366 * DAY).unwrap();
     let report = store.purge(&retention, 366 * DAY).unwrap();
+    assert_eq!(preview, report, "the preview tells what the purge deletes");
     assert_eq!(report.unused_templates, 1);
     let left: Vec<i64> = store.templates_of("1").unwrap().iter().map(|t| t.id).collect();
     assert_eq!(left, vec![used], "template {idle} was unused for over a year");

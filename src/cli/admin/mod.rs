@@ -167,31 +167,25 @@ fn expected_fmr(threshold: f32) -> f64 {
 
 fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = Store::open(&config.store)?;
-    let (residents, pairs) = store.closest_pairs()?;
-    let (threshold, margin) = (config.matching.threshold, config.matching.margin);
-    let fmr = expected_fmr(threshold);
-    let fpir = (residents as f64 * fmr).min(1.0);
-    let number =
-        |id: i64| store.resident_by_id(id).map(|r| r.number).unwrap_or_else(|_| format!("#{id}"));
-    let top: Vec<(String, String, f32)> =
-        pairs.iter().take(10).map(|&(a, b, s)| (number(a), number(b), s)).collect();
+    let c = crate::manage::calibration(&store, &config.matching)?;
     let close: Vec<&(String, String, f32)> =
-        top.iter().filter(|p| p.2 >= threshold - margin).collect();
+        c.highest.iter().filter(|p| p.2 >= c.threshold - c.margin).collect();
     if json {
         return print_json(&serde_json::json!({
-            "residents": residents, "threshold": threshold, "expected_fmr": fmr,
-            "expected_fpir": fpir, "highest_impostor_scores": top, "too_close": close.len(),
-            "credential_root": store.credential_root_status()?,
+            "residents": c.residents, "threshold": c.threshold, "expected_fmr": c.expected_fmr,
+            "expected_fpir": c.expected_fpir, "highest_impostor_scores": c.highest,
+            "too_close": close.len(), "credential_root": store.credential_root_status()?,
         }));
     }
+    let (threshold, margin, fmr) = (c.threshold, c.margin, c.expected_fmr);
     println!("{}", root_status_line(&store)?);
-    println!("{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})", residents);
+    println!("{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})", c.residents);
     println!(
         "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {:.2} %",
-        fpir * 100.0
+        c.expected_fpir * 100.0
     );
     println!("highest scores between different residents:");
-    for (a, b, s) in &top {
+    for (a, b, s) in &c.highest {
         println!("  {a:>12} ~ {b:<12} {s:.3}");
     }
     for (a, b, s) in close {
@@ -200,16 +194,4 @@ fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::expected_fmr;
-
-    #[test]
-    fn expected_fmr_follows_the_dev_set_points() {
-        assert!((expected_fmr(0.295) - 1e-2).abs() < 1e-6);
-        assert!((expected_fmr(0.421) - 1e-4).abs() < 1e-8);
-        assert!(expected_fmr(0.5) < 1e-4 && expected_fmr(0.2) > 1e-2);
-    }
 }

@@ -1,6 +1,7 @@
 //! `facegate admin resident add|list|show|edit|remove`.
 
 use crate::config::Config;
+use crate::manage;
 use crate::store::{NewResident, Resident, ResidentStatus, Store, unix_now};
 
 use super::super::table::{cell_time, parse_date, print_json, print_table};
@@ -82,8 +83,8 @@ pub fn run(args: Args, config: &Config, operator: &str) -> anyhow::Result<()> {
     let now = unix_now();
     match args {
         Args::Add { number, name, unit, fields } => {
-            let resident =
-                store.add_resident(&fields.into_new(number, name, unit)?, now, operator)?;
+            let new = fields.into_new(number, name, unit)?;
+            let resident = manage::add_resident(&mut store, &new, now, operator)?;
             println!("added resident {} ({})", resident.number, resident.unit);
         }
         Args::List { search, json } => {
@@ -138,14 +139,14 @@ pub fn run(args: Args, config: &Config, operator: &str) -> anyhow::Result<()> {
                 name.unwrap_or_default(),
                 unit.unwrap_or_default(),
             )?;
-            store.edit_resident(&number, &edit, status, now, operator)?;
+            manage::edit_resident(&mut store, &number, &edit, status, now, operator)?;
             if let Some(required) = require_card_pin {
-                store.set_require_card_pin(&number, required, now, operator)?;
+                manage::set_require_card_pin(&mut store, &number, required, now, operator)?;
             }
             println!("updated resident {number}");
         }
         Args::Remove { number } => {
-            store.remove_resident(&number, now, operator)?;
+            manage::remove_resident(&mut store, &number, now, operator)?;
             println!("removed resident {number} and all their data");
         }
     }

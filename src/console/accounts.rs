@@ -1,0 +1,264 @@
+//! `console.db`: the console's accounts (argon2id password hashes), sessions and login
+//! back-off, apart from the register so that a copy of the register holds no console secrets.
+
+use std::path::{Path, PathBuf};
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rusqlite::{Connection, OptionalExtension, params};
+use zeroize::Zeroizing;
+
+use super::roles::Role;
+
+/// The shortest password an account accepts.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Wrong passwords that cost nothing; each further one doubles the wait before the next try.
+pub const FREE_FAILURES: u32 = 5;
+/// The longest wait between two tries, in seconds.
+pub const MAX_WAIT_SECONDS: i64 = 900;
+
+const SCHEMA: &str = "
+    CREATE TABLE accounts (name TEXT PRIMARY KEY, role TEXT NOT NULL, phc TEXT NOT NULL,
+        created_at INTEGER NOT NULL);
+    CREATE TABLE sessions (token_hash BLOB PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        csrf TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+    CREATE TABLE login_failures (key TEXT PRIMARY KEY, failures INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL);
+    PRAGMA user_version = 1;
+";
+
+/// What can go wrong with console accounts.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("account names are 1 to 32 letters, digits, `.`, `_` or `-`, got {0:?}")]
+    BadName(String),
+    #[error("the password must have at least {MIN_PASSWORD_CHARS} characters")]
+    ShortPassword,
+    #[error("account {0} exists")]
+    Exists(String),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("console database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("console database error: {0}")]
+    Query(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, AccountError>;
+
+/// A signed-in account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub role: Role,
+}
+
+/// The outcome of a sign-in attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    Ok(Account),
+    /// Wrong name or password (the same answer for both).
+    Refused,
+    /// Too many wrong passwords for this account or address: try again in this many seconds.
+    Wait(i64),
+}
+
+/// The open `console.db`.
+pub struct ConsoleDb {
+    pub(super) conn: Connection,
+    params: Params,
+    /// Verified when the account is unknown, so timing does not tell which names exist.
+    dummy: String,
+}
+
+impl ConsoleDb {
+    /// Opens (creating on first use) the console database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open = |source| AccountError::Open { path: path.to_owned(), source };
+        let conn = Connection::open(path).map_err(open)?;
+        Self::ready(conn, Params::new(19_456, 2, 1, None).expect("OWASP argon2id parameters"))
+    }
+
+    /// An in-memory database with small argon2 parameters, for tests.
+    pub fn in_memory() -> Result<Self> {
+        Self::ready(Connection::open_in_memory()?, Params::new(256, 1, 1, None).expect("valid"))
+    }
+
+    fn ready(conn: Connection, params: Params) -> Result<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 0 {
+            conn.execute_batch(SCHEMA)?;
+        }
+        let mut db = Self { conn, params, dummy: String::new() };
+        db.dummy = db.hash(&Zeroizing::new(String::from("not a password of anyone")))?;
+        Ok(db)
+    }
+
+    fn argon2(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    fn hash(&self, password: &str) -> Result<String> {
+        let hash = self
+            .argon2()
+            .hash_password(password.as_bytes())
+            .map_err(|e| AccountError::Hash(e.to_string()))?;
+        Ok(hash.to_string())
+    }
+
+    /// Adds an account.
+    pub fn add_account(&self, name: &str, role: Role, password: &str, now: i64) -> Result<()> {
+        check_name(name)?;
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(AccountError::ShortPassword);
+        }
+        if self.role_of(name)?.is_some() {
+            return Err(AccountError::Exists(name.to_owned()));
+        }
+        let phc = self.hash(password)?;
+        self.conn.execute(
+            "INSERT INTO accounts (name, role, phc, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, role.as_str(), phc, now],
+        )?;
+        Ok(())
+    }
+
+    fn role_of(&self, name: &str) -> Result<Option<Role>> {
+        let role: Option<String> = self
+            .conn
+            .query_row("SELECT role FROM accounts WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        Ok(role.and_then(|r| r.parse().ok()))
+    }
+
+    /// Checks a name and password from `address`. While the account or the address is in its
+    /// back-off nothing is checked; otherwise exactly one argon2 verification runs (against a
+    /// dummy hash for an unknown name) and a wrong password lengthens both back-offs.
+    pub fn sign_in(&self, name: &str, password: &str, address: &str, now: i64) -> Result<SignIn> {
+        let keys = [format!("account:{name}"), format!("address:{address}")];
+        let wait = keys.iter().map(|k| self.locked_until(k)).collect::<Result<Vec<_>>>()?;
+        if let Some(until) = wait.into_iter().max().filter(|&until| until > now) {
+            return Ok(SignIn::Wait(until - now));
+        }
+        let stored: Option<(String, String)> = self
+            .conn
+            .query_row("SELECT phc, role FROM accounts WHERE name = ?1", [name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let phc = stored.as_ref().map_or(self.dummy.as_str(), |(phc, _)| phc);
+        let matched = PasswordHash::new(phc)
+            .is_ok_and(|h| self.argon2().verify_password(password.as_bytes(), &h).is_ok());
+        match stored {
+            Some((_, role)) if matched => {
+                for key in &keys {
+                    self.conn.execute("DELETE FROM login_failures WHERE key = ?1", [key])?;
+                }
+                let role = role.parse().map_err(|_| AccountError::BadName(name.to_owned()))?;
+                Ok(SignIn::Ok(Account { name: name.to_owned(), role }))
+            }
+            _ => {
+                for key in &keys {
+                    self.record_failure(key, now)?;
+                }
+                Ok(SignIn::Refused)
+            }
+        }
+    }
+
+    fn locked_until(&self, key: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT locked_until FROM login_failures WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn record_failure(&self, key: &str, now: i64) -> Result<()> {
+        let failures: u32 = self
+            .conn
+            .query_row("SELECT failures FROM login_failures WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0)
+            + 1;
+        self.conn.execute(
+            "INSERT INTO login_failures (key, failures, locked_until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET failures = ?2, locked_until = ?3",
+            params![key, failures, now + wait_after(failures)],
+        )?;
+        Ok(())
+    }
+}
+
+/// The wait, in seconds, after `failures` wrong passwords in a row.
+pub fn wait_after(failures: u32) -> i64 {
+    match failures.checked_sub(FREE_FAILURES) {
+        None => 0,
+        Some(extra) => 1i64.checked_shl(extra).unwrap_or(i64::MAX).min(MAX_WAIT_SECONDS),
+    }
+}
+
+/// Account names: 1 to 32 ASCII letters, digits, `.`, `_`, `-` (they appear in the audit log).
+fn check_name(name: &str) -> Result<()> {
+    let fine = |b: u8| b.is_ascii_alphanumeric() || b"._-".contains(&b);
+    if name.is_empty() || name.len() > 32 || !name.bytes().all(fine) {
+        return Err(AccountError::BadName(name.to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWORD: &str = "a long enough password";
+
+    #[test]
+    fn accounts_need_a_clean_name_a_long_password_and_are_unique() {
+        let db = ConsoleDb::in_memory().unwrap();
+        db.add_account("wang", Role::Manager, PASSWORD, 1).unwrap();
+        assert!(matches!(
+            db.add_account("wang", Role::Auditor, PASSWORD, 2),
+            Err(AccountError::Exists(_))
+        ));
+        assert!(matches!(
+            db.add_account("li", Role::Auditor, "short", 2),
+            Err(AccountError::ShortPassword)
+        ));
+        assert!(matches!(
+            db.add_account("<b>", Role::Auditor, PASSWORD, 2),
+            Err(AccountError::BadName(_))
+        ));
+        let phc: String = db.conn.query_row("SELECT phc FROM accounts", [], |r| r.get(0)).unwrap();
+        assert!(phc.starts_with("$argon2id$") && !phc.contains(PASSWORD));
+    }
+
+    #[test]
+    fn the_back_off_starts_after_the_free_failures_doubles_and_is_capped() {
+        assert_eq!((0..=FREE_FAILURES).map(wait_after).collect::<Vec<_>>(), [0, 0, 0, 0, 0, 1]);
+        assert_eq!(wait_after(FREE_FAILURES + 3), 8);
+        assert_eq!(wait_after(20), MAX_WAIT_SECONDS);
+        assert_eq!(wait_after(200), MAX_WAIT_SECONDS);
+    }
+
+    #[test]
+    fn a_right_password_signs_in_and_clears_the_failures_a_wrong_one_or_name_is_refused() {
+        let db = ConsoleDb::in_memory().unwrap();
+        db.add_account("wang", Role::Caretaker, PASSWORD, 1).unwrap();
+        assert_eq!(db.sign_in("wang", "wrong password!", "10.0.0.9", 2).unwrap(), SignIn::Refused);
+        assert_eq!(db.sign_in("nobody", PASSWORD, "10.0.0.9", 3).unwrap(), SignIn::Refused);
+        let ok = db.sign_in("wang", PASSWORD, "10.0.0.9", 4).unwrap();
+        assert_eq!(ok, SignIn::Ok(Account { name: "wang".into(), role: Role::Caretaker }));
+        let left: i64 =
+            db.conn.query_row("SELECT COUNT(*) FROM login_failures", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 1, "the unknown name's failures stay");
+    }
+}

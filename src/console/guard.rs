@@ -1,0 +1,230 @@
+//! What every request passes before its page: the session from its cookie (restarting the idle
+//! timer), the CSRF token of every POST (the session's, or the sign-in form's own cookie), and
+//! the security headers of every answer. Pages take a [`Ctx`] and ask it for their
+//! [`Action`] with [`Ctx::require`].
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::roles::Action;
+use super::sessions::{COOKIE, Session, same_token};
+use super::{AppState, layout};
+use crate::language::Language;
+
+/// The sign-in form's CSRF cookie (double submit: the form carries the same value).
+pub const LOGIN_COOKIE: &str = "fg_login";
+/// The language cookie.
+pub const LANG_COOKIE: &str = "fg_lang";
+/// The largest request body (a CSV import).
+pub const MAX_BODY: usize = 8 << 20;
+
+/// The value of cookie `name` in a request's headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value with the console's attributes.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
+    let text = format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict{age}");
+    HeaderValue::from_str(&text).expect("cookie values are hex or fixed words")
+}
+
+/// The language of a request: its cookie, else `Accept-Language`, else Chinese.
+pub fn language(headers: &HeaderMap) -> Language {
+    if let Some(lang) = cookie(headers, LANG_COOKIE).and_then(|l| l.parse().ok()) {
+        return lang;
+    }
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    match accept {
+        Some(a) if a.trim_start().starts_with("en") => Language::En,
+        _ => Language::Zh,
+    }
+}
+
+/// The address a connection comes from (axum's connect info for the TLS listener).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// The client's address (for the login back-off): its IP, or `unknown` without one.
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let address = parts.extensions.get::<ConnectInfo<Peer>>();
+        Ok(Self(
+            address.map_or_else(|| "unknown".to_owned(), |ConnectInfo(p)| p.0.ip().to_string()),
+        ))
+    }
+}
+
+/// The middleware: session lookup, CSRF check on POST, security headers.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let now = state.now();
+    let session = cookie(&parts.headers, COOKIE)
+        .and_then(|token| state.accounts().session(token, now).ok().flatten());
+    let body = if parts.method == Method::POST {
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+            return Problem::Bad("the request is too large".into()).into_response();
+        };
+        let signing_in = parts.uri.path() == "/login";
+        let expected = if signing_in {
+            cookie(&parts.headers, LOGIN_COOKIE).map(str::to_owned)
+        } else {
+            session.as_ref().map(|s| s.csrf.clone())
+        };
+        match (expected, csrf_field(&parts.headers, &bytes)) {
+            (Some(expected), Some(sent)) if same_token(&expected, &sent) => {}
+            _ if session.is_none() && !signing_in => {
+                return Redirect::to("/login").into_response();
+            }
+            _ => return Problem::Csrf.into_response(),
+        }
+        Body::from(bytes)
+    } else {
+        body
+    };
+    parts.extensions.insert(session);
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            "content-security-policy",
+            "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("strict-transport-security", "max-age=31536000"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The `csrf` field of a form body: URL-encoded, or the part named `csrf` of a multipart body.
+fn csrf_field(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if kind.starts_with("multipart/form-data") {
+        const NAME: &[u8] = b"name=\"csrf\"\r\n\r\n";
+        let at = body.windows(NAME.len()).position(|w| w == NAME)? + NAME.len();
+        let value = &body[at..];
+        let end = value.windows(2).position(|w| w == b"\r\n")?;
+        return String::from_utf8(value[..end].to_vec()).ok();
+    }
+    form_urlencoded::parse(body).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned())
+}
+
+/// A signed-in request: its session and language. Without a live session the page answers
+/// with the sign-in page.
+pub struct Ctx {
+    pub session: Session,
+    pub lang: Language,
+    /// This page's path and query (for the language switch).
+    pub here: String,
+}
+
+impl Ctx {
+    /// Refuses (403) an action the account's role may not perform.
+    pub fn require(&self, action: Action) -> Result<(), Problem> {
+        if self.session.account.role.may(action) { Ok(()) } else { Err(Problem::Forbidden) }
+    }
+
+    /// Whether the account's role may perform `action` (to show or hide a part of a page).
+    pub fn may(&self, action: Action) -> bool {
+        self.session.account.role.may(action)
+    }
+
+    /// Who the audit log names for this request's changes.
+    pub fn operator(&self) -> &str {
+        &self.session.account.name
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        let session = parts.extensions.get::<Option<Session>>().cloned().flatten();
+        match session {
+            Some(session) => Ok(Ctx {
+                session,
+                lang: language(&parts.headers),
+                here: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+            }),
+            None => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
+/// Why a request was not served.
+#[derive(Debug)]
+pub enum Problem {
+    /// The role may not do this.
+    Forbidden,
+    /// A POST without the session's CSRF token.
+    Csrf,
+    NotFound,
+    /// Bad input, with the reason shown to the user.
+    Bad(String),
+    /// Something broke on the server; the detail goes to the log, not to the page.
+    Internal(String),
+}
+
+impl From<crate::store::StoreError> for Problem {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError::*;
+        match err {
+            UnknownResident(_) | UnknownTemplate(_) | UnknownCard(_) | UnknownPass(_) => {
+                Problem::NotFound
+            }
+            Invalid(_) | DuplicateResident(_) | CardTaken | Pin(_) | NoConsent(_) => {
+                Problem::Bad(err.to_string())
+            }
+            other => Problem::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<super::accounts::AccountError> for Problem {
+    fn from(err: super::accounts::AccountError) -> Self {
+        Problem::Internal(err.to_string())
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let (status, text) = match self {
+            Problem::Forbidden => (StatusCode::FORBIDDEN, "Your role may not do this.".to_owned()),
+            Problem::Csrf => (
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from the console: reload the page and try again."
+                    .to_owned(),
+            ),
+            Problem::NotFound => (StatusCode::NOT_FOUND, "Not found.".to_owned()),
+            Problem::Bad(text) => (StatusCode::BAD_REQUEST, text),
+            Problem::Internal(detail) => {
+                tracing::error!("console: {detail}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "The server failed; see its log.".to_owned())
+            }
+        };
+        (status, layout::problem_page(status, &text)).into_response()
+    }
+}

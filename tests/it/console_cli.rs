@@ -1,0 +1,105 @@
+//! `facegate console account add` and `console serve` through the built binary: the account's
+//! password from stdin, the self-signed certificate made on first start for the names given,
+//! its printed fingerprint, and the sign-in page over HTTPS.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use facegate::console::{SiteFiles, tls};
+use facegate::store::Store;
+
+fn account_add(dir: &std::path::Path, password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .args(["console", "account", "add", "wang", "--role", "manager", "--dir"])
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// GETs `/login` over TLS, trusting only `cert`, for `name`.
+async fn get_login(
+    addr: &str,
+    cert: &CertificateDer<'static>,
+    name: &str,
+) -> std::io::Result<String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let mut tls = connector.connect(ServerName::try_from(name.to_owned()).unwrap(), tcp).await?;
+    tls.write_all(b"GET /login HTTP/1.1\r\nHost: console\r\nConnection: close\r\n\r\n").await?;
+    let mut answer = String::new();
+    tls.read_to_string(&mut answer).await?;
+    Ok(answer)
+}
+
+#[tokio::test]
+async fn serve_makes_a_certificate_for_its_names_prints_its_fingerprint_and_answers_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = SiteFiles::in_dir(dir.path());
+    Store::init(&files.register).unwrap();
+    let short = account_add(dir.path(), "short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    let added = account_add(dir.path(), "a long enough password\n");
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .args([
+            "console",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--host",
+            "gate-office.local",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let addr = loop {
+        let line = lines.next().expect("serve prints its address").unwrap();
+        if let Some(url) = line.strip_prefix("console at https://") {
+            break url.trim_end_matches('/').to_owned();
+        }
+        printed.push(line);
+    };
+    let fingerprint = tls::fingerprint(&files.certificate).unwrap();
+    assert!(printed.iter().any(|l| l.contains(&fingerprint)), "{printed:?}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&files.private_key).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let cert = CertificateDer::from_pem_file(&files.certificate).unwrap();
+    for name in ["gate-office.local", "localhost", "127.0.0.1"] {
+        let answer = get_login(&addr, &cert, name).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{name}: {answer}");
+        assert!(answer.to_lowercase().contains("strict-transport-security"), "{answer}");
+    }
+    assert!(
+        get_login(&addr, &cert, "elsewhere.example").await.is_err(),
+        "a name it was not made for"
+    );
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
