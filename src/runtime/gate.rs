@@ -68,6 +68,8 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     damaged_templates: Vec<i64>,
     /// The face session's passive-liveness votes so far (see `face`).
     passive_votes: Vec<bool>,
+    /// The face session's first good frames' embeddings, fused for its decision (see `face`).
+    probes: Vec<Embedding>,
 }
 
 /// The retention rules run at start and then once a day.
@@ -117,6 +119,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             data_version,
             damaged_templates: Vec::new(),
             passive_votes: Vec::new(),
+            probes: Vec::new(),
         };
         gate.reload_gallery(0, &mut Vec::new())?;
         gate.screen = gate.idle();

@@ -12,6 +12,7 @@ use crate::keys::custody::KeyStore;
 use crate::language::Language;
 use crate::store::consent::notice;
 use crate::store::{Store, unix_now};
+use crate::templates::{MatchingConfig, expected_fmr};
 
 use super::table::print_json;
 
@@ -155,22 +156,13 @@ fn same_owner(original: &std::path::Path, copy: &std::path::Path) -> anyhow::Res
     })
 }
 
-/// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
-const DEV_SET_FMR: [(f32, f64); 3] = [(0.295, 1e-2), (0.370, 1e-3), (0.421, 1e-4)];
-
-/// FMR at a threshold, interpolated on a log scale between the dev-set points.
-fn expected_fmr(threshold: f32) -> f64 {
-    let [(t0, f0), (_, _), (t2, f2)] = DEV_SET_FMR;
-    let slope = (f2.log10() - f0.log10()) / f64::from(t2 - t0);
-    10f64.powf(f0.log10() + slope * f64::from(threshold - t0)).min(1.0)
-}
-
 fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = Store::open(&config.store)?;
     let (residents, pairs) = store.closest_pairs()?;
-    let (threshold, margin) = (config.matching.threshold, config.matching.margin);
+    let matching = &config.matching;
+    let (threshold, margin) = (matching.threshold_for(residents), matching.margin);
     let fmr = expected_fmr(threshold);
-    let fpir = (residents as f64 * fmr).min(1.0);
+    let fpir = MatchingConfig::stranger_rate(residents, threshold);
     let number =
         |id: i64| store.resident_by_id(id).map(|r| r.number).unwrap_or_else(|_| format!("#{id}"));
     let top: Vec<(String, String, f32)> =
@@ -179,16 +171,19 @@ fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
         top.iter().filter(|p| p.2 >= threshold - margin).collect();
     if json {
         return print_json(&serde_json::json!({
-            "residents": residents, "threshold": threshold, "expected_fmr": fmr,
+            "residents": residents, "threshold": threshold, "threshold_floor": matching.threshold,
+            "stranger_acceptance": matching.stranger_acceptance, "expected_fmr": fmr,
             "expected_fpir": fpir, "highest_impostor_scores": top, "too_close": close.len(),
             "credential_root": store.credential_root_status()?,
         }));
     }
     println!("{}", root_status_line(&store)?);
-    println!("{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})", residents);
     println!(
-        "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {:.2} %",
-        fpir * 100.0
+        "{residents} enrolled residents: 1:N threshold {threshold:.3} (floor {:.3}, margin {margin:.2}) for a stranger acceptance of {:.1e} per attempt",
+        matching.threshold, matching.stranger_acceptance
+    );
+    println!(
+        "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {fpir:.1e} per attempt"
     );
     println!("highest scores between different residents:");
     for (a, b, s) in &top {
@@ -200,16 +195,4 @@ fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::expected_fmr;
-
-    #[test]
-    fn expected_fmr_follows_the_dev_set_points() {
-        assert!((expected_fmr(0.295) - 1e-2).abs() < 1e-6);
-        assert!((expected_fmr(0.421) - 1e-4).abs() < 1e-8);
-        assert!(expected_fmr(0.5) < 1e-4 && expected_fmr(0.2) > 1e-2);
-    }
 }
