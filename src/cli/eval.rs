@@ -127,7 +127,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     }
     for site in &report.sites {
         println!(
-            "{:>6} residents     threshold {:.3}: stranger accepted ≈ {:.1e} per attempt; dev set FMR {:.1e}, FNMR {}",
+            "{:>6} residents     threshold {:.3}: stranger accepted ≈ {:.1e} per attempt; measured here: FMR {:.1e}, FNMR {}",
             site.residents,
             site.threshold,
             site.stranger_acceptance,

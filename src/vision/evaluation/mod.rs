@@ -146,8 +146,8 @@ pub struct Report {
     pub fnmr_at_fmr_1e4: f64,
     #[serde(rename = "threshold_at_fmr_1e-4")]
     pub threshold_at_fmr_1e4: f32,
-    /// FMR 1e-5 and 1e-6: below one impostor pair in 10⁵ (the dev set has 80 142), both are the
-    /// threshold just above the highest impostor score.
+    /// FMR 1e-5 and 1e-6: with fewer than 10⁵ or 10⁶ impostor pairs (the dev set has 80 142),
+    /// the threshold just above the highest impostor score.
     #[serde(rename = "fnmr_at_fmr_1e-5")]
     pub fnmr_at_fmr_1e5: f64,
     #[serde(rename = "threshold_at_fmr_1e-5")]
@@ -157,19 +157,19 @@ pub struct Report {
     #[serde(rename = "threshold_at_fmr_1e-6")]
     pub threshold_at_fmr_1e6: f32,
     /// The config's 1:N threshold for sites of 100, 1 000 and 10 000 residents, and the error
-    /// rates the dev set shows there.
+    /// rates measured there.
     pub sites: Vec<SitePoint>,
     pub ms_per_image: f64,
 }
 
-/// One site size under `[matching]`: its threshold and the dev set's rates at it.
+/// One site size under `[matching]`: its threshold and the rates measured at it.
 #[derive(Debug, Serialize)]
 pub struct SitePoint {
     pub residents: usize,
     pub threshold: f32,
     /// A stranger's expected chance per attempt to match somebody (`[matching]`'s model).
     pub stranger_acceptance: f64,
-    /// FMR per comparison measured on the dev set at this threshold.
+    /// FMR per comparison measured at this threshold.
     pub fmr: f64,
     pub fnmr: f64,
 }
