@@ -329,56 +329,40 @@ pub fn delete_face_data(
     store.withdraw_consent(number, now, operator)
 }
 
-/// How close enrolled residents are to each other, and the false-accept rate to expect
-/// (`admin calibrate`, the console's reports).
+/// How close enrolled residents are to each other, the 1:N threshold the gallery's size asks
+/// for, and the false-accept rates to expect there (`admin calibrate`, the console's reports).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Calibration {
     /// Residents with a template.
     pub residents: usize,
+    /// The 1:N threshold for this gallery: the configured floor, raised to keep the configured
+    /// stranger acceptance per attempt.
     pub threshold: f32,
+    pub threshold_floor: f32,
+    pub stranger_acceptance: f64,
     pub margin: f32,
     /// Expected false match per comparison at the threshold.
     pub expected_fmr: f64,
-    /// Expected chance that a stranger matches somebody in this gallery.
+    /// Expected chance per attempt that a stranger matches somebody in this gallery.
     pub expected_fpir: f64,
     /// The ten highest scores between two different residents, by resident number.
     pub highest: Vec<(String, String, f32)>,
 }
 
-/// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
-const DEV_SET_FMR: [(f32, f64); 3] = [(0.295, 1e-2), (0.370, 1e-3), (0.421, 1e-4)];
-
-/// FMR at a threshold, interpolated on a log scale between the dev-set points.
-fn expected_fmr(threshold: f32) -> f64 {
-    let [(t0, f0), (_, _), (t2, f2)] = DEV_SET_FMR;
-    let slope = (f2.log10() - f0.log10()) / f64::from(t2 - t0);
-    10f64.powf(f0.log10() + slope * f64::from(threshold - t0)).min(1.0)
-}
-
 /// The site's calibration.
 pub fn calibration(store: &Store, matching: &MatchingConfig) -> Result<Calibration> {
     let (residents, pairs) = store.closest_pairs()?;
-    let fmr = expected_fmr(matching.threshold);
+    let threshold = matching.threshold_for(residents);
     let number =
         |id: i64| store.resident_by_id(id).map(|r| r.number).unwrap_or_else(|_| format!("#{id}"));
     Ok(Calibration {
         residents,
-        threshold: matching.threshold,
+        threshold,
+        threshold_floor: matching.threshold,
+        stranger_acceptance: matching.stranger_acceptance,
         margin: matching.margin,
-        expected_fmr: fmr,
-        expected_fpir: (residents as f64 * fmr).min(1.0),
+        expected_fmr: expected_fmr(threshold),
+        expected_fpir: MatchingConfig::stranger_rate(residents, threshold),
         highest: pairs.iter().take(10).map(|&(a, b, s)| (number(a), number(b), s)).collect(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::expected_fmr;
-
-    #[test]
-    fn expected_fmr_follows_the_dev_set_points() {
-        assert!((expected_fmr(0.295) - 1e-2).abs() < 1e-6);
-        assert!((expected_fmr(0.421) - 1e-4).abs() < 1e-8);
-        assert!(expected_fmr(0.5) < 1e-4 && expected_fmr(0.2) > 1e-2);
-    }
 }

@@ -20,6 +20,13 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Fuse each face's embedding with its mirror image's (default: the config's `flip_fusion`).
+    #[arg(long)]
+    pub flip_fusion: Option<bool>,
+    /// Emulate this many camera frames per photo and fuse their embeddings, as the gate fuses a
+    /// session's good frames (the photo shifted by 3 px per frame).
+    #[arg(long, default_value_t = 1)]
+    pub frames: usize,
     /// Write the DET curve to this SVG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -29,6 +36,9 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     let mut vision = config.vision.clone();
     if let Some(backend) = args.backend {
         vision.backend = backend;
+    }
+    if let Some(flip) = args.flip_fusion {
+        vision.flip_fusion = flip;
     }
     let images = evaluation::scan(&args.dataset)
         .with_context(|| format!("cannot read dataset folder {}", args.dataset.display()))?;
@@ -46,7 +56,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     bar.set_message(format!("embedding ({})", vision.backend));
     let mut embedded = Vec::with_capacity(images.len());
     for image in &images {
-        embedded.push(evaluation::embed_one(&mut pipeline, &image.path)?);
+        embedded.push(evaluation::embed_one(&mut pipeline, &image.path, args.frames)?);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -54,8 +64,16 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     let embeddings: Vec<_> = embedded.iter().map(|e| e.embedding.clone()).collect();
     let (scores, pairing) =
         evaluation::score_pairs(&images, &embeddings, PairingOptions::default());
-    let report =
-        evaluation::report(vision.backend.to_string(), &images, &embedded, &scores, pairing);
+    let fusion = evaluation::Fusion { flip: vision.flip_fusion, frames: args.frames };
+    let report = evaluation::report(
+        &config.matching,
+        vision.backend.to_string(),
+        fusion,
+        &images,
+        &embedded,
+        &scores,
+        pairing,
+    );
 
     if let Some(plot) = &args.plot {
         let title = format!(
@@ -73,8 +91,12 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     }
     let pct = |v: f64| format!("{:.2} %", v * 100.0);
     println!(
-        "images               {} ({} identities, backend {})",
-        report.images, report.identities, report.backend
+        "images               {} ({} identities, backend {}, flip fusion {}, {} frame(s) fused)",
+        report.images,
+        report.identities,
+        report.backend,
+        if report.fusion.flip { "on" } else { "off" },
+        report.fusion.frames
     );
     println!("failures to acquire  {} (counted as rejections)", report.failures_to_acquire);
     println!(
@@ -97,6 +119,22 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         pct(report.fnmr_at_fmr_1e4),
         report.threshold_at_fmr_1e4
     );
+    for (name, fnmr, threshold) in [
+        ("1e-5", report.fnmr_at_fmr_1e5, report.threshold_at_fmr_1e5),
+        ("1e-6", report.fnmr_at_fmr_1e6, report.threshold_at_fmr_1e6),
+    ] {
+        println!("FNMR @ FMR {name}      {} (threshold {threshold:.3})", pct(fnmr));
+    }
+    for site in &report.sites {
+        println!(
+            "{:>6} residents     threshold {:.3}: stranger accepted ≈ {:.1e} per attempt; measured here: FMR {:.1e}, FNMR {}",
+            site.residents,
+            site.threshold,
+            site.stranger_acceptance,
+            site.fmr,
+            pct(site.fnmr)
+        );
+    }
     println!("time per image       {:.1} ms (detect + align + embed)", report.ms_per_image);
     Ok(())
 }

@@ -74,6 +74,8 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     passive_votes: Vec<bool>,
     /// The booking of the enrolment under way without admin mode (see `self_service`).
     booked: Option<i64>,
+    /// The face session's first good frames' embeddings, fused for its decision (see `face`).
+    probes: Vec<Embedding>,
 }
 
 /// The retention rules run at start and then once a day.
@@ -132,6 +134,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             replica_contact,
             replica_stale: false,
             booked: None,
+            probes: Vec::new(),
         };
         gate.reload_gallery(0)?;
         gate.follow_replica(0, &mut Vec::new())?;

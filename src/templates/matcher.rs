@@ -59,6 +59,14 @@ impl Gallery {
         self.entries.is_empty()
     }
 
+    /// How many residents have at least one template (what the 1:N threshold follows).
+    pub fn residents(&self) -> usize {
+        let mut ids: Vec<i64> = self.entries.iter().map(|e| e.resident_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
     /// The score of every template, in gallery order. Large galleries are split across the
     /// CPU's cores (a 10k gallery takes ~20 ms on one x86 core, each template costing one
     /// probe transform).
@@ -182,6 +190,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(g.identify(&axis(9, 0.0), 0.5, 0.05), Identification::Unknown { .. }));
+        assert_eq!((g.len(), g.residents()), (3, 2), "two templates of resident 10 count once");
         assert!(g.verify(20, &axis(5, 0.0)).unwrap() > 0.99);
         assert!(g.verify(20, &axis(0, 0.0)).unwrap() < 0.1);
         assert_eq!(g.verify(30, &axis(0, 0.0)), None);

@@ -7,11 +7,11 @@
 //! keeps inner products.
 
 mod matcher;
+mod operating;
 mod transform;
 
 use hmac::{Hmac, KeyInit, Mac};
 use rand::TryRng;
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -19,6 +19,7 @@ use crate::keys::{Key, Purpose, SiteKey};
 use crate::vision::{EMBEDDING_DIM, Embedding, dot};
 
 pub use matcher::{Gallery, GalleryEntry, Identification};
+pub use operating::{MatchingConfig, expected_fmr, threshold_at_fmr};
 pub use transform::{Transform, Vector};
 
 /// Bytes of a template's salt.
@@ -29,22 +30,6 @@ pub const MODEL: &str = "sface-2021dec/v1";
 /// How far a stored vector's norm may be from 1 (f32 rounding through the transform is far
 /// below this).
 const NORM_TOLERANCE: f32 = 1e-3;
-
-/// `[matching]`: how a probe is decided.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct MatchingConfig {
-    /// Smallest score that matches. 0.42 is FMR ≈ 1e-4 per comparison on the dev set.
-    pub threshold: f32,
-    /// The best resident must beat the second best by this much, or the result is "unknown".
-    pub margin: f32,
-}
-
-impl Default for MatchingConfig {
-    fn default() -> Self {
-        Self { threshold: 0.42, margin: 0.05 }
-    }
-}
 
 /// The template key: seeds every template's transform.
 #[derive(Clone)]

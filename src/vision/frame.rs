@@ -109,6 +109,28 @@ impl Frame {
         Frame { width, height, pixels: resized.into_raw() }
     }
 
+    /// The frame mirrored left to right.
+    pub(crate) fn mirrored(&self) -> Frame {
+        let row = self.width as usize * 3;
+        let mut pixels = Vec::with_capacity(self.pixels.len());
+        for line in self.pixels.chunks_exact(row) {
+            pixels.extend(line.rchunks_exact(3).flatten());
+        }
+        Frame { width: self.width, height: self.height, pixels }
+    }
+
+    /// The frame without its first `dx` columns and `dy` rows (at least one pixel is kept).
+    pub(crate) fn cropped_from(&self, dx: u32, dy: u32) -> Frame {
+        let (dx, dy) = (dx.min(self.width - 1), dy.min(self.height - 1));
+        let (width, height) = (self.width - dx, self.height - dy);
+        let row = self.width as usize * 3;
+        let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
+        for line in self.pixels.chunks_exact(row).skip(dy as usize) {
+            pixels.extend_from_slice(&line[dx as usize * 3..]);
+        }
+        Frame { width, height, pixels }
+    }
+
     /// Shrinks so that the longer side is at most `max_side` (borrowing when it already fits).
     pub(crate) fn fit_within(&self, max_side: u32) -> Cow<'_, Frame> {
         let longest = self.width.max(self.height);
@@ -153,6 +175,19 @@ mod tests {
         let frame = Frame::decode(&png).unwrap();
         assert_eq!((frame.width(), frame.height()), (4, 3));
         assert!(Frame::decode(&png[..png.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn mirrored_and_cropped_move_pixels_where_expected() {
+        let frame = Frame::from_rgb(3, 2, (0..18).collect()).unwrap();
+        let mirrored = frame.mirrored();
+        assert_eq!(mirrored.pixel(0, 0), frame.pixel(2, 0));
+        assert_eq!(mirrored.pixel(2, 1), frame.pixel(0, 1));
+        assert_eq!(mirrored.mirrored().pixels(), frame.pixels());
+        let cropped = frame.cropped_from(1, 1);
+        assert_eq!((cropped.width(), cropped.height()), (2, 1));
+        assert_eq!(cropped.pixels(), &frame.pixels()[12..18]);
+        assert_eq!(frame.cropped_from(9, 9).pixels(), frame.pixel(2, 1));
     }
 
     #[test]

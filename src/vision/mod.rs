@@ -48,6 +48,9 @@ pub struct VisionConfig {
     /// Detection runs on a copy shrunk further to this longer side (smaller is faster; faces
     /// must stay above ~20 px there).
     pub detect_max_side: u32,
+    /// Each face is also embedded mirrored left to right, and the two embeddings are fused
+    /// (one more recogniser run per face; fewer false rejections, see README "Face recognition").
+    pub flip_fusion: bool,
     /// The quality gate.
     pub quality: QualityConfig,
     /// Presentation-attack detection.
@@ -62,6 +65,7 @@ impl Default for VisionConfig {
             detection_threshold: 0.5,
             max_side: 640,
             detect_max_side: 640,
+            flip_fusion: true,
             quality: QualityConfig::default(),
             liveness: liveness::LivenessConfig::default(),
         }

@@ -65,9 +65,15 @@ impl FacePipeline {
         align_face(work, &face.landmarks)
     }
 
-    /// The embedding of an aligned crop.
+    /// The embedding of an aligned crop; with `flip_fusion`, fused with its mirror image's.
     pub fn embed(&mut self, aligned: &Frame) -> Result<Embedding, VisionError> {
-        self.recogniser.embed(aligned)
+        let embedding = self.recogniser.embed(aligned)?;
+        if !self.config.flip_fusion {
+            return Ok(embedding);
+        }
+        let mirrored = self.recogniser.embed(&aligned.mirrored())?;
+        Embedding::mean(&[embedding, mirrored])
+            .ok_or_else(|| VisionError::Inference("a face and its mirror image cancel out".into()))
     }
 
     /// What the gate does with each frame: detect, check quality, align, check sharpness, embed.

@@ -55,7 +55,7 @@ pub fn embed_dev_faces(backend: BackendKind) -> Option<DevFaces> {
     let mut pipeline = pipeline(backend);
     let embedded = images
         .iter()
-        .map(|image| evaluation::embed_one(&mut pipeline, &image.path).expect("pipeline runs"))
+        .map(|image| evaluation::embed_one(&mut pipeline, &image.path, 1).expect("pipeline runs"))
         .collect();
     Some(DevFaces { images, embedded })
 }

@@ -242,6 +242,15 @@ fn an_enrolled_face_is_let_in_and_a_stranger_is_offered_pin_or_card(faces: Faces
     assert!(matches!(f.sim.gate.screen(), Screen::Result { offer: Offer::PinOrCard, .. }));
 }
 
+#[test]
+fn a_face_session_decides_on_its_first_two_good_frames_fused() {
+    let mut f = gate();
+    let script = format!("show {}\nat 100\ntap face\nat 200\nshow nobody\nat 1000", f.photos.li);
+    assert!(decisions(&run(&mut f.sim, &script)).is_empty(), "one good frame does not decide");
+    let events = run(&mut f.sim, &format!("show {}\nat 1100", f.photos.li));
+    assert_eq!(decisions(&events), vec![(true, None)], "the second good frame does");
+}
+
 fn a_face_as_second_factor_must_be_the_resident_who_typed_the_pin(faces: Faces) {
     let mut f =
         gate_with(faces, |c| c.access.two_factor = facegate::access::TwoFactor::PinNeedsFace);

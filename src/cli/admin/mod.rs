@@ -13,6 +13,7 @@ use crate::keys::custody::KeyStore;
 use crate::language::Language;
 use crate::store::consent::notice;
 use crate::store::{Store, unix_now};
+use crate::templates::{MatchingConfig, expected_fmr};
 
 use super::table::print_json;
 
@@ -140,7 +141,9 @@ fn rotate_credentials(config: &Config) -> anyhow::Result<()> {
     println!(
         "credential root replaced. Export a new backup now (`facegate admin key export FILE`)."
     );
-    println!("restart the gate (`systemctl restart facegate`) so that it reads the new key");
+    if config.store.key_store != KeyStore::File {
+        println!("restart the gate (`systemctl restart facegate`) so systemd hands it the new key");
+    }
     println!("{}", root_status_line(&Store::open(&config.store)?)?);
     Ok(())
 }
@@ -154,17 +157,6 @@ fn root_status_line(store: &Store) -> anyhow::Result<String> {
     ))
 }
 
-/// Gives `copy` the owner and group of `original`.
-/// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
-const DEV_SET_FMR: [(f32, f64); 3] = [(0.295, 1e-2), (0.370, 1e-3), (0.421, 1e-4)];
-
-/// FMR at a threshold, interpolated on a log scale between the dev-set points.
-fn expected_fmr(threshold: f32) -> f64 {
-    let [(t0, f0), (_, _), (t2, f2)] = DEV_SET_FMR;
-    let slope = (f2.log10() - f0.log10()) / f64::from(t2 - t0);
-    10f64.powf(f0.log10() + slope * f64::from(threshold - t0)).min(1.0)
-}
-
 fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = Store::open(&config.store)?;
     let c = crate::manage::calibration(&store, &config.matching)?;
@@ -172,17 +164,22 @@ fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
         c.highest.iter().filter(|p| p.2 >= c.threshold - c.margin).collect();
     if json {
         return print_json(&serde_json::json!({
-            "residents": c.residents, "threshold": c.threshold, "expected_fmr": c.expected_fmr,
-            "expected_fpir": c.expected_fpir, "highest_impostor_scores": c.highest,
-            "too_close": close.len(), "credential_root": store.credential_root_status()?,
+            "residents": c.residents, "threshold": c.threshold,
+            "threshold_floor": c.threshold_floor, "stranger_acceptance": c.stranger_acceptance,
+            "expected_fmr": c.expected_fmr, "expected_fpir": c.expected_fpir,
+            "highest_impostor_scores": c.highest, "too_close": close.len(),
+            "credential_root": store.credential_root_status()?,
         }));
     }
     let (threshold, margin, fmr) = (c.threshold, c.margin, c.expected_fmr);
     println!("{}", root_status_line(&store)?);
-    println!("{} enrolled residents, threshold {threshold:.3} (margin {margin:.2})", c.residents);
     println!(
-        "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {:.2} %",
-        c.expected_fpir * 100.0
+        "{} enrolled residents: 1:N threshold {threshold:.3} (floor {:.3}, margin {margin:.2}) for a stranger acceptance of {:.1e} per attempt",
+        c.residents, c.threshold_floor, c.stranger_acceptance
+    );
+    println!(
+        "expected false match per comparison ≈ {fmr:.1e}; a stranger matching somebody ≈ {:.1e} per attempt",
+        c.expected_fpir
     );
     println!("highest scores between different residents:");
     for (a, b, s) in &c.highest {

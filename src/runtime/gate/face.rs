@@ -5,6 +5,10 @@
 //! crop, faces at least `min_face_width` wide) and decides by majority over the session's frames:
 //! the first [`PASSIVE_VOTES`] of [`PASSIVE_FRAMES`] scored frames that agree decide, live or not.
 //! Nobody is identified, nor told they are a stranger, before the face is judged live.
+//!
+//! The decision is made on the fused embeddings of the session's first `[matching] fuse_frames`
+//! frames that pass the quality gate (those that come while passive liveness still votes count
+//! too, so with liveness on this rarely costs a frame).
 
 use super::{Event, Gate, Offer, Outcome, Screen};
 use crate::access::{Checked, DenyReason, Method};
@@ -87,6 +91,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             return Ok(());
         }
         self.passive_votes.clear();
+        self.probes.clear();
         self.challenge = self.head_turn();
         self.show(Screen::Face { guidance: None, prompt: None }, events);
         Ok(())
@@ -156,11 +161,19 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 return Ok(());
             }
         };
-        if live.is_none() {
-            // Still judging: the next frames vote.
+        let wanted = self.settings.matching.fuse_frames.max(1);
+        if self.probes.len() < wanted {
+            self.probes.push(probe);
+        }
+        if live.is_none() || self.probes.len() < wanted {
+            // Still judging, or more good frames to fuse: the next frames count.
             self.show(Screen::Face { guidance: None, prompt: None }, events);
             return Ok(());
         }
+        let fused = Embedding::mean(&self.probes);
+        self.probes.clear();
+        // Good frames that cancel out (never a face's) start the fusion over.
+        let Some(probe) = fused else { return Ok(()) };
         let mut resident = self.identify(&probe);
         if let Some(active) = self.challenge.take()
             && resident.map(|r| r.0) != active.first
@@ -197,7 +210,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     }
 
     /// Who a probe is: 1:1 against the pending resident when the face is a second factor,
-    /// else 1:N. Returns the resident and the matching template.
+    /// else 1:N at the threshold for the gallery's size. Returns the resident and the matching
+    /// template.
     fn identify(&self, probe: &Embedding) -> Option<(i64, Option<i64>)> {
         let matching = &self.settings.matching;
         match self.pending.filter(|p| p.second == Method::Face) {
@@ -206,7 +220,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 .verify(p.resident_id, probe)
                 .filter(|&s| s >= matching.threshold)
                 .map(|_| (p.resident_id, None)),
-            None => match self.gallery.identify(probe, matching.threshold, matching.margin) {
+            None => match self.gallery.identify(
+                probe,
+                matching.threshold_for(self.gallery.residents()),
+                matching.margin,
+            ) {
                 Identification::Match { resident_id, template_id, .. } => {
                     Some((resident_id, Some(template_id)))
                 }

@@ -4,6 +4,11 @@
 //! PyPI's `onnxruntime` wheel; `models/fetch.sh --ort` unpacks it). `ort` panics on first use
 //! when the library is missing, so the path is checked here first and a missing library is an
 //! error that says how to fix it.
+//!
+//! Each session's intra-op workers block when they run out of work instead of spinning
+//! (ONNX Runtime's default): spinning workers of every session (detector, recogniser, two
+//! liveness models) took the cores from the threads doing the work, and 2 threads ran 3–5×
+//! slower than 1 on a busy 2-core machine (README "Speed").
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -47,6 +52,8 @@ impl OrtSession {
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| fail(e.to_string()))?
             .with_intra_threads(threads)
+            .map_err(|e| fail(e.to_string()))?
+            .with_intra_op_spinning(false)
             .map_err(|e| fail(e.to_string()))?
             .commit_from_file(model)
             .map_err(|e| fail(e.to_string()))?;

@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{Embedding, FacePipeline, Frame, VisionError};
+use crate::templates::MatchingConfig;
 use metrics::{OperatingPoint, Scores};
 
 /// A photo and the identity it shows.
@@ -82,8 +83,20 @@ pub struct Embedded {
     pub seconds: f64,
 }
 
+/// Pixels between the emulated camera frames of one photo ([`embed_one`]'s `frames`).
+pub const FRAME_SHIFT: u32 = 3;
+
 /// Decodes and embeds one image. An unreadable or corrupt file is a failure to acquire.
-pub fn embed_one(pipeline: &mut FacePipeline, path: &Path) -> Result<Embedded, VisionError> {
+///
+/// With `frames` > 1 the photo stands for that many camera frames of one session: the working
+/// frame shifted by 0, [`FRAME_SHIFT`], 2 × [`FRAME_SHIFT`] … pixels (which moves the face
+/// against the detector's grid, as a head moves between frames), and the embeddings of those
+/// with a face are fused as the gate fuses a session's good frames.
+pub fn embed_one(
+    pipeline: &mut FacePipeline,
+    path: &Path,
+    frames: usize,
+) -> Result<Embedded, VisionError> {
     let frame = match Frame::open(path) {
         Ok(frame) => frame,
         Err(err @ (VisionError::ImageDecode { .. } | VisionError::ImageRead { .. })) => {
@@ -94,7 +107,16 @@ pub fn embed_one(pipeline: &mut FacePipeline, path: &Path) -> Result<Embedded, V
     };
     let work = pipeline.working_frame(&frame);
     let start = Instant::now();
-    let embedding = pipeline.embed_largest(&work)?;
+    let mut found = Vec::new();
+    for shift in (0..frames.max(1) as u32).map(|k| k * FRAME_SHIFT) {
+        let embedding = if shift == 0 {
+            pipeline.embed_largest(&work)?
+        } else {
+            pipeline.embed_largest(&work.cropped_from(shift, shift))?
+        };
+        found.extend(embedding);
+    }
+    let embedding = if found.len() > 1 { Embedding::mean(&found) } else { found.pop() };
     Ok(Embedded { embedding, seconds: start.elapsed().as_secs_f64() })
 }
 
@@ -102,6 +124,7 @@ pub fn embed_one(pipeline: &mut FacePipeline, path: &Path) -> Result<Embedded, V
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub backend: String,
+    pub fusion: Fusion,
     pub images: usize,
     pub identities: usize,
     pub failures_to_acquire: usize,
@@ -123,8 +146,43 @@ pub struct Report {
     pub fnmr_at_fmr_1e4: f64,
     #[serde(rename = "threshold_at_fmr_1e-4")]
     pub threshold_at_fmr_1e4: f32,
+    /// FMR 1e-5 and 1e-6: with fewer than 10⁵ or 10⁶ impostor pairs (the dev set has 80 142),
+    /// the threshold just above the highest impostor score.
+    #[serde(rename = "fnmr_at_fmr_1e-5")]
+    pub fnmr_at_fmr_1e5: f64,
+    #[serde(rename = "threshold_at_fmr_1e-5")]
+    pub threshold_at_fmr_1e5: f32,
+    #[serde(rename = "fnmr_at_fmr_1e-6")]
+    pub fnmr_at_fmr_1e6: f64,
+    #[serde(rename = "threshold_at_fmr_1e-6")]
+    pub threshold_at_fmr_1e6: f32,
+    /// The config's 1:N threshold for sites of 100, 1 000 and 10 000 residents, and the error
+    /// rates measured there.
+    pub sites: Vec<SitePoint>,
     pub ms_per_image: f64,
 }
+
+/// One site size under `[matching]`: its threshold and the rates measured at it.
+#[derive(Debug, Serialize)]
+pub struct SitePoint {
+    pub residents: usize,
+    pub threshold: f32,
+    /// A stranger's expected chance per attempt to match somebody (`[matching]`'s model).
+    pub stranger_acceptance: f64,
+    /// FMR per comparison measured at this threshold.
+    pub fmr: f64,
+    pub fnmr: f64,
+}
+
+/// What a probe's embedding fuses: its mirror image's, and emulated frames ([`embed_one`]).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Fusion {
+    pub flip: bool,
+    pub frames: usize,
+}
+
+/// Site sizes `eval` reports.
+pub const SITE_SIZES: [usize; 3] = [100, 1_000, 10_000];
 
 /// Pairing limits.
 #[derive(Debug, Clone, Copy)]
@@ -181,9 +239,11 @@ pub fn score_pairs(
     (Scores::new(genuine, impostor), pairing)
 }
 
-/// Builds the report from scored pairs.
+/// Builds the report from scored pairs, with the 1:N thresholds of `matching`.
 pub fn report(
+    matching: &MatchingConfig,
     backend: String,
+    fusion: Fusion,
     images: &[LabelledImage],
     embedded: &[Embedded],
     scores: &Scores,
@@ -195,9 +255,25 @@ pub fn report(
     let at = |fmr| scores.at_fmr(fmr);
     let (p2, p3, p4): (OperatingPoint, OperatingPoint, OperatingPoint) =
         (at(1e-2), at(1e-3), at(1e-4));
+    let (p5, p6) = (at(1e-5), at(1e-6));
+    let sites = SITE_SIZES
+        .iter()
+        .map(|&residents| {
+            let threshold = matching.threshold_for(residents);
+            let point = scores.at(threshold);
+            SitePoint {
+                residents,
+                threshold,
+                stranger_acceptance: MatchingConfig::stranger_rate(residents, threshold),
+                fmr: point.fmr,
+                fnmr: point.fnmr,
+            }
+        })
+        .collect();
     let eer = scores.eer();
     Report {
         backend,
+        fusion,
         images: images.len(),
         identities: identities.len(),
         failures_to_acquire: embedded.len() - acquired.len(),
@@ -212,6 +288,11 @@ pub fn report(
         threshold_at_fmr_1e3: p3.threshold,
         fnmr_at_fmr_1e4: p4.fnmr,
         threshold_at_fmr_1e4: p4.threshold,
+        fnmr_at_fmr_1e5: p5.fnmr,
+        threshold_at_fmr_1e5: p5.threshold,
+        fnmr_at_fmr_1e6: p6.fnmr,
+        threshold_at_fmr_1e6: p6.threshold,
+        sites,
         ms_per_image: 1000.0 * embedded.iter().map(|e| e.seconds).sum::<f64>()
             / embedded.len().max(1) as f64,
     }
