@@ -55,7 +55,7 @@ pub fn run(residents: usize, broker: &str, dir: &Path) -> anyhow::Result<()> {
             crate::site::sync::run(&mut door, &door_login).await?;
             anyhow::Ok(())
         });
-        let watcher = Store::open(&door_config)?;
+        let watcher = Store::open(door_config)?;
         while watcher.replica()?.is_none_or(|r| r.revision < published.revision) {
             anyhow::ensure!(!agent.is_finished(), "the sync agent stopped");
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -26,12 +26,12 @@ fn embedding(seed: u64) -> Embedding {
 }
 
 fn grant(operator: &str, guardian: Option<&str>) -> ConsentGrant {
-    let mut terms = NoticeTerms::default();
-    terms.consent = ConsentConfig {
+    let consent = ConsentConfig {
         controller: "Office".into(),
         contact: "Room 1".into(),
         ..ConsentConfig::default()
     };
+    let terms = NoticeTerms { consent, ..NoticeTerms::default() };
     ConsentGrant::read(Language::En, &terms, operator, guardian.map(str::to_owned)).unwrap()
 }
 
@@ -152,7 +152,7 @@ fn a_deletion_at_the_door_binds_to_the_consent_and_no_old_record_undoes_it() {
     let mut door = door();
     door.apply_entries(&[put(&before, 1)]).unwrap();
     assert!(face_matches(&door, 1));
-    door.outbox(10).unwrap().iter().for_each(|row| panic!("nothing queued yet: {row:?}"));
+    assert_eq!(door.outbox(10).unwrap(), [], "nothing queued yet");
 
     assert_eq!(crate::manage::delete_face_data(&mut door, "1201", NOW + 1, "resident").unwrap(), 1);
     assert!(!face_matches(&door, 1));
