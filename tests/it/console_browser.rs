@@ -93,7 +93,7 @@ pub fn import_csv(rows: usize) -> Vec<u8> {
 }
 
 async fn text_of(client: &Client, css: &str) -> String {
-    client.wait_for_find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    client.wait().for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
 
 async fn submit(client: &Client, css: &str) {
@@ -155,7 +155,7 @@ async fn a_manager_signs_in_adds_a_resident_imports_a_csv_deletes_face_data_and_
     client.find(Locator::Id("file")).await.unwrap().send_keys(csv.to_str().unwrap()).await.unwrap();
     let started = Instant::now();
     submit(&client, "form.stack button").await;
-    let errors = client.wait_for_find(Locator::Css("table.errors")).await.unwrap();
+    let errors = client.wait().for_element(Locator::Css("table.errors")).await.unwrap();
     let checked = started.elapsed();
     let lines: Vec<String> = {
         let mut lines = Vec::new();

@@ -5,7 +5,7 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -75,10 +75,10 @@ pub async fn sign_in(
     Ok(match outcome {
         SignIn::Ok(account) => {
             let session = state.accounts().start_session(&account, now)?;
-            let cookies = [
+            let cookies = AppendHeaders([
                 (header::SET_COOKIE, set_cookie(COOKIE, &session, Some(MAX_LIFETIME_SECONDS))),
                 (header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", Some(0))),
-            ];
+            ]);
             (cookies, Redirect::to("/")).into_response()
         }
         SignIn::Refused => {
