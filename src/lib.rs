@@ -17,6 +17,7 @@
 //! - [`manage`]: the admin and self-service actions, one implementation each.
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
+//! - [`site`]: site mode: many doors in sync through a NATS JetStream broker.
 
 pub mod access;
 pub mod cli;
@@ -29,6 +30,7 @@ pub mod language;
 pub mod manage;
 pub mod pi;
 pub mod runtime;
+pub mod site;
 pub mod store;
 pub mod templates;
 pub mod ui;

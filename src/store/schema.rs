@@ -130,11 +130,17 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE residents;
     ALTER TABLE residents_next RENAME TO residents;
     ",
+    // 7: the current credential root's id beside the site key's, so an interrupted credential
+    // rotation is finished or undone exactly and a running gate follows one (`key_state`).
+    "ALTER TABLE site_key ADD COLUMN credential_root BLOB;",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows
 /// already there.
 pub const ROW_MACS_VERSION: i64 = 5;
+
+/// The version that records the current credential root (`key_state`).
+pub const CREDENTIAL_ROOT_VERSION: i64 = 7;
 
 /// The schema objects (type, name, SQL) the migrations make, as `sqlite_master` lists them.
 pub fn expected() -> rusqlite::Result<Vec<(String, String, Option<String>)>> {

@@ -5,8 +5,6 @@ mod face;
 mod key;
 mod resident;
 
-use anyhow::Context;
-
 use crate::config::Config;
 use crate::keys::custody::KeyStore;
 use crate::language::Language;
@@ -114,10 +112,9 @@ fn rotate_key(config: &Config) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
     let custody = config.store.custody();
     let new_key = custody.load()?.rotated()?;
-    custody.pending().create(&new_key)?;
-    same_owner(custody.path(), custody.pending().path())?;
+    let pending = custody.stage(&new_key)?;
     let count = store.rotate_key(&new_key, unix_now())?;
-    custody.pending().replace(&custody)?;
+    pending.replace(&custody)?;
     println!(
         "site key replaced; {count} template(s) re-keyed. Export a new backup now (`facegate admin key export FILE`)."
     );
@@ -145,15 +142,6 @@ fn root_status_line(store: &Store) -> anyhow::Result<String> {
         "credential root: {} of {} PIN(s) and {} of {} card(s) still on the previous root (each moves on its next use)",
         s.pins_on_previous_root, s.pins, s.cards_on_previous_root, s.cards
     ))
-}
-
-/// Gives `copy` the owner and group of `original`.
-fn same_owner(original: &std::path::Path, copy: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let owner = std::fs::metadata(original)?;
-    std::os::unix::fs::chown(copy, Some(owner.uid()), Some(owner.gid())).with_context(|| {
-        format!("cannot give {} the owner of {}", copy.display(), original.display())
-    })
 }
 
 fn calibrate(config: &Config, json: bool) -> anyhow::Result<()> {
