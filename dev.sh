@@ -15,10 +15,12 @@ SHARED="${FACEGATE_SHARED:-$(pwd)/../shared}"
 # Debian packages: the build (pkg-config, fontconfig for Slint's text, libclang for the camera's
 # V4L2 bindings, libinput and xkbcommon for the Pi's touchscreen backend), the models' conversion
 # environment (python3-venv), a font with Chinese glyphs for the touchscreen, and the X11 keyboard
-# library the desktop window loads at run time; systemd-analyze checks the unit in hardware/, and
-# debootstrap makes the Debian root the package's maintainer scripts are run in.
+# library the desktop window loads at run time; systemd-analyze checks the units in hardware/,
+# debootstrap makes the Debian root the package's maintainer scripts are run in, and the site-mode
+# tests start their own nats-server (2.9, JetStream) on a loopback port, with an openssl-made
+# certificate for TLS.
 APT_PACKAGES=(pkg-config python3-venv libfontconfig1-dev libclang-dev libinput-dev libxkbcommon-dev
-  fonts-wqy-microhei libxkbcommon-x11-0 systemd debootstrap)
+  fonts-wqy-microhei libxkbcommon-x11-0 systemd debootstrap nats-server openssl)
 # One feature set for the gate and the tests, so that both share one build (and every line of
 # the device's code is built and linted here too).
 FEATURES=ort,window,camera,kms

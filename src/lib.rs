@@ -17,7 +17,7 @@
 //! - [`manage`]: the admin and self-service actions, one implementation each.
 //! - [`cli`]: the `facegate` command-line verbs.
 //! - [`config`]: the TOML configuration, one section per domain.
-//! - [`site`]: site mode (many doors, one register): door ids.
+//! - [`site`]: site mode: many doors in sync through a NATS JetStream broker; door ids.
 
 pub mod access;
 pub mod cli;

@@ -197,12 +197,12 @@ pub fn rotate_credential_root(config: &StoreConfig, now: i64) -> Result<Credenti
     let mut store = Store::open(config)?;
     let custody = config.custody();
     let new_key = custody.load()?.with_new_credential_root()?;
-    custody.pending().create(&new_key)?;
+    let pending = custody.stage(&new_key)?;
     if let Err(err) = store.rotate_credential_root(&new_key, now) {
-        custody.pending().remove()?;
+        pending.remove()?;
         return Err(err);
     }
-    custody.pending().replace(&custody)?;
+    pending.replace(&custody)?;
     store.credential_root_status()
 }
 
@@ -250,7 +250,7 @@ pub fn enrol_face(
 ) -> Result<i64> {
     if let Some(threshold) = duplicate_threshold {
         let own = store.resident(number)?.id;
-        let closest = store.gallery(now)?.0.closest_other(embedding, own);
+        let closest = store.gallery(now)?.closest_other(embedding, own);
         if let Some((resident, score)) = closest.filter(|&(_, score)| score >= threshold) {
             return Err(StoreError::FaceAlreadyEnrolled { resident, score });
         }

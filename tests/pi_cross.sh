@@ -106,6 +106,9 @@ expect() { # MODE PATH
 }
 expect -rwxr-xr-x /usr/bin/facegate
 expect -rw-r--r-- /lib/systemd/system/facegate.service
+expect -rw-r--r-- /lib/systemd/system/facegate-sync.service
+expect -rw-r--r-- /lib/systemd/system/facegate-site.service
+expect -rw-r--r-- /usr/share/doc/facegate/site-broker.md
 expect -rw-r--r-- /lib/udev/rules.d/99-facegate.rules
 expect -rw-r----- /etc/facegate/facegate.toml
 expect -rwxr-xr-x /usr/share/facegate/models/fetch.sh

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the Debian package from a built binary:
 #   hardware/debian/build-deb.sh BINARY ARCH OUT_DIR      (ARCH: arm64 for the Pi, amd64)
-# Installs /usr/bin/facegate, the systemd unit, the hardware watchdog's drop-in, the udev rules, /etc/facegate/facegate.toml (the
-# Pi 4 sample; a conffile), the other samples, and the models' manifest and fetch scripts (the
-# models themselves are fetched on the device: they are not ours to redistribute in a package).
+# Installs /usr/bin/facegate, the systemd units (the gate, the site sync agent, the site
+# controller), the hardware watchdog's drop-in, the udev rules, /etc/facegate/facegate.toml (the
+# Pi 4 sample; a conffile), the other samples, the docs, and the models' manifest and fetch scripts
+# (the models themselves are fetched on the device: they are not ours to redistribute in a
+# package).
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 BINARY ARCH OUT_DIR" >&2; exit 2; }
 binary="$1" arch="$2" out="$3"
@@ -13,7 +15,9 @@ root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
 
 install -D -m 0755 "$binary" "$root/usr/bin/facegate"
-install -D -m 0644 "$repo/hardware/facegate.service" "$root/lib/systemd/system/facegate.service"
+for unit in facegate.service facegate-sync.service facegate-site.service; do
+    install -D -m 0644 "$repo/hardware/$unit" "$root/lib/systemd/system/$unit"
+done
 install -D -m 0644 "$repo/hardware/facegate-watchdog.conf" \
     "$root/usr/lib/systemd/system.conf.d/facegate-watchdog.conf"
 install -D -m 0644 "$repo/hardware/99-facegate.rules" "$root/lib/udev/rules.d/99-facegate.rules"
@@ -22,6 +26,7 @@ for file in pi4-usb-wiegand.toml pi5-camera-rc522.toml config.txt WIRING.md BOM.
     install -D -m 0644 "$repo/hardware/$file" "$root/usr/share/doc/facegate/examples/$file"
 done
 install -D -m 0644 "$repo/README.md" "$root/usr/share/doc/facegate/README.md"
+install -D -m 0644 "$repo/docs/site-broker.md" "$root/usr/share/doc/facegate/site-broker.md"
 for file in manifest.toml fetch.py convert.py; do
     install -D -m 0644 "$repo/models/$file" "$root/usr/share/facegate/models/$file"
 done
@@ -39,6 +44,7 @@ Architecture: $arch
 Maintainer: facegate developers <facegate@localhost>
 Depends: libc6 (>= 2.31), libfontconfig1, libinput10, libxkbcommon0, fonts-wqy-microhei, adduser
 Recommends: python3-venv, python3-pip
+Suggests: nats-server
 Section: misc
 Priority: optional
 Description: door-access gate: face (opt-in), PIN or card

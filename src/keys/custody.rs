@@ -82,6 +82,19 @@ impl Custody {
         Custody { store: self.store, path: PathBuf::from(name), handed_over: false }
     }
 
+    /// The first step of a key rotation: writes `key` to the pending `.new` file, owned by this
+    /// file's owner (the service user, also when the rotation runs as root).
+    pub fn stage(&self, key: &SiteKey) -> Result<Custody, KeyError> {
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(&self.path)
+            .map_err(|source| KeyError::Read { path: self.path.clone(), source })?;
+        let pending = self.pending();
+        pending.create(key)?;
+        std::os::unix::fs::chown(&pending.path, Some(owner.uid()), Some(owner.gid()))
+            .map_err(|source| KeyError::Write { path: pending.path.clone(), source })?;
+        Ok(pending)
+    }
+
     /// Writes `key` to a new file readable by its owner only, sealed as the key store says;
     /// never overwrites.
     pub fn create(&self, key: &SiteKey) -> Result<(), KeyError> {

@@ -66,8 +66,6 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     camera_fault: Option<u64>,
     /// The database's `data_version` when the gate last looked (see `changes`).
     data_version: i64,
-    /// Damaged template rows already audited and raised.
-    damaged_templates: Vec<i64>,
     /// The face session's passive-liveness votes so far (see `face`).
     passive_votes: Vec<bool>,
     /// The booking of the enrolment under way without admin mode (see `self_service`).
@@ -119,11 +117,10 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             camera_fault: None,
             enrolment: Vec::new(),
             data_version,
-            damaged_templates: Vec::new(),
             passive_votes: Vec::new(),
             booked: None,
         };
-        gate.reload_gallery(0, &mut Vec::new())?;
+        gate.reload_gallery(0)?;
         gate.screen = gate.idle();
         Ok(gate)
     }
@@ -263,7 +260,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                         unix,
                         "resident at the gate",
                     )?;
-                    self.reload_gallery(now, &mut events)?;
+                    self.reload_gallery(now)?;
                     events.push(Event::FaceDataDeleted { templates: deleted });
                     let at = crate::dates::format_time(self.unix(now));
                     let outcome = Outcome::FaceDataDeleted { templates: deleted, at };
@@ -335,14 +332,14 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     pub fn tick(&mut self, now: u64) -> Result<Vec<Event>> {
         let mut events = Vec::new();
         if self.store.follow_rotation()? {
-            self.reload_gallery(now, &mut events)?;
+            self.reload_gallery(now)?;
         }
         if now >= self.next_purge {
             self.store.purge(&self.settings.notice.retention, self.unix(now))?;
-            self.reload_gallery(now, &mut events)?;
+            self.reload_gallery(now)?;
             self.next_purge = now + PURGE_EVERY_MS;
         }
-        self.notice_changes(now, &mut events)?;
+        self.notice_changes(now)?;
         for door_event in self.door.poll(now)? {
             let alarm = match door_event {
                 DoorEvent::HeldOpen => Some(AuditKind::DoorHeldOpen),

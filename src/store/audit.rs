@@ -83,11 +83,10 @@ pub enum AuditKind {
     FaceEnrolled,
     /// A face template was deleted.
     TemplateDeleted,
-    /// A template row could not be used (wrong length, unknown model) and was left out.
-    TemplateDamaged,
     /// The card reader or the face camera locked after repeated failures.
     AttemptsLocked,
-    /// A template, PIN hash or card row failed its integrity check and was skipped.
+    /// A template, PIN hash or card row failed its integrity check (or a template came from an
+    /// unknown model) and was skipped.
     RowRejected,
     /// Old access rows left the log (a checkpoint keeps the rest verifiable).
     AccessPruned,
@@ -129,7 +128,6 @@ impl AuditKind {
             AuditKind::CardPinPolicy => "card_pin_policy",
             AuditKind::FaceEnrolled => "face_enrolled",
             AuditKind::TemplateDeleted => "template_deleted",
-            AuditKind::TemplateDamaged => "template_damaged",
             AuditKind::AttemptsLocked => "attempts_locked",
             AuditKind::RowRejected => "row_rejected",
             AuditKind::AccessPruned => "access_pruned",

@@ -105,6 +105,11 @@ impl CredentialKeys {
             .collect()
     }
 
+    /// The current root's id, as stored beside its rows and in `site_key`.
+    pub(crate) fn current_id(&self) -> &[u8] {
+        &self.current.id
+    }
+
     /// The previous root's keys, when a stored row says it was made under them.
     fn previous_for(&self, root: Option<&[u8]>) -> Option<&RootKeys> {
         self.previous.as_ref().filter(|p| root == Some(p.id.as_slice()))
@@ -285,6 +290,7 @@ impl Store {
         }
         let (root, key) = (self.credentials.current.id.clone(), self.audit_key().clone());
         self.transaction(|tx| {
+            super::key_state::record_credential_root(tx, next.current_id())?;
             tx.execute(
                 "UPDATE pins SET credential_root = ?1 WHERE credential_root IS NULL",
                 [&root],

@@ -6,18 +6,11 @@ use serde::Serialize;
 
 use super::audit::{AuditKind, Chain, append};
 use super::consent::{self, ConsentGrant};
-use super::row_mac::{Rejected, Row};
+use super::row_mac::{Rejected, RejectedWhy, Row};
 use super::{Result, Store, StoreError};
 use crate::keys::Key;
 use crate::templates::{self, Gallery, MODEL, ProtectedTemplate, ResidentPair, TemplateKey};
 use crate::vision::Embedding;
-
-/// A template row the gallery could not use, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DamagedTemplate {
-    pub id: i64,
-    pub reason: &'static str,
-}
 
 /// A template's bookkeeping (never its vector).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,31 +65,35 @@ impl Store {
         Ok(id)
     }
 
-    /// The templates of residents whose access is valid at `now`, ready to match. A damaged
-    /// row (a model this build does not know) is left out and named in the second list; a row
-    /// that fails its integrity check (wrong length, a vector not of unit norm, a MAC that fails)
-    /// is skipped and rejected (see [`super::row_mac`]). One bad row never stops the gate.
-    pub fn gallery(&self, now: i64) -> Result<(Gallery, Vec<DamagedTemplate>)> {
+    /// The templates of residents whose access is valid at `now`, ready to match. A row that
+    /// fails its integrity check (wrong length, a vector not of unit norm, a MAC that fails) or
+    /// comes from a model this build does not know is skipped and rejected (see
+    /// [`super::row_mac`]). One bad row never stops the gate.
+    pub fn gallery(&self, now: i64) -> Result<Gallery> {
         let mut stmt = self.conn.prepare(
             "SELECT t.id, t.resident_id, t.salt, t.vector, t.mac, t.model FROM templates t JOIN residents r ON r.id = t.resident_id
              WHERE r.status = 'active' AND (r.valid_from IS NULL OR r.valid_from <= ?1)
                AND (r.valid_until IS NULL OR r.valid_until > ?1)",
         )?;
         let mut gallery = Gallery::default();
-        let mut damaged = Vec::new();
         let mut rows = stmt.query(params![now])?;
         while let Some(row) = rows.next()? {
             let (id, resident): (i64, i64) = (row.get(0)?, row.get(1)?);
             let model: String = row.get(5)?;
             if model != MODEL {
-                damaged.push(DamagedTemplate { id, reason: "unknown model" });
+                self.reject(Rejected {
+                    table: "template",
+                    id,
+                    resident,
+                    why: RejectedWhy::UnknownModel,
+                })?;
                 continue;
             }
             if let Some(template) = self.checked_template(id, resident, row)? {
                 gallery.insert(self.template_key(), id, resident, &template);
             }
         }
-        Ok((gallery, damaged))
+        Ok(gallery)
     }
 
     /// A template row (columns id, resident_id, salt, vector, mac) if it is intact and bound
@@ -115,7 +112,8 @@ impl Store {
         }
         let template = ProtectedTemplate::from_bytes(&salt, &vector);
         if template.is_none() {
-            self.reject(Rejected { table: "template", id, resident })?;
+            let why = RejectedWhy::FailsIntegrityCheck;
+            self.reject(Rejected { table: "template", id, resident, why })?;
         }
         Ok(template)
     }

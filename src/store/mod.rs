@@ -12,6 +12,7 @@ pub mod bookings;
 pub mod consent;
 pub mod credentials;
 pub mod faces;
+mod key_state;
 pub mod pin_resets;
 mod register_fields;
 pub mod residents;
@@ -37,10 +38,10 @@ pub use audit::{AuditEntry, AuditKind, Chain};
 pub use bookings::{Booking, BookingDone};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord};
 pub use credentials::CredentialRootStatus;
-pub use faces::{DamagedTemplate, StoredTemplate};
+pub use faces::StoredTemplate;
 pub use residents::{NewResident, Resident, ResidentStatus};
 pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
-pub use row_mac::Rejected;
+pub use row_mac::{Rejected, RejectedWhy};
 pub use visitors::{NewVisitorPass, PassRefusal, PassUse, VisitorPass, VisitorPassRecord};
 
 /// `[store]`: where the data lives.
@@ -175,51 +176,54 @@ impl Store {
     }
 
     /// Opens an existing database with the site key file, finishing a key rotation that was
-    /// interrupted between the database commit and the key file rename.
+    /// interrupted between the database commit and the key file rename: the `.new` file is kept
+    /// when the database committed to it, else removed.
     pub fn open(config: &StoreConfig) -> Result<Store> {
         let custody = config.custody();
+        let key = custody.load()?;
+        let mut store = Self::open_with_key(&config.database, &key)?;
         let pending = custody.pending();
         if pending.path().exists() {
             let new_key = pending.load()?;
-            let store = Self::open_with_key(&config.database, &new_key)?;
-            let rotated = store
-                .audit_entries(None)?
-                .last()
-                .is_some_and(|e| e.kind == AuditKind::KeyRotated.as_str())
-                && store.verify_audit()?.intact();
-            if rotated {
+            if key_state::is_on(&store.conn, &new_key)? {
                 pending.replace(&custody)?;
-                return Ok(Store { custody: Some(custody), ..store });
+                store.use_keys(&new_key);
+            } else {
+                pending.remove()?;
             }
-            pending.remove()?;
         }
-        let key = custody.load()?;
-        let mut store = Self::open_with_key(&config.database, &key)?;
         store.custody = Some(custody);
         Ok(store)
     }
 
-    /// Picks up a key rotation another process (`admin rotate-key`) committed: when the
-    /// database's key id is no longer this store's, the keys are reloaded from the new key file
-    /// (or its `.new` file, between the commit and the rename). Returns whether keys changed;
-    /// the caller reloads its gallery then. A gate handed its key by systemd finds only the old
-    /// key: [`StoreError::KeyRotated`], and systemd restarts it with the new one.
+    /// Picks up a key rotation another process (`admin rotate-key`, with or without
+    /// `--credentials`) committed: when the database is no longer on this store's keys, they are
+    /// reloaded from the new key file (or its `.new` file, between the commit and the rename).
+    /// Returns whether keys changed; the caller reloads its gallery then. A gate handed its key
+    /// by systemd finds only the old key: [`StoreError::KeyRotated`], and systemd restarts it
+    /// with the new one.
     pub fn follow_rotation(&mut self) -> Result<bool> {
-        if audit_head::key_is_current(&self.conn, &self.audit_key)? {
+        if key_state::is_on_keys(&self.conn, &self.audit_key, self.credentials.current_id())? {
             return Ok(false);
         }
         let custody = self.custody.clone().ok_or(StoreError::KeyRotated)?;
         for candidate in [custody.pending(), custody] {
             let Ok(key) = candidate.load() else { continue };
-            if audit_head::key_is_current(&self.conn, &key.derive(Purpose::AuditChain))? {
-                self.template_key = TemplateKey::from_site(&key);
-                self.audit_key = key.derive(Purpose::AuditChain);
-                self.fields = FieldKey::from_site(&key);
-                self.row_key = key.derive(Purpose::RowMac);
+            if key_state::is_on(&self.conn, &key)? {
+                self.use_keys(&key);
                 return Ok(true);
             }
         }
         Err(StoreError::KeyRotated)
+    }
+
+    /// Every key this store works with, derived from `key`.
+    fn use_keys(&mut self, key: &SiteKey) {
+        self.template_key = TemplateKey::from_site(key);
+        self.audit_key = key.derive(Purpose::AuditChain);
+        self.fields = FieldKey::from_site(key);
+        self.row_key = key.derive(Purpose::RowMac);
+        self.credentials = credentials::CredentialKeys::new(key);
     }
 
     /// Opens an existing database with a given key.
@@ -329,10 +333,7 @@ impl Store {
             )?;
             Ok(count)
         })?;
-        self.template_key = new_template_key;
-        self.audit_key = new_audit_key;
-        self.fields = new_fields;
-        self.row_key = new_row_key;
+        self.use_keys(new_key);
         self.checkpoint()?;
         Ok(count)
     }
@@ -357,6 +358,12 @@ fn migrate(conn: &mut Connection, path: &Path, key: &SiteKey) -> Result<()> {
         if reached == schema::ROW_MACS_VERSION {
             row_mac::seal_existing(&tx, &key.derive(Purpose::RowMac))?;
             audit_head::seal_existing(&tx, &key.derive(Purpose::AuditChain))?;
+        }
+        if reached == schema::CREDENTIAL_ROOT_VERSION {
+            key_state::record_credential_root(
+                &tx,
+                credentials::CredentialKeys::new(key).current_id(),
+            )?;
         }
         let dangling: bool =
             tx.query_row("SELECT EXISTS(SELECT 1 FROM pragma_foreign_key_check)", [], |r| {
@@ -423,7 +430,8 @@ mod tests {
         store.conn.execute("UPDATE pins SET resident_id = 2", []).unwrap();
         assert_eq!(store.pin_hash("1202").unwrap(), None);
         let rejected = store.take_rejected();
-        assert_eq!(rejected, [Rejected { table: "PIN", id: 2, resident: 2 }]);
+        let why = RejectedWhy::FailsIntegrityCheck;
+        assert_eq!(rejected, [Rejected { table: "PIN", id: 2, resident: 2, why }]);
         assert!(!rejected[0].to_string().contains("1202"), "resident numbers stay out of alarms");
         assert_eq!(store.pin_hash("1202").unwrap(), None);
         assert!(store.take_rejected().is_empty(), "a row is raised once per process");

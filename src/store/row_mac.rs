@@ -60,18 +60,32 @@ impl Row<'_> {
     }
 }
 
-/// A row that failed its integrity check: which table, which row, whose it claims to be.
+/// A row the store cannot use: which table, which row, whose it claims to be, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Rejected {
     pub table: &'static str,
     pub id: i64,
     pub resident: i64,
+    pub why: RejectedWhy,
+}
+
+/// Why a row is rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectedWhy {
+    /// Its MAC fails, or its contents are malformed (a vector cut short or not of unit norm).
+    FailsIntegrityCheck,
+    /// A template made by a face model this build does not run.
+    UnknownModel,
 }
 
 impl std::fmt::Display for Rejected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Rejected { table, id, resident } = self;
-        write!(f, "{table} row {id} of resident#{resident} fails its integrity check")
+        let Rejected { table, id, resident, why } = self;
+        let why = match why {
+            RejectedWhy::FailsIntegrityCheck => "fails its integrity check",
+            RejectedWhy::UnknownModel => "was made by an unknown model",
+        };
+        write!(f, "{table} row {id} of resident#{resident} {why}: left out")
     }
 }
 
@@ -81,7 +95,8 @@ impl Store {
         if row.verifies(&self.row_key, stored) {
             return Ok(true);
         }
-        let rejected = Rejected { table: row.table(), id, resident: row.resident() };
+        let why = RejectedWhy::FailsIntegrityCheck;
+        let rejected = Rejected { table: row.table(), id, resident: row.resident(), why };
         self.reject(rejected)?;
         Ok(false)
     }

@@ -130,7 +130,10 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE residents;
     ALTER TABLE residents_next RENAME TO residents;
     ",
-    // 7: visitor passes, PIN-reset codes and enrolment bookings. Codes are kept only as keyed
+    // 7: the current credential root's id beside the site key's, so an interrupted credential
+    // rotation is finished or undone exactly and a running gate follows one (`key_state`).
+    "ALTER TABLE site_key ADD COLUMN credential_root BLOB;",
+    // 8: visitor passes, PIN-reset codes and enrolment bookings. Codes are kept only as keyed
     // indexes (`credentials::code`); `doors` lists door ids separated by ',' ('' = a standalone
     // gate's own passes); a pass, a code or a booking past its time is deleted by the purge.
     "
@@ -168,6 +171,9 @@ pub const MIGRATIONS: &[&str] = &[
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows
 /// already there.
 pub const ROW_MACS_VERSION: i64 = 5;
+
+/// The version that records the current credential root (`key_state`).
+pub const CREDENTIAL_ROOT_VERSION: i64 = 7;
 
 /// The schema objects (type, name, SQL) the migrations make, as `sqlite_master` lists them.
 pub fn expected() -> rusqlite::Result<Vec<(String, String, Option<String>)>> {

@@ -30,13 +30,7 @@ pub fn show(window: &GateWindow, screen: &Screen) {
         Screen::Face { guidance, prompt } => {
             window.set_page(Page::Face);
             window.set_guidance(ui_guidance(*guidance));
-            // The preview is mirrored, so "+" (the nose toward the image's +x) is the resident's
-            // own left, shown as an arrow to the left of the screen.
-            window.set_prompt(match prompt {
-                None => Prompt::None,
-                Some(Turn::Plus) => Prompt::ArrowLeft,
-                Some(Turn::Minus) => Prompt::ArrowRight,
-            });
+            window.set_prompt(ui_prompt(*prompt));
         }
         Screen::PinNumber => keypad(window, KeypadFor::ResidentNumber),
         Screen::PinCode => keypad(window, KeypadFor::Pin),
@@ -78,12 +72,12 @@ pub fn show(window: &GateWindow, screen: &Screen) {
             window.set_notice(notice.as_str().into());
             window.set_page(Page::Consent);
         }
-        Screen::Enrolling { number, captured, needed, guidance } => {
+        Screen::Enrolling { number, captured, needed, guidance, prompt } => {
             window.set_subject(number.as_str().into());
             window.set_captured(*captured as i32);
             window.set_needed(*needed as i32);
             window.set_guidance(ui_guidance(*guidance));
-            window.set_prompt(Prompt::None);
+            window.set_prompt(ui_prompt(*prompt));
             window.set_page(Page::Enrolling);
         }
         Screen::AdminCard { number } => {
@@ -110,6 +104,16 @@ pub fn select_language(language: Language) {
 fn keypad(window: &GateWindow, what: KeypadFor) {
     window.set_keypad_for(what);
     window.set_page(Page::Keypad);
+}
+
+/// The preview is mirrored, so "+" (the nose toward the image's +x) is the resident's own
+/// left, shown as an arrow to the left of the screen.
+fn ui_prompt(prompt: Option<Turn>) -> Prompt {
+    match prompt {
+        None => Prompt::None,
+        Some(Turn::Plus) => Prompt::ArrowLeft,
+        Some(Turn::Minus) => Prompt::ArrowRight,
+    }
 }
 
 fn ui_guidance(issue: Option<QualityIssue>) -> Guidance {

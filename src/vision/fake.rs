@@ -2,6 +2,8 @@
 //! [`FakeEngine::frame`] shows one frontal, good-quality face whose identity and liveness are
 //! written in its first pixel; any other frame (an empty scene, a photo) shows nobody. Each
 //! identity has its own embedding, orthogonal to every other one's, so recognition is exact.
+//! [`FakeEngine::turned_frame`] shows the same face with the head turned (the nose moved
+//! sideways, the eyes narrowed), for the head-turn challenge.
 
 use super::align::TEMPLATE;
 use super::detect::{BoundingBox, Detection};
@@ -19,6 +21,12 @@ const HEIGHT: u32 = 240;
 /// as large (eyes 70 pixels apart, as close to the camera as the head-turn challenge wants).
 const FACE: BoundingBox = BoundingBox { x: 48.0, y: 8.0, width: 224.0, height: 224.0 };
 const SCALE: f32 = 2.0;
+/// The second pixel's red value of a turned head, and how far it turns: the nose moves by this
+/// share of the eye distance, the eyes and mouth corners narrow toward the middle by the other.
+const TURNED_PLUS: u8 = 1;
+const TURNED_MINUS: u8 = 2;
+const TURN_NOSE: f32 = 0.3;
+const TURN_NARROW: f32 = 0.12;
 
 /// The fake engine; `judges_liveness` stands for a door whose engine has the passive models.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,6 +41,14 @@ impl FakeEngine {
         let mut pixels = vec![128u8; (WIDTH * HEIGHT * 3) as usize];
         pixels[..3].copy_from_slice(&[MARK, identity, live]);
         Frame::from_rgb(WIDTH, HEIGHT, pixels).expect("a fake frame has a valid size")
+    }
+
+    /// A frame of person `identity` with the head turned toward the image's +x (`plus`) or -x:
+    /// its landmarks move as a yawing head's do.
+    pub fn turned_frame(identity: u8, live: u8, plus: bool) -> Frame {
+        let mut frame = Self::frame(identity, live).pixels().to_vec();
+        frame[3] = if plus { TURNED_PLUS } else { TURNED_MINUS };
+        Frame::from_rgb(WIDTH, HEIGHT, frame).expect("a fake frame has a valid size")
     }
 
     /// The embedding the engine gives for `identity`.
@@ -53,7 +69,20 @@ impl FaceEngine for FakeEngine {
                 liveness: None,
             });
         }
-        let landmarks = TEMPLATE.map(|[x, y]| [x * SCALE + FACE.x, y * SCALE + FACE.y]);
+        let mut landmarks = TEMPLATE.map(|[x, y]| [x * SCALE + FACE.x, y * SCALE + FACE.y]);
+        let turn = match frame.pixel(1, 0)[0] {
+            TURNED_PLUS => 1.0,
+            TURNED_MINUS => -1.0,
+            _ => 0.0,
+        };
+        if turn != 0.0 {
+            let (left, right) = (landmarks[0][0], landmarks[1][0]);
+            let middle = (left + right) / 2.0;
+            for p in [0, 1, 3, 4] {
+                landmarks[p][0] = middle + (landmarks[p][0] - middle) * (1.0 - TURN_NARROW);
+            }
+            landmarks[2][0] += turn * TURN_NOSE * (right - left) * (1.0 - TURN_NARROW);
+        }
         let face = Detection { bbox: FACE, landmarks, score: 0.95 };
         Ok(FrameResult {
             face: Some(face),

@@ -1,6 +1,6 @@
 //! The installer's commands through the real binary: `init`, then `selftest --sim`, a scripted
-//! scenario through `run --sim --headless --script`; and the systemd unit in `hardware/` passes
-//! `systemd-analyze verify`.
+//! scenario through `run --sim --headless --script`; and the systemd units in `hardware/` pass
+//! `systemd-analyze verify`, the gate's without network, the sync agent's with the broker only.
 
 use crate::common;
 
@@ -93,24 +93,81 @@ fn selftest_sim_exercises_every_part() {
     assert!(stdout.contains("relay pulsed"));
 }
 
+/// A unit of `hardware/`, pointed at the binary just built (which exists here, unlike
+/// /usr/bin/facegate), written into `dir`; its path.
+fn unit_in(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let unit = std::fs::read_to_string(format!("{}/hardware/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .replace("/usr/bin/facegate", env!("CARGO_BIN_EXE_facegate"));
+    let path = dir.join(name);
+    std::fs::write(&path, unit).unwrap();
+    path
+}
+
+fn unit_settings(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().filter(|l| !l.starts_with('#') && l.contains('=')).map(String::from).collect()
+}
+
 #[test]
-fn the_systemd_unit_verifies() {
+fn the_systemd_units_verify() {
     let check = Command::new("systemd-analyze")
         .arg("--version")
         .output()
         .expect("systemd-analyze (Debian package systemd, installed by ./dev.sh test)");
     assert!(check.status.success());
     let dir = tempfile::tempdir().unwrap();
-    let unit =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/hardware/facegate.service"))
+    for name in ["facegate.service", "facegate-sync.service", "facegate-site.service"] {
+        let path = unit_in(dir.path(), name);
+        let out = Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&path)
+            .output()
             .unwrap();
-    // Point the unit at the binary just built, which exists here, unlike /usr/bin/facegate.
-    let unit = unit.replace("/usr/bin/facegate", env!("CARGO_BIN_EXE_facegate"));
-    let path = dir.path().join("facegate.service");
-    std::fs::write(&path, unit).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let problems: Vec<&str> = stderr.lines().filter(|l| l.contains(name)).collect();
+        assert!(out.status.success() && problems.is_empty(), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn the_sync_agent_with_joins_network_drop_in_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_in(dir.path(), "facegate-sync.service");
+    let dropin = std::path::Path::new(facegate::site::broker::SYNC_NETWORK_DROPIN);
+    let dropin_dir = dir.path().join(dropin.parent().unwrap().file_name().unwrap());
+    std::fs::create_dir(&dropin_dir).unwrap();
+    let broker = ["192.0.2.10".parse().unwrap(), "2001:db8::10".parse().unwrap()];
+    let text = facegate::site::broker::sync_network_dropin(&broker);
+    std::fs::write(dropin_dir.join(dropin.file_name().unwrap()), &text).unwrap();
     let out =
-        Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&path).output().unwrap();
+        Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&unit).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let problems: Vec<&str> = stderr.lines().filter(|l| l.contains("facegate.service")).collect();
+    let problems: Vec<&str> = stderr.lines().filter(|l| l.contains("facegate-sync")).collect();
     assert!(out.status.success() && problems.is_empty(), "{stderr}");
+    let allowed: Vec<&str> = text.lines().filter(|l| l.starts_with("IPAddressAllow=")).collect();
+    assert_eq!(allowed, ["IPAddressAllow=192.0.2.10", "IPAddressAllow=2001:db8::10"]);
+}
+
+#[test]
+fn the_gate_has_no_network_and_the_sync_agent_only_what_join_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = unit_settings(&unit_in(dir.path(), "facegate.service"));
+    assert!(gate.contains(&"PrivateNetwork=yes".to_string()));
+    assert!(gate.contains(&"RestrictAddressFamilies=AF_UNIX".to_string()));
+    let sync = unit_settings(&unit_in(dir.path(), "facegate-sync.service"));
+    assert!(sync.contains(&"IPAddressDeny=any".to_string()));
+    assert!(!sync.iter().any(|l| l.starts_with("IPAddressAllow=")), "join adds the broker");
+    // Every hardening line of the gate is the sync agent's too, except its network ones.
+    let network = ["PrivateNetwork=", "RestrictAddressFamilies="];
+    for line in gate.iter().filter(|l| !network.iter().any(|n| l.starts_with(n))) {
+        let is_hardening = line.starts_with("Protect")
+            || line.starts_with("Restrict")
+            || line.starts_with("Private")
+            || ["NoNewPrivileges=yes", "LockPersonality=yes", "MemoryDenyWriteExecute=yes"]
+                .contains(&line.as_str())
+            || line.starts_with("CapabilityBoundingSet=")
+            || line.starts_with("SystemCallArchitectures=");
+        assert!(!is_hardening || sync.contains(line), "the sync agent lacks {line}");
+    }
 }

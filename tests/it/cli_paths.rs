@@ -1,7 +1,7 @@
 //! Command-line paths users rely on, each run through the built binary: `run --sim --demo` (the
-//! README's first command, headless), `admin rotate-key` and its recovery from an interruption,
-//! `admin unlock`, `admin visitor`, `admin pin reset`, `admin enrol book`, `eval-pad --json`, and
-//! the hardware `selftest` failing on a missing camera.
+//! README's first command, headless), `admin rotate-key` (site key and credential root) and its
+//! recovery from an interruption, `admin unlock`, `admin visitor`, `admin pin reset`,
+//! `admin enrol book`, `eval-pad --json`, and the hardware `selftest` failing on a missing camera.
 
 use crate::common;
 
@@ -140,6 +140,38 @@ fn an_interrupted_rotation_before_the_database_was_re_keyed_keeps_the_old_key() 
     assert!(site.ok(&["audit", "verify"], "").contains("audit log intact"));
     assert_eq!(std::fs::read(site.path("site.key")).unwrap(), old);
     assert!(!site.path("site.key.new").exists());
+    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
+}
+
+#[test]
+fn an_interrupted_credential_rotation_before_the_commit_keeps_the_old_root() {
+    let site = Site::new("");
+    // The log's last entry is a finished rotation, as it would be after one.
+    site.ok(&["admin", "rotate-key"], "");
+    let old = std::fs::read(site.path("site.key")).unwrap();
+    // As if `rotate-key --credentials` died after writing the new key file, before the commit:
+    // the same site key, a new credential root, the old one as the previous.
+    let mut new = old[..32].to_vec();
+    new.extend([7u8; 32]);
+    new.extend(&old[32..64]);
+    std::fs::write(site.path("site.key.new"), &new).unwrap();
+    assert!(site.ok(&["audit", "verify"], "").contains("audit log intact"));
+    assert_eq!(std::fs::read(site.path("site.key")).unwrap(), old);
+    assert!(!site.path("site.key.new").exists());
+    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
+}
+
+#[test]
+fn an_interrupted_credential_rotation_after_the_commit_keeps_the_new_root() {
+    let site = Site::new("");
+    let old = std::fs::read(site.path("site.key")).unwrap();
+    site.ok(&["admin", "rotate-key", "--credentials"], "");
+    let new = std::fs::read(site.path("site.key")).unwrap();
+    std::fs::rename(site.path("site.key"), site.path("site.key.new")).unwrap();
+    std::fs::write(site.path("site.key"), &old).unwrap();
+    let out = site.ok(&["admin", "calibrate"], "");
+    assert!(out.contains("1 of 1 PIN(s) and 1 of 1 card(s) still on the previous root"), "{out}");
+    assert_eq!(std::fs::read(site.path("site.key")).unwrap(), new);
     assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
 }
 

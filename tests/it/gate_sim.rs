@@ -14,6 +14,7 @@ use facegate::runtime::{Event, FrameSource, Gate, PhotoCamera, Screen};
 use facegate::store::{ConsentGrant, NewResident, Store};
 use facegate::vision::engine::uses_passive;
 use facegate::vision::liveness::LivenessMode;
+use facegate::vision::liveness::active::Turn;
 use facegate::vision::{BackendKind, Embedding, FaceEngine, FakeEngine, ModelEngine};
 
 /// The gate's start, in Unix seconds (mid-2026).
@@ -115,8 +116,13 @@ fn gate_with(faces: Faces, adjust: impl FnOnce(&mut Config)) -> Fixture {
     manage::add_card(&mut store, "9001", &"9009".parse().unwrap(), "", 0, "manager").unwrap();
     let (engine, base): (Result<Box<dyn FaceEngine>, FaceUnavailable>, _) = match faces {
         Faces::Fake => {
-            for (file, identity, live) in FAKE_PEOPLE {
-                let frame = FakeEngine::frame(identity, live);
+            let turned = [true, false].map(|plus| FakeEngine::turned_frame(2, 255, plus));
+            let people =
+                FAKE_PEOPLE.map(|(file, identity, live)| (file, FakeEngine::frame(identity, live)));
+            for (file, frame) in people.into_iter().chain([
+                ("wang-plus.png", turned[0].clone()),
+                ("wang-minus.png", turned[1].clone()),
+            ]) {
                 let (w, h) = (frame.width(), frame.height());
                 let image = image::RgbImage::from_raw(w, h, frame.pixels().to_vec()).unwrap();
                 image.save(dir.path().join(file)).unwrap();
@@ -476,6 +482,61 @@ fn only_a_listed_admin_gets_admin_mode_after_their_card_and_admin_pin() {
     assert!(matches!(f.sim.gate.screen(), Screen::Admin { .. }));
     run(&mut f.sim, "at 80000");
     assert!(matches!(f.sim.gate.screen(), Screen::Idle { .. }), "admin mode ends after a minute");
+}
+
+/// Admin mode, 1301 proves themselves with their card and agrees, at a door with the
+/// head-turn challenge; the camera shows 1301 (fake engine) facing it.
+fn enrolment_with_the_head_turn() -> Fixture {
+    let mut f = gate_with(Faces::Fake, |c| {
+        c.gate.admins = vec!["9001".into()];
+        c.vision.liveness.mode = LivenessMode::Active;
+    });
+    run(&mut f.sim, &format!("at 100\n{ADMIN_LOGIN}\nadmin enrol\ntype 1301\ncard 777"));
+    run(&mut f.sim, "show wang.png\ntap agree\nat 2000");
+    assert!(
+        matches!(f.sim.gate.screen(), Screen::Enrolling { captured: 3, prompt: Some(_), .. }),
+        "the frames are captured, then the resident is asked to turn: {:?}",
+        f.sim.gate.screen()
+    );
+    f
+}
+
+#[test]
+fn at_a_door_with_the_head_turn_a_face_that_never_turns_is_not_enrolled() {
+    let mut f = enrolment_with_the_head_turn();
+    let events = run(&mut f.sim, "at 9000");
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::Screen(Screen::Result { granted: false, outcome: Outcome::NotLive, .. })
+        )),
+        "the challenge times out: {events:?}"
+    );
+    assert!(!f.sim.gate.camera().is_open());
+    let events = run(&mut f.sim, "tap cancel\nat 20000\ntap face\nat 21000");
+    assert_eq!(decisions(&events), vec![(false, Some(DenyReason::FaceNotRecognised))]);
+}
+
+#[test]
+fn at_a_door_with_the_head_turn_a_resident_who_turns_as_asked_is_enrolled() {
+    let mut f = enrolment_with_the_head_turn();
+    for t in (2_100..12_000).step_by(100) {
+        let shown = match f.sim.gate.screen() {
+            Screen::Enrolling { prompt: Some(Turn::Plus), .. } => "wang-plus.png",
+            Screen::Enrolling { prompt: Some(Turn::Minus), .. } => "wang-minus.png",
+            Screen::Enrolling { .. } => "wang.png",
+            _ => break,
+        };
+        run(&mut f.sim, &format!("show {shown}\nat {t}"));
+    }
+    assert!(
+        matches!(
+            f.sim.gate.screen(),
+            Screen::Result { granted: true, outcome: Outcome::Enrolled { .. }, .. }
+        ),
+        "{:?}",
+        f.sim.gate.screen()
+    );
 }
 
 fn an_admin_enrols_a_consenting_resident_who_then_opens_the_door_by_face(faces: Faces) {

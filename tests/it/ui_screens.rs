@@ -240,6 +240,7 @@ fn screens() -> Vec<(&'static str, Screen, Want)> {
                 captured: 1,
                 needed: 3,
                 guidance: Some(QualityIssue::NotFrontal),
+                prompt: None,
             },
             want(
                 &[

@@ -6,8 +6,6 @@ mod key;
 mod resident;
 mod visitor;
 
-use anyhow::Context;
-
 use crate::config::Config;
 use crate::keys::custody::KeyStore;
 use crate::language::Language;
@@ -122,10 +120,9 @@ fn rotate_key(config: &Config) -> anyhow::Result<()> {
     let mut store = Store::open(&config.store)?;
     let custody = config.store.custody();
     let new_key = custody.load()?.rotated()?;
-    custody.pending().create(&new_key)?;
-    same_owner(custody.path(), custody.pending().path())?;
+    let pending = custody.stage(&new_key)?;
     let count = store.rotate_key(&new_key, unix_now())?;
-    custody.pending().replace(&custody)?;
+    pending.replace(&custody)?;
     println!(
         "site key replaced; {count} template(s) re-keyed. Export a new backup now (`facegate admin key export FILE`)."
     );
@@ -156,14 +153,6 @@ fn root_status_line(store: &Store) -> anyhow::Result<String> {
 }
 
 /// Gives `copy` the owner and group of `original`.
-fn same_owner(original: &std::path::Path, copy: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let owner = std::fs::metadata(original)?;
-    std::os::unix::fs::chown(copy, Some(owner.uid()), Some(owner.gid())).with_context(|| {
-        format!("cannot give {} the owner of {}", copy.display(), original.display())
-    })
-}
-
 /// Dev-set operating points (threshold, FMR per comparison) from `facegate eval`.
 const DEV_SET_FMR: [(f32, f64); 3] = [(0.295, 1e-2), (0.370, 1e-3), (0.421, 1e-4)];
 

@@ -17,6 +17,7 @@ use crate::runtime::error::Result;
 use crate::store::consent::notice;
 use crate::store::{AuditKind, Chain, ConsentGrant, StoreError};
 use crate::vision::engine::uses_passive;
+use crate::vision::liveness::active::Progress;
 
 /// An admin at the gate, and when admin mode ends without a tap.
 pub(super) struct AdminSession {
@@ -60,13 +61,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 self.admin_task(task, number, now, events)?;
             }
             (Action::Agree, Screen::Consent { number, .. }) => {
-                if !self.start_camera(now, events)? {
-                    return Ok(true);
-                }
-                self.enrolment.clear();
-                let needed = self.settings.gate.enrol_frames;
-                let enrolling = Screen::Enrolling { number, captured: 0, needed, guidance: None };
-                self.show(enrolling, events);
+                self.start_capture(number, now, events)?;
             }
             (Action::Card(uid), Screen::AdminCard { number }) => {
                 let operator = self.operator();
@@ -196,6 +191,26 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         }
     }
 
+    /// After the consent: the camera opens and the guided capture of the resident's frames
+    /// begins (in admin mode, or for a booked enrolment).
+    pub(super) fn start_capture(
+        &mut self,
+        number: String,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<()> {
+        if !self.start_camera(now, events)? {
+            return Ok(());
+        }
+        self.enrolment.clear();
+        self.challenge = None;
+        let needed = self.settings.gate.enrol_frames;
+        let enrolling =
+            Screen::Enrolling { number, captured: 0, needed, guidance: None, prompt: None };
+        self.show(enrolling, events);
+        Ok(())
+    }
+
     /// Ends admin mode after its timeout; returns whether it did.
     pub(super) fn admin_timed_out(&mut self, now: u64, events: &mut Vec<Event>) -> bool {
         let expired = self.admin.as_ref().is_some_and(|a| now >= a.until);
@@ -220,13 +235,17 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         Screen::Consent { number, notice }
     }
 
-    /// One frame of the guided capture: a frame that passes the quality gate counts.
+    /// One frame of the guided capture: a frame that passes the quality gate counts. Every
+    /// frame passes the passive check where the door uses one; where it uses the head-turn
+    /// challenge, the resident performs it after the frames are captured, and the frontal frame
+    /// they come back to joins the frames that must all show the same face.
     pub(super) fn enrol_step(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
         let Screen::Enrolling { ref number, needed, .. } = self.screen else { return Ok(()) };
         let number = number.clone();
         if now.saturating_sub(self.face_started) >= self.settings.gate.face_timeout_ms {
             self.close_camera(events);
             self.enrolment.clear();
+            self.challenge = None;
             return self.show_result(
                 false,
                 Outcome::EnrolmentTimedOut,
@@ -243,21 +262,42 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             && uses_passive(liveness.mode)
             && !result.liveness.is_some_and(|score| score >= liveness.threshold)
         {
-            self.close_camera(events);
-            self.enrolment.clear();
-            return self.show_result(false, Outcome::NotLive, Offer::Nothing, now, events);
+            return self.enrolment_not_live(now, events);
         }
-        let guidance = match result.probe {
-            Ok(embedding) => {
-                self.enrolment.push(embedding);
-                None
+        if self.enrolment.len() < needed {
+            let guidance = match result.probe {
+                Ok(embedding) => {
+                    self.enrolment.push(embedding);
+                    None
+                }
+                Err(issue) => Some(issue),
+            };
+            let captured = self.enrolment.len();
+            self.challenge = if captured == needed { self.head_turn() } else { None };
+            if captured < needed || self.challenge.is_some() {
+                let prompt = None;
+                self.show(Screen::Enrolling { number, captured, needed, guidance, prompt }, events);
+                return Ok(());
             }
-            Err(issue) => Some(issue),
-        };
-        let captured = self.enrolment.len();
-        if captured < needed {
-            self.show(Screen::Enrolling { number, captured, needed, guidance }, events);
-            return Ok(());
+        } else if let Some(active) = self.challenge.as_mut() {
+            if let Some(face) = &result.face {
+                active.challenge.push(now as f32 / 1000.0, &face.landmarks, face.score);
+            }
+            match (active.challenge.progress(), result.probe) {
+                (Progress::Failed(_), _) => return self.enrolment_not_live(now, events),
+                (Progress::Passed, Ok(back)) => {
+                    self.challenge = None;
+                    self.enrolment.push(back);
+                }
+                (_, probe) => {
+                    let prompt = active.challenge.prompt();
+                    let guidance = probe.err();
+                    let captured = needed;
+                    let screen = Screen::Enrolling { number, captured, needed, guidance, prompt };
+                    self.show(screen, events);
+                    return Ok(());
+                }
+            }
         }
         self.close_camera(events);
         let fused = manage::fuse_same_face(&self.enrolment, self.settings.matching.threshold);
@@ -288,9 +328,16 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             }
             Err(e) => return Err(e.into()),
         };
-        self.reload_gallery(now, events)?;
+        self.reload_gallery(now)?;
         let enrolled = matches!(outcome, Outcome::Enrolled { .. });
         self.show_result(enrolled, outcome, Offer::Nothing, now, events)
+    }
+
+    fn enrolment_not_live(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
+        self.close_camera(events);
+        self.enrolment.clear();
+        self.challenge = None;
+        self.show_result(false, Outcome::NotLive, Offer::Nothing, now, events)
     }
 
     fn admin_task(
@@ -323,7 +370,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 let operator = self.operator();
                 let templates =
                     manage::delete_face_data(&mut self.store, &number, unix, &operator)?;
-                self.reload_gallery(now, events)?;
+                self.reload_gallery(now)?;
                 let outcome = Outcome::TemplatesDeleted { number, templates };
                 self.show_result(true, outcome, Offer::Nothing, now, events)?;
             }

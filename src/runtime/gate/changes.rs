@@ -2,42 +2,28 @@
 //! resident removal, card revocation, PIN reset) reach the running gate at once: every tick
 //! reads SQLite's `data_version` and, when it moved, reloads the gallery, the only thing the
 //! gate caches (residents, cards, PINs and consent are read from the store on every attempt).
-//! A damaged template row is left out of the gallery, audited and shown as an alarm; the rest
-//! of the gate (PIN, card, every other face) goes on.
+//! A damaged template row is left out of the gallery and rejected by the store (audited once,
+//! shown as an alarm on the next tick); the rest of the gate (PIN, card, every other face) goes on.
 
-use super::{Event, Gate};
+use super::Gate;
 use crate::door::DoorPort;
 use crate::runtime::camera::FrameSource;
 use crate::runtime::error::Result;
-use crate::store::{AuditKind, Chain};
 
 impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Reloads what the gate caches when another connection committed since the last look.
-    pub(super) fn notice_changes(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
+    pub(super) fn notice_changes(&mut self, now: u64) -> Result<()> {
         let version = self.store.data_version()?;
         if version != self.data_version {
             self.data_version = version;
-            self.reload_gallery(now, events)?;
+            self.reload_gallery(now)?;
         }
         Ok(())
     }
 
-    /// Loads the gallery of residents valid now; a damaged row not reported before is audited
-    /// and raised as an alarm.
-    pub(super) fn reload_gallery(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {
-        let unix = self.unix(now);
-        let (gallery, damaged) = self.store.gallery(unix)?;
-        self.gallery = gallery;
-        for row in damaged {
-            if self.damaged_templates.contains(&row.id) {
-                continue;
-            }
-            self.damaged_templates.push(row.id);
-            let what = format!("template {} damaged ({}): left out", row.id, row.reason);
-            tracing::warn!("{what}");
-            self.store.audit(Chain::Admin, unix, AuditKind::TemplateDamaged, "store", &what)?;
-            self.alarm(now, &what, events);
-        }
+    /// Loads the gallery of residents valid now.
+    pub(super) fn reload_gallery(&mut self, now: u64) -> Result<()> {
+        self.gallery = self.store.gallery(self.unix(now))?;
         Ok(())
     }
 }

@@ -24,7 +24,7 @@ pub const PASSIVE_VOTES: usize = PASSIVE_FRAMES / 2 + 1;
 
 /// A head-turn challenge and the resident recognised before it started.
 pub(super) struct ActiveSession {
-    challenge: HeadTurnChallenge,
+    pub(super) challenge: HeadTurnChallenge,
     first: Option<i64>,
 }
 
@@ -86,20 +86,22 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         if !self.start_camera(now, events)? {
             return Ok(());
         }
-        let liveness = &self.settings.liveness;
         self.passive_votes.clear();
-        self.challenge =
-            matches!(liveness.mode, LivenessMode::Active | LivenessMode::Both).then(|| {
-                ActiveSession {
-                    challenge: HeadTurnChallenge::new(
-                        liveness.active.clone(),
-                        HeadTurnChallenge::random_prompts(&mut rand::rng()),
-                    ),
-                    first: None,
-                }
-            });
+        self.challenge = self.head_turn();
         self.show(Screen::Face { guidance: None, prompt: None }, events);
         Ok(())
+    }
+
+    /// A new head-turn challenge with random prompts, when the door's liveness uses one.
+    pub(super) fn head_turn(&self) -> Option<ActiveSession> {
+        let liveness = &self.settings.liveness;
+        matches!(liveness.mode, LivenessMode::Active | LivenessMode::Both).then(|| ActiveSession {
+            challenge: HeadTurnChallenge::new(
+                liveness.active.clone(),
+                HeadTurnChallenge::random_prompts(&mut rand::rng()),
+            ),
+            first: None,
+        })
     }
 
     pub(super) fn face_step(&mut self, now: u64, events: &mut Vec<Event>) -> Result<()> {

@@ -67,6 +67,8 @@ pub enum Screen {
         captured: usize,
         needed: usize,
         guidance: Option<QualityIssue>,
+        /// The head-turn challenge's prompt, after the frames are captured.
+        prompt: Option<Turn>,
     },
     /// Admin mode: "tap the new card" for a resident.
     AdminCard {

@@ -49,13 +49,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 }
             }
             (Action::Agree, Screen::Consent { number, .. }) if self.booked.is_some() => {
-                if self.start_camera(now, events)? {
-                    self.enrolment.clear();
-                    let needed = self.settings.gate.enrol_frames;
-                    let enrolling =
-                        Screen::Enrolling { number, captured: 0, needed, guidance: None };
-                    self.show(enrolling, events);
-                }
+                self.start_capture(number, now, events)?;
             }
             (Action::Cancel, _) => {
                 self.booked = None;
