@@ -15,7 +15,6 @@ use crate::credentials::{
     CardIndex, CardUid, Code, CodeIndex, LockoutState, Pin, PinConfig, PinError, PinHasher,
 };
 use crate::keys::{Key, Purpose, SiteKey};
-use crate::site::record::PinEntry;
 
 /// A card on record (never its UID).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,11 +95,6 @@ impl CredentialKeys {
         Self { current, previous }
     }
 
-    /// The current root's id, as stored beside its rows and in `site_key`.
-    pub(crate) fn current_id(&self) -> &[u8] {
-        &self.current.id
-    }
-
     /// A code's index under the current root, then under the previous root if there is one
     /// (a code issued before a credential rotation is found by its old index).
     pub(super) fn code_indexes(&self, code: &Code) -> Vec<CodeIndex> {
@@ -109,6 +103,11 @@ impl CredentialKeys {
             .flatten()
             .map(|root| CodeIndex::of(&root.code_key, code))
             .collect()
+    }
+
+    /// The current root's id, as stored beside its rows and in `site_key`.
+    pub(crate) fn current_id(&self) -> &[u8] {
+        &self.current.id
     }
 
     /// The previous root's keys, when a stored row says it was made under them.
@@ -154,8 +153,6 @@ impl Store {
                  credential_root = excluded.credential_root, mac = excluded.mac",
                 params![resident.id, phc, now, root, mac],
             )?;
-            let entry = PinEntry { phc: phc.clone(), updated_at: now, credential_root: Some(root.clone()), mac: Some(mac.clone()) };
-            super::replica::note_pin(tx, resident.id, entry)?;
             and(tx, resident.id)?;
             append(tx, &key, Chain::Admin, now, AuditKind::PinSet, &resident.subject(), &format!("by {operator}"))
         })

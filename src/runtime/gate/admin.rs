@@ -61,7 +61,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 self.admin_task(task, number, now, events)?;
             }
             (Action::Agree, Screen::Consent { number, .. }) => {
-                self.begin_capture(number, now, events)?;
+                self.start_capture(number, now, events)?;
             }
             (Action::Card(uid), Screen::AdminCard { number }) => {
                 let operator = self.operator();
@@ -191,6 +191,26 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         }
     }
 
+    /// After the consent: the camera opens and the guided capture of the resident's frames
+    /// begins (in admin mode, or for a booked enrolment).
+    pub(super) fn start_capture(
+        &mut self,
+        number: String,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<()> {
+        if !self.start_camera(now, events)? {
+            return Ok(());
+        }
+        self.enrolment.clear();
+        self.challenge = None;
+        let needed = self.settings.gate.enrol_frames;
+        let enrolling =
+            Screen::Enrolling { number, captured: 0, needed, guidance: None, prompt: None };
+        self.show(enrolling, events);
+        Ok(())
+    }
+
     /// Ends admin mode after its timeout; returns whether it did.
     pub(super) fn admin_timed_out(&mut self, now: u64, events: &mut Vec<Event>) -> bool {
         let expired = self.admin.as_ref().is_some_and(|a| now >= a.until);
@@ -213,24 +233,6 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     pub(super) fn consent_screen(&self, number: String) -> Screen {
         let notice = notice(self.language, &self.settings.notice);
         Screen::Consent { number, notice }
-    }
-
-    /// After the resident agreed: the camera opens and the guided capture begins.
-    pub(super) fn begin_capture(
-        &mut self,
-        number: String,
-        now: u64,
-        events: &mut Vec<Event>,
-    ) -> Result<()> {
-        if self.start_camera(now, events)? {
-            self.enrolment.clear();
-            self.challenge = None;
-            let needed = self.settings.gate.enrol_frames;
-            let enrolling =
-                Screen::Enrolling { number, captured: 0, needed, guidance: None, prompt: None };
-            self.show(enrolling, events);
-        }
-        Ok(())
     }
 
     /// One frame of the guided capture: a frame that passes the quality gate counts. Every

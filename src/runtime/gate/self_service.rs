@@ -49,7 +49,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 }
             }
             (Action::Agree, Screen::Consent { number, .. }) if self.booked.is_some() => {
-                self.begin_capture(number, now, events)?;
+                self.start_capture(number, now, events)?;
             }
             (Action::Cancel, _) => {
                 self.booked = None;
