@@ -19,6 +19,9 @@ const RESIDENTS: usize = 20_000;
 const LOADS: usize = 200;
 const PASSWORD: &str = "a long enough password";
 
+/// The path of a page's i-th load.
+type PathOf = Box<dyn Fn(usize) -> String>;
+
 fn percentile(times: &mut [Duration], p: f64) -> Duration {
     times.sort();
     times[((times.len() as f64 * p).ceil() as usize).saturating_sub(1)]
@@ -125,7 +128,7 @@ async fn main() {
     let session = sign_in(router(state)).await;
 
     let pages = RESIDENTS / facegate::console::pages::residents::PAGE_SIZE;
-    let kinds: [(&str, Box<dyn Fn(usize) -> String>); 3] = [
+    let kinds: [(&str, PathOf); 3] = [
         ("list page", Box::new(move |i| format!("/residents?page={}", (i * 37) % pages))),
         ("search", Box::new(|i| format!("/residents?q=Resident+{}", i * 97 % RESIDENTS))),
         ("resident page", Box::new(|i| format!("/residents/{}", 100_000 + (i * 53) % RESIDENTS))),

@@ -11,7 +11,7 @@ use crate::store::{
     Booking, ConsentGrant, CredentialRootStatus, NewResident, NewVisitorPass, Resident,
     ResidentStatus, Result, Store, StoreConfig, StoreError, VisitorPass,
 };
-use crate::templates::MatchingConfig;
+use crate::templates::{MatchingConfig, expected_fmr};
 use crate::vision::Embedding;
 
 /// Adds a resident.

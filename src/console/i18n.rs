@@ -54,10 +54,11 @@ fn parse_po(text: &str) -> HashMap<String, String> {
     for line in text.lines() {
         if let Some(msgid) = unquote(line, "msgid") {
             id = Some(msgid);
-        } else if let (Some(msgstr), Some(msgid)) = (unquote(line, "msgstr"), id.take()) {
-            if !msgid.is_empty() && !msgstr.is_empty() {
-                map.insert(msgid, msgstr);
-            }
+        } else if let (Some(msgstr), Some(msgid)) = (unquote(line, "msgstr"), id.take())
+            && !msgid.is_empty()
+            && !msgstr.is_empty()
+        {
+            map.insert(msgid, msgstr);
         }
     }
     map

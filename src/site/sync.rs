@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv, message::PublishMessage};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::connect::{BrokerLogin, jetstream};
@@ -27,6 +27,9 @@ pub struct DoorLogin {
 
 /// Bucket entries applied in one transaction at most.
 const BATCH: usize = 2_000;
+/// How long a transaction waits for more entries after the first: short against the gate's
+/// "changes reach the door at once", long enough to gather a catch-up's entries.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// Outbox rows sent before waiting for their acknowledgements.
 const OUTBOX_BATCH: usize = 256;
 /// How often the door reports its state and checks that it has caught up.
@@ -67,9 +70,12 @@ async fn session(
             entry = watch.next() => {
                 let entry = entry.ok_or_else(|| SiteError::Invalid("the bucket watch ended".into()))?;
                 let mut batch = vec![replica_entry(entry.map_err(SiteError::broker("watch"))?)];
+                // Entries arriving within BATCH_WINDOW join this transaction: one commit (one
+                // fsync) per window while a replica catches up, not one per entry.
+                let window_ends = tokio::time::Instant::now() + BATCH_WINDOW;
                 while batch.len() < BATCH {
-                    match watch.next().now_or_never() {
-                        Some(Some(entry)) => batch.push(replica_entry(entry.map_err(SiteError::broker("watch"))?)),
+                    match tokio::time::timeout_at(window_ends, watch.next()).await {
+                        Ok(Some(entry)) => batch.push(replica_entry(entry.map_err(SiteError::broker("watch"))?)),
                         _ => break,
                     }
                 }

@@ -15,6 +15,7 @@ use crate::credentials::{
     CardIndex, CardUid, Code, CodeIndex, LockoutState, Pin, PinConfig, PinError, PinHasher,
 };
 use crate::keys::{Key, Purpose, SiteKey};
+use crate::site::record::PinEntry;
 
 /// A card on record (never its UID).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -153,6 +154,13 @@ impl Store {
                  credential_root = excluded.credential_root, mac = excluded.mac",
                 params![resident.id, phc, now, root, mac],
             )?;
+            let entry = PinEntry {
+                phc: phc.clone(),
+                updated_at: now,
+                credential_root: Some(root.clone()),
+                mac: Some(mac.clone()),
+            };
+            super::replica::note_pin(tx, resident.id, entry)?;
             and(tx, resident.id)?;
             append(tx, &key, Chain::Admin, now, AuditKind::PinSet, &resident.subject(), &format!("by {operator}"))
         })

@@ -13,7 +13,6 @@ use crate::keys::custody::KeyStore;
 use crate::language::Language;
 use crate::store::consent::notice;
 use crate::store::{Store, unix_now};
-use crate::templates::{MatchingConfig, expected_fmr};
 
 use super::table::print_json;
 

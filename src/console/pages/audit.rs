@@ -162,20 +162,20 @@ pub async fn export_csv(
     out.write_record(["id", "chain", "time_utc", "at", "kind", "subject", "detail", "mac"])
         .map_err(csv_error)?;
     for line in lines {
-        if let ExportLine::Row { entry: e, mac } = line {
-            if wanted.contains(&e.id) {
-                let record = [
-                    e.id.to_string(),
-                    e.chain,
-                    format_time(e.at),
-                    e.at.to_string(),
-                    e.kind,
-                    e.subject,
-                    e.detail,
-                    hex(&mac),
-                ];
-                out.write_record(&record).map_err(csv_error)?;
-            }
+        if let ExportLine::Row { entry: e, mac } = line
+            && wanted.contains(&e.id)
+        {
+            let record = [
+                e.id.to_string(),
+                e.chain,
+                format_time(e.at),
+                e.at.to_string(),
+                e.kind,
+                e.subject,
+                e.detail,
+                hex(&mac),
+            ];
+            out.write_record(&record).map_err(csv_error)?;
         }
     }
     let bytes = out.into_inner().map_err(|e| Problem::Internal(e.to_string()))?;
