@@ -102,7 +102,9 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         settings.notice.site_mode = replica.is_some();
         // A door of a site is the door its replica was joined as (visitor passes and bookings
         // name doors); a standalone gate has no door id.
-        settings.door = replica.as_ref().map(|r| r.door.clone());
+        if let Some(replica) = &replica {
+            settings.door = Some(replica.door.clone());
+        }
         let config_language = settings.gate.language;
         let data_version = store.data_version()?;
         let replica_contact = replica.map(|r| r.last_contact);
