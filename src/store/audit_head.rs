@@ -155,7 +155,7 @@ pub(super) fn seal_existing(tx: &Transaction, key: &Key) -> Result<()> {
 }
 
 /// What identifies an audit key (and so the site key) in the database.
-fn key_id(key: &Key) -> Vec<u8> {
+pub(super) fn key_id(key: &Key) -> Vec<u8> {
     record_mac(key, "key-id", &[])
 }
 

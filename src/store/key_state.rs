@@ -16,11 +16,17 @@ pub(super) fn is_on(conn: &Connection, key: &SiteKey) -> Result<bool> {
     is_on_keys(conn, &key.derive(Purpose::AuditChain), root.current_id())
 }
 
-/// Whether the database is on the site key with this audit key and on this credential root.
+/// Whether the database is on the site key with this audit key and on this credential root
+/// (one read of the `site_key` row: the gate asks on every tick).
 pub(super) fn is_on_keys(conn: &Connection, audit_key: &Key, root_id: &[u8]) -> Result<bool> {
-    let stored: Option<Option<Vec<u8>>> =
-        conn.query_row("SELECT credential_root FROM site_key", [], |r| r.get(0)).optional()?;
-    Ok(audit_head::key_is_current(conn, audit_key)? && stored.flatten().as_deref() == Some(root_id))
+    let stored: Option<(Vec<u8>, Option<Vec<u8>>)> = conn
+        .query_row("SELECT key_id, credential_root FROM site_key", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    Ok(stored.is_some_and(|(key_id, root)| {
+        key_id == audit_head::key_id(audit_key) && root.as_deref() == Some(root_id)
+    }))
 }
 
 /// Records the current credential root: the migration that brings the column, and a
