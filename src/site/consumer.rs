@@ -1,8 +1,9 @@
 //! The site's consumer of what doors send: a durable pull consumer on the stream. Each message
 //! is checked against `site.db` (kept already: acknowledged and dropped), applied to the
 //! register (enrolments after checking the consent and the template's binding, deletions, PIN
-//! changes; each idempotent), kept in `site.db` once per (door, outbox row id), then
-//! acknowledged. A crash anywhere in between redelivers the message and changes nothing twice.
+//! changes and the reset codes they used, visitor-pass uses, bookings done; each applied under
+//! the door id of its subject, not of its body), kept in `site.db` once per (door, outbox row
+//! id), then acknowledged. A crash anywhere in between redelivers the message and changes nothing twice.
 
 use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
@@ -10,7 +11,7 @@ use futures_util::StreamExt;
 use super::outbox::{DoorDeletion, DoorEnrolment, DoorEvent, DoorPinChange, DoorState, OutboxKind};
 use super::site_db::{DoorMessage, SiteDb};
 use super::{DoorId, SiteError, SiteId};
-use crate::store::{Store, StoreError};
+use crate::store::{BookingDone, PassUse, Store, StoreError};
 
 /// The durable consumer's name.
 const DURABLE: &str = "site";
@@ -130,9 +131,29 @@ fn apply(
             let change: DoorPinChange = serde_json::from_str(body).map_err(bad)?;
             let applied = register.accept_door_pin(&change, door)?;
             let note = if applied { "" } else { " (older, ignored)" };
-            format!("resident#{} PIN changed{note}", change.resident)
+            let reset = match &change.reset_code {
+                Some(code) if register.end_pin_reset(change.resident, code)? => {
+                    ", reset code ended"
+                }
+                Some(_) => ", reset code already ended",
+                None => "",
+            };
+            format!("resident#{} PIN changed{note}{reset}", change.resident)
         }
-        OutboxKind::Event | OutboxKind::Alarm | OutboxKind::PassUsed | OutboxKind::BookingDone => {
+        OutboxKind::PassUsed => {
+            let used: PassUse = serde_json::from_str(body).map_err(bad)?;
+            let used = PassUse { door: Some(door.clone()), ..used };
+            match register.record_pass_use(&used)? {
+                Some(left) => format!("visitor-pass#{} used, {left} left", used.pass),
+                None => format!("visitor-pass#{} used, already gone", used.pass),
+            }
+        }
+        OutboxKind::BookingDone => {
+            let done: BookingDone = serde_json::from_str(body).map_err(bad)?;
+            register.complete_booking(&BookingDone { door: Some(door.clone()), ..done })?;
+            format!("booking {} done", done.booking)
+        }
+        OutboxKind::Event | OutboxKind::Alarm => {
             let event: DoorEvent = serde_json::from_str(body).map_err(bad)?;
             format!("{} {} {}", event.kind, event.subject, event.detail).trim_end().to_owned()
         }

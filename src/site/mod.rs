@@ -1,8 +1,9 @@
 //! Site mode: one register on the site controller, a replica of what a door needs on every
 //! door, kept in sync through NATS JetStream.
 //!
-//! - The site publishes each resident's [`record::DoorRecord`] to the key-value bucket
-//!   `site-<site>-doors` ([`publish`]); a delete is a KV delete (a tombstone with a revision).
+//! - The site publishes each resident's [`record::DoorRecord`], the visitor passes and the
+//!   enrolment bookings to the key-value bucket `site-<site>-doors` ([`publish`], keys in
+//!   [`entry`]); a delete is a KV delete (a tombstone with a revision).
 //! - A door's `facegate sync` agent watches the bucket from its last revision into the door's
 //!   database and sends the door's outbox to the stream `site-<site>-from-doors` ([`sync`]).
 //! - The site's consumer applies what doors send and keeps each door message exactly once
@@ -16,6 +17,7 @@ pub mod broker;
 pub mod connect;
 pub mod consumer;
 pub mod controller;
+pub mod entry;
 pub mod ids;
 pub mod join;
 pub mod outbox;

@@ -19,9 +19,10 @@ pub enum OutboxKind {
     Event,
     /// An alarm: door held or forced open, fire unlock, locked reader, rejected row.
     Alarm,
-    /// A visitor pass was used (reserved for visitor passes).
+    /// A visitor pass opened the door ([`crate::store::PassUse`]).
     PassUsed,
-    /// An enrolment booking was done (reserved for bookings).
+    /// A booked enrolment was done at the door ([`crate::store::BookingDone`]); its template
+    /// comes as an `enrol` row of the same transaction.
     BookingDone,
     /// The door's replica revision and outbox depth (sent directly, never queued).
     Status,
@@ -97,6 +98,9 @@ pub struct WithdrawnConsent {
 pub struct DoorPinChange {
     pub resident: i64,
     pub pin: PinEntry,
+    /// The keyed index of the reset code it was set with: the site ends that code.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::record::hex_opt")]
+    pub reset_code: Option<Vec<u8>>,
 }
 
 /// An access event or alarm: the door's audit row (pseudonymous: `resident#<id>`).

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::store::ResidentStatus;
+use crate::store::pin_resets::PinResetRecord;
 
 /// One resident as a door sees them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,10 @@ pub struct DoorRecord {
     pub templates: Vec<TemplateEntry>,
     /// Only with `greet_by_name` and the resident's agreement.
     pub display_name: Option<String>,
+    /// The resident's open PIN-reset code (its keyed index only); a code used at a door stays
+    /// used there until the site, told by that door's `pin` message, removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_reset: Option<PinResetRecord>,
 }
 
 /// A PIN hash (argon2id PHC under the site's pepper) with its row MAC.

@@ -11,8 +11,8 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::connect::{BrokerLogin, jetstream};
+use super::entry::{EntryKey, EntryValue};
 use super::outbox::{DoorState, OutboxKind};
-use super::record::{DoorRecord, resident_of_key};
 use super::{DoorId, SiteError, SiteId, bucket, door_inbox_prefix, message_id, subject};
 use crate::store::{ReplicaEntry, Store};
 
@@ -110,22 +110,20 @@ fn replica_revision(store: &Store) -> Result<u64, SiteError> {
     Ok(state.revision)
 }
 
-/// A bucket entry as the replica applies it; an unreadable record removes that resident at
-/// this door (no stale copy keeps opening the door), with a warning.
+/// A bucket entry as the replica applies it; an unreadable value removes that resident, pass
+/// or booking at this door (no stale copy keeps opening the door), with a warning.
 fn replica_entry(entry: kv::Entry) -> ReplicaEntry {
-    let record = match entry.operation {
-        kv::Operation::Put if resident_of_key(&entry.key).is_some() => {
-            match serde_json::from_slice::<DoorRecord>(&entry.value) {
-                Ok(record) => Some(record),
-                Err(err) => {
-                    tracing::warn!(key = %entry.key, %err, "unreadable door record: removed here");
-                    None
-                }
+    let value = match (entry.operation, EntryKey::parse(&entry.key)) {
+        (kv::Operation::Put, Some(key)) => match EntryValue::read(key, &entry.value) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                tracing::warn!(key = %entry.key, %err, "unreadable bucket entry: removed here");
+                None
             }
-        }
+        },
         _ => None,
     };
-    ReplicaEntry { key: entry.key, revision: entry.revision, record }
+    ReplicaEntry { key: entry.key, revision: entry.revision, value }
 }
 
 /// Whether the replica holds every revision of the bucket; if so, records `last contact`.

@@ -4,16 +4,19 @@
 //! captured live there; the booking is then done. Without a booking, enrolment at a door needs
 //! admin mode.
 //!
-//! In site mode bookings reach the doors as they are ([`Store::bookings`] → KV `b.<id>` →
-//! [`Store::apply_booking`]); a completion travels back as a [`BookingDone`] (outbox kind
-//! `booking_done`) that the register applies with the same [`Store::complete_booking`].
+//! In site mode the open bookings reach the doors as they are ([`Store::bookings`] → KV
+//! `b.<id>` → [`write_booking`]; a done or past booking is a KV delete → [`remove_booking`]); a
+//! completion travels back as a [`BookingDone`] (outbox kind `booking_done`, queued by
+//! [`Store::complete_booking`] itself, beside the `enrol` row of the enrolment) that the register
+//! applies with the same [`Store::complete_booking`].
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store, StoreError};
 use crate::site::ids::DoorId;
+use crate::site::outbox::OutboxKind;
 
 /// The furthest ahead a booking may run.
 pub const MAX_BOOKING_DAYS: i64 = 7;
@@ -111,7 +114,7 @@ impl Store {
     }
 
     /// Marks a booking done and audits it (on the door that did the enrolment, and on the
-    /// register with that door's report).
+    /// register with that door's report); a booking done already stays as it was.
     pub fn complete_booking(&mut self, done: &BookingDone) -> Result<()> {
         let key = self.audit_key().clone();
         self.transaction(|tx| {
@@ -123,10 +126,13 @@ impl Store {
                 )
                 .optional()?
                 .ok_or_else(|| StoreError::Invalid(format!("no booking {}", done.booking)))?;
-            tx.execute(
+            let changed = tx.execute(
                 "UPDATE enrolment_bookings SET done_at = ?1 WHERE id = ?2 AND done_at IS NULL",
                 params![done.at, done.booking],
             )?;
+            if changed == 0 {
+                return Ok(()); // done already
+            }
             let at = done.door.as_ref().map_or("this gate", DoorId::as_str);
             let detail = format!("booking {} at {at}", done.booking);
             let subject = format!("resident#{resident}");
@@ -138,24 +144,35 @@ impl Store {
                 AuditKind::EnrolmentBookingDone,
                 &subject,
                 &detail,
-            )
+            )?;
+            super::replica::queue(tx, OutboxKind::BookingDone, done, done.at)
         })
     }
+}
 
-    /// Stores or updates a booking from the site (on a door); a booking done here stays done.
-    pub fn apply_booking(&mut self, booking: &Booking) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO enrolment_bookings (id, resident_id, door, until, created_at, done_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(id) DO UPDATE SET door = excluded.door, until = excluded.until,
-             done_at = COALESCE(done_at, excluded.done_at)",
-            params![booking.id, booking.resident_id, booking.door.as_ref().map(DoorId::as_str),
-                booking.until, booking.created_at, booking.done_at],
-        )?;
-        Ok(())
-    }
+/// Stores or updates a booking from the site (on a door); a booking done here stays done. A
+/// booking of a resident this door does not hold is skipped (the resident's record comes first
+/// from the publisher, so this is a booking whose resident is gone).
+pub(super) fn write_booking(conn: &Connection, booking: &Booking) -> Result<()> {
+    conn.execute(
+        "INSERT INTO enrolment_bookings (id, resident_id, door, until, created_at, done_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS(SELECT 1 FROM residents WHERE id = ?2)
+         ON CONFLICT(id) DO UPDATE SET door = excluded.door, until = excluded.until,
+         done_at = COALESCE(done_at, excluded.done_at)",
+        params![
+            booking.id,
+            booking.resident_id,
+            booking.door.as_ref().map(DoorId::as_str),
+            booking.until,
+            booking.created_at,
+            booking.done_at
+        ],
+    )?;
+    Ok(())
+}
 
-    /// Removes a booking the site deleted (on a door); returns whether it was here.
-    pub fn remove_booking(&mut self, id: i64) -> Result<bool> {
-        Ok(self.conn.execute("DELETE FROM enrolment_bookings WHERE id = ?1", [id])? > 0)
-    }
+/// Removes a booking the site deleted (on a door).
+pub(super) fn remove_booking(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM enrolment_bookings WHERE id = ?1", [id])?;
+    Ok(())
 }

@@ -128,10 +128,11 @@ impl Store {
         now: i64,
         operator: &str,
     ) -> Result<()> {
-        self.set_pin_and(number, pin, rules, now, operator, |_, _| Ok(()))
+        self.set_pin_and(number, pin, rules, now, operator, |_, _| Ok(None))
     }
 
-    /// [`Store::set_pin`], with `and` run in the same transaction (given the resident's id).
+    /// [`Store::set_pin`], with `and` run in the same transaction (given the resident's id); it
+    /// returns the keyed index of the reset code it used up, if any, for the door's report.
     pub(super) fn set_pin_and(
         &mut self,
         number: &str,
@@ -139,7 +140,7 @@ impl Store {
         rules: &PinConfig,
         now: i64,
         operator: &str,
-        and: impl FnOnce(&rusqlite::Transaction, i64) -> Result<()>,
+        and: impl FnOnce(&rusqlite::Transaction, i64) -> Result<Option<Vec<u8>>>,
     ) -> Result<()> {
         let resident = self.resident(number)?;
         pin.refuse_weak(&resident.number, resident.birth_year)?;
@@ -160,8 +161,8 @@ impl Store {
                 credential_root: Some(root.clone()),
                 mac: Some(mac.clone()),
             };
-            super::replica::note_pin(tx, resident.id, entry)?;
-            and(tx, resident.id)?;
+            let reset_code = and(tx, resident.id)?;
+            super::replica::note_pin(tx, resident.id, entry, reset_code)?;
             append(tx, &key, Chain::Admin, now, AuditKind::PinSet, &resident.subject(), &format!("by {operator}"))
         })
     }

@@ -18,12 +18,11 @@ use super::register_fields::{Field, FieldKey, write_consent, write_resident};
 use super::row_mac::Row;
 use super::{Result, Store, StoreError};
 use crate::credentials::lockout::resident_key as lockout_key;
+use crate::site::entry::{EntryKey, EntryValue};
 use crate::site::outbox::{
     DoorDeletion, DoorEnrolment, DoorEvent, DoorPinChange, OutboxKind, OutboxRow, WithdrawnConsent,
 };
-use crate::site::record::{
-    CardEntry, ConsentEntry, DoorRecord, PinEntry, TemplateEntry, resident_of_key,
-};
+use crate::site::record::{CardEntry, ConsentEntry, DoorRecord, PinEntry, TemplateEntry};
 use crate::site::{DoorId, SiteId};
 use crate::templates::{MODEL, ProtectedTemplate};
 
@@ -38,12 +37,12 @@ pub struct ReplicaState {
     pub last_contact: Option<i64>,
 }
 
-/// One bucket entry for a door: a record, or `None` for a delete.
+/// One bucket entry for a door: a value, or `None` for a delete.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaEntry {
     pub key: String,
     pub revision: u64,
-    pub record: Option<DoorRecord>,
+    pub value: Option<EntryValue>,
 }
 
 impl Store {
@@ -89,8 +88,9 @@ impl Store {
     }
 
     /// Applies bucket entries (in revision order) in one transaction; returns how many
-    /// changed the replica. Keys other than residents' (`v.`, `b.`, `c.`) only advance the
-    /// replica's revision here.
+    /// changed the replica. Residents, visitor passes and bookings are dispatched here by
+    /// their key ([`EntryKey`]); other keys (`c.`) only advance the replica's revision here. A
+    /// value under the wrong key is a delete.
     pub fn apply_entries(&mut self, entries: &[ReplicaEntry]) -> Result<usize> {
         let fields = self.fields.clone();
         let (applied, deleted) = self.transaction(|tx| {
@@ -107,23 +107,28 @@ impl Store {
                     "UPDATE replica_state SET revision = MAX(revision, ?1) WHERE id = 1",
                     [entry.revision as i64],
                 )?;
-                let Some(resident) = resident_of_key(&entry.key) else { continue };
+                let Some(key) = EntryKey::parse(&entry.key) else { continue };
                 if stored.is_some_and(|stored| stored >= entry.revision as i64) {
                     continue;
                 }
                 tx.execute(
                     "INSERT INTO replica_revisions (key, revision, deleted) VALUES (?1, ?2, ?3)
                      ON CONFLICT(key) DO UPDATE SET revision = excluded.revision, deleted = excluded.deleted",
-                    params![entry.key, entry.revision as i64, entry.record.is_none()],
+                    params![entry.key, entry.revision as i64, entry.value.is_none()],
                 )?;
-                match &entry.record {
-                    Some(record) if record.resident == resident => {
-                        apply_record(tx, &fields, record)?;
-                    }
-                    _ => {
+                let value = entry.value.as_ref().filter(|value| value.key() == key);
+                match (key, value) {
+                    (_, Some(EntryValue::Resident(record))) => apply_record(tx, &fields, record)?,
+                    (EntryKey::Resident(resident), _) => {
                         delete_resident(tx, resident)?;
                         deleted = true;
                     }
+                    (_, Some(EntryValue::Pass(pass))) => super::visitors::write_pass(tx, pass)?,
+                    (EntryKey::Pass(id), _) => super::visitors::remove_pass(tx, id)?,
+                    (_, Some(EntryValue::Booking(booking))) => {
+                        super::bookings::write_booking(tx, booking)?;
+                    }
+                    (EntryKey::Booking(id), _) => super::bookings::remove_booking(tx, id)?,
                 }
                 applied += 1;
             }
@@ -238,6 +243,7 @@ impl Store {
             let (resident, template) = row?;
             templates.entry(resident).or_default().push(template);
         }
+        let mut resets = super::pin_resets::reset_records(conn)?;
         let greeted: Vec<i64> = if greet_by_name {
             conn.prepare("SELECT resident_id FROM greetings")?
                 .query_map([], |r| r.get(0))?
@@ -271,6 +277,7 @@ impl Store {
                 consents: consents.remove(&id).unwrap_or_default(),
                 templates: templates.remove(&id).unwrap_or_default(),
                 display_name,
+                pin_reset: resets.remove(&id),
             });
         }
         Ok(records)
@@ -446,7 +453,12 @@ fn is_door(tx: &Transaction) -> Result<bool> {
 }
 
 /// Queues an outbox row on a door (nothing on the site or a single door).
-fn queue(tx: &Transaction, kind: OutboxKind, body: &impl Serialize, at: i64) -> Result<()> {
+pub(super) fn queue(
+    tx: &Transaction,
+    kind: OutboxKind,
+    body: &impl Serialize,
+    at: i64,
+) -> Result<()> {
     if !is_door(tx)? {
         return Ok(());
     }
@@ -522,10 +534,15 @@ pub(super) fn note_enrolment(
     queue(tx, OutboxKind::Enrol, &DoorEnrolment { resident, consent: offer, template }, at)
 }
 
-/// On a door, a PIN set here goes to the site.
-pub(super) fn note_pin(tx: &Transaction, resident: i64, pin: PinEntry) -> Result<()> {
+/// On a door, a PIN set here goes to the site (with the reset code it used, if any).
+pub(super) fn note_pin(
+    tx: &Transaction,
+    resident: i64,
+    pin: PinEntry,
+    reset_code: Option<Vec<u8>>,
+) -> Result<()> {
     let at = pin.updated_at;
-    queue(tx, OutboxKind::Pin, &DoorPinChange { resident, pin }, at)
+    queue(tx, OutboxKind::Pin, &DoorPinChange { resident, pin, reset_code }, at)
 }
 
 /// Removes a resident and everything of theirs from a door.
@@ -570,6 +587,7 @@ fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Res
         ],
     )?;
     write_resident(tx, fields, id, record.display_name.as_deref().unwrap_or(""), "", None)?;
+    super::pin_resets::write_reset(tx, id, record.pin_reset.as_ref())?;
     tx.execute("DELETE FROM pins WHERE resident_id = ?1", [id])?;
     if let Some(pin) = &record.pin {
         tx.execute(

@@ -2,6 +2,13 @@
 //! visitor passes, PIN-reset codes and enrolment bookings past their time are deleted by
 //! `facegate admin purge` and by the running gate once a day (a moved-out resident's keypad
 //! lockout with them).
+//!
+//! On a door of a site the purge deletes only what is the door's own: its old access events
+//! and audit rows, and the passes, reset codes and bookings past their time (so a door cut off
+//! from the site does not keep them). Residents and templates leave a door only through the
+//! site's records (the site's purge removes them from the register, a tombstone or a new record
+//! removes them here): a door deleting them by its own clock and its own `last_used_at` would
+//! make its replica differ from the register, and the next record would bring them back.
 
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
@@ -77,20 +84,29 @@ impl Store {
     /// What [`Store::purge`] would delete at `now`, without deleting anything.
     pub fn purge_preview(&self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
         retention.validate()?;
+        let register = self.replica()?.is_none();
         let count = |sql: String, args: &[i64]| -> Result<usize> {
             let params = rusqlite::params_from_iter(args);
             let n: i64 = self.conn.query_row(&sql, params, |r| r.get(0))?;
             Ok(n as usize)
         };
         Ok(PurgeReport {
-            unused_templates: count(
-                format!("SELECT COUNT(*) {UNUSED_TEMPLATES}"),
-                &[now - retention.template_unused_days * DAY],
-            )?,
-            moved_out_residents: count(
-                format!("SELECT COUNT(*) {MOVED_OUT}"),
-                &[retention.moved_out_days * DAY, now],
-            )?,
+            unused_templates: if register {
+                count(
+                    format!("SELECT COUNT(*) {UNUSED_TEMPLATES}"),
+                    &[now - retention.template_unused_days * DAY],
+                )?
+            } else {
+                0
+            },
+            moved_out_residents: if register {
+                count(
+                    format!("SELECT COUNT(*) {MOVED_OUT}"),
+                    &[retention.moved_out_days * DAY, now],
+                )?
+            } else {
+                0
+            },
             access_events: self.access_rows_before(now - retention.access_log_days * DAY)?,
             visitor_passes: count(format!("SELECT COUNT(*) {EXPIRED_PASSES}"), &[now])?,
             codes_and_bookings: count(format!("SELECT COUNT(*) {EXPIRED_RESETS}"), &[now])?
@@ -101,16 +117,24 @@ impl Store {
     /// Applies the retention rules at `now`.
     pub fn purge(&mut self, retention: &RetentionConfig, now: i64) -> Result<PurgeReport> {
         retention.validate()?;
+        let register = self.replica()?.is_none();
         let key = self.audit_key().clone();
         let (unused_templates, moved_out_residents, visitor_passes, codes_and_bookings) = self.transaction(|tx| {
-            let unused = tx.execute(
-                &format!("DELETE {UNUSED_TEMPLATES}"),
-                [now - retention.template_unused_days * DAY],
-            )?;
-            let moved_out: Vec<String> = tx
-                .prepare(&format!("SELECT number {MOVED_OUT}"))?
-                .query_map(params![retention.moved_out_days * DAY, now], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let unused = if register {
+                tx.execute(
+                    &format!("DELETE {UNUSED_TEMPLATES}"),
+                    [now - retention.template_unused_days * DAY],
+                )?
+            } else {
+                0
+            };
+            let moved_out: Vec<String> = if register {
+                tx.prepare(&format!("SELECT number {MOVED_OUT}"))?
+                    .query_map(params![retention.moved_out_days * DAY, now], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            } else {
+                Vec::new()
+            };
             for number in &moved_out {
                 tx.execute("DELETE FROM lockouts WHERE key = ?1", [resident_key(number)])?;
                 tx.execute("DELETE FROM residents WHERE number = ?1", [number])?;

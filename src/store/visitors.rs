@@ -2,19 +2,22 @@
 //! doors it opens; revocable; deleted by the retention purge once expired; every issue, revoke
 //! and use audited (never the code, never the label, which may name someone).
 //!
-//! In site mode the register's passes reach the doors as [`VisitorPassRecord`]s
-//! ([`Store::visitor_pass_records`] → KV → [`Store::apply_visitor_pass`]), and each use at a
-//! door travels back as a [`PassUse`] (outbox kind `pass_used`) that the register applies with
-//! the same [`Store::record_pass_use`]. Entries only ever go down: a door keeps the lower of its
-//! own count and the record's, so a record published before a use arrived never gives it back.
+//! In site mode the register's live passes reach the doors as [`VisitorPassRecord`]s
+//! ([`Store::visitor_pass_records`] → KV `v.<id>` → [`write_pass`]; a revoked, used-up or
+//! expired pass is a KV delete → [`remove_pass`]), and each use at a door travels back as a
+//! [`PassUse`] (outbox kind `pass_used`, queued by [`Store::record_pass_use`] itself) that the
+//! register applies with the same [`Store::record_pass_use`]. Entries only ever go down: a door
+//! keeps the lower of its own count and the record's, so a record published before a use
+//! arrived never gives it back.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditKind, Chain, append};
 use super::{Result, Store, StoreError};
 use crate::credentials::Code;
 use crate::site::ids::DoorId;
+use crate::site::outbox::OutboxKind;
 
 /// The longest window of one pass.
 pub const MAX_PASS_DAYS: i64 = 31;
@@ -101,6 +104,7 @@ pub struct PassUse {
 pub struct VisitorPassRecord {
     pub id: i64,
     /// The code's keyed index (32 bytes).
+    #[serde(with = "crate::site::record::hex_bytes")]
     pub code_index: Vec<u8>,
     pub company: Option<String>,
     pub valid_from: i64,
@@ -291,6 +295,7 @@ impl Store {
                 None => format!("at {door}, pass already gone"),
             };
             append(tx, &key, Chain::Access, used.at, AuditKind::VisitorPassUsed, &pass_subject(used.pass), &detail)?;
+            super::replica::queue(tx, OutboxKind::PassUsed, used, used.at)?;
             Ok(left)
         })
     }
@@ -317,33 +322,33 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         Ok(records)
     }
+}
 
-    /// Stores or updates a pass from the site (on a door). Entries left only go down and a
-    /// revocation stays, whatever order records and local uses come in.
-    pub fn apply_visitor_pass(&mut self, record: &VisitorPassRecord) -> Result<()> {
-        if record.code_index.len() != 32 || record.entries_left > record.entries {
-            return Err(StoreError::Invalid(format!(
-                "visitor pass record {} is malformed",
-                record.id
-            )));
-        }
-        self.conn.execute(
-            "INSERT INTO visitor_passes (id, code_index, company, valid_from, valid_until, entries, entries_left, doors, created_at, revoked_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)
-             ON CONFLICT(id) DO UPDATE SET code_index = excluded.code_index, company = excluded.company,
-             valid_from = excluded.valid_from, valid_until = excluded.valid_until, entries = excluded.entries,
-             entries_left = MIN(entries_left, excluded.entries_left), doors = excluded.doors,
-             revoked_at = COALESCE(revoked_at, excluded.revoked_at)",
-            params![record.id, record.code_index, record.company, record.valid_from, record.valid_until,
-                record.entries, record.entries_left, doors_text(&record.doors), record.revoked_at],
-        )?;
-        Ok(())
+/// Stores or updates a pass from the site (on a door). Entries left only go down and a
+/// revocation stays, whatever order records and local uses come in. A malformed record removes
+/// the pass here, with a warning.
+pub(super) fn write_pass(conn: &Connection, record: &VisitorPassRecord) -> Result<()> {
+    if record.code_index.len() != 32 || record.entries_left > record.entries {
+        tracing::warn!(pass = record.id, "malformed visitor pass record: removed here");
+        return remove_pass(conn, record.id);
     }
+    conn.execute(
+        "INSERT INTO visitor_passes (id, code_index, company, valid_from, valid_until, entries, entries_left, doors, created_at, revoked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)
+         ON CONFLICT(id) DO UPDATE SET code_index = excluded.code_index, company = excluded.company,
+         valid_from = excluded.valid_from, valid_until = excluded.valid_until, entries = excluded.entries,
+         entries_left = MIN(entries_left, excluded.entries_left), doors = excluded.doors,
+         revoked_at = COALESCE(revoked_at, excluded.revoked_at)",
+        params![record.id, record.code_index, record.company, record.valid_from, record.valid_until,
+            record.entries, record.entries_left, doors_text(&record.doors), record.revoked_at],
+    )?;
+    Ok(())
+}
 
-    /// Removes a pass the site deleted (on a door); returns whether it was here.
-    pub fn remove_visitor_pass(&mut self, id: i64) -> Result<bool> {
-        Ok(self.conn.execute("DELETE FROM visitor_passes WHERE id = ?1", [id])? > 0)
-    }
+/// Removes a pass the site deleted (on a door).
+pub(super) fn remove_pass(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM visitor_passes WHERE id = ?1", [id])?;
+    Ok(())
 }
 
 /// How the audit log names a pass.

@@ -3,13 +3,16 @@
 //! a use at one door reaching the register and then the other door (and, inside that round trip,
 //! the other door still accepting a multi-entry pass).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use facegate::access::checks::{PassCheck, use_visitor_code};
 use facegate::credentials::lockout::TERMINAL_KEY;
 use facegate::credentials::{Code, PinConfig};
 use facegate::keys::{KEY_LEN, SiteKey};
 use facegate::manage;
+use facegate::site::entry::{EntryKey, EntryValue};
 use facegate::site::ids::DoorId;
-use facegate::store::{NewVisitorPass, PassRefusal, RetentionConfig, Store};
+use facegate::store::{NewVisitorPass, PassRefusal, ReplicaEntry, RetentionConfig, Store};
 
 const HOUR: i64 = 3_600;
 
@@ -144,11 +147,24 @@ fn the_purge_deletes_expired_passes() {
     assert_eq!(left, [kept.id]);
 }
 
-/// Carries every pass from the register to a door, as site mode's sync does.
+/// The next bucket revision of these tests' entries.
+fn revision() -> u64 {
+    static REVISION: AtomicU64 = AtomicU64::new(1);
+    REVISION.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Carries every pass from the register to a door as bucket entries, as site mode's sync does.
 fn sync(register: &Store, door: &mut Store) {
-    for record in register.visitor_pass_records().unwrap() {
-        door.apply_visitor_pass(&record).unwrap();
-    }
+    let entries: Vec<ReplicaEntry> = register
+        .visitor_pass_records()
+        .unwrap()
+        .into_iter()
+        .map(|pass| {
+            let key = EntryKey::Pass(pass.id).to_string();
+            ReplicaEntry { key, revision: revision(), value: Some(EntryValue::Pass(pass)) }
+        })
+        .collect();
+    door.apply_entries(&entries).unwrap();
 }
 
 #[test]
@@ -203,7 +219,8 @@ fn a_use_at_one_door_reaches_the_other_door_through_the_register() {
         try_code(&mut east, &second.code, Some("east"), 1_300),
         PassCheck::Refused(PassRefusal::Revoked)
     );
-    assert!(east.remove_visitor_pass(second.id).unwrap());
+    let key = EntryKey::Pass(second.id).to_string();
+    east.apply_entries(&[ReplicaEntry { key, revision: revision(), value: None }]).unwrap();
     assert_eq!(
         try_code(&mut east, &second.code, Some("east"), 1_300),
         PassCheck::Refused(PassRefusal::Unknown)

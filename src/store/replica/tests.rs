@@ -65,7 +65,7 @@ fn door() -> Store {
 }
 
 fn put(record: &DoorRecord, revision: u64) -> ReplicaEntry {
-    ReplicaEntry { key: record.key(), revision, record: Some(record.clone()) }
+    ReplicaEntry { key: record.key(), revision, value: Some(EntryValue::Resident(record.clone())) }
 }
 
 fn record_of(site: &Store) -> DoorRecord {
@@ -135,7 +135,7 @@ fn a_stale_record_is_ignored_and_a_tombstone_is_never_undone() {
     assert_eq!(door.apply_entries(&[put(&active, 4)]).unwrap(), 0, "older revision");
     assert_eq!(door.resident("1201").unwrap().status, ResidentStatus::Suspended);
 
-    let tombstone = ReplicaEntry { key: "r.1".into(), revision: 6, record: None };
+    let tombstone = ReplicaEntry { key: "r.1".into(), revision: 6, value: None };
     assert_eq!(door.apply_entries(&[tombstone]).unwrap(), 1);
     assert!(door.find_resident("1201").unwrap().is_none());
     assert_eq!(door.resident_for_card(&card()).unwrap(), None);
