@@ -83,7 +83,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caretakers_never_reach_face_data_the_register_export_or_a_remote_unlock_and_auditors_only_read_audit() {
+    fn caretakers_never_reach_face_data_the_register_export_or_a_remote_unlock_and_auditors_only_read_audit()
+     {
         use Action::*;
         let all = [
             FindResidents,

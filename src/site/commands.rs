@@ -194,7 +194,9 @@ pub fn short(id: &str) -> &str {
 fn new_id() -> Result<String, CommandError> {
     use rand::TryRng;
     let mut bytes = [0u8; 16];
-    rand::rngs::SysRng.try_fill_bytes(&mut bytes).map_err(|e| CommandError::Random(e.to_string()))?;
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| CommandError::Random(e.to_string()))?;
     Ok(hex::encode(bytes))
 }
 
@@ -209,7 +211,8 @@ pub async fn send_pending(site_db: &mut SiteDb, kv: &kv::Store) -> Result<(), Si
                 site_db.command_not_sent(&command.id)?;
                 continue;
             }
-            let json = serde_json::to_vec(&command).map_err(|e| SiteError::Invalid(e.to_string()))?;
+            let json =
+                serde_json::to_vec(&command).map_err(|e| SiteError::Invalid(e.to_string()))?;
             kv.put(key(&command.door), json.into())
                 .await
                 .map_err(SiteError::broker("put a door command"))?;
@@ -296,27 +299,33 @@ impl SiteDb {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows
             .into_iter()
-            .filter_map(|((id, door, kind), (issued_at, expires_at, operator), (sent_at, outcome, reported_at))| {
-                let command = DoorCommand {
-                    id,
-                    kind: CommandKind::parse(&kind)?,
-                    door: door.parse().ok()?,
-                    issued_at,
-                    expires_at,
-                };
-                Some(SentCommand { command, operator, sent_at, outcome, reported_at })
-            })
+            .filter_map(
+                |(
+                    (id, door, kind),
+                    (issued_at, expires_at, operator),
+                    (sent_at, outcome, reported_at),
+                )| {
+                    let command = DoorCommand {
+                        id,
+                        kind: CommandKind::parse(&kind)?,
+                        door: door.parse().ok()?,
+                        issued_at,
+                        expires_at,
+                    };
+                    Some(SentCommand { command, operator, sent_at, outcome, reported_at })
+                },
+            )
             .collect())
     }
 
     fn command_sent(&self, id: &str, now: i64) -> DbResult<()> {
-        self.conn().execute("UPDATE door_commands SET sent_at = ?2 WHERE id = ?1", params![id, now])?;
+        self.conn()
+            .execute("UPDATE door_commands SET sent_at = ?2 WHERE id = ?1", params![id, now])?;
         Ok(())
     }
 
     fn command_not_sent(&self, id: &str) -> DbResult<()> {
-        self.conn()
-            .execute("UPDATE door_commands SET outcome = 'not sent' WHERE id = ?1", [id])?;
+        self.conn().execute("UPDATE door_commands SET outcome = 'not sent' WHERE id = ?1", [id])?;
         Ok(())
     }
 
@@ -366,7 +375,8 @@ mod tests {
         assert!(remote_unlock(&site_db, &mut register, &south, "plumber", "wang", 10).is_err());
         assert!(site_db.pending_commands().unwrap().is_empty(), "nothing refused is queued");
 
-        let command = remote_unlock(&site_db, &mut register, &north, " plumber ", "wang", 10).unwrap();
+        let command =
+            remote_unlock(&site_db, &mut register, &north, " plumber ", "wang", 10).unwrap();
         assert_eq!(command.expires_at, 10 + UNLOCK_VALID_SECS);
         assert_eq!(command.id.len(), 32);
         assert_eq!(site_db.pending_commands().unwrap(), std::slice::from_ref(&command));

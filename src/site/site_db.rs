@@ -167,13 +167,7 @@ impl SiteDb {
         Ok(rows
             .into_iter()
             .filter_map(|(id, password_hash, added_at, last_seen, state)| {
-                Some(DoorRow {
-                    door: id.parse().ok()?,
-                    password_hash,
-                    added_at,
-                    last_seen,
-                    state,
-                })
+                Some(DoorRow { door: id.parse().ok()?, password_hash, added_at, last_seen, state })
             })
             .collect())
     }

@@ -446,7 +446,12 @@ fn is_door(tx: &Transaction) -> Result<bool> {
 }
 
 /// Queues an outbox row on a door (nothing on the site or a single door).
-pub(super) fn queue(tx: &Transaction, kind: OutboxKind, body: &impl Serialize, at: i64) -> Result<()> {
+pub(super) fn queue(
+    tx: &Transaction,
+    kind: OutboxKind,
+    body: &impl Serialize,
+    at: i64,
+) -> Result<()> {
     if !is_door(tx)? {
         return Ok(());
     }

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 
 use crate::console_http::TestConsole;
 use facegate::site::DoorId;
+use facegate::site::outbox::{DoorAlarms, DoorState, Selftest};
 
 fn north() -> DoorId {
     "north".parse().unwrap()
@@ -67,7 +68,33 @@ async fn only_a_manager_unlocks_a_door_with_a_reason_and_the_audit_names_both() 
     let audit = console.state.register().audit_entries(None).unwrap();
     let asked: Vec<_> = audit.iter().filter(|e| e.kind == "remote_unlock_requested").collect();
     assert_eq!(asked.len(), 1);
-    assert!(asked[0].detail.contains("door north") && asked[0].detail.contains("by wang: plumber for 1203"));
+    assert!(
+        asked[0].detail.contains("door north")
+            && asked[0].detail.contains("by wang: plumber for 1203")
+    );
     let page = wang.get("/doors?note=unlock_sent").await;
     assert!(page.body.contains("waiting for the site controller"), "the command is listed");
+}
+
+#[tokio::test]
+async fn the_doors_page_shows_what_each_door_reports_now() {
+    let console = with_doors();
+    let state = DoorState {
+        at: 1_780_000_000,
+        replica_revision: 7,
+        outbox_depth: 3,
+        last_contact: Some(1_780_000_000),
+        alarms: DoorAlarms { forced_open: true, ..DoorAlarms::default() },
+        selftest: Some(Selftest { at: 1_779_990_000, ok: false }),
+    };
+    console.state.site_db().door_seen(&north(), &state, 1_780_000_000).unwrap();
+    let mut zhao = console.signed_in("zhao").await;
+    let page = zhao.get("/doors").await.body;
+    let north_part =
+        &page[page.find("id=\"door-north\"").unwrap()..page.find("id=\"door-south\"").unwrap()];
+    for shown in ["online", "forced open", "some parts failed", "<dd>3</dd>"] {
+        assert!(north_part.contains(shown), "{shown} in {north_part}");
+    }
+    let south_part = &page[page.find("id=\"door-south\"").unwrap()..];
+    assert!(south_part.contains("offline") && !south_part.contains("forced open"));
 }

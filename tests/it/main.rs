@@ -32,6 +32,7 @@ mod site_broker_mqtt;
 mod site_broker_permissions;
 mod site_broker_tls;
 mod site_crash;
+mod site_door_report;
 mod site_offline;
 mod site_partition;
 mod site_remote_unlock;

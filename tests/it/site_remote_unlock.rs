@@ -17,16 +17,16 @@ use facegate::vision::{FaceEngine, FakeEngine};
 use crate::site_rig::*;
 
 /// A gate on a door's database, its clock `skew` seconds off the site's.
-struct RunningGate {
+pub struct RunningGate {
     gate: Gate<PhotoCamera, DoorController<SimGpio>>,
-    gpio: SimGpio,
+    pub gpio: SimGpio,
     started: Instant,
     unlocks: usize,
     strike_seen: bool,
 }
 
 impl RunningGate {
-    fn new(door: &Door, skew: i64) -> Self {
+    pub fn new(door: &Door, skew: i64) -> Self {
         let config = Config::default();
         let gpio = SimGpio::default();
         let controller = DoorController::new(gpio.clone(), config.door.clone(), 0).unwrap();
@@ -45,7 +45,7 @@ impl RunningGate {
     }
 
     /// Ticks every 50 ms for `length`, or until `until` holds; counts remote unlocks.
-    fn run(&mut self, length: Duration, mut until: impl FnMut(&Self) -> bool) {
+    pub fn run(&mut self, length: Duration, mut until: impl FnMut(&Self) -> bool) {
         let ends = Instant::now() + length;
         while Instant::now() < ends && !until(self) {
             let now = self.started.elapsed().as_millis() as u64;
@@ -89,16 +89,24 @@ fn a_remote_unlock_opens_the_strike_once_in_time_and_never_again_nor_late() {
     site.start_controller();
     site.start_agent(&mut north);
     site.start_agent(&mut south);
-    wait_until(Duration::from_secs(30), || north.records().len() == 2 && south.records().len() == 2)
-        .expect("both doors catch up");
+    wait_until(Duration::from_secs(30), || {
+        north.records().len() == 2 && south.records().len() == 2
+    })
+    .expect("both doors catch up");
     let mut gate = RunningGate::new(&north, 0);
     // South's clock runs a minute ahead: every command reaches it after its expiry.
     let mut late_gate = RunningGate::new(&south, 60);
 
     let asked = Instant::now();
-    let command =
-        commands::remote_unlock(&site_db, &mut site.register(), &north.id, "plumber for 1203", "wang", unix_now())
-            .unwrap();
+    let command = commands::remote_unlock(
+        &site_db,
+        &mut site.register(),
+        &north.id,
+        "plumber for 1203",
+        "wang",
+        unix_now(),
+    )
+    .unwrap();
     gate.run(Duration::from_secs(15), |g| g.unlocks > 0);
     assert_eq!(gate.unlocks, 1, "a fresh command opens the door");
     assert!(gate.strike_seen, "the strike is released");
@@ -114,9 +122,15 @@ fn a_remote_unlock_opens_the_strike_once_in_time_and_never_again_nor_late() {
     gate.run(Duration::from_secs(2), |_| false);
     assert_eq!(gate.unlocks, 1, "nor does a reconnect");
 
-    let late =
-        commands::remote_unlock(&site_db, &mut site.register(), &south.id, "courier", "wang", unix_now())
-            .unwrap();
+    let late = commands::remote_unlock(
+        &site_db,
+        &mut site.register(),
+        &south.id,
+        "courier",
+        "wang",
+        unix_now(),
+    )
+    .unwrap();
     wait_until(Duration::from_secs(15), || {
         late_gate.run(Duration::from_millis(200), |_| false);
         reported(&site_db, &late.id).is_some()

@@ -76,9 +76,11 @@ pub async fn list(
     let doors = door_statuses_at(&site_db, state.now()).map_err(site_db_problem)?;
     let unlock = ctx.may(Action::RemoteUnlock);
     let sent = (note.note.as_deref() == Some("unlock_sent")).then(|| {
-        trf(lang, "The unlock is on its way: the door opens once if it gets it within {} seconds.", &[
-            &UNLOCK_VALID_SECS,
-        ])
+        trf(
+            lang,
+            "The unlock is on its way: the door opens once if it gets it within {} seconds.",
+            &[&UNLOCK_VALID_SECS],
+        )
     });
     let mut rows = Vec::new();
     for door in &doors {
