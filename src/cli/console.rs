@@ -13,13 +13,14 @@ use crate::config::Config;
 use crate::console::accounts::ConsoleDb;
 use crate::console::roles::Role;
 use crate::console::{Console, SiteFiles, tls};
+use crate::site::site_db::SiteDb;
 use crate::store::{Store, unix_now};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Args {
     /// Serve the console over HTTPS.
     Serve {
-        /// The site controller's directory (register.db, site.key, console.db).
+        /// The site controller's directory (register.db, site.key, site.db, console.db).
         #[arg(long)]
         dir: PathBuf,
         /// Address and port to listen on, e.g. 0.0.0.0:8443 for the office network.
@@ -79,7 +80,9 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             );
             let register = Store::open(&files.register)?;
             let accounts = ConsoleDb::open(&files.console_db)?;
-            let state = Console::new(register, accounts, config.clone(), Arc::new(unix_now));
+            let site_db = SiteDb::open(&files.site_db)?;
+            let state =
+                Console::new(register, accounts, site_db, config.clone(), Arc::new(unix_now));
             tokio::runtime::Runtime::new()?.block_on(async {
                 let tcp = tokio::net::TcpListener::bind(listen)
                     .await

@@ -90,7 +90,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Verb::Status => {
             let statuses = door_statuses(&SiteDb::open(&dir.site_db_path())?)?;
             let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
-            let header = ["door", "online", "last seen", "revision", "lag", "outbox", "alarms 24h"];
+            let header = [
+                "door",
+                "online",
+                "last seen",
+                "revision",
+                "lag",
+                "outbox",
+                "alarms 24h",
+                "alarms now",
+                "selftest",
+            ];
             let mut rows = Vec::new();
             for s in statuses {
                 rows.push(vec![
@@ -101,6 +111,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     opt(s.lag),
                     opt(s.outbox_depth),
                     s.alarms.to_string(),
+                    match s.alarms_now.names() {
+                        names if names.is_empty() => "none".to_owned(),
+                        names => names.join(", "),
+                    },
+                    s.last_selftest.map_or("never".to_owned(), |t| {
+                        format!("{} {}", format_time(t.at), if t.ok { "ok" } else { "FAILED" })
+                    }),
                 ]);
             }
             print_table(&header, &rows);

@@ -23,6 +23,7 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
     let links = [
         (Action::FindResidents, "/residents", tr(lang, "Residents")),
         (Action::VisitorPasses, "/visitors", tr(lang, "Visitor passes")),
+        (Action::ViewDoors, "/doors", tr(lang, "Doors")),
         (Action::ReadAudit, "/audit", tr(lang, "Audit log")),
         (Action::RegisterExport, "/import", tr(lang, "Import and export")),
         (Action::Reports, "/reports", tr(lang, "Reports")),

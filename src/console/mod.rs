@@ -1,6 +1,6 @@
 //! The managers' web console on the site controller: an HTTPS server (axum, rustls) over the
-//! site's register (`register.db`, a normal [`Store`]) and its own `console.db` (accounts,
-//! sessions, login back-off). Pages are server-rendered HTML (maud) in Chinese and English,
+//! site's register (`register.db`, a normal [`Store`]), the site's `site.db` (doors, door
+//! commands) and its own `console.db` (accounts, sessions, login back-off). Pages are server-rendered HTML (maud) in Chinese and English,
 //! without JavaScript.
 //!
 //! - [`accounts`], [`sessions`]: who may sign in, and their sessions.
@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::Router;
 
 use crate::config::Config;
+use crate::site::site_db::SiteDb;
 use crate::store::{Store, StoreConfig};
 use accounts::ConsoleDb;
 
@@ -38,14 +39,16 @@ pub struct SiteFiles {
     pub register: StoreConfig,
     /// Accounts, sessions and login back-off.
     pub console_db: PathBuf,
+    /// The site controller's `site.db`: the doors and their reports, door commands.
+    pub site_db: PathBuf,
     /// The console's TLS certificate and key (PEM).
     pub certificate: PathBuf,
     pub private_key: PathBuf,
 }
 
 impl SiteFiles {
-    /// The files in directory `dir`: `register.db`, `site.key`, `console.db`, `console.crt`,
-    /// `console.key`.
+    /// The files in directory `dir`: `register.db`, `site.key`, `console.db`, `site.db`,
+    /// `console.crt`, `console.key`.
     pub fn in_dir(dir: &Path) -> Self {
         Self {
             register: StoreConfig {
@@ -54,6 +57,7 @@ impl SiteFiles {
                 ..StoreConfig::default()
             },
             console_db: dir.join("console.db"),
+            site_db: dir.join("site.db"),
             certificate: dir.join("console.crt"),
             private_key: dir.join("console.key"),
         }
@@ -64,6 +68,7 @@ impl SiteFiles {
 pub struct Console {
     register: Mutex<Store>,
     accounts: Mutex<ConsoleDb>,
+    site_db: Mutex<SiteDb>,
     /// The site's configuration (consent, retention, matching, PIN rules).
     pub config: Config,
     clock: Clock,
@@ -75,10 +80,17 @@ pub struct Console {
 pub type AppState = Arc<Console>;
 
 impl Console {
-    pub fn new(register: Store, accounts: ConsoleDb, config: Config, clock: Clock) -> AppState {
+    pub fn new(
+        register: Store,
+        accounts: ConsoleDb,
+        site_db: SiteDb,
+        config: Config,
+        clock: Clock,
+    ) -> AppState {
         Arc::new(Self {
             register: Mutex::new(register),
             accounts: Mutex::new(accounts),
+            site_db: Mutex::new(site_db),
             config,
             clock,
             imports: Default::default(),
@@ -92,6 +104,11 @@ impl Console {
 
     pub fn accounts(&self) -> MutexGuard<'_, ConsoleDb> {
         self.accounts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `site.db` (the doors' reports, door commands).
+    pub fn site_db(&self) -> MutexGuard<'_, SiteDb> {
+        self.site_db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn now(&self) -> i64 {

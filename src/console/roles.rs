@@ -30,7 +30,9 @@ impl Role {
         use Action::*;
         match self {
             Self::Manager => true,
-            Self::Caretaker => matches!(action, FindResidents | ManageCards | LiftLockouts),
+            Self::Caretaker => {
+                matches!(action, FindResidents | ManageCards | LiftLockouts | ViewDoors)
+            }
             Self::Auditor => matches!(action, ReadAudit),
         }
     }
@@ -70,6 +72,10 @@ pub enum Action {
     Reports,
     /// Issue and revoke visitor passes.
     VisitorPasses,
+    /// See the doors: online, lag, outbox, alarms, selftest.
+    ViewDoors,
+    /// Unlock a door once from the console (with a reason).
+    RemoteUnlock,
 }
 
 #[cfg(test)]
@@ -77,7 +83,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caretakers_never_reach_face_data_or_the_register_export_and_auditors_only_read_audit() {
+    fn caretakers_never_reach_face_data_the_register_export_or_a_remote_unlock_and_auditors_only_read_audit()
+     {
         use Action::*;
         let all = [
             FindResidents,
@@ -89,10 +96,12 @@ mod tests {
             RegisterExport,
             Reports,
             VisitorPasses,
+            ViewDoors,
+            RemoteUnlock,
         ];
         assert!(all.iter().all(|&a| Role::Manager.may(a)));
         let caretaker: Vec<Action> = all.into_iter().filter(|&a| Role::Caretaker.may(a)).collect();
-        assert_eq!(caretaker, [FindResidents, ManageCards, LiftLockouts]);
+        assert_eq!(caretaker, [FindResidents, ManageCards, LiftLockouts, ViewDoors]);
         let auditor: Vec<Action> = all.into_iter().filter(|&a| Role::Auditor.may(a)).collect();
         assert_eq!(auditor, [ReadAudit]);
     }

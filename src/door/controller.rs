@@ -341,6 +341,28 @@ mod tests {
     }
 
     #[test]
+    fn a_grant_neither_ends_a_fire_unlock_nor_silences_an_alarm() {
+        // A remote unlock is a grant: fire and the alarms keep their precedence over it.
+        let (sim, mut d) = fire_door(FireContact::NormallyOpen);
+        sim.drive(Input::Fire, true);
+        run(&mut d, 0, 100);
+        d.grant(200).unwrap();
+        run(&mut d, 200, 10_000);
+        assert!(sim.output(Output::Strike), "still unlocked after the pulse: fire");
+        sim.drive(Input::Fire, false);
+        run(&mut d, 10_010, 10_200);
+
+        sim.drive(Input::DoorContact, true);
+        assert!(run(&mut d, 20_000, 20_200).contains(&DoorEvent::ForcedOpen));
+        d.grant(20_300).unwrap();
+        run(&mut d, 20_300, 20_500);
+        assert!(sim.output(Output::Buzzer), "the forced-open alarm stays on");
+        sim.drive(Input::DoorContact, false);
+        run(&mut d, 20_510, 20_700);
+        assert!(!sim.output(Output::Buzzer), "until the door closes");
+    }
+
+    #[test]
     fn a_supervised_fire_input_unlocks_on_a_cut_wire_and_not_on_a_short() {
         let (sim, mut d) = fire_door(FireContact::NormallyClosed);
         assert!(run(&mut d, 0, 500).is_empty(), "a closed loop is no fire");

@@ -2,13 +2,16 @@
 //! card, a face in front of the camera) and the passing of time, and returns what the screen
 //! should show, the decisions, and what the door did. The touchscreen UI and the headless script
 //! runner both drive this one type. The face session is in `face`, admin mode in `admin`, the
-//! limits on card and face attempts in `attempts`, changes made by others in `changes`.
+//! limits on card and face attempts in `attempts`, changes made by others in `changes`, the
+//! site's commands in `remote`, the door's alarms for the site in `alarms_now`.
 
 mod admin;
+mod alarms_now;
 mod attempts;
 mod changes;
 mod events;
 mod face;
+mod remote;
 mod screens;
 mod self_service;
 mod settings;
@@ -24,6 +27,7 @@ use crate::credentials::{Pin, PinError};
 use crate::door::{DoorEvent, DoorPort};
 use crate::language::Language;
 use crate::manage;
+use crate::site::outbox::DoorAlarms;
 use crate::store::{AuditKind, Chain, Store, StoreError};
 use crate::templates::Gallery;
 use crate::vision::{Embedding, FaceEngine};
@@ -76,6 +80,8 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     booked: Option<i64>,
     /// The face session's first good frames' embeddings, fused for its decision (see `face`).
     probes: Vec<Embedding>,
+    /// The door's alarms now, as the database has them for the site (see `alarms_now`).
+    alarms_now: DoorAlarms,
 }
 
 /// The retention rules run at start and then once a day.
@@ -91,7 +97,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// tile shows; PIN and card work regardless.
     pub fn new(
         settings: GateSettings,
-        store: Store,
+        mut store: Store,
         faces: Result<Box<dyn FaceEngine>, FaceUnavailable>,
         camera: C,
         door: D,
@@ -108,6 +114,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         let config_language = settings.gate.language;
         let data_version = store.data_version()?;
         let replica_contact = replica.map(|r| r.last_contact);
+        // A door starts without alarms: a door still open shows again once it is held open.
+        store.set_door_alarms(DoorAlarms::default())?;
         let mut gate = Self {
             settings,
             store,
@@ -137,9 +145,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             replica_stale: false,
             booked: None,
             probes: Vec::new(),
+            alarms_now: DoorAlarms::default(),
         };
         gate.reload_gallery(0)?;
         gate.follow_replica(0, &mut Vec::new())?;
+        gate.follow_commands(0, &mut Vec::new())?;
         gate.screen = gate.idle();
         Ok(gate)
     }
@@ -361,6 +371,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         }
         self.notice_changes(now, &mut events)?;
         for door_event in self.door.poll(now)? {
+            self.follow_alarms(door_event)?;
             let alarm = match door_event {
                 DoorEvent::HeldOpen => Some(AuditKind::DoorHeldOpen),
                 DoorEvent::ForcedOpen => Some(AuditKind::DoorForcedOpen),

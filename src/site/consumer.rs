@@ -1,9 +1,10 @@
 //! The site's consumer of what doors send: a durable pull consumer on the stream. Each message
 //! is checked against `site.db` (kept already: acknowledged and dropped), applied to the
 //! register (enrolments after checking the consent and the template's binding, deletions, PIN
-//! changes and the reset codes they used, visitor-pass uses, bookings done; each applied under
-//! the door id of its subject, not of its body), kept in `site.db` once per (door, outbox row
-//! id), then acknowledged. A crash anywhere in between redelivers the message and changes nothing twice.
+//! changes and the reset codes they used, visitor-pass uses, bookings done, command reports;
+//! each applied under the door id of its subject, not of its body), kept in `site.db` once per
+//! (door, outbox row id), then acknowledged. A crash anywhere in between redelivers the message
+//! and changes nothing twice.
 
 use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
@@ -87,7 +88,11 @@ fn handle(
     if site_db.has_message(&door, outbox_id)? {
         return Ok(());
     }
-    let detail = match apply(register, &door, kind, body, minor_age) {
+    let applied = match kind {
+        OutboxKind::Command => super::commands::apply_report(register, site_db, &door, body),
+        _ => apply(register, &door, kind, body, minor_age),
+    };
+    let detail = match applied {
         Ok(detail) => detail,
         Err(SiteError::Store(StoreError::Query(err))) => return Err(StoreError::Query(err).into()),
         Err(err) => format!("refused: {err}"),
@@ -157,7 +162,7 @@ fn apply(
             let event: DoorEvent = serde_json::from_str(body).map_err(bad)?;
             format!("{} {} {}", event.kind, event.subject, event.detail).trim_end().to_owned()
         }
-        OutboxKind::Status => String::from("status"),
+        OutboxKind::Status | OutboxKind::Command => String::from(kind.as_str()),
     })
 }
 

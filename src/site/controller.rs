@@ -1,5 +1,5 @@
-//! The site controller (`facegate site run`): its directory, and the publisher and consumer
-//! running together, reconnecting by themselves.
+//! The site controller (`facegate site run`): its directory, and the publisher, the consumer
+//! and the sender of door commands running together, reconnecting by themselves.
 //!
 //! The directory holds `site.toml` (site id, broker login, `greet_by_name`), `register.db` (a
 //! normal facegate store with the full register), `site.key` (the key doors get in their join
@@ -16,7 +16,7 @@ use super::broker::PasswordHash;
 use super::connect::{BrokerLogin, create_bucket, jetstream};
 use super::join::{make_bundle, new_password, write_private};
 use super::site_db::SiteDb;
-use super::{DoorId, SiteError, SiteId, consumer, publish, site_inbox_prefix};
+use super::{DoorId, SiteError, SiteId, commands, consumer, publish, site_inbox_prefix};
 use crate::keys::custody::KeyStore;
 use crate::store::{Store, StoreConfig, StoreError};
 
@@ -145,8 +145,9 @@ impl SiteController {
         }
     }
 
-    /// One session: the publisher and the consumer, each with its own connection to the
-    /// register (so the consumer's commits move the publisher's `data_version`).
+    /// One session: the publisher, the consumer (each with its own connection to the register,
+    /// so the consumer's commits move the publisher's `data_version`) and the sender of door
+    /// commands.
     async fn session(&self, js: &async_nats::jetstream::Context) -> Result<(), SiteError> {
         let site = &self.settings.site;
         let kv = create_bucket(js, site).await?;
@@ -159,7 +160,9 @@ impl SiteController {
         let minor_age = self.settings.minor_age;
         let consumer =
             consumer::consume(js, site, &mut consumer_register, &mut consumer_db, minor_age);
-        tokio::try_join!(publisher, consumer).map(|_: ((), ())| ())
+        let mut commands_db = SiteDb::open(&self.dir.site_db_path())?;
+        let commands = commands::send_pending(&mut commands_db, &kv);
+        tokio::try_join!(publisher, consumer, commands).map(|_: ((), (), ())| ())
     }
 }
 

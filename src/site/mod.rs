@@ -8,12 +8,15 @@
 //!   database and sends the door's outbox to the stream `site-<site>-from-doors` ([`sync`]).
 //! - The site's consumer applies what doors send and keeps each door message exactly once
 //!   ([`consumer`], [`site_db`]).
+//! - Commands for one door (remote unlock) go from the console through `site.db` and the key
+//!   `c.<door>` to the gate ([`commands`]).
 //! - The broker's configuration: one account per site, least-privilege door users
 //!   ([`broker`]).
 //!
 //! The gate itself never touches the network: it reads and writes only its database.
 
 pub mod broker;
+pub mod commands;
 pub mod connect;
 pub mod consumer;
 pub mod controller;

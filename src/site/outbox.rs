@@ -26,10 +26,12 @@ pub enum OutboxKind {
     BookingDone,
     /// The door's replica revision and outbox depth (sent directly, never queued).
     Status,
+    /// What became of a command for this door ([`super::commands::CommandReport`]).
+    Command,
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 8] = [
+    pub const ALL: [OutboxKind; 9] = [
         Self::Enrol,
         Self::Delete,
         Self::Pin,
@@ -38,6 +40,7 @@ impl OutboxKind {
         Self::PassUsed,
         Self::BookingDone,
         Self::Status,
+        Self::Command,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl OutboxKind {
             Self::PassUsed => "pass_used",
             Self::BookingDone => "booking_done",
             Self::Status => "status",
+            Self::Command => "command",
         }
     }
 
@@ -119,6 +123,38 @@ pub struct DoorState {
     pub replica_revision: u64,
     pub outbox_depth: u64,
     pub last_contact: Option<i64>,
+    /// The door's alarms now (the gate keeps them in the door's database).
+    #[serde(default)]
+    pub alarms: DoorAlarms,
+    /// The last `facegate selftest` on the door: when, and whether every part passed.
+    #[serde(default)]
+    pub selftest: Option<Selftest>,
+}
+
+/// The alarms a door has now: each set when the door raised it, cleared when it ended (the
+/// door closed, the fire input cleared).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorAlarms {
+    pub held_open: bool,
+    pub forced_open: bool,
+    pub fire: bool,
+}
+
+impl DoorAlarms {
+    /// The alarms' names (`held open`, `forced`, `fire`), the empty list when none.
+    pub fn names(self) -> Vec<&'static str> {
+        [(self.held_open, "held open"), (self.forced_open, "forced"), (self.fire, "fire")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect()
+    }
+}
+
+/// A selftest's time and result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selftest {
+    pub at: i64,
+    pub ok: bool,
 }
 
 /// One queued outbox row.

@@ -1,5 +1,5 @@
 //! `site.db`, the site controller's own database beside the register: the doors (their broker
-//! password hashes, what they last reported), what the publisher last put under each bucket
+//! password hashes, what they last reported: replica, outbox, alarms now, last selftest), what the publisher last put under each bucket
 //! key, and every message a door sent, kept once per (door, outbox row id): the site's audit
 //! of door events, and what makes redelivery harmless (JetStream's duplicate window is only
 //! two minutes; a door offline for days must not rely on it).
@@ -9,7 +9,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::DoorId;
-use super::outbox::{DoorState, OutboxKind};
+use super::outbox::{DoorState, OutboxKind, Selftest};
 
 /// What can go wrong with `site.db`.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS doors (
     replica_revision INTEGER,
     outbox_depth     INTEGER,
     last_contact     INTEGER,
-    last_selftest    INTEGER
+    last_selftest    INTEGER,
+    selftest_ok      INTEGER,
+    alarms           TEXT                     -- the door's alarms now (JSON `DoorAlarms`)
 );
 CREATE TABLE IF NOT EXISTS published (
     key      TEXT PRIMARY KEY,                -- 'r.<resident id>'
@@ -53,6 +55,21 @@ CREATE TABLE IF NOT EXISTS door_messages (
 );
 ";
 
+/// Adds the columns of a door's alarms and selftest result to a `site.db` made before them.
+fn add_report_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM pragma_table_info('doors') WHERE name = 'alarms')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        conn.execute_batch(
+            "ALTER TABLE doors ADD COLUMN selftest_ok INTEGER; ALTER TABLE doors ADD COLUMN alarms TEXT;",
+        )?;
+    }
+    Ok(())
+}
+
 /// A door on the site, as `site.db` knows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DoorRow {
@@ -61,7 +78,6 @@ pub struct DoorRow {
     pub added_at: i64,
     pub last_seen: Option<i64>,
     pub state: Option<DoorState>,
-    pub last_selftest: Option<i64>,
 }
 
 /// One message a door sent, as the site keeps it.
@@ -88,7 +104,14 @@ impl SiteDb {
         conn.pragma_update(None, "synchronous", "FULL").map_err(open)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).map_err(open)?;
+        add_report_columns(&conn).map_err(open)?;
+        conn.execute_batch(super::commands::SCHEMA).map_err(open)?;
         Ok(SiteDb { conn })
+    }
+
+    /// The connection, for the tables other modules own (`commands`).
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// Adds a door with its broker password's hash.
@@ -114,7 +137,8 @@ impl SiteDb {
     /// The doors, by id.
     pub fn doors(&self) -> Result<Vec<DoorRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, password_hash, added_at, last_seen, replica_revision, outbox_depth, last_contact, last_selftest
+            "SELECT id, password_hash, added_at, last_seen, replica_revision, outbox_depth, last_contact, last_selftest,
+                    selftest_ok, alarms
              FROM doors ORDER BY id",
         )?;
         let rows = stmt
@@ -122,27 +146,28 @@ impl SiteDb {
                 let id: String = r.get(0)?;
                 let revision: Option<i64> = r.get(4)?;
                 let state = revision.map(|revision| -> rusqlite::Result<DoorState> {
+                    let selftest_at: Option<i64> = r.get(7)?;
+                    let selftest_ok: Option<bool> = r.get(8)?;
+                    let alarms: Option<String> = r.get(9)?;
                     Ok(DoorState {
                         at: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
                         replica_revision: revision as u64,
                         outbox_depth: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
                         last_contact: r.get(6)?,
+                        alarms: alarms
+                            .and_then(|text| serde_json::from_str(&text).ok())
+                            .unwrap_or_default(),
+                        selftest: selftest_at
+                            .map(|at| Selftest { at, ok: selftest_ok.unwrap_or(false) }),
                     })
                 });
-                Ok((id, r.get(1)?, r.get(2)?, r.get(3)?, state.transpose()?, r.get(7)?))
+                Ok((id, r.get(1)?, r.get(2)?, r.get(3)?, state.transpose()?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows
             .into_iter()
-            .filter_map(|(id, password_hash, added_at, last_seen, state, last_selftest)| {
-                Some(DoorRow {
-                    door: id.parse().ok()?,
-                    password_hash,
-                    added_at,
-                    last_seen,
-                    state,
-                    last_selftest,
-                })
+            .filter_map(|(id, password_hash, added_at, last_seen, state)| {
+                Some(DoorRow { door: id.parse().ok()?, password_hash, added_at, last_seen, state })
             })
             .collect())
     }
@@ -150,13 +175,17 @@ impl SiteDb {
     /// Records a door's reported state (a `status` message).
     pub fn door_seen(&self, door: &DoorId, state: &DoorState, now: i64) -> Result<()> {
         self.conn.execute(
-            "UPDATE doors SET last_seen = ?2, replica_revision = ?3, outbox_depth = ?4, last_contact = ?5 WHERE id = ?1",
+            "UPDATE doors SET last_seen = ?2, replica_revision = ?3, outbox_depth = ?4, last_contact = ?5,
+             last_selftest = ?6, selftest_ok = ?7, alarms = ?8 WHERE id = ?1",
             params![
                 door.as_str(),
                 now,
                 state.replica_revision as i64,
                 state.outbox_depth as i64,
-                state.last_contact
+                state.last_contact,
+                state.selftest.map(|s| s.at),
+                state.selftest.map(|s| s.ok),
+                serde_json::to_string(&state.alarms).expect("three booleans serialise"),
             ],
         )?;
         Ok(())

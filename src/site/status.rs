@@ -1,6 +1,8 @@
-//! `facegate site status`: each door's last report, as the site sees it.
+//! `facegate site status` and the console's doors page: each door's last report, as the site
+//! sees it.
 
 use super::DoorId;
+use super::outbox::{DoorAlarms, Selftest};
 use super::site_db::{Result, SiteDb};
 
 /// A door counts as online while its reports (every second) are this recent.
@@ -19,7 +21,10 @@ pub struct DoorStatus {
     pub outbox_depth: Option<u64>,
     /// Alarms the door sent in the last 24 hours.
     pub alarms: u64,
-    pub last_selftest: Option<i64>,
+    /// The alarms the door has now (as of its last report).
+    pub alarms_now: DoorAlarms,
+    /// The door's last selftest: when, and whether every part passed.
+    pub last_selftest: Option<Selftest>,
 }
 
 /// Every door's status at `now`, by door id.
@@ -37,7 +42,8 @@ pub fn door_statuses_at(site_db: &SiteDb, now: i64) -> Result<Vec<DoorStatus>> {
                 lag: state.map(|s| published.saturating_sub(s.replica_revision)),
                 outbox_depth: state.map(|s| s.outbox_depth),
                 alarms: site_db.alarms_since(&row.door, now - 24 * 3600)?,
-                last_selftest: row.last_selftest,
+                alarms_now: state.map(|s| s.alarms).unwrap_or_default(),
+                last_selftest: state.and_then(|s| s.selftest),
                 door: row.door,
             })
         })

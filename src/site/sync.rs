@@ -1,5 +1,6 @@
 //! The door's sync agent (`facegate sync`): watches the site's bucket from the replica's last
-//! revision into the door's database, sends the outbox to the stream (a row is removed only
+//! revision into the door's database (resident records, and the door's own commands for the
+//! gate), sends the outbox to the stream (a row is removed only
 //! after the stream acknowledged it), reports the door's state, and records `last contact`
 //! whenever the replica has caught up with the bucket. It reconnects by itself; the gate
 //! never waits for it.
@@ -10,6 +11,7 @@ use async_nats::jetstream::{self, kv, message::PublishMessage};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::commands::command_of_entry;
 use super::connect::{BrokerLogin, jetstream};
 use super::entry::{EntryKey, EntryValue};
 use super::outbox::{DoorState, OutboxKind};
@@ -69,16 +71,24 @@ async fn session(
         tokio::select! {
             entry = watch.next() => {
                 let entry = entry.ok_or_else(|| SiteError::Invalid("the bucket watch ended".into()))?;
-                let mut batch = vec![replica_entry(entry.map_err(SiteError::broker("watch"))?)];
+                let entry = entry.map_err(SiteError::broker("watch"))?;
+                let mut door_commands: Vec<_> = command_of_entry(&entry, &login.door).into_iter().collect();
+                let mut batch = vec![replica_entry(entry)];
                 // Entries arriving within BATCH_WINDOW join this transaction: one commit (one
                 // fsync) per window while a replica catches up, not one per entry.
                 let window_ends = tokio::time::Instant::now() + BATCH_WINDOW;
                 while batch.len() < BATCH {
                     match tokio::time::timeout_at(window_ends, watch.next()).await {
-                        Ok(Some(entry)) => batch.push(replica_entry(entry.map_err(SiteError::broker("watch"))?)),
+                        Ok(Some(entry)) => {
+                            let entry = entry.map_err(SiteError::broker("watch"))?;
+                            door_commands.extend(command_of_entry(&entry, &login.door));
+                            batch.push(replica_entry(entry));
+                        }
                         _ => break,
                     }
                 }
+                // Kept before the revision moves past them; a command kept twice is one row.
+                store.receive_commands(&door_commands)?;
                 store.apply_entries(&batch)?;
                 behind_since = None; // catching up is not a stall
             }
@@ -177,18 +187,22 @@ async fn send_outbox(
     }
 }
 
-/// Reports the door's replica revision, outbox depth and last contact.
+/// Reports the door's replica revision, outbox depth, last contact, alarms now and last
+/// selftest.
 async fn send_status(
     store: &mut Store,
     js: &jetstream::Context,
     login: &DoorLogin,
 ) -> Result<(), SiteError> {
     let replica = store.replica()?.ok_or_else(|| SiteError::Invalid("no replica".into()))?;
+    let (alarms, selftest) = store.door_health()?;
     let state = DoorState {
         at: crate::store::unix_now(),
         replica_revision: replica.revision,
         outbox_depth: store.outbox_depth()?,
         last_contact: replica.last_contact,
+        alarms,
+        selftest,
     };
     let body = serde_json::to_vec(&state).map_err(|e| SiteError::Invalid(e.to_string()))?;
     let subject = subject(&login.site, &login.door, OutboxKind::Status);

@@ -104,6 +104,10 @@ pub enum AuditKind {
     EnrolmentBookingDone,
     /// The register (residents' names and units) was exported from the console.
     RegisterExported,
+    /// A manager asked a door to unlock once, from the console (with the reason).
+    RemoteUnlockRequested,
+    /// A door executed a remote unlock (opened), or refused it as expired.
+    RemoteUnlock,
 }
 
 impl AuditKind {
@@ -140,6 +144,8 @@ impl AuditKind {
             AuditKind::EnrolmentBooked => "enrolment_booked",
             AuditKind::EnrolmentBookingDone => "enrolment_booking_done",
             AuditKind::RegisterExported => "register_exported",
+            AuditKind::RemoteUnlockRequested => "remote_unlock_requested",
+            AuditKind::RemoteUnlock => "remote_unlock",
         }
     }
 }

@@ -11,6 +11,8 @@ mod audit_head;
 pub mod bookings;
 pub mod consent;
 pub mod credentials;
+mod door_commands;
+mod door_health;
 pub mod faces;
 mod key_state;
 pub mod pin_resets;

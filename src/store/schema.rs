@@ -202,6 +202,27 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX enrolment_bookings_resident ON enrolment_bookings(resident_id);
     ",
+    // 10: on a door, the commands its site sent (remote unlock): each id once; `done_at` and
+    // `outcome` once the gate executed it ('opened') or found it expired ('expired'). And what
+    // the door reports besides: its alarms now (the gate) and its last selftest (the CLI).
+    "
+    CREATE TABLE door_health (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        held_open   INTEGER NOT NULL DEFAULT 0,
+        forced_open INTEGER NOT NULL DEFAULT 0,
+        fire        INTEGER NOT NULL DEFAULT 0,
+        selftest_at INTEGER,
+        selftest_ok INTEGER
+    );
+    CREATE TABLE door_commands (
+        id         TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        issued_at  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        done_at    INTEGER,
+        outcome    TEXT
+    );
+    ",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows

@@ -20,6 +20,7 @@ use facegate::console::roles::Role;
 use facegate::console::sessions::IDLE_TIMEOUT_SECONDS;
 use facegate::console::{AppState, Console, router};
 use facegate::manage;
+use facegate::site::site_db::SiteDb;
 use facegate::store::{ConsentGrant, NewResident, Store};
 use facegate::vision::FakeEngine;
 
@@ -62,9 +63,11 @@ impl TestConsole {
         }
         let clock = Arc::new(AtomicI64::new(START));
         let time = clock.clone();
+        let site_db = SiteDb::open(&dir.path().join("site.db")).unwrap();
         let state = Console::new(
             store,
             accounts,
+            site_db,
             Config::default(),
             Arc::new(move || time.load(Ordering::SeqCst)),
         );

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod doors;
 pub mod import;
 pub mod login;
 pub mod reports;
@@ -48,6 +49,8 @@ pub fn routes() -> Router<AppState> {
         .route("/backup", get(backup::form).post(backup::download))
         .route("/visitors", get(visitors::list).post(visitors::create))
         .route("/visitors/{id}/revoke", post(visitors::revoke))
+        .route("/doors", get(doors::list))
+        .route("/doors/{door}/unlock", post(doors::unlock))
 }
 
 /// The first page a role may use.

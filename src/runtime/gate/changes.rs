@@ -2,6 +2,7 @@
 //! resident removal, card revocation, PIN reset) reach the running gate at once: every tick
 //! reads SQLite's `data_version` and, when it moved, reloads the gallery, the only thing the
 //! gate caches (residents, cards, PINs and consent are read from the store on every attempt).
+//! A remote unlock the sync agent kept is carried out on the same look (see `remote`).
 //! A damaged template row is left out of the gallery and rejected by the store (audited once,
 //! shown as an alarm on the next tick); the rest of the gate (PIN, card, every other face) goes on.
 
@@ -18,6 +19,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             self.data_version = version;
             self.reload_gallery(now)?;
             self.replica_contact = self.store.replica()?.map(|r| r.last_contact);
+            self.follow_commands(now, events)?;
         }
         self.follow_replica(now, events)
     }

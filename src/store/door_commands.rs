@@ -1,0 +1,107 @@
+//! A door's commands from its site (remote unlock), as its sync agent keeps them and its gate
+//! executes them: each id at most once, and only until its expiry by the door's clock. A
+//! command kept again (a reconnect, a replayed bucket entry) is the same row and never opens
+//! the door twice. Executing marks the row, audits it and queues the report for the site in
+//! one transaction, before the strike is pulsed.
+
+use rusqlite::params;
+
+use super::audit::{AuditKind, Chain, append};
+use super::replica::queue;
+use super::{Result, Store};
+use crate::site::commands::{CommandKind, CommandOutcome, CommandReport, DoorCommand, short};
+use crate::site::outbox::OutboxKind;
+
+impl Store {
+    /// Keeps commands for this door (ids already kept are left as they are); returns how many
+    /// were new.
+    pub fn receive_commands(&mut self, commands: &[DoorCommand]) -> Result<usize> {
+        if commands.is_empty() {
+            return Ok(0);
+        }
+        self.transaction(|tx| {
+            let mut added = 0;
+            for command in commands {
+                added += tx.execute(
+                    "INSERT OR IGNORE INTO door_commands (id, kind, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![command.id, command.kind.as_str(), command.issued_at, command.expires_at],
+                )?;
+            }
+            Ok(added)
+        })
+    }
+
+    /// Marks every command not yet executed as done at `now` (the door's clock): `Opened` if
+    /// it has not expired, else `Expired`; audits each and queues its report. Returns the
+    /// kinds to carry out now (the caller opens the strike for each `Unlock`).
+    pub fn take_commands(&mut self, now: i64) -> Result<Vec<CommandKind>> {
+        let key = self.audit_key().clone();
+        self.transaction(|tx| {
+            let waiting: Vec<(String, String, i64)> = tx
+                .prepare("SELECT id, kind, expires_at FROM door_commands WHERE done_at IS NULL ORDER BY issued_at, id")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut due = Vec::new();
+            for (id, kind, expires_at) in waiting {
+                let kind = CommandKind::parse(&kind);
+                let outcome = match kind {
+                    Some(_) if now <= expires_at => CommandOutcome::Opened,
+                    _ => CommandOutcome::Expired,
+                };
+                tx.execute(
+                    "UPDATE door_commands SET done_at = ?2, outcome = ?3 WHERE id = ?1",
+                    params![id, now, outcome.as_str()],
+                )?;
+                let detail = format!("command {} {}", short(&id), outcome.as_str());
+                append(tx, &key, Chain::Admin, now, AuditKind::RemoteUnlock, "site", &detail)?;
+                let report = CommandReport { command: id, at: now, outcome };
+                queue(tx, OutboxKind::Command, &report, now)?;
+                if let (Some(kind), CommandOutcome::Opened) = (kind, outcome) {
+                    due.push(kind);
+                }
+            }
+            Ok(due)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::commands::CommandKind;
+
+    fn command(id: &str, expires_at: i64) -> DoorCommand {
+        DoorCommand {
+            id: id.repeat(32),
+            kind: CommandKind::Unlock,
+            door: "north".parse().unwrap(),
+            issued_at: expires_at - 20,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_command_opens_once_only_before_its_expiry_and_each_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::site::controller::SiteDir(dir.path().into()).register();
+        let mut store = Store::init(&config).unwrap();
+        store.join_site(&"oak".parse().unwrap(), &"north".parse().unwrap()).unwrap();
+        let (fresh, stale) = (command("a", 120), command("b", 99));
+        assert_eq!(store.receive_commands(&[fresh.clone(), stale.clone()]).unwrap(), 2);
+        assert_eq!(store.take_commands(100).unwrap(), [CommandKind::Unlock], "only the fresh one");
+        assert_eq!(store.receive_commands(std::slice::from_ref(&fresh)).unwrap(), 0, "seen again");
+        assert!(store.take_commands(101).unwrap().is_empty(), "never twice");
+        let reports: Vec<CommandReport> = store
+            .outbox(10)
+            .unwrap()
+            .into_iter()
+            .filter(|row| row.kind == OutboxKind::Command)
+            .map(|row| serde_json::from_str(&row.body).unwrap())
+            .collect();
+        let outcomes: Vec<(&str, CommandOutcome)> =
+            reports.iter().map(|r| (&r.command[..1], r.outcome)).collect();
+        assert_eq!(outcomes, [("b", CommandOutcome::Expired), ("a", CommandOutcome::Opened)]);
+        let audited = store.audit_entries(None).unwrap();
+        assert_eq!(audited.iter().filter(|e| e.kind == "remote_unlock").count(), 2);
+    }
+}
