@@ -4,6 +4,8 @@
 
 mod common;
 
+mod browser_harness;
+
 mod attacks_admin;
 mod attacks_audit;
 mod attacks_credentials;
