@@ -1,6 +1,7 @@
 //! The console in a real browser (issue 18), driven through [`super::browser_harness`]: a
-//! manager's daily work in chromium. With `FACEGATE_CONSOLE_SCREENSHOTS=DIR` it saves the main
-//! pages in both languages to DIR (the README's `docs/console/`).
+//! manager's daily work in chromium, in English and then in Chinese, and every page at a phone's
+//! width. With `FACEGATE_CONSOLE_SCREENSHOTS=DIR` it saves the main pages in both languages to
+//! DIR (the README's `docs/console/`).
 
 use std::time::Instant;
 
@@ -8,6 +9,8 @@ use fantoccini::Locator;
 
 use super::browser_harness::{ConsoleInBrowser, PHONE};
 use super::console_http::{PASSWORD, TestConsole};
+use facegate::credentials::qr::read_code;
+use facegate::vision::Frame;
 
 /// A CSV of `rows` residents 2001…, with bad rows at lines 11, 501 and 1001 (a letter in the
 /// number, no name, a bad date), in GB18030 with Chinese names.
@@ -25,6 +28,35 @@ pub fn import_csv(rows: usize) -> Vec<u8> {
         text.push_str(&row);
     }
     encoding_rs::GB18030.encode(&text).0.into_owned()
+}
+
+/// Issues a pass on the visitors page and returns the code the page shows; the QR code beside
+/// it, as chromium draws it, reads as the same code with the door's decoder.
+async fn issue_pass(b: &ConsoleInBrowser, label: &str, company: &str) -> String {
+    b.goto("/visitors").await;
+    b.fill("label", label).await;
+    b.fill("company", company).await;
+    b.fill("entries", "3").await;
+    b.fill("doors", "north-gate, east-gate").await;
+    b.submit("form.stack button").await;
+    let code = b.text_of("p.code").await;
+    assert!((6..=8).contains(&code.len()) && code.bytes().all(|c| c.is_ascii_digit()), "{code}");
+    let qr = b.client.find(Locator::Css("svg.qr")).await.unwrap().screenshot().await.unwrap();
+    let qr = image::load_from_memory(&qr).unwrap().to_rgb8();
+    let frame = Frame::from_rgb(qr.width(), qr.height(), qr.into_raw()).unwrap();
+    let read = read_code(&frame).expect("the door's decoder reads the QR code on the page");
+    assert_eq!(read.reveal(), code, "the QR code holds the code shown beside it");
+    code
+}
+
+/// A small CSV in UTF-8 with two bad rows (lines 3 and 5), for the Chinese preview.
+fn small_csv() -> &'static str {
+    "number,name,unit,valid_from,valid_until,birth_year\n\
+     3001,周杰,6-3001,2026-01-01,,1985\n\
+     3002,,6-3002,,,\n\
+     3003,吴敏,6-3003,,,1992\n\
+     3004,郑红,6-3004,2026-02-30x,,\n\
+     3005,孙丽,6-3005,,2027-06-30,\n"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,38 +119,70 @@ async fn a_manager_signs_in_adds_a_resident_imports_a_csv_deletes_face_data_and_
     assert!(b.source().await.contains("No face data."));
     assert_eq!(console.state.register().resident("1201").unwrap().templates, 0);
 
-    b.goto("/visitors").await;
-    b.fill("label", "Plumber").await;
-    b.fill("doors", "north-gate").await;
-    b.submit("form.stack button").await;
-    let code = b.text_of("p.code").await;
-    assert!((6..=8).contains(&code.len()) && code.bytes().all(|c| c.is_ascii_digit()), "{code}");
+    issue_pass(&b, "Plumber for 3-1201", "").await;
     b.shot("en-visitor-pass").await;
     let passes =
         facegate::manage::visitor_passes(&console.state.register(), console.state.now()).unwrap();
     assert_eq!(passes.len(), 1, "the pass is in the register, for the doors' sync");
 
-    b.goto("/residents").await;
-    b.shot("en-residents").await;
+    for (path, name) in [("/residents", "en-residents"), ("/reports", "en-reports")] {
+        b.goto(path).await;
+        b.shot(name).await;
+    }
     b.goto("/audit").await;
     b.shot("en-audit").await;
     b.follow("中文").await;
     assert_eq!(b.text_of("main h1").await, "审计日志", "the same page in Chinese");
     b.shot("zh-audit").await;
+
+    issue_pass(&b, "快递", "顺丰速运").await;
+    assert!(b.source().await.contains("顺丰速运 的快递员通行码"), "the courier code is listed");
+    b.shot("zh-visitor-pass").await;
+    b.print_media(true).await;
+    for (css, printed) in [
+        ("p.code", "visible"),
+        ("svg.qr", "visible"),
+        ("header", "hidden"),
+        ("form.stack", "hidden"),
+    ] {
+        assert_eq!(b.visibility(css).await, printed, "printing the issued pass: {css}");
+    }
+    b.print_media(false).await;
+    assert_eq!(b.visibility("header").await, "visible");
+    let small = b.dir.path().join("small.csv");
+    std::fs::write(&small, small_csv()).unwrap();
+    b.goto("/import").await;
+    b.choose_file("file", &small).await;
+    b.submit("form.stack button").await;
+    let first_error = b.text_of("table.errors tbody tr td.bad").await;
+    assert!(
+        first_error.starts_with("登记册拒绝了此值"),
+        "the row's error in Chinese: {first_error}"
+    );
+    b.shot("zh-import-preview").await;
     for (path, name) in [
         ("/residents", "zh-residents"),
         ("/residents/1201", "zh-resident"),
-        ("/import", "zh-import"),
-        ("/visitors", "zh-visitors"),
+        ("/reports", "zh-reports"),
     ] {
         b.goto(path).await;
         b.shot(name).await;
     }
+
     b.resize(PHONE).await;
-    b.goto("/residents").await;
-    b.shot("zh-residents-phone").await;
+    for path in ["/residents", "/residents/1201", "/import", "/visitors", "/audit", "/reports"] {
+        b.goto(path).await;
+        if path == "/residents" {
+            b.shot("zh-residents-phone").await;
+        }
+        let width = b.scroll_width().await;
+        assert!(width <= u64::from(PHONE.0), "no sideways scrolling on a phone at {path}: {width}");
+    }
+    b.press("退出登录").await;
+    b.text_of("form.stack").await;
+    b.shot("zh-login-phone").await;
     let width = b.scroll_width().await;
-    assert!(width <= u64::from(PHONE.0), "no sideways scrolling on a phone: {width}");
+    assert!(width <= u64::from(PHONE.0), "no sideways scrolling on the sign-in page: {width}");
 
     b.close().await;
 }

@@ -14,6 +14,7 @@ mod cli_bringup;
 mod cli_paths;
 mod console_browser;
 mod console_cli;
+mod console_errors;
 mod console_http;
 mod console_pages;
 mod console_visitors;
