@@ -13,6 +13,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::i18n::{tr, trf};
 use super::roles::Action;
 use super::sessions::{COOKIE, Session, same_token};
 use super::{AppState, layout};
@@ -74,15 +75,52 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// The middleware: session lookup, CSRF check on POST, security headers.
+/// The middleware: session lookup and the CSRF check of every POST; then every refusal becomes
+/// a page in the request's language, and every answer gets the security headers.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let lang = language(request.headers());
+    let mut response = check_and_run(state, request, next).await;
+    let problem = response.extensions_mut().remove::<Problem>().or_else(|| {
+        let html = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+        let failed = response.status().is_client_error() || response.status().is_server_error();
+        (failed && !html).then(|| Problem::from_status(response.status()))
+    });
+    if let Some(problem) = problem {
+        let status = response.status();
+        response =
+            (status, layout::problem_page(lang, status, &problem.text(lang))).into_response();
+    }
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            "content-security-policy",
+            "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("strict-transport-security", "max-age=31536000"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The session and CSRF checks, then the page.
+async fn check_and_run(state: AppState, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let now = state.now();
     let session = cookie(&parts.headers, COOKIE)
         .and_then(|token| state.accounts().session(token, now).ok().flatten());
     let body = if parts.method == Method::POST {
         let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-            return Problem::Bad("the request is too large".into()).into_response();
+            let mut response = Problem::bad("The request is too large.").into_response();
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return response;
         };
         let signing_in = parts.uri.path() == "/login";
         let expected = if signing_in {
@@ -102,21 +140,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         body
     };
     parts.extensions.insert(session);
-    let mut response = next.run(Request::from_parts(parts, body)).await;
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (
-            "content-security-policy",
-            "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
-        ),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        ("strict-transport-security", "max-age=31536000"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
-    response
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// The `csrf` field of a form body: URL-encoded, or the part named `csrf` of a multipart body.
@@ -174,18 +198,70 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     }
 }
 
-/// Why a request was not served.
-#[derive(Debug)]
+/// Why a request was not served. Its answer carries it to [`guard`], which shows it as a page
+/// in the request's language.
+#[derive(Debug, Clone)]
 pub enum Problem {
     /// The role may not do this.
     Forbidden,
     /// A POST without the session's CSRF token.
     Csrf,
     NotFound,
-    /// Bad input, with the reason shown to the user.
-    Bad(String),
+    /// Bad input: a catalogue message (its English text) and the values of its `{}`s.
+    Bad(&'static str, Vec<String>),
     /// Something broke on the server; the detail goes to the log, not to the page.
     Internal(String),
+}
+
+impl Problem {
+    /// Bad input, said by catalogue message `english`.
+    pub fn bad(english: &'static str) -> Self {
+        Problem::Bad(english, Vec::new())
+    }
+
+    /// Bad input, said by catalogue message `english` with its `{}`s filled in order.
+    pub fn bad_with(english: &'static str, args: &[&dyn std::fmt::Display]) -> Self {
+        Problem::Bad(english, args.iter().map(|a| a.to_string()).collect())
+    }
+
+    /// The problem behind an answer that carries none (a route that does not exist, a form
+    /// or address the extractors refused).
+    fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Problem::NotFound,
+            StatusCode::FORBIDDEN => Problem::Forbidden,
+            s if s.is_server_error() => Problem::Internal(format!("answer {s} without a page")),
+            _ => Problem::bad("This request is not valid: check the form's values and try again."),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Problem::Forbidden | Problem::Csrf => StatusCode::FORBIDDEN,
+            Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::Bad(..) => StatusCode::BAD_REQUEST,
+            Problem::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the page says, in `lang`.
+    pub fn text(&self, lang: Language) -> String {
+        match self {
+            Problem::Forbidden => tr(lang, "Your role may not do this.").to_owned(),
+            Problem::Csrf => tr(
+                lang,
+                "This form has expired or did not come from the console: reload the page and try again.",
+            )
+            .to_owned(),
+            Problem::NotFound => tr(lang, "There is no such page or record.").to_owned(),
+            Problem::Bad(english, args) => {
+                let args: Vec<&dyn std::fmt::Display> =
+                    args.iter().map(|a| a as &dyn std::fmt::Display).collect();
+                trf(lang, english, &args)
+            }
+            Problem::Internal(_) => tr(lang, "The server failed; see its log.").to_owned(),
+        }
+    }
 }
 
 impl From<crate::store::StoreError> for Problem {
@@ -195,9 +271,15 @@ impl From<crate::store::StoreError> for Problem {
             UnknownResident(_) | UnknownTemplate(_) | UnknownCard(_) | UnknownPass(_) => {
                 Problem::NotFound
             }
-            Invalid(_) | DuplicateResident(_) | CardTaken | Pin(_) | NoConsent(_) => {
-                Problem::Bad(err.to_string())
+            DuplicateResident(number) => {
+                Problem::bad_with("Resident number {} is taken.", &[&number])
             }
+            CardTaken => Problem::bad("This card is already registered."),
+            NoConsent(number) => {
+                Problem::bad_with("Resident {} has no face consent on record.", &[&number])
+            }
+            Invalid(detail) => Problem::bad_with("The register refused this value: {}", &[&detail]),
+            Pin(detail) => Problem::bad_with("The register refused this value: {}", &[&detail]),
             other => Problem::Internal(other.to_string()),
         }
     }
@@ -211,20 +293,56 @@ impl From<super::accounts::AccountError> for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let (status, text) = match self {
-            Problem::Forbidden => (StatusCode::FORBIDDEN, "Your role may not do this.".to_owned()),
-            Problem::Csrf => (
-                StatusCode::FORBIDDEN,
-                "This form has expired or did not come from the console: reload the page and try again."
-                    .to_owned(),
-            ),
-            Problem::NotFound => (StatusCode::NOT_FOUND, "Not found.".to_owned()),
-            Problem::Bad(text) => (StatusCode::BAD_REQUEST, text),
-            Problem::Internal(detail) => {
-                tracing::error!("console: {detail}");
-                (StatusCode::INTERNAL_SERVER_ERROR, "The server failed; see its log.".to_owned())
-            }
-        };
-        (status, layout::problem_page(status, &text)).into_response()
+        if let Problem::Internal(detail) = &self {
+            tracing::error!("console: {detail}");
+        }
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KEY_LEN, SiteKey};
+    use tower::ServiceExt;
+
+    /// A router of one page that fails with `detail`, behind the guard.
+    fn failing(detail: &'static str) -> axum::Router {
+        let store = crate::store::Store::in_memory(&SiteKey::from_bytes([7; KEY_LEN])).unwrap();
+        let accounts = super::super::accounts::ConsoleDb::in_memory().unwrap();
+        let state = super::super::Console::new(
+            store,
+            accounts,
+            crate::config::Config::default(),
+            std::sync::Arc::new(|| 1_780_000_000),
+        );
+        axum::Router::new()
+            .route(
+                "/fail",
+                axum::routing::get(move || async move { Problem::Internal(detail.into()) }),
+            )
+            .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+            .with_state(state)
+    }
+
+    #[tokio::test]
+    async fn a_server_failure_is_a_500_page_in_the_requests_language_without_its_detail() {
+        for (accept, says) in
+            [("zh-CN,zh", "服务器出错，请查看其日志。"), ("en-GB", "The server failed")]
+        {
+            let request = Request::get("/fail")
+                .header(header::ACCEPT_LANGUAGE, accept)
+                .body(Body::empty())
+                .unwrap();
+            let response = failing("disk full at /srv").oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(response.headers().contains_key("content-security-policy"));
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            assert!(body.contains(says), "{body}");
+            assert!(!body.contains("disk full"), "the detail goes to the log only: {body}");
+        }
     }
 }

@@ -68,7 +68,8 @@ fn parse_po(text: &str) -> HashMap<String, String> {
 mod tests {
     use super::*;
 
-    /// Every `tr(lang, "…")` / `trf(lang, "…"` literal in the console's sources.
+    /// Every literal message of `tr`, `trf`, `Problem::bad` and `Problem::bad_with` in the
+    /// console's sources.
     fn messages_in_sources() -> Vec<String> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/console");
         let mut files = vec![root.clone()];
@@ -82,9 +83,12 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            for start in ["tr(lang, \"", "trf(lang, \"", "tr(l, \"", "trf(l, \""] {
-                for (at, _) in text.match_indices(start) {
-                    let rest = &text[at + start.len()..];
+            for call in ["tr(", "trf(", "bad(", "bad_with("] {
+                for (at, _) in text.match_indices(call) {
+                    let rest = text[at + call.len()..].trim_start();
+                    let rest =
+                        rest.strip_prefix("lang,").or(rest.strip_prefix("l,")).unwrap_or(rest);
+                    let Some(rest) = rest.trim_start().strip_prefix('"') else { continue };
                     let end = rest.find('"').expect("a closed string literal");
                     messages.push(rest[..end].to_owned());
                 }

@@ -91,17 +91,23 @@ pub fn head(title: &str) -> Markup {
     }
 }
 
-/// A short page for a refused or failed request (in both languages' reach: it links home).
-pub fn problem_page(status: StatusCode, text: &str) -> Markup {
+/// A short page for a refused or failed request, in the request's language (it links home).
+pub fn problem_page(lang: Language, status: StatusCode, text: &str) -> Markup {
+    let title = match status {
+        StatusCode::NOT_FOUND => tr(lang, "Not found"),
+        StatusCode::FORBIDDEN => tr(lang, "Refused"),
+        s if s.is_server_error() => tr(lang, "Server error"),
+        _ => tr(lang, "Bad request"),
+    };
     html! {
         (DOCTYPE)
-        html lang="en" {
-            (head(status.canonical_reason().unwrap_or("Error")))
+        html lang=(code(lang)) {
+            (head(title))
             body {
                 main id="main" {
-                    h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
+                    h1 { (title) " (" (status.as_u16()) ")" }
                     p.error role="alert" { (text) }
-                    p { a href="/" { "facegate console" } }
+                    p { a href="/" { (tr(lang, "Back to the console")) } }
                 }
             }
         }

@@ -8,6 +8,7 @@
 //! - [`guard`]: the session and CSRF check every request passes.
 //! - [`pages`]: one module per page; every change goes through [`crate::manage`].
 //! - [`tls`]: the certificate and the TLS listener.
+//! - [`qr`]: a visitor pass's QR code, drawn on the page.
 
 pub mod accounts;
 pub mod backup;
@@ -15,6 +16,7 @@ pub mod guard;
 pub mod i18n;
 pub mod layout;
 pub mod pages;
+pub mod qr;
 pub mod roles;
 pub mod sessions;
 pub mod tls;

@@ -47,7 +47,7 @@ async fn a_gb18030_import_shows_its_bad_rows_writes_nothing_until_confirmed_then
     }
     assert!(preview.body.contains("resident number must be 1 to 12 digits"));
     assert!(preview.body.contains("name must be 1 to 100 characters"));
-    assert!(preview.body.contains("dates are YYYY-MM-DD"));
+    assert!(preview.body.contains("2026-13-01 is not a date (YYYY-MM-DD)."));
     assert_eq!(count(&console), 1, "nothing written before the confirmation");
 
     let mut zhao = console.signed_in("zhao").await;
@@ -81,7 +81,7 @@ async fn a_gb18030_import_shows_its_bad_rows_writes_nothing_until_confirmed_then
     wang.get("/import").await;
     let bad = upload(&mut wang, b"num,name\n1,x\n").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.body.contains("the header line must be"), "{}", bad.body);
+    assert!(bad.body.contains("The first line must be `number,name,unit,"), "{}", bad.body);
 }
 
 #[tokio::test]

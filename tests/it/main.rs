@@ -5,6 +5,8 @@
 mod cli_gate;
 mod common;
 
+mod browser_harness;
+
 mod attacks_admin;
 mod attacks_audit;
 mod attacks_credentials;
@@ -14,6 +16,7 @@ mod cli_paths;
 mod console_browser;
 mod console_cli;
 mod console_doors;
+mod console_errors;
 mod console_http;
 mod console_pages;
 mod console_visitors;

@@ -41,7 +41,10 @@ impl Filter {
         let date = |text: &str| {
             let text = text.trim();
             (!text.is_empty())
-                .then(|| parse_date(text).map_err(|e| Problem::Bad(e.to_string())))
+                .then(|| {
+                    parse_date(text)
+                        .map_err(|_| Problem::bad_with("{} is not a date (YYYY-MM-DD).", &[&text]))
+                })
                 .transpose()
         };
         let (from, to) = (date(&self.from)?, date(&self.to)?.map(|t| t + 86_400));
@@ -113,7 +116,7 @@ pub async fn list(
                 th scope="col" { (tr(lang, "Subject")) } th scope="col" { (tr(lang, "Detail")) }
             } }
             tbody { @for e in rows.iter().rev().take(SHOWN) { tr {
-                td { (e.id) } td { (format_time(e.at)) } td { (e.kind) } td { (e.subject) } td { (e.detail) }
+                td { (e.id) } td.nowrap { (format_time(e.at)) } td { (e.kind) } td { (e.subject) } td { (e.detail) }
             } } }
         }
     };

@@ -50,11 +50,12 @@ pub async fn download(
     ctx.require(Action::RegisterExport)?;
     let (passphrase, again) = (Zeroizing::new(form.passphrase), Zeroizing::new(form.again));
     if passphrase != again {
-        return Err(Problem::Bad("the two passphrases differ".into()));
+        return Err(Problem::bad("The two passphrases differ."));
     }
     let now = state.now();
     let mut store = state.register();
-    let sealed = seal_register(&store, &passphrase).map_err(|e| Problem::Bad(format!("{e:#}")))?;
+    let sealed = seal_register(&store, &passphrase)
+        .map_err(|e| Problem::bad_with("The backup was refused: {}", &[&format!("{e:#}")]))?;
     let detail = format!("encrypted backup by {}", ctx.operator());
     store.audit(Chain::Admin, now, AuditKind::RegisterExported, "site", &detail)?;
     let disposition = "attachment; filename=\"register.db.age\"";

@@ -42,11 +42,11 @@ pub type Pending = Mutex<HashMap<String, PendingImport>>;
 /// One row of an upload: its line number and the resident, or why not.
 pub struct CheckedRow {
     pub line: usize,
-    pub outcome: Result<NewResident, String>,
+    pub outcome: Result<NewResident, Problem>,
 }
 
 /// The text of an upload: UTF-8 (a byte-order mark is dropped), else GB18030.
-pub fn decode(bytes: &[u8]) -> Result<String, String> {
+pub fn decode(bytes: &[u8]) -> Result<String, Problem> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Ok(text) = std::str::from_utf8(bytes) {
         return Ok(text.to_owned());
@@ -54,32 +54,46 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
     encoding_rs::GB18030
         .decode_without_bom_handling_and_without_replacement(bytes)
         .map(|text| text.into_owned())
-        .ok_or_else(|| "the file is neither UTF-8 nor GB18030 text".to_owned())
+        .ok_or_else(|| Problem::bad("The file is neither UTF-8 nor GB18030 text."))
+}
+
+/// The refusal of an upload that cannot be read as a CSV file.
+fn unreadable() -> Problem {
+    Problem::bad("The file cannot be read as CSV text.")
 }
 
 /// Checks every row of a CSV against the rules of the register and against `store`.
-pub fn check(text: &str, store: &Store) -> Result<Vec<CheckedRow>, String> {
+pub fn check(text: &str, store: &Store) -> Result<Vec<CheckedRow>, Problem> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| format!("the header line cannot be read: {e}"))?
+        .map_err(|_| unreadable())?
         .iter()
         .map(|h| h.trim().to_lowercase())
         .collect();
     if header != COLUMNS {
-        return Err(format!("the header line must be `{}`", COLUMNS.join(",")));
+        return Err(Problem::bad_with("The first line must be `{}`.", &[&COLUMNS.join(",")]));
     }
     let mut seen = HashSet::new();
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let line = index + 2;
-        let outcome = record.map_err(|e| e.to_string()).and_then(|record| {
+        let outcome = record.map_err(|_| unreadable()).and_then(|record| {
             let field = |i: usize| record.get(i).unwrap_or("").trim();
             if record.len() != COLUMNS.len() {
-                return Err(format!("{} fields, expected {}", record.len(), COLUMNS.len()));
+                return Err(Problem::bad_with(
+                    "{} fields, expected {}.",
+                    &[&record.len(), &COLUMNS.len()],
+                ));
             }
             let date = |text: &str| {
-                (!text.is_empty()).then(|| parse_date(text).map_err(|e| e.to_string())).transpose()
+                (!text.is_empty())
+                    .then(|| {
+                        parse_date(text).map_err(|_| {
+                            Problem::bad_with("{} is not a date (YYYY-MM-DD).", &[&text])
+                        })
+                    })
+                    .transpose()
             };
             let year = field(5);
             let new = NewResident {
@@ -89,15 +103,22 @@ pub fn check(text: &str, store: &Store) -> Result<Vec<CheckedRow>, String> {
                 valid_from: date(field(3))?,
                 valid_until: date(field(4))?,
                 birth_year: (!year.is_empty())
-                    .then(|| year.parse().map_err(|_| format!("birth year {year:?} is not a year")))
+                    .then(|| {
+                        year.parse().map_err(|_| {
+                            Problem::bad_with("The birth year {} is not a year.", &[&year])
+                        })
+                    })
                     .transpose()?,
             };
-            check_new(&new).map_err(|e| e.to_string())?;
+            check_new(&new)?;
             if !seen.insert(new.number.clone()) {
-                return Err(format!("number {} appears twice in the file", new.number));
+                return Err(Problem::bad_with(
+                    "Number {} appears twice in the file.",
+                    &[&new.number],
+                ));
             }
-            if store.find_resident(&new.number).map_err(|e| e.to_string())?.is_some() {
-                return Err(format!("resident number {} is taken", new.number));
+            if store.find_resident(&new.number)?.is_some() {
+                return Err(Problem::bad_with("Resident number {} is taken.", &[&new.number]));
             }
             Ok(new)
         });
@@ -132,14 +153,14 @@ pub async fn preview(
     ctx.require(Action::RegisterExport)?;
     let lang = ctx.lang;
     let mut upload = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| Problem::Bad(e.body_text()))? {
+    while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
         if field.name() == Some("file") {
-            upload = Some(field.bytes().await.map_err(|e| Problem::Bad(e.body_text()))?);
+            upload = Some(field.bytes().await.map_err(|_| unreadable())?);
         }
     }
-    let upload = upload.ok_or_else(|| Problem::Bad("no file was sent".into()))?;
-    let text = decode(&upload).map_err(Problem::Bad)?;
-    let rows = check(&text, &state.register()).map_err(Problem::Bad)?;
+    let upload = upload.ok_or_else(|| Problem::bad("No file was sent."))?;
+    let text = decode(&upload)?;
+    let rows = check(&text, &state.register())?;
     let good: Vec<NewResident> =
         rows.iter().filter_map(|r| r.outcome.as_ref().ok().cloned()).collect();
     let bad: Vec<&CheckedRow> = rows.iter().filter(|r| r.outcome.is_err()).collect();
@@ -157,7 +178,7 @@ pub async fn preview(
             h2 { (tr(lang, "Rows with errors")) }
             table.errors {
                 thead { tr { th scope="col" { (tr(lang, "Line")) } th scope="col" { (tr(lang, "Error")) } } }
-                tbody { @for row in &bad { tr { td { (row.line) } td.bad { (row.outcome.as_ref().err().map(String::as_str).unwrap_or("")) } } } }
+                tbody { @for row in &bad { tr { td { (row.line) } td.bad { (row.outcome.as_ref().err().map(|e| e.text(lang)).unwrap_or_default()) } } } }
             }
         }
         @if !good.is_empty() {
@@ -191,7 +212,7 @@ pub async fn confirm(
     let lang = ctx.lang;
     let pending = state.imports.lock().unwrap_or_else(|p| p.into_inner()).remove(&form.import);
     let Some(pending) = pending.filter(|p| p.account == ctx.operator()) else {
-        return Err(Problem::Bad("this preview has expired: upload the file again".into()));
+        return Err(Problem::bad("This preview has expired: upload the file again."));
     };
     let now = state.now();
     let added =

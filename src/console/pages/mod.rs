@@ -16,7 +16,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use super::guard::{Ctx, LANG_COOKIE, set_cookie};
+use super::guard::{Ctx, LANG_COOKIE, Problem, set_cookie};
 use super::roles::{Action, Role};
 use super::{AppState, layout};
 
@@ -51,6 +51,12 @@ pub fn routes() -> Router<AppState> {
         .route("/visitors/{id}/revoke", post(visitors::revoke))
         .route("/doors", get(doors::list))
         .route("/doors/{door}/unlock", post(doors::unlock))
+        .fallback(not_found)
+}
+
+/// Any other address: the guard shows it as a page in the request's language.
+async fn not_found() -> Problem {
+    Problem::NotFound
 }
 
 /// The first page a role may use.

@@ -207,7 +207,9 @@ pub async fn edit(
     let edit = form.to_new()?;
     let status = match form.status.as_str() {
         "" => None,
-        s => Some(s.parse::<ResidentStatus>().map_err(Problem::Bad)?),
+        s => Some(
+            s.parse::<ResidentStatus>().map_err(|_| Problem::bad("Choose active or suspended."))?,
+        ),
     };
     let now = state.now();
     manage::edit_resident(&mut state.register(), &number, &edit, status, now, ctx.operator())?;
@@ -228,7 +230,7 @@ pub async fn remove(
 ) -> Result<Response, Problem> {
     ctx.require(Action::EditResidents)?;
     if form.confirm.trim() != number {
-        return Err(Problem::Bad("type the resident's number to confirm the removal".into()));
+        return Err(Problem::bad("Type the resident's number to confirm the removal."));
     }
     let now = state.now();
     manage::remove_resident(&mut state.register(), &number, now, ctx.operator())?;
@@ -261,7 +263,9 @@ pub async fn add_card(
 ) -> Result<Response, Problem> {
     ctx.require(Action::ManageCards)?;
     let card = Zeroizing::new(form.card);
-    let uid: CardUid = card.parse().map_err(|e: CardNumberError| Problem::Bad(e.to_string()))?;
+    let uid: CardUid = card.parse().map_err(|_: CardNumberError| {
+        Problem::bad("A card number is 1 to 16 digits, or hex: and the UID bytes.")
+    })?;
     let now = state.now();
     manage::add_card(&mut state.register(), &number, &uid, form.label.trim(), now, ctx.operator())?;
     Ok(back(&number, "card_added"))
@@ -331,7 +335,7 @@ pub async fn book_enrolment(
         .parse()
         .ok()
         .filter(|m| (1..=7 * 24 * 60).contains(m))
-        .ok_or_else(|| Problem::Bad("the minutes must be 1 to 10080".into()))?;
+        .ok_or_else(|| Problem::bad("The minutes must be 1 to 10080."))?;
     let now = state.now();
     let door = Some(form.door.trim()).filter(|d| !d.is_empty());
     let until = now + minutes * 60;

@@ -167,13 +167,17 @@ impl ResidentForm {
         let date = |text: &str| {
             let text = text.trim();
             (!text.is_empty())
-                .then(|| parse_date(text).map_err(|e| Problem::Bad(e.to_string())))
+                .then(|| {
+                    parse_date(text)
+                        .map_err(|_| Problem::bad_with("{} is not a date (YYYY-MM-DD).", &[&text]))
+                })
                 .transpose()
         };
         let year = self.birth_year.trim();
         let birth_year = (!year.is_empty())
             .then(|| {
-                year.parse().map_err(|_| Problem::Bad(format!("birth year {year:?} is not a year")))
+                year.parse()
+                    .map_err(|_| Problem::bad_with("The birth year {} is not a year.", &[&year]))
             })
             .transpose()?;
         Ok(NewResident {

@@ -1,5 +1,5 @@
-//! Visitor passes: the open ones (revoke), and a form that issues one (the code is shown once,
-//! on the page that answers the form, never in a link).
+//! Visitor passes: the open ones (revoke), and a form that issues one (the code and its QR code
+//! are shown once, on the page that answers the form, never in a link).
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -11,6 +11,7 @@ use crate::console::AppState;
 use crate::console::guard::{Ctx, Problem};
 use crate::console::i18n::{tr, trf};
 use crate::console::layout::{csrf, page};
+use crate::console::qr;
 use crate::console::roles::Action;
 use crate::dates::format_time;
 use crate::manage;
@@ -27,10 +28,12 @@ fn visitors_page(
     let passes = manage::visitor_passes(&state.register(), state.now())?;
     let body = html! {
         @if let Some((code, until)) = &issued {
-            div.notice role="status" {
-                p { (tr(lang, "The visitor's code (shown only now): give it to the visitor, who types it after tapping Visitor at the door.")) }
+            div.notice.issued role="status" {
+                p { (tr(lang, "The visitor's code (shown only now): give it to the visitor, who types it after tapping Visitor at the door, or shows this QR code to the door's camera.")) }
                 p.code { strong { (code) } }
+                (qr::svg(code, tr(lang, "QR code of the visitor's code")))
                 p { (trf(lang, "Valid until {}.", &[&format_time(*until)])) }
+                p.muted { (tr(lang, "Print this page to hand the code over on paper: only the code and its QR code are printed.")) }
             }
         }
         h2 { (tr(lang, "Issue a pass")) }
@@ -58,7 +61,7 @@ fn visitors_page(
                     th scope="col" { (tr(lang, "Status")) }
                 } }
                 tbody { @for p in &passes { tr {
-                    td { (p.label) @if let Some(c) = &p.company { " · " (c) } }
+                    td { (p.label) @if let Some(c) = &p.company { br; span.courier { (trf(lang, "Courier code of {}", &[c])) } } }
                     td { (format_time(p.valid_until)) }
                     td { (p.entries_left) " / " (p.entries) }
                     td { (p.doors.iter().map(DoorId::as_str).collect::<Vec<_>>().join(", ")) }
@@ -98,21 +101,17 @@ pub async fn create(
     Form(form): Form<NewPass>,
 ) -> Result<Markup, Problem> {
     ctx.require(Action::VisitorPasses)?;
-    let number = |text: &str, what: &str| {
-        text.trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| Problem::Bad(format!("{what} must be a whole number above 0")))
-    };
-    let hours = number(&form.hours, "the hours")?;
-    let entries = number(&form.entries, "the entries")?;
+    let number = |text: &str| text.trim().parse::<u32>().ok().filter(|&n| n > 0);
+    let hours = number(&form.hours)
+        .ok_or_else(|| Problem::bad("The hours must be a whole number above 0."))?;
+    let entries = number(&form.entries)
+        .ok_or_else(|| Problem::bad("The entries must be a whole number above 0."))?;
     let doors = form
         .doors
         .split(',')
         .map(str::trim)
         .filter(|d| !d.is_empty())
-        .map(|d| d.parse::<DoorId>().map_err(|e| Problem::Bad(e.to_string())))
+        .map(|d| d.parse::<DoorId>().map_err(|_| Problem::bad_with("{} is not a door id.", &[&d])))
         .collect::<Result<Vec<_>, _>>()?;
     let now = state.now();
     let company = form.company.trim();
