@@ -35,8 +35,11 @@ struct Session {
 
 impl Session {
     async fn get(&self, path: &str) -> (StatusCode, String) {
-        let request =
-            Request::get(path).header(header::COOKIE, &self.cookies).body(Body::empty()).unwrap();
+        let request = Request::get(path)
+            .header(header::COOKIE, &self.cookies)
+            .header(header::ACCEPT_LANGUAGE, "en")
+            .body(Body::empty())
+            .unwrap();
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
@@ -47,6 +50,7 @@ impl Session {
         let request = Request::post(path)
             .header(header::COOKIE, &self.cookies)
             .header(header::CONTENT_TYPE, kind)
+            .header(header::ACCEPT_LANGUAGE, "en")
             .body(Body::from(body))
             .unwrap();
         let response = self.app.clone().oneshot(request).await.unwrap();
