@@ -1,7 +1,8 @@
 //! `facegate join BUNDLE` and `facegate sync`: a door of a site. `join` opens the one-time
 //! bundle (passphrase on standard input or a prompt), creates the door's database and key
-//! (as `[store]` says) and writes the broker login to `[site] login`; `sync` runs the agent
-//! that keeps the door's replica and sends its outbox.
+//! (as `[store]` says), writes the broker login to `[site] login` and the sync agent's network
+//! drop-in (the broker's addresses, the only ones `facegate sync` may reach); `sync` runs the
+//! agent that keeps the door's replica and sends its outbox.
 
 use std::path::PathBuf;
 
@@ -9,13 +10,19 @@ use anyhow::Context;
 
 use super::admin::read_passphrase;
 use crate::config::Config;
-use crate::site::join::{join, read_login};
+use crate::site::SiteError;
+use crate::site::broker::{SYNC_NETWORK_DROPIN, sync_network_dropin};
+use crate::site::join::{broker_addresses, join, read_login};
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct JoinArgs {
     /// The join bundle from `facegate site door add`.
     bundle: PathBuf,
+    /// Where to write the sync agent's network drop-in (its unit reaches only the addresses
+    /// listed there).
+    #[arg(long, default_value = SYNC_NETWORK_DROPIN)]
+    network_dropin: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -26,6 +33,20 @@ pub fn join_site(args: JoinArgs, config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.bundle.display()))?;
     let passphrase = read_passphrase(false)?;
     let login = join(&sealed, &passphrase, &config.store, &config.site.login)?;
+    let dropin = &args.network_dropin;
+    let written = broker_addresses(&login.broker.url).and_then(|addresses| {
+        let text = sync_network_dropin(&addresses);
+        let dir = dropin.parent().filter(|dir| !dir.as_os_str().is_empty());
+        dir.map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(dropin, text))
+            .map_err(|e| SiteError::Invalid(e.to_string()))
+    });
+    written.with_context(|| {
+        format!(
+            "the door joined, but its sync agent's network drop-in {} was not written: write it by hand (IPAddressAllow= for each broker address)",
+            dropin.display()
+        )
+    })?;
     println!(
         "this gate is now door {} of site {}: database {}, key {} (key store: {}), broker login {}",
         login.door,
@@ -35,8 +56,9 @@ pub fn join_site(args: JoinArgs, config: &Config) -> anyhow::Result<()> {
         config.store.key_store.as_str(),
         config.site.login.display()
     );
+    println!("the sync agent may reach the broker only: {}", dropin.display());
     println!(
-        "start the sync agent (`systemctl enable --now facegate-sync`), then delete the bundle"
+        "start the sync agent (`systemctl daemon-reload && systemctl enable --now facegate-sync`), then delete the bundle"
     );
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! The one-time join bundle: what a new door needs from its site — the key file, the broker
 //! URL and the door's own broker login — in an age file under a one-time passphrase (the
 //! site key never crosses the broker). `facegate site door add` makes it, `facegate join`
-//! opens it on the door and stores the key as the door's `[store] key_store` says.
+//! opens it on the door and stores the key as the door's `[store] key_store` says, and writes
+//! the sync agent's network drop-in for the broker's addresses ([`broker_addresses`]).
 
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 
 use rand::TryRng;
@@ -72,6 +74,37 @@ pub fn read_login(path: &Path) -> Result<DoorLogin, SiteError> {
         ))
     })?;
     serde_json::from_slice(&text).map_err(invalid)
+}
+
+/// The addresses of the broker in a login's URL (`nats://`, `tls://` or none; a user part and
+/// a path ignored; port 4222 by default), a host name resolved now, once: systemd's
+/// `IPAddressAllow=` takes addresses only.
+pub fn broker_addresses(url: &str) -> Result<Vec<IpAddr>, SiteError> {
+    let bad = || SiteError::Invalid(format!("cannot read the broker's address in {url:?}"));
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.split('/').next().unwrap_or(rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match rest.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        },
+    };
+    let port = port.map_or(Ok(4222), str::parse::<u16>).map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let resolved = (host, port).to_socket_addrs().map_err(|e| {
+        SiteError::Invalid(format!("cannot resolve the broker's host {host:?}: {e}"))
+    })?;
+    let mut addresses: Vec<IpAddr> = resolved.map(|a| a.ip()).collect();
+    addresses.sort();
+    addresses.dedup();
+    Ok(addresses)
 }
 
 /// A new broker password (128 bits).
@@ -162,5 +195,21 @@ mod tests {
         let mode = std::fs::metadata(&login_path).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "the login file is private");
         assert!(join(&sealed, &passphrase, &store, &login_path).is_err(), "never overwrites");
+    }
+
+    #[test]
+    fn broker_addresses_are_read_from_every_url_form() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        for (url, expected) in [
+            ("tls://192.0.2.10:4222", ip("192.0.2.10")),
+            ("nats://door:pw@192.0.2.11", ip("192.0.2.11")),
+            ("192.0.2.12:4333", ip("192.0.2.12")),
+            ("tls://[2001:db8::10]:4222/", ip("2001:db8::10")),
+        ] {
+            assert_eq!(broker_addresses(url).unwrap(), [expected], "{url}");
+        }
+        for bad in ["tls://", "tls://192.0.2.10:port", "tls://[2001:db8::10"] {
+            assert!(broker_addresses(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::store::ResidentStatus;
+use crate::store::admin_pins::AdminPinEntry;
 use crate::store::pin_resets::PinResetRecord;
 
 /// One resident as a door sees them.
@@ -35,6 +36,10 @@ pub struct DoorRecord {
     /// used there until the site, told by that door's `pin` message, removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_reset: Option<PinResetRecord>,
+    /// The admin-mode PIN, for a resident who has one (they open admin mode only at doors
+    /// whose `[gate] admins` lists them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_pin: Option<AdminPinEntry>,
 }
 
 /// A PIN hash (argon2id PHC under the site's pepper) with its row MAC.

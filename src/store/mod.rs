@@ -5,6 +5,7 @@
 //! loss, a crash never leaves half a write, and deleted rows are overwritten in the file.
 //! Deleting face data also checkpoints the WAL, so the deleted bytes leave the disk at once.
 
+pub mod admin_pins;
 pub mod audit;
 mod audit_file;
 mod audit_head;

@@ -244,6 +244,7 @@ impl Store {
             templates.entry(resident).or_default().push(template);
         }
         let mut resets = super::pin_resets::reset_records(conn)?;
+        let mut admin_pins = super::admin_pins::admin_pin_records(conn)?;
         let greeted: Vec<i64> = if greet_by_name {
             conn.prepare("SELECT resident_id FROM greetings")?
                 .query_map([], |r| r.get(0))?
@@ -278,6 +279,7 @@ impl Store {
                 templates: templates.remove(&id).unwrap_or_default(),
                 display_name,
                 pin_reset: resets.remove(&id),
+                admin_pin: admin_pins.remove(&id),
             });
         }
         Ok(records)
@@ -588,6 +590,7 @@ fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Res
     )?;
     write_resident(tx, fields, id, record.display_name.as_deref().unwrap_or(""), "", None)?;
     super::pin_resets::write_reset(tx, id, record.pin_reset.as_ref())?;
+    super::admin_pins::write_admin_pin(tx, id, record.admin_pin.as_ref())?;
     tx.execute("DELETE FROM pins WHERE resident_id = ?1", [id])?;
     if let Some(pin) = &record.pin {
         tx.execute(

@@ -150,6 +150,75 @@ fn the_sync_agent_with_joins_network_drop_in_verifies() {
 }
 
 #[test]
+fn join_writes_the_sync_agents_drop_in_with_the_broker_as_its_only_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    let bundle = dir.path().join("north.join");
+    let cli = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_facegate")).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let os = |text: &'static str| std::ffi::OsStr::new(text);
+    cli(&[
+        os("site"),
+        os("--dir"),
+        site.as_os_str(),
+        os("init"),
+        os("oak"),
+        os("--broker"),
+        os("nats://127.0.0.1:4222"),
+    ]);
+    let added = cli(&[
+        os("site"),
+        os("--dir"),
+        site.as_os_str(),
+        os("door"),
+        os("add"),
+        os("north"),
+        os("--broker-url"),
+        os("tls://door:secret@192.0.2.10:4222"),
+        os("--out"),
+        bundle.as_os_str(),
+    ]);
+    let passphrase = added.lines().find_map(|l| l.split_once("(shown only now): ")).unwrap().1;
+    let config = dir.path().join("door.toml");
+    let text = format!(
+        "[store]\ndatabase = {:?}\nkey_file = {:?}\n[site]\nlogin = {:?}\n",
+        dir.path().join("door.db"),
+        dir.path().join("door.key"),
+        dir.path().join("site-login.json")
+    );
+    std::fs::write(&config, text).unwrap();
+    let dropin = dir.path().join("facegate-sync.service.d/broker.conf");
+    let mut join = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .arg("--config")
+        .arg(&config)
+        .arg("join")
+        .arg(&bundle)
+        .arg("--network-dropin")
+        .arg(&dropin)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(join.stdin.take().unwrap(), "{passphrase}").unwrap();
+    let out = join.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let text = std::fs::read_to_string(&dropin).unwrap();
+    let allowed: Vec<&str> = text.lines().filter(|l| l.contains("IPAddress")).collect();
+    assert_eq!(allowed, ["IPAddressAllow=192.0.2.10"], "the broker only: {text}");
+    let unit = unit_in(dir.path(), "facegate-sync.service");
+    let out =
+        Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&unit).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("broker.conf"), "{stderr}");
+}
+
+#[test]
 fn the_gate_has_no_network_and_the_sync_agent_only_what_join_allows() {
     let dir = tempfile::tempdir().unwrap();
     let gate = unit_settings(&unit_in(dir.path(), "facegate.service"));

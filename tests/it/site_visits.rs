@@ -6,11 +6,11 @@
 use std::time::{Duration, Instant};
 
 use facegate::access::Checked;
-use facegate::access::checks::{PassCheck, check_pin, use_visitor_code};
+use facegate::access::checks::{PassCheck, check_admin_pin, check_pin, use_visitor_code};
 use facegate::credentials::{Code, Pin};
 use facegate::manage;
 use facegate::site::outbox::OutboxKind;
-use facegate::store::{BookingDone, NewVisitorPass, PassRefusal, unix_now};
+use facegate::store::{BookingDone, NewVisitorPass, PassRefusal, Store, unix_now};
 
 use crate::site_rig::*;
 
@@ -39,7 +39,12 @@ fn opened(check: &PassCheck) -> bool {
 
 /// Entries left of a pass at a door (`None`: not there).
 fn entries_left(door: &Door, pass: i64) -> Option<u32> {
-    let passes = door.open().visitor_passes(0).unwrap();
+    left_in(&door.open(), pass)
+}
+
+/// Entries left of a pass in a door's database.
+fn left_in(store: &Store, pass: i64) -> Option<u32> {
+    let passes = store.visitor_passes(0).unwrap();
     passes.into_iter().find(|p| p.id == pass).map(|p| p.entries_left)
 }
 
@@ -55,12 +60,14 @@ fn site_with_doors(n: usize) -> (Site, Vec<Door>) {
     (site, doors)
 }
 
-/// How long after `since` each door satisfied `arrived` (at most 30 s).
-fn arrivals(doors: &[Door], since: Instant, arrived: impl Fn(&Door) -> bool) -> Vec<Duration> {
+/// How long after `since` each door's database satisfied `arrived` (at most 30 s); the
+/// databases stay open while polling, so the times are the sync's, not the polling's.
+fn arrivals(doors: &[Door], since: Instant, arrived: impl Fn(&Store) -> bool) -> Vec<Duration> {
+    let stores: Vec<Store> = doors.iter().map(Door::open).collect();
     let mut times: Vec<Option<Duration>> = vec![None; doors.len()];
     while times.iter().any(Option::is_none) && since.elapsed() < Duration::from_secs(30) {
-        for (door, time) in doors.iter().zip(times.iter_mut()) {
-            if time.is_none() && arrived(door) {
+        for (store, time) in stores.iter().zip(times.iter_mut()) {
+            if time.is_none() && arrived(store) {
                 *time = Some(since.elapsed());
             }
         }
@@ -91,7 +98,7 @@ fn a_pass_issued_at_the_site_opens_once_at_its_door_and_is_refused_after_and_eve
     let issued =
         manage::create_visitor_pass(&mut site.register(), &pass(1, &[first]), now, "m").unwrap();
     let at = Instant::now();
-    let mut reached = arrivals(&doors, at, |door| entries_left(door, issued.id) == Some(1));
+    let mut reached = arrivals(&doors, at, |store| left_in(store, issued.id) == Some(1));
     println!(
         "visitor pass → {DOORS} doors: p50 {:.0} ms, p99 {:.0} ms",
         percentile_ms(&mut reached, 50),
@@ -103,7 +110,7 @@ fn a_pass_issued_at_the_site_opens_once_at_its_door_and_is_refused_after_and_eve
     assert!(opened(&try_code(first, &issued.code)), "the pass opens its door");
     assert_eq!(try_code(first, &issued.code), PassCheck::Refused(PassRefusal::UsedUp));
     let used_at = Instant::now();
-    let mut gone = arrivals(&doors, used_at, |door| entries_left(door, issued.id).is_none());
+    let mut gone = arrivals(&doors, used_at, |store| left_in(store, issued.id).is_none());
     println!(
         "a used-up pass gone from {DOORS} doors: p50 {:.0} ms, p99 {:.0} ms",
         percentile_ms(&mut gone, 50),
@@ -259,4 +266,29 @@ fn a_reset_code_issued_at_the_site_sets_a_pin_at_one_door_that_opens_another_onc
     let pins = kept(&site, OutboxKind::Pin);
     assert_eq!(pins.len(), 1, "{pins:?}");
     assert!(pins[0].ends_with("PIN changed, reset code ended"), "{pins:?}");
+}
+
+#[test]
+fn an_admin_pin_set_on_the_register_opens_admin_mode_at_the_doors() {
+    let (site, doors) = site_with_doors(2);
+    let admin_pin = Pin::parse("60318275", &rules()).unwrap();
+    let mut register = site.register();
+    manage::set_admin_pin(&mut register, &rules(), "1002", &admin_pin, unix_now(), "m").unwrap();
+    let admin_opens = |door: &Door, pin: &Pin| {
+        let store = door.open();
+        let admin = store.resident("1002").unwrap();
+        check_admin_pin(&store, &rules(), &admin, pin, unix_now()).unwrap()
+            == Checked::Pin(Some(admin.id))
+    };
+    wait("the admin PIN at every door", || doors.iter().all(|d| admin_opens(d, &admin_pin)));
+    for door in &doors {
+        assert!(!admin_opens(door, &pin_of("1002")), "the door PIN opens no admin mode");
+        let record = door.records().into_iter().find(|r| r.number == "1002").unwrap();
+        let entry = record.admin_pin.expect("the admin PIN in the door record");
+        assert!(entry.phc.starts_with("$argon2id$"), "only the hash travels");
+    }
+    let other = Pin::parse("72946103", &rules()).unwrap();
+    manage::set_admin_pin(&mut register, &rules(), "1002", &other, unix_now() + 1, "m").unwrap();
+    wait("the new admin PIN at every door", || doors.iter().all(|d| admin_opens(d, &other)));
+    assert!(doors.iter().all(|d| !admin_opens(d, &admin_pin)), "the old one is gone");
 }
