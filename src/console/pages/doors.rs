@@ -159,9 +159,11 @@ pub async fn unlock(
     match commands::remote_unlock(&site_db, &mut register, &door, &form.reason, ctx.operator(), now)
     {
         Ok(_) => Ok(Redirect::to("/doors?note=unlock_sent").into_response()),
-        Err(err @ (CommandError::NoReason | CommandError::LongReason)) => {
-            Err(Problem::Bad(err.to_string()))
-        }
+        Err(CommandError::NoReason) => Err(Problem::bad("A remote unlock needs a reason.")),
+        Err(CommandError::LongReason) => Err(Problem::bad_with(
+            "The reason is longer than {} characters.",
+            &[&MAX_REASON_CHARS],
+        )),
         Err(CommandError::SiteDb(err)) => Err(site_db_problem(err)),
         Err(CommandError::Store(err)) => Err(err.into()),
         Err(err @ CommandError::Random(_)) => Err(Problem::Internal(err.to_string())),
