@@ -57,7 +57,9 @@ mod tests {
         assert_eq!(format_time(1_795_478_400 + 3_660), "2026-11-24 01:01");
         assert_eq!(format_time(parse_date("2000-02-29").unwrap()), "2000-02-29 00:00");
         assert!(parse_date("2026-13-01").is_err() && parse_date("yesterday").is_err());
-        for hostile in ["300000000000-01-01", "-9223372036854775808-01-01", "1899-12-31", "10000-01-01"] {
+        for hostile in
+            ["300000000000-01-01", "-9223372036854775808-01-01", "1899-12-31", "10000-01-01"]
+        {
             assert!(parse_date(hostile).is_err(), "{hostile}");
         }
         assert_eq!(format_time(parse_date("9999-12-31").unwrap()), "9999-12-31 00:00");

@@ -72,8 +72,15 @@ fn handle(
     if !site_db.has_door(&door)? {
         tracing::warn!(%door, kind = kind.as_str(), "dropped a message of a door not on this site");
         if kind != OutboxKind::Status {
-            let detail = format!("{} message dropped: door {door} is not on this site", kind.as_str());
-            register.audit(Chain::Admin, now, AuditKind::RowRejected, &format!("door {door}"), &detail)?;
+            let detail =
+                format!("{} message dropped: door {door} is not on this site", kind.as_str());
+            register.audit(
+                Chain::Admin,
+                now,
+                AuditKind::RowRejected,
+                &format!("door {door}"),
+                &detail,
+            )?;
         }
         return Ok(());
     }
@@ -104,12 +111,39 @@ fn handle(
     };
     if detail.starts_with("refused") {
         tracing::warn!(%door, outbox_id, "{detail}");
+        if kind == OutboxKind::Enrol {
+            undo_at_door(register, site_db, &door, body, &detail, now)?;
+        }
     }
     let at = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("at").and_then(|at| at.as_i64()))
         .map_or(now, |at| at.min(now));
     site_db.keep_message(&DoorMessage { door, outbox_id, kind, at, detail }, now)?;
+    Ok(())
+}
+
+/// A refused enrolment still stands at the door that made it: the resident's record is put
+/// again (its digest forgotten, and the register moved by the audit row of the refusal), so the
+/// door's replica drops the template.
+fn undo_at_door(
+    register: &mut Store,
+    site_db: &mut SiteDb,
+    door: &DoorId,
+    body: &str,
+    detail: &str,
+    now: i64,
+) -> Result<(), SiteError> {
+    let Ok(enrolment) = serde_json::from_str::<DoorEnrolment>(body) else { return Ok(()) };
+    site_db.forget_published(&format!("r.{}", enrolment.resident))?;
+    let subject = format!("resident#{}", enrolment.resident);
+    register.audit(
+        Chain::Admin,
+        now,
+        AuditKind::RowRejected,
+        &subject,
+        &format!("door {door}: {detail}"),
+    )?;
     Ok(())
 }
 

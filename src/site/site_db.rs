@@ -296,6 +296,12 @@ impl SiteDb {
         Ok(())
     }
 
+    /// Forgets what was last put under `key`, so the publisher puts it again.
+    pub fn forget_published(&self, key: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM published WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
     /// The newest revision the publisher wrote.
     pub fn last_published_revision(&self) -> Result<u64> {
         Ok(self.conn.query_row("SELECT COALESCE(MAX(revision), 0) FROM published", [], |r| {

@@ -13,9 +13,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::audit::{AuditEntry, AuditKind, Chain, append};
-use super::consent::{self, ConsentGrant, ConsentRecord};
+use super::consent::ConsentRecord;
 use super::register_fields::{Field, FieldKey, write_consent, write_resident};
-use super::row_mac::Row;
 use super::{Result, Store, StoreError};
 use crate::credentials::lockout::resident_key as lockout_key;
 use crate::site::outbox::{
@@ -25,7 +24,6 @@ use crate::site::record::{
     CardEntry, ConsentEntry, DoorRecord, PinEntry, TemplateEntry, resident_of_key,
 };
 use crate::site::{DoorId, SiteId};
-use crate::templates::{MODEL, ProtectedTemplate};
 
 /// Which site and door a door database belongs to, and how far it has caught up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +56,12 @@ impl Store {
         self.conn.execute(
             "INSERT INTO replica_state (id, site, door) VALUES (1, ?1, ?2)",
             params![site.as_str(), door.as_str()],
+        )?;
+        // Outbox ids (the message ids) start from the join time, so a door that joins again
+        // under a removed door's id never repeats its message ids, at the broker or the site.
+        self.conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?1)",
+            [join_epoch()],
         )?;
         Ok(())
     }
@@ -309,6 +313,14 @@ impl Store {
             )
         })
     }
+}
+
+/// The first outbox id of a door joining now: its join time in milliseconds, times 1 000. A
+/// later join under the same door id starts above every id of the earlier one unless that door
+/// sent more than a thousand messages per millisecond it was joined.
+fn join_epoch() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| d.as_millis() as i64) * 1_000
 }
 
 /// Whether this database is a door's replica (then changes write outbox rows).

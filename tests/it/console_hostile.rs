@@ -57,10 +57,8 @@ async fn the_residents_export_defuses_spreadsheet_formulas() {
     wang.post("/residents", &[("number", "1303"), ("name", "-2+3"), ("unit", "+1")]).await;
     let csv = wang.get("/export/residents.csv").await.body;
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    let rows: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect();
+    let rows: Vec<Vec<String>> =
+        reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
     let row = |number: &str| rows.iter().find(|r| r[0] == number).unwrap().clone();
     assert_eq!(row("1302")[1], format!("'{name}"));
     assert_eq!(row("1302")[2], "'@SUM(A1)");

@@ -72,9 +72,8 @@ fn a_removed_door_loses_its_broker_login_and_its_messages_change_nothing() {
     let hash = PasswordHash::of(DOOR_PASSWORD).unwrap();
     let site_db = facegate::site::site_db::SiteDb::open(&dir.site_db_path()).unwrap();
     site_db.add_door(&north, hash.as_str(), NOW).unwrap();
-    let mut server = NatsServer::start_with_config(
-        &facegate::site::broker_config::render(&dir).unwrap(),
-    );
+    let mut server =
+        NatsServer::start_with_config(&facegate::site::broker_config::render(&dir).unwrap());
     settings.broker.url = server.url();
     write_settings(&settings);
     add_residents(&mut Store::open(&dir.register()).unwrap(), 1001, 1, 100);
@@ -98,6 +97,7 @@ fn a_removed_door_loses_its_broker_login_and_its_messages_change_nothing() {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
     let rt = rt.unwrap();
+    let _runtime = rt.enter();
     let controller_dir = dir.0.clone();
     let controller = rt.spawn(async move {
         SiteController::open(&controller_dir).unwrap().run().await.unwrap();
@@ -114,8 +114,9 @@ fn a_removed_door_loses_its_broker_login_and_its_messages_change_nothing() {
     };
     let js = jetstream::new(login(DOOR_PASSWORD).expect("the door logs in"));
     let send = |row: &facegate::site::outbox::OutboxRow| {
-        let message =
-            PublishMessage::build().payload(row.body.clone().into()).message_id(message_id(&north, row.id));
+        let message = PublishMessage::build()
+            .payload(row.body.clone().into())
+            .message_id(message_id(&north, row.id));
         let subject = subject(&"oak".parse().unwrap(), &north, row.kind);
         rt.block_on(async { js.send_publish(subject, message).await.unwrap().await.unwrap() });
     };
@@ -143,9 +144,8 @@ fn a_removed_door_loses_its_broker_login_and_its_messages_change_nothing() {
 
     // Until the broker reloads, the door still logs in: the site refuses what it sends.
     send(&rows[1]);
-    let refused = |e: &AuditEntry| {
-        e.kind == AuditKind::RowRejected.as_str() && e.subject == "door north"
-    };
+    let refused =
+        |e: &AuditEntry| e.kind == AuditKind::RowRejected.as_str() && e.subject == "door north";
     wait_until(Duration::from_secs(30), || {
         register().audit_entries(None).unwrap().iter().any(refused)
     })

@@ -84,6 +84,7 @@ fn is_local_path(back: &str) -> bool {
     let (path, query) = back.split_once('?').unwrap_or((back, ""));
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '%');
     let Some(segments) = path.strip_prefix('/') else { return false };
-    let path_ok = segments.is_empty() || segments.split('/').all(|s| !s.is_empty() && s.chars().all(plain));
+    let path_ok =
+        segments.is_empty() || segments.split('/').all(|s| !s.is_empty() && s.chars().all(plain));
     path_ok && query.chars().all(|c| plain(c) || matches!(c, '=' | '&' | '+' | '~'))
 }

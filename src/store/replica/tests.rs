@@ -5,7 +5,7 @@ use crate::credentials::{CardUid, Pin, PinConfig};
 use crate::keys::{KEY_LEN, SiteKey};
 use crate::language::Language;
 use crate::store::consent::NoticeTerms;
-use crate::store::{ConsentConfig, NewResident, ResidentStatus};
+use crate::store::{ConsentConfig, ConsentGrant, NewResident, ResidentStatus};
 use crate::vision::Embedding;
 
 const NOW: i64 = 1_780_000_000;
@@ -166,8 +166,14 @@ fn a_deletion_at_the_door_binds_to_the_consent_and_no_old_record_undoes_it() {
     assert!(!face_matches(&door, 1), "the withdrawn consent's template stays deleted");
 
     let deletion: DoorDeletion = serde_json::from_str(&queued[0].body).unwrap();
-    assert_eq!(site.accept_door_deletion(&deletion, &"north".parse().unwrap(), NOW + 2).unwrap(), 1);
-    assert_eq!(site.accept_door_deletion(&deletion, &"north".parse().unwrap(), NOW + 2).unwrap(), 0);
+    assert_eq!(
+        site.accept_door_deletion(&deletion, &"north".parse().unwrap(), NOW + 2).unwrap(),
+        1
+    );
+    assert_eq!(
+        site.accept_door_deletion(&deletion, &"north".parse().unwrap(), NOW + 2).unwrap(),
+        0
+    );
     assert!(record_of(&site).templates.is_empty());
 
     site.enrol("1201", &embedding(2), Some(&grant("m", Some("Zhang Da"))), 14, NOW + 3).unwrap();
@@ -243,7 +249,8 @@ fn changes_at_the_door_are_queued_with_the_change_and_the_site_accepts_them() {
 /// A door enrolment queued at `door` for resident 1201 at `at` (the site has a PIN-less copy).
 fn door_enrolment(door: &mut Store, site: &Store, at: i64, seed: u64) -> DoorEnrolment {
     door.apply_entries(&[put(&record_of(site), at as u64)]).unwrap();
-    door.enrol("1201", &embedding(seed), Some(&grant("resident", Some("Zhang Da"))), 14, at).unwrap();
+    door.enrol("1201", &embedding(seed), Some(&grant("resident", Some("Zhang Da"))), 14, at)
+        .unwrap();
     let row = door.outbox(100).unwrap().into_iter().rfind(|r| r.kind == OutboxKind::Enrol).unwrap();
     serde_json::from_str(&row.body).unwrap()
 }
