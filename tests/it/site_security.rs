@@ -118,7 +118,11 @@ fn a_removed_door_loses_its_broker_login_and_its_messages_change_nothing() {
             .payload(row.body.clone().into())
             .message_id(message_id(&north, row.id));
         let subject = subject(&"oak".parse().unwrap(), &north, row.kind);
-        rt.block_on(async { js.send_publish(subject, message).await.unwrap().await.unwrap() });
+        // The controller may not have made the stream yet: try again until it has.
+        let acked = || {
+            rt.block_on(async { js.send_publish(subject.clone(), message.clone()).await?.await })
+        };
+        wait_until(Duration::from_secs(30), || acked().is_ok()).expect("the stream takes it");
     };
     let register = || Store::open(&dir.register()).unwrap();
     let phc = |row: &facegate::site::outbox::OutboxRow| {
