@@ -5,7 +5,10 @@
 #[error("dates are YYYY-MM-DD, got {0:?}")]
 pub struct BadDate(pub String);
 
-/// `YYYY-MM-DD` (UTC midnight) to Unix seconds.
+/// The years a date may name (no arithmetic on hostile numbers overflows).
+const YEARS: std::ops::RangeInclusive<i64> = 1900..=9999;
+
+/// `YYYY-MM-DD` (UTC midnight) to Unix seconds, years 1900 to 9999.
 pub(crate) fn parse_date(text: &str) -> Result<i64, BadDate> {
     let parts: Vec<&str> = text.split('-').collect();
     let bad = || BadDate(text.to_owned());
@@ -15,7 +18,7 @@ pub(crate) fn parse_date(text: &str) -> Result<i64, BadDate> {
         m.parse().map_err(|_| bad())?,
         d.parse().map_err(|_| bad())?,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    if !(YEARS.contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d)) {
         return Err(bad());
     }
     // Days from the civil date (proleptic Gregorian), after H. Hinnant's algorithm.
@@ -54,5 +57,11 @@ mod tests {
         assert_eq!(format_time(1_795_478_400 + 3_660), "2026-11-24 01:01");
         assert_eq!(format_time(parse_date("2000-02-29").unwrap()), "2000-02-29 00:00");
         assert!(parse_date("2026-13-01").is_err() && parse_date("yesterday").is_err());
+        for hostile in
+            ["300000000000-01-01", "-9223372036854775808-01-01", "1899-12-31", "10000-01-01"]
+        {
+            assert!(parse_date(hostile).is_err(), "{hostile}");
+        }
+        assert_eq!(format_time(parse_date("9999-12-31").unwrap()), "9999-12-31 00:00");
     }
 }

@@ -1,5 +1,5 @@
-//! `facegate site init | door add | door remove | status | run`: the site controller's verbs,
-//! on its directory (`--dir`, default `/var/lib/facegate-site`).
+//! `facegate site init | door add | door remove | broker-config | status | run`: the site
+//! controller's verbs, on its directory (`--dir`, default `/var/lib/facegate-site`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::table::{format_time, print_table};
+use crate::site::broker_config::{self, RELOAD_HINT};
 use crate::site::controller::{SiteController, SiteDir};
 use crate::site::site_db::SiteDb;
 use crate::site::status::door_statuses;
@@ -34,6 +35,12 @@ enum Verb {
     /// Add or remove a door.
     #[command(subcommand)]
     Door(DoorVerb),
+    /// Render the broker's configuration from site.toml's [server] and site.db's doors.
+    BrokerConfig {
+        /// Write it here (replacing the file) instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Each door's last report: online, last seen, replica revision, lag, outbox depth.
     Status,
     /// Run the controller: publish the register to the doors, take in what they send.
@@ -52,7 +59,8 @@ enum DoorVerb {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Remove a door (its broker user goes with the next broker configuration).
+    /// Remove a door: its messages are refused from now on, its broker user goes with the
+    /// configuration written again (when [server] config_file is set) and the broker's reload.
     Remove { door: DoorId },
 }
 
@@ -82,10 +90,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "on the door: `facegate join {}` (type the passphrase), then delete the bundle",
                 out.display()
             );
+            rewrite_broker_config(&dir)?;
         }
         Verb::Door(DoorVerb::Remove { door }) => {
-            SiteDb::open(&dir.site_db_path())?.remove_door(&door)?;
-            println!("door {door} removed: render the broker configuration again so its user goes");
+            SiteDb::open(&dir.site_db_path())?.remove_door(&door, crate::store::unix_now())?;
+            println!("door {door} removed: the site refuses its messages from now on");
+            rewrite_broker_config(&dir)?;
+        }
+        Verb::BrokerConfig { out: None } => print!("{}", broker_config::render(&dir)?),
+        Verb::BrokerConfig { out: Some(out) } => {
+            broker_config::write(&dir, &out)?;
+            println!("broker configuration written to {}; {RELOAD_HINT}", out.display());
         }
         Verb::Status => {
             let statuses = door_statuses(&SiteDb::open(&dir.site_db_path())?)?;
@@ -131,6 +146,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             })?;
         }
+    }
+    Ok(())
+}
+
+/// After a door was added or removed: the broker configuration written again where
+/// `[server] config_file` says, or a reminder to do it.
+fn rewrite_broker_config(dir: &SiteDir) -> anyhow::Result<()> {
+    match broker_config::write_configured(dir)? {
+        Some(path) => println!("broker configuration written to {}; {RELOAD_HINT}", path.display()),
+        None => println!(
+            "no [server] config_file in site.toml: write the broker configuration with `facegate site broker-config --out FILE`, then {RELOAD_HINT}"
+        ),
     }
     Ok(())
 }

@@ -1,5 +1,8 @@
-//! The site's consumer of what doors send: a durable pull consumer on the stream. Each message
-//! is checked against `site.db` (kept already: acknowledged and dropped), applied to the
+//! The site's consumer of what doors send: a durable pull consumer on the stream. The subject a
+//! message arrives on names its door, and the broker lets each door's user publish only under its
+//! own: that is the site's proof of origin. A message from a door not in `site.db` (removed, or
+//! never added) is dropped, and audited in the register unless it is a status report. Each
+//! message is checked against `site.db` (kept already: acknowledged and dropped), applied to the
 //! register (enrolments after checking the consent and the template's binding, deletions, PIN
 //! changes and the reset codes they used, visitor-pass uses, bookings done, command reports;
 //! each applied under the door id of its subject, not of its body), kept in `site.db` once per
@@ -12,7 +15,7 @@ use futures_util::StreamExt;
 use super::outbox::{DoorDeletion, DoorEnrolment, DoorEvent, DoorPinChange, DoorState, OutboxKind};
 use super::site_db::{DoorMessage, SiteDb};
 use super::{DoorId, SiteError, SiteId};
-use crate::store::{BookingDone, PassUse, Store, StoreError};
+use crate::store::{AuditKind, BookingDone, Chain, PassUse, Store, StoreError};
 
 /// The durable consumer's name.
 const DURABLE: &str = "site";
@@ -68,6 +71,21 @@ fn handle(
         tracing::warn!(subject = %message.subject, "dropped a message on an unknown subject");
         return Ok(());
     };
+    if !site_db.has_door(&door)? {
+        tracing::warn!(%door, kind = kind.as_str(), "dropped a message of a door not on this site");
+        if kind != OutboxKind::Status {
+            let detail =
+                format!("{} message dropped: door {door} is not on this site", kind.as_str());
+            register.audit(
+                Chain::Admin,
+                now,
+                AuditKind::RowRejected,
+                &format!("door {door}"),
+                &detail,
+            )?;
+        }
+        return Ok(());
+    }
     let body = std::str::from_utf8(&message.payload).unwrap_or("");
     if kind == OutboxKind::Status {
         match serde_json::from_str::<DoorState>(body) {
@@ -90,7 +108,7 @@ fn handle(
     }
     let applied = match kind {
         OutboxKind::Command => super::commands::apply_report(register, site_db, &door, body),
-        _ => apply(register, &door, kind, body, minor_age),
+        _ => apply(register, &door, kind, body, minor_age, now),
     };
     let detail = match applied {
         Ok(detail) => detail,
@@ -99,12 +117,39 @@ fn handle(
     };
     if detail.starts_with("refused") {
         tracing::warn!(%door, outbox_id, "{detail}");
+        if kind == OutboxKind::Enrol {
+            undo_at_door(register, site_db, &door, body, &detail, now)?;
+        }
     }
     let at = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("at").and_then(|at| at.as_i64()))
-        .unwrap_or(now);
+        .map_or(now, |at| at.min(now));
     site_db.keep_message(&DoorMessage { door, outbox_id, kind, at, detail }, now)?;
+    Ok(())
+}
+
+/// A refused enrolment still stands at the door that made it: the resident's record is put
+/// again (its digest forgotten, and the register moved by the audit row of the refusal), so the
+/// door's replica drops the template.
+fn undo_at_door(
+    register: &mut Store,
+    site_db: &mut SiteDb,
+    door: &DoorId,
+    body: &str,
+    detail: &str,
+    now: i64,
+) -> Result<(), SiteError> {
+    let Ok(enrolment) = serde_json::from_str::<DoorEnrolment>(body) else { return Ok(()) };
+    site_db.forget_published(&format!("r.{}", enrolment.resident))?;
+    let subject = format!("resident#{}", enrolment.resident);
+    register.audit(
+        Chain::Admin,
+        now,
+        AuditKind::RowRejected,
+        &subject,
+        &format!("door {door}: {detail}"),
+    )?;
     Ok(())
 }
 
@@ -116,26 +161,27 @@ fn apply(
     kind: OutboxKind,
     body: &str,
     minor_age: i32,
+    now: i64,
 ) -> Result<String, SiteError> {
     let bad =
         |e: serde_json::Error| SiteError::Invalid(format!("unreadable {}: {e}", kind.as_str()));
     Ok(match kind {
         OutboxKind::Enrol => {
             let enrolment: DoorEnrolment = serde_json::from_str(body).map_err(bad)?;
-            match register.accept_door_enrolment(&enrolment, door, minor_age)? {
+            match register.accept_door_enrolment(&enrolment, door, minor_age, now)? {
                 Some(id) => format!("resident#{} template {id} enrolled", enrolment.resident),
                 None => format!("resident#{} enrolment already on record", enrolment.resident),
             }
         }
         OutboxKind::Delete => {
             let deletion: DoorDeletion = serde_json::from_str(body).map_err(bad)?;
-            let deleted = register.accept_door_deletion(&deletion, door)?;
+            let deleted = register.accept_door_deletion(&deletion, door, now)?;
             format!("resident#{} face data deleted ({deleted} templates)", deletion.resident)
         }
         OutboxKind::Pin => {
             let change: DoorPinChange = serde_json::from_str(body).map_err(bad)?;
-            let applied = register.accept_door_pin(&change, door)?;
-            let note = if applied { "" } else { " (older, ignored)" };
+            let applied = register.accept_door_pin(&change, door, now)?;
+            let note = if applied { "" } else { " (already on record)" };
             let reset = match &change.reset_code {
                 Some(code) if register.end_pin_reset(change.resident, code)? => {
                     ", reset code ended"

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::broker::PasswordHash;
+use super::broker_config::ServerSection;
 use super::connect::{BrokerLogin, create_bucket, jetstream};
 use super::join::{make_bundle, new_password, write_private};
 use super::site_db::SiteDb;
@@ -33,6 +34,9 @@ pub struct SiteSettings {
     /// Residents younger than this need a guardian's consent (as `[consent] minor_age`).
     #[serde(default = "default_minor_age")]
     pub minor_age: i32,
+    /// The broker this site runs on, for its rendered configuration ([`super::broker_config`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerSection>,
 }
 
 fn default_minor_age() -> i32 {
@@ -80,6 +84,7 @@ impl SiteDir {
             site,
             greet_by_name: false,
             minor_age: default_minor_age(),
+            server: None,
         };
         let text = toml::to_string(&settings).map_err(|e| SiteError::Invalid(e.to_string()))?;
         write_private(&self.settings_path(), text.as_bytes())?;

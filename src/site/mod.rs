@@ -11,12 +11,16 @@
 //! - Commands for one door (remote unlock) go from the console through `site.db` and the key
 //!   `c.<door>` to the gate ([`commands`]).
 //! - The broker's configuration: one account per site, least-privilege door users
-//!   ([`broker`]).
+//!   ([`broker`]), rendered from `site.db` whenever a door is added or removed
+//!   ([`broker_config`]). The subject a door message arrives on names its door and the broker
+//!   enforces it: that is the site's proof of origin; a removed door loses its login and its
+//!   messages are refused.
 //!
 //! The gate itself never touches the network: it reads and writes only its database.
 
 pub mod broker;
 pub mod commands;
+pub mod broker_config;
 pub mod connect;
 pub mod consumer;
 pub mod controller;

@@ -53,6 +53,15 @@ CREATE TABLE IF NOT EXISTS door_messages (
     received_at INTEGER NOT NULL,
     PRIMARY KEY (door, outbox_id)
 );
+CREATE TABLE IF NOT EXISTS removed_door_messages (
+    door        TEXT NOT NULL,                -- a door since removed; the id may be re-used
+    outbox_id   INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    detail      TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    removed_at  INTEGER NOT NULL
+);
 ";
 
 /// Adds the columns of a door's alarms and selftest result to a `site.db` made before them.
@@ -126,12 +135,31 @@ impl SiteDb {
         Ok(())
     }
 
-    /// Removes a door (its messages stay in the audit).
-    pub fn remove_door(&self, door: &DoorId) -> Result<()> {
-        if self.conn.execute("DELETE FROM doors WHERE id = ?1", [door.as_str()])? == 0 {
+    /// Removes a door. Its kept messages move to `removed_door_messages`, so a new door joining
+    /// under the same id (its outbox starts again at 1) is not taken for the old one's
+    /// redeliveries.
+    pub fn remove_door(&mut self, door: &DoorId, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        if tx.execute("DELETE FROM doors WHERE id = ?1", [door.as_str()])? == 0 {
             return Err(SiteDbError::UnknownDoor(door.clone()));
         }
+        tx.execute(
+            "INSERT INTO removed_door_messages (door, outbox_id, kind, at, detail, received_at, removed_at)
+             SELECT door, outbox_id, kind, at, detail, received_at, ?2 FROM door_messages WHERE door = ?1",
+            params![door.as_str(), now],
+        )?;
+        tx.execute("DELETE FROM door_messages WHERE door = ?1", [door.as_str()])?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Whether this door is on the site (a removed door's messages are refused).
+    pub fn has_door(&self, door: &DoorId) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM doors WHERE id = ?1", [door.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// The doors, by id.
@@ -297,6 +325,12 @@ impl SiteDb {
         Ok(())
     }
 
+    /// Forgets what was last put under `key`, so the publisher puts it again.
+    pub fn forget_published(&self, key: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM published WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
     /// The newest revision the publisher wrote.
     pub fn last_published_revision(&self) -> Result<u64> {
         Ok(self.conn.query_row("SELECT COALESCE(MAX(revision), 0) FROM published", [], |r| {
@@ -329,5 +363,34 @@ mod tests {
         assert!(db.has_message(&door, 7).unwrap());
         assert_eq!(db.messages(None).unwrap(), [message]);
         assert_eq!(db.doors().unwrap()[0].last_seen, Some(11));
+    }
+
+    #[test]
+    fn a_removed_door_is_unknown_and_a_new_door_of_its_id_starts_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = SiteDb::open(&dir.path().join("site.db")).unwrap();
+        let door: DoorId = "north".parse().unwrap();
+        db.add_door(&door, "$2b$hash", 1).unwrap();
+        let message = DoorMessage {
+            door: door.clone(),
+            outbox_id: 1,
+            kind: OutboxKind::Event,
+            at: 5,
+            detail: "access_granted resident#1".into(),
+        };
+        db.keep_message(&message, 10).unwrap();
+        db.remove_door(&door, 20).unwrap();
+        assert!(!db.has_door(&door).unwrap());
+        assert!(matches!(db.remove_door(&door, 21), Err(SiteDbError::UnknownDoor(_))));
+        db.add_door(&door, "$2b$new", 30).unwrap();
+        assert!(db.has_door(&door).unwrap());
+        assert!(!db.has_message(&door, 1).unwrap(), "the new door's first message is new");
+        let archived: i64 = db
+            .conn
+            .query_row("SELECT COUNT(*) FROM removed_door_messages WHERE door = 'north'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(archived, 1, "the old door's messages are kept aside");
     }
 }

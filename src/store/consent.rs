@@ -355,6 +355,7 @@ impl Store {
         let key = self.audit_key().clone();
         let deleted = self.transaction(|tx| {
             super::replica::note_withdrawal(tx, resident.id, now)?;
+            super::site_intake::note_withdrawn(tx, resident.id, now)?;
             let deleted = tx.execute("DELETE FROM templates WHERE resident_id = ?1", [resident.id])?;
             tx.execute("UPDATE consents SET withdrawn_at = ?1 WHERE resident_id = ?2 AND withdrawn_at IS NULL", params![now, resident.id])?;
             append(tx, &key, Chain::Admin, now, AuditKind::ConsentWithdrawn, &resident.subject(), &format!("{deleted} templates deleted, by {operator}"))?;

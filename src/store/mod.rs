@@ -23,6 +23,7 @@ pub mod residents;
 pub mod retention;
 mod row_mac;
 mod schema;
+mod site_intake;
 pub mod visitors;
 
 use std::cell::RefCell;

@@ -13,9 +13,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::audit::{AuditEntry, AuditKind, Chain, append};
-use super::consent::{self, ConsentGrant, ConsentRecord};
+use super::consent::ConsentRecord;
 use super::register_fields::{Field, FieldKey, write_consent, write_resident};
-use super::row_mac::Row;
 use super::{Result, Store, StoreError};
 use crate::credentials::lockout::resident_key as lockout_key;
 use crate::site::entry::{EntryKey, EntryValue};
@@ -24,7 +23,6 @@ use crate::site::outbox::{
 };
 use crate::site::record::{CardEntry, ConsentEntry, DoorRecord, PinEntry, TemplateEntry};
 use crate::site::{DoorId, SiteId};
-use crate::templates::{MODEL, ProtectedTemplate};
 
 /// Which site and door a door database belongs to, and how far it has caught up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +55,12 @@ impl Store {
         self.conn.execute(
             "INSERT INTO replica_state (id, site, door) VALUES (1, ?1, ?2)",
             params![site.as_str(), door.as_str()],
+        )?;
+        // Outbox ids (the message ids) start from the join time, so a door that joins again
+        // under a removed door's id never repeats its message ids, at the broker or the site.
+        self.conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?1)",
+            [join_epoch()],
         )?;
         Ok(())
     }
@@ -318,135 +322,14 @@ impl Store {
             )
         })
     }
+}
 
-    /// A face enrolled at `door`, applied to the register after checking it: the resident
-    /// exists, the template is bound to them by its MAC under the site key and is intact, the
-    /// consent names a notice (and a guardian for a minor). Returns the new template's id, or
-    /// `None` when this enrolment is already on record.
-    pub fn accept_door_enrolment(
-        &mut self,
-        enrolment: &DoorEnrolment,
-        door: &DoorId,
-        minor_age: i32,
-    ) -> Result<Option<i64>> {
-        let resident = self.resident_by_id(enrolment.resident)?;
-        let (offer, t) = (&enrolment.consent, &enrolment.template);
-        let bound = Row::Template {
-            resident: resident.id,
-            salt: &t.salt,
-            vector: &t.vector,
-            model: &t.model,
-        };
-        if t.model != MODEL
-            || !bound.verifies(&self.row_key, t.mac.as_deref())
-            || ProtectedTemplate::from_bytes(&t.salt, &t.vector).is_none()
-        {
-            return Err(StoreError::Invalid(format!(
-                "door {door} sent a template for {} that is not bound to them under the site key",
-                resident.subject()
-            )));
-        }
-        let hash_ok = offer.text_sha256.len() == 64
-            && offer.text_sha256.bytes().all(|b| b.is_ascii_hexdigit());
-        if !hash_ok || offer.text_version.trim().is_empty() {
-            return Err(StoreError::Invalid(format!(
-                "door {door} sent a consent for {} without a notice version and hash",
-                resident.subject()
-            )));
-        }
-        if resident.is_minor(offer.granted_at, minor_age) && offer.guardian.is_none() {
-            return Err(StoreError::GuardianConsentRequired(resident.subject()));
-        }
-        let (key, fields) = (self.audit_key().clone(), self.fields.clone());
-        self.transaction(|tx| {
-            let known: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM consents WHERE resident_id = ?1 AND granted_at = ?2 AND text_sha256 = ?3)",
-                params![resident.id, offer.granted_at, offer.text_sha256],
-                |r| r.get(0),
-            )?;
-            if known {
-                return Ok(None);
-            }
-            let grant = ConsentGrant {
-                text_version: offer.text_version.clone(),
-                text_sha256: offer.text_sha256.clone(),
-                operator: format!("{} at door {door}", offer.operator),
-                guardian: offer.guardian.clone(),
-            };
-            let consent = consent::insert(tx, &key, &fields, resident.id, &grant, offer.granted_at)?;
-            tx.execute(
-                "INSERT INTO templates (resident_id, consent_id, salt, vector, model, created_at, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![resident.id, consent, t.salt, t.vector, t.model, t.created_at, t.mac],
-            )?;
-            let id = tx.last_insert_rowid();
-            let detail = format!("template {id} at door {door}");
-            append(tx, &key, Chain::Admin, t.created_at, AuditKind::FaceEnrolled, &resident.subject(), &detail)?;
-            Ok(Some(id))
-        })
-    }
-
-    /// A deletion made at `door`: the consents it names (by when they were granted) are
-    /// withdrawn and their templates deleted. Returns how many templates went; 0 when it was
-    /// already done. A resident no longer in the register has nothing left to delete.
-    pub fn accept_door_deletion(
-        &mut self,
-        deletion: &DoorDeletion,
-        door: &DoorId,
-    ) -> Result<usize> {
-        let Ok(resident) = self.resident_by_id(deletion.resident) else { return Ok(0) };
-        let key = self.audit_key().clone();
-        let deleted = self.transaction(|tx| {
-            let mut deleted = 0;
-            for consent in &deletion.consents {
-                let ids: Vec<i64> = tx
-                    .prepare("SELECT id FROM consents WHERE resident_id = ?1 AND granted_at = ?2 AND withdrawn_at IS NULL")?
-                    .query_map(params![resident.id, consent.granted_at], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                for id in ids {
-                    deleted += tx.execute("DELETE FROM templates WHERE consent_id = ?1", [id])?;
-                    tx.execute("UPDATE consents SET withdrawn_at = ?1 WHERE id = ?2", params![deletion.at, id])?;
-                    let detail = format!("{deleted} templates deleted, at door {door}");
-                    append(tx, &key, Chain::Admin, deletion.at, AuditKind::ConsentWithdrawn, &resident.subject(), &detail)?;
-                }
-            }
-            Ok(deleted)
-        })?;
-        self.checkpoint()?;
-        Ok(deleted)
-    }
-
-    /// A PIN set at `door`, applied if it is bound to the resident and newer than the
-    /// register's. Returns whether it was applied.
-    pub fn accept_door_pin(&mut self, change: &DoorPinChange, door: &DoorId) -> Result<bool> {
-        let Ok(resident) = self.resident_by_id(change.resident) else { return Ok(false) };
-        let pin = &change.pin;
-        let bound = Row::Pin { resident: resident.id, phc: &pin.phc };
-        if !bound.verifies(&self.row_key, pin.mac.as_deref()) {
-            return Err(StoreError::Invalid(format!(
-                "door {door} sent a PIN for {} that is not bound to them under the site key",
-                resident.subject()
-            )));
-        }
-        let key = self.audit_key().clone();
-        self.transaction(|tx| {
-            let newer = tx
-                .query_row("SELECT updated_at FROM pins WHERE resident_id = ?1", [resident.id], |r| r.get::<_, i64>(0))
-                .optional()?
-                .is_none_or(|stored| pin.updated_at > stored);
-            if !newer {
-                return Ok(false);
-            }
-            tx.execute(
-                "INSERT INTO pins (resident_id, phc, updated_at, credential_root, mac) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(resident_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at,
-                 credential_root = excluded.credential_root, mac = excluded.mac",
-                params![resident.id, pin.phc, pin.updated_at, pin.credential_root, pin.mac],
-            )?;
-            let detail = format!("at door {door}");
-            append(tx, &key, Chain::Admin, pin.updated_at, AuditKind::PinSet, &resident.subject(), &detail)?;
-            Ok(true)
-        })
-    }
+/// The first outbox id of a door joining now: its join time in milliseconds, times 1 000. A
+/// later join under the same door id starts above every id of the earlier one unless that door
+/// sent more than a thousand messages per millisecond it was joined.
+fn join_epoch() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| d.as_millis() as i64) * 1_000
 }
 
 /// Whether this database is a door's replica (then changes write outbox rows).

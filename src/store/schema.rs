@@ -223,6 +223,9 @@ pub const MIGRATIONS: &[&str] = &[
         outcome    TEXT
     );
     ",
+    // 11: when a resident last withdrew face recognition (at the office or at a door): a door's
+    // enrolment under a consent given before it is refused (`site_intake`).
+    "ALTER TABLE residents ADD COLUMN faces_withdrawn_at INTEGER;",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows

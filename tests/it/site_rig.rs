@@ -22,6 +22,9 @@ use crate::nats_harness::{NatsServer, TcpProxy};
 
 pub const NOW: i64 = 1_780_000_000;
 
+/// A well-formed bcrypt hash of no particular password, for doors of a broker without users.
+pub const UNUSED_HASH: &str = "$2b$04$abcdefghijklmnopqrstuu5uVqJG8e6N2tqMpN2h0b0m/7d8x4aQe";
+
 pub fn rules() -> PinConfig {
     PinConfig { memory_kib: 256, iterations: 1, ..PinConfig::default() }
 }
@@ -139,10 +142,12 @@ impl Site {
         }
     }
 
-    /// A new door on this site (joined with the site key), its agent not started yet;
-    /// `proxied` puts a cuttable TCP proxy between it and the broker.
+    /// A new door on this site (in `site.db` as `site door add` puts it, joined with the site
+    /// key), its agent not started yet; `proxied` puts a cuttable TCP proxy between it and the
+    /// broker (which has no users here: the door logs in without a password).
     pub fn door(&self, name: &str, proxied: bool) -> Door {
         let id: DoorId = name.parse().unwrap();
+        self.site_db().add_door(&id, UNUSED_HASH, NOW).unwrap();
         let dir = self.dir.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
         let store = StoreConfig {

@@ -36,8 +36,10 @@ pub struct Filter {
 
 impl Filter {
     /// The rows that pass, oldest first. `resident` is a resident number (rows name residents
-    /// as `resident#<id>`); `door` is a door id the row's subject or detail names.
-    fn apply(&self, state: &AppState) -> Result<Vec<AuditEntry>, Problem> {
+    /// as `resident#<id>`), taken only from a role that may look residents up: for the auditor
+    /// it would link keypad numbers to the log's pseudonyms. `door` is a door id the row's
+    /// subject or detail names.
+    fn apply(&self, state: &AppState, ctx: &Ctx) -> Result<Vec<AuditEntry>, Problem> {
         let date = |text: &str| {
             let text = text.trim();
             (!text.is_empty())
@@ -51,6 +53,7 @@ impl Filter {
         let store = state.register();
         let subject = match self.resident.trim() {
             "" => None,
+            _ if !ctx.may(Action::FindResidents) => None,
             number => Some(store.resident(number)?.subject()),
         };
         let door = self.door.trim();
@@ -72,7 +75,7 @@ pub async fn list(
 ) -> Result<Markup, Problem> {
     ctx.require(Action::ReadAudit)?;
     let lang = ctx.lang;
-    let rows = filter.apply(&state)?;
+    let rows = filter.apply(&state, &ctx)?;
     let mut kinds: Vec<String> =
         state.register().audit_entries(None)?.into_iter().map(|e| e.kind).collect();
     kinds.sort();
@@ -94,7 +97,9 @@ pub async fn list(
             div { label for="from" { (tr(lang, "From")) } input id="from" name="from" type="date" value=(filter.from); }
             div { label for="to" { (tr(lang, "To")) } input id="to" name="to" type="date" value=(filter.to); }
             div { label for="door" { (tr(lang, "Door")) } input id="door" name="door" value=(filter.door); }
-            div { label for="resident" { (tr(lang, "Resident number")) } input id="resident" name="resident" inputmode="numeric" value=(filter.resident); }
+            @if ctx.may(Action::FindResidents) {
+                div { label for="resident" { (tr(lang, "Resident number")) } input id="resident" name="resident" inputmode="numeric" value=(filter.resident); }
+            }
             div {
                 label for="kind" { (tr(lang, "Kind")) }
                 select id="kind" name="kind" {
@@ -158,7 +163,7 @@ pub async fn export_csv(
 ) -> Result<Response, Problem> {
     ctx.require(Action::ReadAudit)?;
     let wanted: std::collections::HashSet<i64> =
-        filter.apply(&state)?.iter().map(|e| e.id).collect();
+        filter.apply(&state, &ctx)?.iter().map(|e| e.id).collect();
     let lines = state.register().export_audit()?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| Problem::Internal(e.to_string());

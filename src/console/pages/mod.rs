@@ -81,10 +81,19 @@ struct Back {
 /// site only).
 async fn language(Path(lang): Path<String>, Query(back): Query<Back>) -> Response {
     let lang = if lang == "en" { "en" } else { "zh" };
-    let back = back
-        .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
-        .unwrap_or_else(|| "/".to_owned());
+    let back = back.back.filter(|b| is_local_path(b)).unwrap_or_else(|| "/".to_owned());
     let cookie = set_cookie(LANG_COOKIE, lang, Some(365 * 86_400));
     ([(header::SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
+}
+
+/// A path of this site: `/`, or `/` and segments of letters, digits, `.`, `_`, `-`, `%`, then
+/// perhaps a query of the same and `=&+~`. Nothing a browser could read as another host
+/// (`//`, `\`, a tab or newline it strips, a scheme).
+fn is_local_path(back: &str) -> bool {
+    let (path, query) = back.split_once('?').unwrap_or((back, ""));
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '%');
+    let Some(segments) = path.strip_prefix('/') else { return false };
+    let path_ok =
+        segments.is_empty() || segments.split('/').all(|s| !s.is_empty() && s.chars().all(plain));
+    path_ok && query.chars().all(|c| plain(c) || matches!(c, '=' | '&' | '+' | '~'))
 }

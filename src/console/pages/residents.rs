@@ -34,7 +34,9 @@ pub async fn list(
 ) -> Result<Markup, Problem> {
     ctx.require(Action::FindResidents)?;
     let lang = ctx.lang;
-    let offset = query.page * PAGE_SIZE;
+    let offset = (query.page.checked_mul(PAGE_SIZE))
+        .filter(|offset| i64::try_from(*offset).is_ok())
+        .ok_or_else(|| Problem::Bad(format!("no page {}", query.page)))?;
     let (residents, total) = {
         let store = state.register();
         if query.q.trim().is_empty() {

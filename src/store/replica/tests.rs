@@ -5,7 +5,7 @@ use crate::credentials::{CardUid, Pin, PinConfig};
 use crate::keys::{KEY_LEN, SiteKey};
 use crate::language::Language;
 use crate::store::consent::NoticeTerms;
-use crate::store::{ConsentConfig, NewResident, ResidentStatus};
+use crate::store::{ConsentConfig, ConsentGrant, NewResident, ResidentStatus};
 use crate::vision::Embedding;
 
 const NOW: i64 = 1_780_000_000;
@@ -166,8 +166,14 @@ fn a_deletion_at_the_door_binds_to_the_consent_and_no_old_record_undoes_it() {
     assert!(!face_matches(&door, 1), "the withdrawn consent's template stays deleted");
 
     let deletion: DoorDeletion = serde_json::from_str(&queued[0].body).unwrap();
-    assert_eq!(site.accept_door_deletion(&deletion, &"north".parse().unwrap()).unwrap(), 1);
-    assert_eq!(site.accept_door_deletion(&deletion, &"north".parse().unwrap()).unwrap(), 0);
+    assert_eq!(
+        site.accept_door_deletion(&deletion, &"north".parse().unwrap(), NOW + 2).unwrap(),
+        1
+    );
+    assert_eq!(
+        site.accept_door_deletion(&deletion, &"north".parse().unwrap(), NOW + 2).unwrap(),
+        0
+    );
     assert!(record_of(&site).templates.is_empty());
 
     site.enrol("1201", &embedding(2), Some(&grant("m", Some("Zhang Da"))), 14, NOW + 3).unwrap();
@@ -199,15 +205,16 @@ fn changes_at_the_door_are_queued_with_the_change_and_the_site_accepts_them() {
     assert!(rows[..4].iter().all(|row| !row.body.contains("Zhang")), "no name in events");
 
     let change: DoorPinChange = serde_json::from_str(&rows[2].body).unwrap();
-    assert!(site.accept_door_pin(&change, &north).unwrap());
-    assert!(!site.accept_door_pin(&change, &north).unwrap(), "applied once");
+    assert!(site.accept_door_pin(&change, &north, NOW + 8).unwrap());
+    assert!(!site.accept_door_pin(&change, &north, NOW + 9).unwrap(), "applied once");
     assert_eq!(site.verify_pin("1201", &new_pin, &rules()).unwrap(), Some(1));
 
     let deletion: DoorDeletion = serde_json::from_str(&rows[3].body).unwrap();
-    site.accept_door_deletion(&deletion, &north).unwrap();
+    site.accept_door_deletion(&deletion, &north, NOW + 8).unwrap();
     let enrolment: DoorEnrolment = serde_json::from_str(&rows[4].body).unwrap();
-    assert!(site.accept_door_enrolment(&enrolment, &north, 14).unwrap().is_some());
-    assert_eq!(site.accept_door_enrolment(&enrolment, &north, 14).unwrap(), None, "once");
+    site.book_enrolment("1201", Some(&north), NOW + 3_600, NOW, "m").unwrap();
+    assert!(site.accept_door_enrolment(&enrolment, &north, 14, NOW + 8).unwrap().is_some());
+    assert_eq!(site.accept_door_enrolment(&enrolment, &north, 14, NOW + 9).unwrap(), None, "once");
     let record = record_of(&site);
     assert_eq!(record.templates.len(), 1);
     door.apply_entries(&[put(&record, 2)]).unwrap();
@@ -222,13 +229,13 @@ fn changes_at_the_door_are_queued_with_the_change_and_the_site_accepts_them() {
         )
         .unwrap()
         .id;
-    let err = site.accept_door_enrolment(&forged, &north, 14).unwrap_err();
+    let err = site.accept_door_enrolment(&forged, &north, 14, NOW + 9).unwrap_err();
     assert!(err.to_string().contains("not bound"), "{err}");
     let mut no_guardian = enrolment;
     no_guardian.consent.guardian = None;
     no_guardian.consent.granted_at += 1;
     assert!(matches!(
-        site.accept_door_enrolment(&no_guardian, &north, 14),
+        site.accept_door_enrolment(&no_guardian, &north, 14, NOW + 9),
         Err(StoreError::GuardianConsentRequired(_))
     ));
 
@@ -237,4 +244,71 @@ fn changes_at_the_door_are_queued_with_the_change_and_the_site_accepts_them() {
     door.audit(Chain::Access, NOW, AuditKind::AccessGranted, "resident#1", "pin").unwrap();
     assert!(door.outbox(1).unwrap()[0].id > rows.last().unwrap().id, "ids are never reused");
     assert_eq!(site.outbox_depth().unwrap(), 0, "the site queues nothing");
+}
+
+/// A door enrolment queued at `door` for resident 1201 at `at` (the site has a PIN-less copy).
+fn door_enrolment(door: &mut Store, site: &Store, at: i64, seed: u64) -> DoorEnrolment {
+    door.apply_entries(&[put(&record_of(site), at as u64)]).unwrap();
+    door.enrol("1201", &embedding(seed), Some(&grant("resident", Some("Zhang Da"))), 14, at)
+        .unwrap();
+    let row = door.outbox(100).unwrap().into_iter().rfind(|r| r.kind == OutboxKind::Enrol).unwrap();
+    serde_json::from_str(&row.body).unwrap()
+}
+
+#[test]
+fn a_door_enrolment_needs_an_open_booking_there_or_anywhere_and_uses_it_up() {
+    let mut site = site();
+    let (north, south): (DoorId, DoorId) = ("north".parse().unwrap(), "south".parse().unwrap());
+    let mut door = door();
+    let first = door_enrolment(&mut door, &site, NOW + 10, 3);
+    let err = site.accept_door_enrolment(&first, &north, 14, NOW + 20).unwrap_err();
+    assert!(err.to_string().contains("no open booking"), "{err}");
+    site.book_enrolment("1201", Some(&south), NOW + 3_600, NOW, "m").unwrap();
+    let err = site.accept_door_enrolment(&first, &north, 14, NOW + 20).unwrap_err();
+    assert!(err.to_string().contains("no open booking"), "a booking at another door: {err}");
+    let any = site.book_enrolment("1201", None, NOW + 3_600, NOW, "m").unwrap();
+    assert!(site.accept_door_enrolment(&first, &north, 14, NOW + 20).unwrap().is_some());
+    assert!(site.bookings(NOW + 20).unwrap().iter().all(|b| b.id != any), "the booking is used");
+    let second = door_enrolment(&mut door, &site, NOW + 30, 4);
+    let err = site.accept_door_enrolment(&second, &north, 14, NOW + 40).unwrap_err();
+    assert!(err.to_string().contains("no open booking"), "one booking, one enrolment: {err}");
+}
+
+#[test]
+fn an_offline_doors_enrolment_from_before_a_withdrawal_at_the_office_is_refused() {
+    let mut site = site();
+    let north: DoorId = "north".parse().unwrap();
+    let mut door = door();
+    site.book_enrolment("1201", None, NOW + 3_600, NOW, "m").unwrap();
+    let offline = door_enrolment(&mut door, &site, NOW + 10, 3);
+    crate::manage::delete_face_data(&mut site, "1201", NOW + 20, "office").unwrap();
+    let err = site.accept_door_enrolment(&offline, &north, 14, NOW + 30).unwrap_err();
+    assert!(err.to_string().contains("before their withdrawal"), "{err}");
+    assert!(record_of(&site).templates.is_empty(), "the withdrawal stands");
+    let later = door_enrolment(&mut door, &site, NOW + 40, 4);
+    assert!(site.accept_door_enrolment(&later, &north, 14, NOW + 50).unwrap().is_some());
+}
+
+#[test]
+fn door_pins_are_ordered_by_the_sites_receive_order_not_the_door_clock() {
+    let mut site = site();
+    let north: DoorId = "north".parse().unwrap();
+    let mut door = door();
+    door.apply_entries(&[put(&record_of(&site), 1)]).unwrap();
+    let (first, second) =
+        (Pin::parse("730264", &rules()).unwrap(), Pin::parse("591837", &rules()).unwrap());
+    // The door's clock runs far ahead, then is set back: its second PIN looks older.
+    door.set_pin("1201", &first, &rules(), NOW + 86_400 * 365, "resident").unwrap();
+    door.set_pin("1201", &second, &rules(), NOW + 5, "resident").unwrap();
+    let changes: Vec<DoorPinChange> = door
+        .outbox(10)
+        .unwrap()
+        .iter()
+        .filter(|r| r.kind == OutboxKind::Pin)
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert!(site.accept_door_pin(&changes[0], &north, NOW + 10).unwrap());
+    assert_eq!(record_of(&site).pin.unwrap().updated_at, NOW + 10, "stamped with the site's now");
+    assert!(site.accept_door_pin(&changes[1], &north, NOW + 11).unwrap(), "received later");
+    assert_eq!(site.verify_pin("1201", &second, &rules()).unwrap(), Some(1));
 }

@@ -1,0 +1,87 @@
+//! Hostile input to the console at the HTTP level (the security review): redirects only to
+//! this site's paths, numbers that would overflow answered with an error rather than a panic,
+//! spreadsheet formulas in the residents export defused, and the auditor unable to link keypad
+//! numbers to the log's pseudonyms.
+
+use axum::http::{StatusCode, header};
+
+use crate::console_http::TestConsole;
+
+#[tokio::test]
+async fn the_language_switch_goes_back_only_to_a_path_of_this_site() {
+    let console = TestConsole::new();
+    let mut browser = console.browser();
+    let hostile = [
+        "/%09/evil.example",
+        "/%0a/evil.example",
+        "//evil.example",
+        "/%5Cevil.example",
+        "https://evil.example",
+        "/residents/%0d%0aSet-Cookie:x",
+    ];
+    for back in hostile {
+        let answer = browser.get(&format!("/lang/en?back={back}")).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{back}");
+        assert_eq!(answer.headers[header::LOCATION], "/", "{back}");
+    }
+    let answer = browser.get("/lang/zh?back=%2Fresidents%3Fq%3D12%26page%3D1").await;
+    assert_eq!(answer.headers[header::LOCATION], "/residents?q=12&page=1");
+}
+
+#[tokio::test]
+async fn numbers_that_would_overflow_get_an_error_page_not_a_panic() {
+    let console = TestConsole::new();
+    let mut wang = console.signed_in("wang").await;
+    let huge = usize::MAX.to_string();
+    let answer = wang.get(&format!("/residents?page={huge}")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    let answer = wang.get(&format!("/residents?page={}", usize::MAX / 50)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    for date in ["300000000000-01-01", "-9223372036854775807-01-01", "0-01-01"] {
+        let answer = wang.get(&format!("/audit?from={date}")).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{date}: {}", answer.body);
+        let answer = wang.get(&format!("/audit/export.csv?to={date}")).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{date}");
+    }
+    assert_eq!(wang.get("/audit?from=2026-01-01").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_residents_export_defuses_spreadsheet_formulas() {
+    let console = TestConsole::new();
+    let mut wang = console.signed_in("wang").await;
+    wang.get("/residents/new").await;
+    let name = "=HYPERLINK(\"http://evil.example\",\"x\")";
+    wang.post("/residents", &[("number", "1302"), ("name", name), ("unit", "@SUM(A1)")]).await;
+    wang.get("/residents/new").await;
+    wang.post("/residents", &[("number", "1303"), ("name", "-2+3"), ("unit", "+1")]).await;
+    let csv = wang.get("/export/residents.csv").await.body;
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<Vec<String>> =
+        reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+    let row = |number: &str| rows.iter().find(|r| r[0] == number).unwrap().clone();
+    assert_eq!(row("1302")[1], format!("'{name}"));
+    assert_eq!(row("1302")[2], "'@SUM(A1)");
+    assert_eq!((row("1303")[1].as_str(), row("1303")[2].as_str()), ("'-2+3", "'+1"));
+    assert_eq!(row("1201")[1], "Li Wei", "plain cells stay as they are");
+    let cells = rows.iter().flatten();
+    assert!(cells.clone().all(|c| !c.starts_with(['=', '+', '-', '@', '\t', '\r'])), "{csv}");
+}
+
+#[tokio::test]
+async fn the_auditor_cannot_filter_the_log_by_keypad_number() {
+    let console = TestConsole::new();
+    let mut wang = console.signed_in("wang").await;
+    wang.get("/export/residents.csv").await; // a row about something else than resident 1201
+    let all = wang.get("/audit/export.csv").await.body.lines().count();
+    let filtered = wang.get("/audit/export.csv?resident=1201").await.body.lines().count();
+    assert!(filtered < all, "a manager's filter by number works ({filtered} of {all})");
+    assert!(wang.get("/audit").await.body.contains("name=\"resident\""));
+    let mut qian = console.signed_in("qian").await;
+    let page = qian.get("/audit").await.body;
+    assert!(!page.contains("name=\"resident\""), "no number field for the auditor");
+    let all = qian.get("/audit/export.csv").await.body.lines().count();
+    let answer = qian.get("/audit/export.csv?resident=1201").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body.lines().count(), all, "the number is not used to pick rows");
+}
