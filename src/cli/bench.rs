@@ -137,7 +137,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         Args::Gate { photo, enrol, sessions, backend, threads, decisions } => {
             let backends = if backend.is_empty() { default_backends() } else { backend };
             anyhow::ensure!(!threads.is_empty(), "--threads needs at least one count");
-            let plan = super::gate_bench::Plan { photo, enrol, sessions, backends, threads, decisions };
+            let plan =
+                super::gate_bench::Plan { photo, enrol, sessions, backends, threads, decisions };
             let figures = super::gate_bench::run(config, &plan)?;
             println!("{}", serde_json::to_string_pretty(&figures)?);
             Ok(())

@@ -209,7 +209,8 @@ fn with_gate(
         let engine = ModelEngine::load(&config.paths.models, &config.vision)?;
         let faces: Box<dyn FaceEngine> = Box::new(Person { engine, pose: pose.clone() });
         let camera = BenchCamera { jpeg: scene.to_vec(), opened: None, last: 0 };
-        let mut gate = Gate::new(config.gate_settings(), store, Ok(faces), camera, door, unix_now())?;
+        let mut gate =
+            Gate::new(config.gate_settings(), store, Ok(faces), camera, door, unix_now())?;
         let start_ms = ms(started);
         anyhow::ensure!(
             matches!(gate.screen(), Screen::Idle { .. }),
@@ -241,7 +242,8 @@ fn with_gate(
 /// The store with the resident: face enrolled from `template`, a card.
 fn register_resident(config: &Config, template: &Embedding) -> anyhow::Result<()> {
     let mut store = Store::init(&config.store)?;
-    let resident = NewResident { number: RESIDENT.into(), ..Default::default() };
+    let resident =
+        NewResident { number: RESIDENT.into(), name: "Bench".into(), ..Default::default() };
     store.add_resident(&resident, 0, "bench")?;
     manage::add_card(&mut store, RESIDENT, &CARD.parse::<CardUid>()?, "", 0, "bench")?;
     let consent = ConsentGrant {

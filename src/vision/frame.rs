@@ -120,7 +120,8 @@ impl Frame {
         let source = ImageRef::new(self.width, self.height, &self.pixels, PixelType::U8x3)
             .expect("frame length is checked on construction");
         let mut resized = Image::new(width, height, PixelType::U8x3);
-        let bilinear = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+        let bilinear =
+            ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
         Resizer::new()
             .resize(&source, &mut resized, &bilinear)
             .expect("source and destination are both RGB");
@@ -185,8 +186,10 @@ fn decode_jpeg_within(bytes: &[u8], max_side: u32) -> Result<Frame, String> {
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(format!("{width}x{height} is larger than {MAX_SIDE} pixels a side"));
     }
-    if !matches!(info.pixel_format, jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8)
-    {
+    if !matches!(
+        info.pixel_format,
+        jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8
+    ) {
         return Frame::decode(bytes).map_err(|e| e.to_string());
     }
     if width.max(height) > max_side {

@@ -31,7 +31,10 @@ fn bench_gate_prints_latency_start_and_memory_for_each_liveness_mode() {
         assert!(row["turns_p50"].as_u64().is_some_and(|t| t >= 2), "{row}");
     }
     let memory = &figures["memory"];
-    assert_eq!((memory["decisions"].as_u64(), memory["face_decisions"].as_u64()), (Some(30), Some(1)));
+    assert_eq!(
+        (memory["decisions"].as_u64(), memory["face_decisions"].as_u64()),
+        (Some(30), Some(1))
+    );
     for figure in ["rss_idle_kib", "rss_tenth_kib", "rss_after_kib"] {
         assert!(memory[figure].as_u64().is_some_and(|kib| kib > 1000), "{figure}: {memory}");
     }
