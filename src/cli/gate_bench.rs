@@ -241,11 +241,13 @@ fn with_gate(
 
 /// The store with the resident: face enrolled from `template`, a card.
 fn register_resident(config: &Config, template: &Embedding) -> anyhow::Result<()> {
+    // Now, not at time 0: the gate's retention purge would take a template unused since 1970.
+    let now = unix_now();
     let mut store = Store::init(&config.store)?;
     let resident =
         NewResident { number: RESIDENT.into(), name: "Bench".into(), ..Default::default() };
-    store.add_resident(&resident, 0, "bench")?;
-    manage::add_card(&mut store, RESIDENT, &CARD.parse::<CardUid>()?, "", 0, "bench")?;
+    store.add_resident(&resident, now, "bench")?;
+    manage::add_card(&mut store, RESIDENT, &CARD.parse::<CardUid>()?, "", now, "bench")?;
     let consent = ConsentGrant {
         text_version: "bench".into(),
         text_sha256: "00".repeat(32),
@@ -253,7 +255,7 @@ fn register_resident(config: &Config, template: &Embedding) -> anyhow::Result<()
         guardian: None,
     };
     let minor_age = config.consent.minor_age;
-    manage::enrol_face(&mut store, RESIDENT, template, Some(&consent), minor_age, None, 0)?;
+    manage::enrol_face(&mut store, RESIDENT, template, Some(&consent), minor_age, None, now)?;
     Ok(())
 }
 
