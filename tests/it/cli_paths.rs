@@ -3,76 +3,35 @@
 //! recovery from an interruption, `admin unlock`, `admin visitor`, `admin pin reset`, `admin enrol
 //! book`, `eval-pad --json`, and the hardware `selftest` failing on a missing camera.
 
+use crate::cli_gate::{CliGate, run_with_stdin, text};
 use crate::common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 
 /// Runs `facegate` in `dir` with `args`, feeding `stdin`.
 fn facegate_in(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_facegate"))
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
+    command.current_dir(dir).args(args);
+    run_with_stdin(command, stdin)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// `init`, resident 1201 with PIN 2580 and card 0004512345, plus `extra` config lines.
+fn new_site(extra: &str) -> CliGate {
+    let models = format!("[paths]\nmodels = {:?}\n", common::models_dir());
+    let site = CliGate::with_resident(&format!("{extra}\n{models}"));
+    site.ok(&["admin", "card", "add", "1201", "--label", "fob"], "0004512345\n");
+    site
 }
 
-/// A gate set up in a temporary folder: config, database, key file.
-struct Site {
-    dir: tempfile::TempDir,
+/// The decisions of a headless scripted run: (granted, deny reason).
+fn scripted(site: &CliGate, script: &str) -> Vec<(bool, String)> {
+    std::fs::write(site.path("scenario.txt"), script).unwrap();
+    let out = site.ok(&["run", "--sim", "--headless", "--script", "scenario.txt"], "");
+    decisions(&out)
 }
 
-impl Site {
-    /// `init`, resident 1201 with PIN 2580 and card 0004512345, plus `extra` config lines.
-    fn new(extra: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            "[paths]\nmodels = {:?}\n[store]\ndatabase = \"gate.db\"\nkey_file = \"site.key\"\n{extra}",
-            common::models_dir(),
-        );
-        std::fs::write(dir.path().join("gate.toml"), config).unwrap();
-        let site = Self { dir };
-        site.ok(&["init"], "");
-        site.ok(&["admin", "resident", "add", "1201", "--name", "Li", "--unit", "3-1201"], "");
-        site.ok(&["admin", "pin", "set", "1201"], "2580\n");
-        site.ok(&["admin", "card", "add", "1201", "--label", "fob"], "0004512345\n");
-        site
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut all = vec!["--config", "gate.toml"];
-        all.extend(args);
-        facegate_in(self.dir.path(), &all, stdin)
-    }
-
-    fn ok(&self, args: &[&str], stdin: &str) -> String {
-        let out = self.run(args, stdin);
-        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-        text(&out.stdout)
-    }
-
-    /// The decisions of a headless scripted run: (granted, deny reason).
-    fn decisions(&self, script: &str) -> Vec<(bool, String)> {
-        std::fs::write(self.path("scenario.txt"), script).unwrap();
-        let out = self.ok(&["run", "--sim", "--headless", "--script", "scenario.txt"], "");
-        decisions(&out)
-    }
-}
-
+/// Decision events among JSON lines: (granted, deny reason).
 fn decisions(json_lines: &str) -> Vec<(bool, String)> {
     json_lines
         .lines()
@@ -92,32 +51,32 @@ fn granted(decisions: &[(bool, String)]) -> Vec<bool> {
 
 #[test]
 fn rotate_key_replaces_the_key_and_pins_cards_and_the_audit_log_still_work() {
-    let site = Site::new("");
+    let site = new_site("");
     let old = std::fs::read(site.path("site.key")).unwrap();
     assert!(site.ok(&["admin", "rotate-key"], "").contains("site key replaced"));
     assert_ne!(std::fs::read(site.path("site.key")).unwrap(), old, "a new key");
     assert!(!site.path("site.key.new").exists());
     assert!(site.ok(&["audit", "verify"], "").contains("audit log intact"));
-    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
+    assert_eq!(granted(&scripted(&site, PIN_AND_CARD)), [true, true]);
 }
 
 #[test]
 fn rotate_key_credentials_counts_what_is_still_on_the_old_root_until_it_is_used() {
-    let site = Site::new("");
+    let site = new_site("");
     let out = site.ok(&["admin", "rotate-key", "--credentials"], "");
     assert!(out.contains("1 of 1 PIN(s) and 1 of 1 card(s) still on the previous root"), "{out}");
     let again = site.run(&["admin", "rotate-key", "--credentials"], "");
     assert!(!again.status.success(), "refused while a PIN and a card would be stranded");
-    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true], "the old root still works");
+    assert_eq!(granted(&scripted(&site, PIN_AND_CARD)), [true, true], "the old root still works");
     let out = site.ok(&["admin", "calibrate"], "");
     assert!(out.contains("0 of 1 PIN(s) and 0 of 1 card(s) still on the previous root"), "{out}");
     site.ok(&["admin", "rotate-key", "--credentials"], "");
-    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
+    assert_eq!(granted(&scripted(&site, PIN_AND_CARD)), [true, true]);
 }
 
 #[test]
 fn an_interrupted_rotation_after_the_database_was_re_keyed_keeps_the_new_key() {
-    let site = Site::new("");
+    let site = new_site("");
     let old = std::fs::read(site.path("site.key")).unwrap();
     site.ok(&["admin", "rotate-key"], "");
     let new = std::fs::read(site.path("site.key")).unwrap();
@@ -127,25 +86,25 @@ fn an_interrupted_rotation_after_the_database_was_re_keyed_keeps_the_new_key() {
     assert!(site.ok(&["audit", "verify"], "").contains("audit log intact"));
     assert_eq!(std::fs::read(site.path("site.key")).unwrap(), new);
     assert!(!site.path("site.key.new").exists());
-    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
+    assert_eq!(granted(&scripted(&site, PIN_AND_CARD)), [true, true]);
 }
 
 #[test]
 fn an_interrupted_rotation_before_the_database_was_re_keyed_keeps_the_old_key() {
-    let site = Site::new("");
+    let site = new_site("");
     let old = std::fs::read(site.path("site.key")).unwrap();
     // As if the process died after writing the new key file, before the commit.
-    let other = Site::new("");
+    let other = new_site("");
     std::fs::copy(other.path("site.key"), site.path("site.key.new")).unwrap();
     assert!(site.ok(&["audit", "verify"], "").contains("audit log intact"));
     assert_eq!(std::fs::read(site.path("site.key")).unwrap(), old);
     assert!(!site.path("site.key.new").exists());
-    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
+    assert_eq!(granted(&scripted(&site, PIN_AND_CARD)), [true, true]);
 }
 
 #[test]
 fn an_interrupted_credential_rotation_before_the_commit_keeps_the_old_root() {
-    let site = Site::new("");
+    let site = new_site("");
     // The log's last entry is a finished rotation, as it would be after one.
     site.ok(&["admin", "rotate-key"], "");
     let old = std::fs::read(site.path("site.key")).unwrap();
@@ -158,12 +117,12 @@ fn an_interrupted_credential_rotation_before_the_commit_keeps_the_old_root() {
     assert!(site.ok(&["audit", "verify"], "").contains("audit log intact"));
     assert_eq!(std::fs::read(site.path("site.key")).unwrap(), old);
     assert!(!site.path("site.key.new").exists());
-    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
+    assert_eq!(granted(&scripted(&site, PIN_AND_CARD)), [true, true]);
 }
 
 #[test]
 fn an_interrupted_credential_rotation_after_the_commit_keeps_the_new_root() {
-    let site = Site::new("");
+    let site = new_site("");
     let old = std::fs::read(site.path("site.key")).unwrap();
     site.ok(&["admin", "rotate-key", "--credentials"], "");
     let new = std::fs::read(site.path("site.key")).unwrap();
@@ -172,7 +131,7 @@ fn an_interrupted_credential_rotation_after_the_commit_keeps_the_new_root() {
     let out = site.ok(&["admin", "calibrate"], "");
     assert!(out.contains("1 of 1 PIN(s) and 1 of 1 card(s) still on the previous root"), "{out}");
     assert_eq!(std::fs::read(site.path("site.key")).unwrap(), new);
-    assert_eq!(granted(&site.decisions(PIN_AND_CARD)), [true, true]);
+    assert_eq!(granted(&scripted(&site, PIN_AND_CARD)), [true, true]);
 }
 
 /// Five wrong PINs for 1201, then the right one.
@@ -186,22 +145,22 @@ tap pin\ntype 1201\ntype 2580\nat 36000\n";
 
 #[test]
 fn admin_unlock_lifts_a_pin_lockout_that_outlives_the_gate_process() {
-    let site = Site::new("");
-    let first = site.decisions(FIVE_WRONG_THEN_RIGHT);
+    let site = new_site("");
+    let first = scripted(&site, FIVE_WRONG_THEN_RIGHT);
     assert_eq!(granted(&first), [false; 6]);
     assert!(first[5].1.contains("locked_out"), "the right PIN is refused while locked: {first:?}");
     let right = "at 100\ntap pin\ntype 1201\ntype 2580\nat 6000\n";
-    let again = site.decisions(right);
+    let again = scripted(&site, right);
     assert_eq!(granted(&again), [false], "a new gate process still sees the lockout");
     assert_eq!(site.ok(&["admin", "unlock", "1201"], "").trim(), "lockout lifted");
-    assert_eq!(granted(&site.decisions(right)), [true]);
+    assert_eq!(granted(&scripted(&site, right)), [true]);
     assert_eq!(site.ok(&["admin", "unlock", "1201"], "").trim(), "there was no lockout");
     assert!(!site.run(&["admin", "unlock", "9999"], "").status.success(), "unknown resident");
 }
 
 #[test]
 fn the_hardware_selftest_fails_naming_the_camera_device_it_cannot_open() {
-    let site = Site::new("[camera]\ndevice = 57\n");
+    let site = new_site("[camera]\ndevice = 57\n");
     let out = site.run(&["selftest"], "");
     let stdout = text(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
@@ -215,7 +174,7 @@ fn the_hardware_selftest_fails_naming_the_camera_device_it_cannot_open() {
 fn eval_pad_json_reports_error_rates_consistent_with_its_scores() {
     let pad = common::shared_dir().expect(common::NEEDS_SHARED).join("testdata/pad");
     let (real, attack) = (pad.join("bona_fide"), pad.join("attack"));
-    let site = Site::new("");
+    let site = new_site("");
     let args = ["eval-pad", "--json", "--real", real.to_str().unwrap()];
     let out = site.ok(&[&args[..], &["--attack", attack.to_str().unwrap()]].concat(), "");
     let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -300,7 +259,7 @@ fn printed_code(line: &str) -> String {
 
 #[test]
 fn admin_visitor_pin_reset_and_enrol_book_print_what_a_manager_passes_on() {
-    let site = Site::new("");
+    let site = new_site("");
     let added = site.ok(&["admin", "visitor", "add", "--label", "plumber", "--hours", "4"], "");
     assert!(added.starts_with("visitor pass 1: code "), "{added}");
     let code = printed_code(&added);

@@ -2,6 +2,7 @@
 //! the shared fixtures in [`common`]. Tests that need `../shared` are ignored without it (see
 //! `build.rs`), so the suite's summary counts them as skipped.
 
+mod cli_gate;
 mod common;
 
 mod attacks_admin;

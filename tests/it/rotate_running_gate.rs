@@ -4,61 +4,12 @@
 //! rotation. The new key file keeps the owner of the old one when the rotation runs as root.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    /// `init`, resident 1201 with PIN 2580.
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("gate.toml"),
-            "[store]\ndatabase = \"gate.db\"\nkey_file = \"site.key\"\n",
-        )
-        .unwrap();
-        let site = Site { dir };
-        site.ok(&["init"], "");
-        site.ok(&["admin", "resident", "add", "1201", "--name", "Li", "--unit", "3-1201"], "");
-        site.ok(&["admin", "pin", "set", "1201"], "2580\n");
-        site
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
-        command.current_dir(self.dir.path()).args(["--config", "gate.toml"]).args(args);
-        command
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str], stdin: &str) -> String {
-        let out = self.run(args, stdin);
-        let (stdout, stderr) =
-            (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "facegate {args:?} failed:\n{stdout}\n{stderr}");
-        stdout.into_owned()
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
+use crate::cli_gate::CliGate;
 
 /// The next decision event the gate prints (granted or not), within 60 s.
 fn next_decision(events: &mpsc::Receiver<serde_json::Value>) -> bool {
@@ -78,7 +29,7 @@ struct RunningGate {
 }
 
 impl RunningGate {
-    fn start(site: &Site) -> RunningGate {
+    fn start(site: &CliGate) -> RunningGate {
         let mut child = site
             .command(&["run", "--sim", "--headless"])
             .stdin(Stdio::piped())
@@ -115,7 +66,7 @@ impl RunningGate {
 
 #[test]
 fn a_rotation_while_the_gate_runs_leaves_it_opening_and_its_log_verifying() {
-    let site = Site::new();
+    let site = CliGate::with_resident("");
     let mut gate = RunningGate::start(&site);
     assert!(gate.pin(0, "1201", "2580"), "before the rotation");
     assert!(site.ok(&["admin", "rotate-key"], "").contains("site key replaced"));
@@ -131,7 +82,7 @@ fn a_rotation_while_the_gate_runs_leaves_it_opening_and_its_log_verifying() {
 
 #[test]
 fn a_credential_root_rotation_while_the_gate_runs_is_followed_at_once() {
-    let site = Site::new();
+    let site = CliGate::with_resident("");
     let mut gate = RunningGate::start(&site);
     assert!(gate.pin(0, "1201", "2580"), "before the rotation");
     site.ok(&["admin", "rotate-key", "--credentials"], "");
@@ -145,7 +96,7 @@ fn a_credential_root_rotation_while_the_gate_runs_is_followed_at_once() {
 #[test]
 #[cfg_attr(not(as_root), ignore = "giving a file to another user needs root")]
 fn the_new_key_file_keeps_the_old_owner_when_root_rotates() {
-    let site = Site::new();
+    let site = CliGate::with_resident("");
     let key = site.path("site.key");
     std::os::unix::fs::chown(&key, Some(4242), Some(4343)).unwrap();
     site.ok(&["admin", "rotate-key"], "");
