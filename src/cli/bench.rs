@@ -62,6 +62,29 @@ pub enum Args {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// The gate end to end in the simulator, tap on Face to strike, for an enrolled resident in
+    /// front of the camera: p50/p95 per engine, thread count and liveness (off, passive, both),
+    /// the start to the idle screen, and resident memory after many decisions, as JSON.
+    Gate {
+        /// The resident's photo the camera shows (letterboxed into 640×480).
+        #[arg(long)]
+        photo: PathBuf,
+        /// Photos the resident is enrolled from (default: the camera's photo).
+        #[arg(long, value_delimiter = ',')]
+        enrol: Vec<PathBuf>,
+        /// Timed face sessions per engine, thread count and liveness mode.
+        #[arg(long, default_value_t = 100)]
+        sessions: usize,
+        /// Engines (default: tract, and ort when this build has it).
+        #[arg(long, value_delimiter = ',')]
+        backend: Vec<BackendKind>,
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
+        threads: Vec<usize>,
+        /// Decisions on one gate (the first engine and thread count, passive liveness) before
+        /// its resident memory is read; one in 100 by face, the others by card.
+        #[arg(long, default_value_t = 10_000)]
+        decisions: usize,
+    },
     /// Exit button to strike, with the door on its own thread: p50/p99/max while the gate is
     /// idle, runs a face session, and is stuck in a 5-s camera call (simulated door), as JSON.
     Door {
@@ -111,6 +134,15 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         }
         Args::Register { residents, dir } => bench_register(residents, &dir),
         Args::Site { residents, broker, dir } => super::bench_site::run(residents, &broker, &dir),
+        Args::Gate { photo, enrol, sessions, backend, threads, decisions } => {
+            let backends = if backend.is_empty() { default_backends() } else { backend };
+            anyhow::ensure!(!threads.is_empty(), "--threads needs at least one count");
+            let plan =
+                super::gate_bench::Plan { photo, enrol, sessions, backends, threads, decisions };
+            let figures = super::gate_bench::run(config, &plan)?;
+            println!("{}", serde_json::to_string_pretty(&figures)?);
+            Ok(())
+        }
         Args::Door { presses, photo } => {
             let figures = super::door_bench::run(config, presses, photo.as_deref())?;
             println!("{}", serde_json::to_string_pretty(&figures)?);
@@ -197,8 +229,7 @@ fn bench_vision(
         (vec![], vec![], vec![], vec![], vec![]);
     for path in paths {
         let t = Instant::now();
-        let Ok(frame) = Frame::open(path) else { continue };
-        let work = pipeline.working_frame(&frame);
+        let Ok(work) = Frame::open_within(path, vision.max_side) else { continue };
         decode.push(ms(t));
         let t = Instant::now();
         let faces = pipeline.detect(&work)?;

@@ -8,6 +8,7 @@ mod console;
 mod door_bench;
 mod eval;
 mod eval_pad;
+mod gate_bench;
 mod init;
 mod join;
 mod run;

@@ -3,14 +3,15 @@
 //! written in its first pixel; any other frame (an empty scene, a photo) shows nobody. Each
 //! identity has its own embedding, orthogonal to every other one's, so recognition is exact.
 //! [`FakeEngine::turned_frame`] shows the same face with the head turned (the nose moved
-//! sideways, the eyes narrowed), for the head-turn challenge.
+//! sideways, the eyes narrowed), for the head-turn challenge; [`turn_head`] is that movement,
+//! which `bench gate` also applies to a real photo's landmarks.
 
 use super::align::TEMPLATE;
 use super::detect::{BoundingBox, Detection};
 use super::embedding::EMBEDDING_DIM;
 use super::engine::{FaceEngine, FrameResult};
 use super::quality::QualityIssue;
-use super::{Embedding, Frame, VisionError};
+use super::{Embedding, Frame, Point, VisionError};
 
 /// The first pixel's red value that marks a fake face.
 const MARK: u8 = 251;
@@ -59,6 +60,18 @@ impl FakeEngine {
     }
 }
 
+/// Moves a frontal face's landmarks as a head turned toward the image's +x (`toward` = 1) or −x
+/// (−1) moves them: the nose by 0.3 eye distances, the eyes and mouth corners 12 % toward the
+/// middle (what the head-turn challenge sees of a ≈ 30° yaw).
+pub fn turn_head(landmarks: &mut [Point; 5], toward: f32) {
+    let (left, right) = (landmarks[0][0], landmarks[1][0]);
+    let middle = (left + right) / 2.0;
+    for p in [0, 1, 3, 4] {
+        landmarks[p][0] = middle + (landmarks[p][0] - middle) * (1.0 - TURN_NARROW);
+    }
+    landmarks[2][0] += toward * TURN_NOSE * (right - left) * (1.0 - TURN_NARROW);
+}
+
 impl FaceEngine for FakeEngine {
     fn process(&mut self, frame: &Frame) -> Result<FrameResult, VisionError> {
         let [mark, identity, live] = frame.pixel(0, 0);
@@ -76,12 +89,7 @@ impl FaceEngine for FakeEngine {
             _ => 0.0,
         };
         if turn != 0.0 {
-            let (left, right) = (landmarks[0][0], landmarks[1][0]);
-            let middle = (left + right) / 2.0;
-            for p in [0, 1, 3, 4] {
-                landmarks[p][0] = middle + (landmarks[p][0] - middle) * (1.0 - TURN_NARROW);
-            }
-            landmarks[2][0] += turn * TURN_NOSE * (right - left) * (1.0 - TURN_NARROW);
+            turn_head(&mut landmarks, turn);
         }
         let face = Detection { bbox: FACE, landmarks, score: 0.95 };
         Ok(FrameResult {

@@ -1,10 +1,17 @@
 //! A camera frame or decoded photo: 8-bit RGB pixels in memory, zeroised when dropped.
+//!
+//! Photos for enrolment and `eval` are decoded already shrunk ([`Frame::open_within`]): a JPEG
+//! at 1/2, 1/4 or 1/8 scale in the decoder (DCT scaling, `jpeg-decoder`) where that still
+//! leaves the size the pipeline works at, then resized. Resizing is `fast_image_resize`'s
+//! SIMD bilinear convolution, which averages like an area filter when shrinking.
 
 use std::borrow::Cow;
 use std::path::Path;
 
-use image::imageops::FilterType;
-use image::{DynamicImage, ImageBuffer, ImageDecoder, ImageReader, Rgb};
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::VisionError;
@@ -44,13 +51,21 @@ impl Frame {
 
     /// Decodes a JPEG or PNG file, turned upright by its EXIF orientation.
     pub fn open(path: &Path) -> Result<Self, VisionError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| VisionError::ImageRead { path: path.to_owned(), source })?;
-        let bytes = zeroize::Zeroizing::new(bytes);
-        Self::decode(&bytes).map_err(|reason| VisionError::ImageDecode {
-            path: path.to_owned(),
-            reason: reason.to_string(),
-        })
+        let bytes = read(path)?;
+        Self::decode(&bytes).map_err(|reason| decode_error(path, reason))
+    }
+
+    /// Decodes a JPEG or PNG file shrunk so that its longer side is at most `max_side`, upright
+    /// by its EXIF orientation: a JPEG is decoded at the smallest DCT scale that keeps the
+    /// longer side at `max_side` or more, then resized.
+    pub fn open_within(path: &Path, max_side: u32) -> Result<Self, VisionError> {
+        let bytes = read(path)?;
+        let decoded = if bytes.starts_with(&[0xFF, 0xD8]) {
+            decode_jpeg_within(&bytes, max_side)
+        } else {
+            Self::decode(&bytes).map_err(|e| e.to_string())
+        };
+        Ok(decoded.map_err(|reason| decode_error(path, reason))?.into_within(max_side))
     }
 
     /// Decodes JPEG or PNG bytes, honouring EXIF orientation.
@@ -97,16 +112,26 @@ impl Frame {
         [self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]]
     }
 
-    /// Scales by `factor` (< 1 shrinks) with a triangle filter, which averages like an area
+    /// Scales by `factor` (< 1 shrinks) with a bilinear filter, which averages like an area
     /// filter when shrinking.
     pub(crate) fn scaled(&self, factor: f32) -> Frame {
         let width = ((self.width as f32 * factor).round() as u32).max(1);
         let height = ((self.height as f32 * factor).round() as u32).max(1);
-        let view: ImageBuffer<Rgb<u8>, &[u8]> =
-            ImageBuffer::from_raw(self.width, self.height, &self.pixels[..])
-                .expect("frame length is checked on construction");
-        let resized = image::imageops::resize(&view, width, height, FilterType::Triangle);
-        Frame { width, height, pixels: resized.into_raw() }
+        let source = ImageRef::new(self.width, self.height, &self.pixels, PixelType::U8x3)
+            .expect("frame length is checked on construction");
+        let mut resized = Image::new(width, height, PixelType::U8x3);
+        let bilinear =
+            ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+        Resizer::new()
+            .resize(&source, &mut resized, &bilinear)
+            .expect("source and destination are both RGB");
+        Frame { width, height, pixels: resized.into_vec() }
+    }
+
+    /// This frame, shrunk so that the longer side is at most `max_side`.
+    fn into_within(self, max_side: u32) -> Frame {
+        let longest = self.width.max(self.height);
+        if longest <= max_side { self } else { self.scaled(max_side as f32 / longest as f32) }
     }
 
     /// The frame mirrored left to right.
@@ -139,6 +164,64 @@ impl Frame {
         }
         Cow::Owned(self.scaled(max_side as f32 / longest as f32))
     }
+}
+
+fn read(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, VisionError> {
+    std::fs::read(path)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|source| VisionError::ImageRead { path: path.to_owned(), source })
+}
+
+fn decode_error(path: &Path, reason: impl ToString) -> VisionError {
+    VisionError::ImageDecode { path: path.to_owned(), reason: reason.to_string() }
+}
+
+/// A JPEG decoded at the smallest scale (1, 1/2, 1/4, 1/8) whose longer side is still at least
+/// `max_side`, upright by its EXIF orientation. 16-bit and CMYK files go through [`Frame::decode`].
+fn decode_jpeg_within(bytes: &[u8], max_side: u32) -> Result<Frame, String> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().map_err(|e| e.to_string())?;
+    let info = decoder.info().ok_or("no JPEG frame header")?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!("{width}x{height} is larger than {MAX_SIDE} pixels a side"));
+    }
+    if !matches!(
+        info.pixel_format,
+        jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8
+    ) {
+        return Frame::decode(bytes).map_err(|e| e.to_string());
+    }
+    if width.max(height) > max_side {
+        // The decoder picks the smallest scale that meets the request on either side: only the
+        // longer side asks.
+        let side = max_side.min(u32::from(u16::MAX)) as u16;
+        let (w, h) = if width >= height { (side, u16::MAX) } else { (u16::MAX, side) };
+        decoder.scale(w, h).map_err(|e| e.to_string())?;
+    }
+    let mut decoded = decoder.decode().map_err(|e| e.to_string())?;
+    let info = decoder.info().ok_or("no JPEG frame header")?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    let pixels = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => {
+            let rgb = decoded.iter().flat_map(|&l| [l, l, l]).collect();
+            decoded.zeroize();
+            rgb
+        }
+        _ => decoded,
+    };
+    let mut frame = Frame::from_rgb(width, height, pixels).map_err(|e| e.to_string())?;
+    let orientation = decoder.exif_data().and_then(Orientation::from_exif_chunk);
+    if let Some(orientation) = orientation.filter(|o| *o != Orientation::NoTransforms) {
+        let pixels = std::mem::take(&mut frame.pixels);
+        let rgb = RgbImage::from_raw(width, height, pixels).ok_or("a frame makes an image")?;
+        let mut image = DynamicImage::ImageRgb8(rgb);
+        image.apply_orientation(orientation);
+        let DynamicImage::ImageRgb8(rgb) = image else { return Err("orientation".into()) };
+        (frame.width, frame.height) = rgb.dimensions();
+        frame.pixels = rgb.into_raw();
+    }
+    Ok(frame)
 }
 
 /// Overwrites the pixels of a decoded image that is about to be dropped.

@@ -112,7 +112,7 @@ impl FacePipeline {
 
     /// The embedding of the one good face in a photo, for enrolment from image files.
     pub fn embed_image_file(&mut self, path: &Path) -> Result<Embedding, VisionError> {
-        let frame = Frame::open(path)?;
+        let frame = Frame::open_within(path, self.config.max_side)?;
         self.analyze(&frame)?.outcome.map_err(VisionError::Quality)
     }
 }

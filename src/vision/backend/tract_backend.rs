@@ -39,20 +39,22 @@ impl TractSession {
     }
 }
 
-/// tract's matrix products run on one process-wide executor: set once, by the first model
-/// loaded (all models of a gate share one `[vision] threads` setting).
+/// tract's matrix products run on one process-wide executor, set by each model load to its
+/// thread count: all models of a gate share one `[vision] threads`, and `bench` loads gates of
+/// other counts in turn.
 fn use_threads(threads: usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tract_linalg::multithread::{Executor, set_default_executor};
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let threads = match threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
-        if threads > 1 {
-            set_default_executor(Executor::multithread(threads));
-        }
-    });
+    static CURRENT: AtomicUsize = AtomicUsize::new(1);
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    if CURRENT.swap(threads, Ordering::Relaxed) != threads {
+        let executor =
+            if threads > 1 { Executor::multithread(threads) } else { Executor::SingleThread };
+        set_default_executor(executor);
+    }
 }
 
 impl Session for TractSession {

@@ -97,7 +97,7 @@ pub fn embed_one(
     path: &Path,
     frames: usize,
 ) -> Result<Embedded, VisionError> {
-    let frame = match Frame::open(path) {
+    let frame = match Frame::open_within(path, pipeline.config().max_side) {
         Ok(frame) => frame,
         Err(err @ (VisionError::ImageDecode { .. } | VisionError::ImageRead { .. })) => {
             tracing::warn!("{err}");
