@@ -19,8 +19,8 @@
 //! The gate itself never touches the network: it reads and writes only its database.
 
 pub mod broker;
-pub mod commands;
 pub mod broker_config;
+pub mod commands;
 pub mod connect;
 pub mod consumer;
 pub mod controller;

@@ -88,8 +88,12 @@ fn a_removed_door_loses_its_broker_login_and_its_messages_change_nothing() {
     let mut door = Store::create_with_key(&door_config, &key).unwrap();
     door.join_site(&"oak".parse().unwrap(), &north).unwrap();
     let record = Store::open(&dir.register()).unwrap().door_records(false).unwrap().remove(0);
-    door.apply_entries(&[ReplicaEntry { key: record.key(), revision: 1, record: Some(record) }])
-        .unwrap();
+    door.apply_entries(&[ReplicaEntry {
+        key: record.key(),
+        revision: 1,
+        value: Some(facegate::site::entry::EntryValue::Resident(record)),
+    }])
+    .unwrap();
     let now = unix_now();
     door.set_pin("1001", &pin_of("1002"), &rules(), now, "resident at the gate").unwrap();
     door.set_pin("1001", &pin_of("1003"), &rules(), now + 1, "resident at the gate").unwrap();

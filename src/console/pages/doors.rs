@@ -160,10 +160,9 @@ pub async fn unlock(
     {
         Ok(_) => Ok(Redirect::to("/doors?note=unlock_sent").into_response()),
         Err(CommandError::NoReason) => Err(Problem::bad("A remote unlock needs a reason.")),
-        Err(CommandError::LongReason) => Err(Problem::bad_with(
-            "The reason is longer than {} characters.",
-            &[&MAX_REASON_CHARS],
-        )),
+        Err(CommandError::LongReason) => {
+            Err(Problem::bad_with("The reason is longer than {} characters.", &[&MAX_REASON_CHARS]))
+        }
         Err(CommandError::SiteDb(err)) => Err(site_db_problem(err)),
         Err(CommandError::Store(err)) => Err(err.into()),
         Err(err @ CommandError::Random(_)) => Err(Problem::Internal(err.to_string())),

@@ -36,7 +36,7 @@ pub async fn list(
     let lang = ctx.lang;
     let offset = (query.page.checked_mul(PAGE_SIZE))
         .filter(|offset| i64::try_from(*offset).is_ok())
-        .ok_or_else(|| Problem::Bad(format!("no page {}", query.page)))?;
+        .ok_or_else(|| Problem::bad_with("There is no page {}.", &[&query.page]))?;
     let (residents, total) = {
         let store = state.register();
         if query.q.trim().is_empty() {
