@@ -206,10 +206,20 @@ fn apply(
         }
         OutboxKind::Event | OutboxKind::Alarm => {
             let event: DoorEvent = serde_json::from_str(body).map_err(bad)?;
+            if let Some(resident) = face_grant(&event) {
+                register.touch_resident_templates(resident, event.at.min(now))?;
+            }
             format!("{} {} {}", event.kind, event.subject, event.detail).trim_end().to_owned()
         }
         OutboxKind::Status | OutboxKind::Command => String::from(kind.as_str()),
     })
+}
+
+/// The resident a door let in by face: the register's retention of their templates counts from
+/// this use (faces are matched at the doors, so the register sees no other).
+fn face_grant(event: &DoorEvent) -> Option<i64> {
+    let face = event.kind == "access_granted" && event.detail == "face";
+    face.then(|| event.subject.strip_prefix("resident#")?.parse().ok()).flatten()
 }
 
 /// `site.<site>.door.<door>.<kind>` → door and kind.
@@ -222,6 +232,76 @@ fn parse_subject(site: &SiteId, subject: &str) -> Option<(DoorId, OutboxKind)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::{KEY_LEN, SiteKey};
+    use crate::store::NewResident;
+
+    /// A register with resident 1201, enrolled at `enrolled`.
+    fn register_with_face(enrolled: i64) -> Store {
+        let mut register = Store::in_memory(&SiteKey::from_bytes([3; KEY_LEN])).unwrap();
+        let new = NewResident {
+            number: "1201".into(),
+            name: "Li".into(),
+            unit: "1".into(),
+            ..NewResident::default()
+        };
+        register.add_resident(&new, enrolled, "office").unwrap();
+        let face = crate::vision::fake::FakeEngine::embedding(1);
+        let consent = crate::store::ConsentConfig {
+            controller: "Office".into(),
+            contact: "Room 1".into(),
+            ..Default::default()
+        };
+        let terms = crate::store::consent::NoticeTerms { consent, ..Default::default() };
+        let grant =
+            crate::store::ConsentGrant::read(crate::language::Language::En, &terms, "office", None)
+                .unwrap();
+        register.enrol("1201", &face, Some(&grant), 14, enrolled).unwrap();
+        register
+    }
+
+    #[test]
+    fn a_face_entry_at_a_door_keeps_the_residents_templates_from_the_registers_purge() {
+        let (enrolled, year) = (1_700_000_000, 365 * 86_400);
+        let mut register = register_with_face(enrolled);
+        let door: DoorId = "north".parse().unwrap();
+        let entry = |kind: &str, detail: &str, at: i64| {
+            let event = DoorEvent {
+                at,
+                kind: kind.into(),
+                subject: "resident#1".into(),
+                detail: detail.into(),
+            };
+            serde_json::to_string(&event).unwrap()
+        };
+        let used = |register: &Store| register.templates_of("1201").unwrap()[0].last_used_at;
+        let later = enrolled + year - 10;
+        apply(
+            &mut register,
+            &door,
+            OutboxKind::Event,
+            &entry("access_granted", "card", later),
+            14,
+            later,
+        )
+        .unwrap();
+        assert_eq!(used(&register), None, "a card entry is no use of the face");
+        apply(
+            &mut register,
+            &door,
+            OutboxKind::Event,
+            &entry("access_granted", "face", later),
+            14,
+            later,
+        )
+        .unwrap();
+        assert_eq!(used(&register), Some(later));
+        let after_a_year = enrolled + year + 86_400;
+        register.purge(&Default::default(), after_a_year).unwrap();
+        assert_eq!(register.templates_of("1201").unwrap().len(), 1, "used at a door: kept");
+        let mut unused = register_with_face(enrolled);
+        unused.purge(&Default::default(), after_a_year).unwrap();
+        assert!(unused.templates_of("1201").unwrap().is_empty(), "unused for a year: purged");
+    }
 
     #[test]
     fn subjects_name_one_door_and_one_kind_of_this_site() {

@@ -195,6 +195,16 @@ impl Store {
         Ok((residents.len(), templates::closest_pairs(self.template_key(), &protected)))
     }
 
+    /// Marks resident `resident_id`'s templates as used at `at` (a door of the site let them in
+    /// by face): the site's retention counts from the last use at any door, not from enrolment.
+    pub fn touch_resident_templates(&self, resident_id: i64, at: i64) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE templates SET last_used_at = ?1
+             WHERE resident_id = ?2 AND COALESCE(last_used_at, created_at) < ?1",
+            params![at, resident_id],
+        )?)
+    }
+
     /// Marks a template as used (for retention).
     pub fn touch_template(&self, id: i64, now: i64) -> Result<()> {
         self.conn
