@@ -56,6 +56,33 @@ pub struct Account {
     pub role: Role,
 }
 
+/// A sign-in between its steps ([`ConsoleDb::begin_sign_in`]).
+pub enum Begun {
+    /// In its back-off: try again in this many seconds.
+    Wait(i64),
+    /// Boxed: the argon2 instance is large beside a number of seconds.
+    Check(Box<Attempt>),
+}
+
+/// What a password must match, checked without the database.
+pub struct Attempt {
+    name: String,
+    /// The back-off keys of the account and the address.
+    keys: [String; 2],
+    phc: String,
+    /// `None` for an unknown name.
+    role: Option<String>,
+    argon2: Argon2<'static>,
+}
+
+impl Attempt {
+    /// Whether `password` matches (one argon2 verification).
+    pub fn matches(&self, password: &str) -> bool {
+        PasswordHash::new(&self.phc)
+            .is_ok_and(|h| self.argon2.verify_password(password.as_bytes(), &h).is_ok())
+    }
+}
+
 /// The outcome of a sign-in attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignIn {
@@ -137,14 +164,19 @@ impl ConsoleDb {
         Ok(role.and_then(|r| r.parse().ok()))
     }
 
-    /// Checks a name and password from `address`. While the account or the address is in its
-    /// back-off nothing is checked; otherwise exactly one argon2 verification runs (against a
-    /// dummy hash for an unknown name) and a wrong password lengthens both back-offs.
+    /// Checks a name and password from `address` ([`sign_in_through`] this database).
     pub fn sign_in(&self, name: &str, password: &str, address: &str, now: i64) -> Result<SignIn> {
+        sign_in_through(|| self, name, password, address, now)
+    }
+
+    /// The first step of a sign-in: while the account or the address is in its back-off nothing
+    /// is checked; otherwise what the password must match (a dummy hash for an unknown name, so
+    /// exactly one argon2 verification runs either way).
+    pub fn begin_sign_in(&self, name: &str, address: &str, now: i64) -> Result<Begun> {
         let keys = [format!("account:{name}"), format!("address:{address}")];
         let wait = keys.iter().map(|k| self.locked_until(k)).collect::<Result<Vec<_>>>()?;
         if let Some(until) = wait.into_iter().max().filter(|&until| until > now) {
-            return Ok(SignIn::Wait(until - now));
+            return Ok(Begun::Wait(until - now));
         }
         let stored: Option<(String, String)> = self
             .conn
@@ -152,19 +184,26 @@ impl ConsoleDb {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
-        let phc = stored.as_ref().map_or(self.dummy.as_str(), |(phc, _)| phc);
-        let matched = PasswordHash::new(phc)
-            .is_ok_and(|h| self.argon2().verify_password(password.as_bytes(), &h).is_ok());
-        match stored {
-            Some((_, role)) if matched => {
-                for key in &keys {
+        let (phc, role) = match stored {
+            Some((phc, role)) => (phc, Some(role)),
+            None => (self.dummy.clone(), None),
+        };
+        let attempt = Attempt { name: name.to_owned(), keys, phc, role, argon2: self.argon2() };
+        Ok(Begun::Check(Box::new(attempt)))
+    }
+
+    /// The last step: a match signs in and clears both back-offs, anything else lengthens them.
+    pub fn finish_sign_in(&self, attempt: Box<Attempt>, matched: bool, now: i64) -> Result<SignIn> {
+        match attempt.role {
+            Some(role) if matched => {
+                for key in &attempt.keys {
                     self.conn.execute("DELETE FROM login_failures WHERE key = ?1", [key])?;
                 }
-                let role = role.parse().map_err(|_| AccountError::BadName(name.to_owned()))?;
-                Ok(SignIn::Ok(Account { name: name.to_owned(), role }))
+                let role = role.parse().map_err(|_| AccountError::BadName(attempt.name.clone()))?;
+                Ok(SignIn::Ok(Account { name: attempt.name, role }))
             }
             _ => {
-                for key in &keys {
+                for key in &attempt.keys {
                     self.record_failure(key, now)?;
                 }
                 Ok(SignIn::Refused)
@@ -198,6 +237,26 @@ impl ConsoleDb {
     }
 }
 
+/// Checks a name and password from `address`, reaching the database through `db` only to read
+/// ([`ConsoleDb::begin_sign_in`]) and to record ([`ConsoleDb::finish_sign_in`]): the argon2
+/// check between them runs without it, so the console's lock is not held while it runs.
+pub fn sign_in_through<D: std::ops::Deref<Target = ConsoleDb>>(
+    db: impl Fn() -> D,
+    name: &str,
+    password: &str,
+    address: &str,
+    now: i64,
+) -> Result<SignIn> {
+    let begun = db().begin_sign_in(name, address, now)?;
+    match begun {
+        Begun::Wait(seconds) => Ok(SignIn::Wait(seconds)),
+        Begun::Check(attempt) => {
+            let matched = attempt.matches(password);
+            db().finish_sign_in(attempt, matched, now)
+        }
+    }
+}
+
 /// The wait, in seconds, after `failures` wrong passwords in a row.
 pub fn wait_after(failures: u32) -> i64 {
     match failures.checked_sub(FREE_FAILURES) {
@@ -220,6 +279,42 @@ mod tests {
     use super::*;
 
     const PASSWORD: &str = "a long enough password";
+
+    /// A way to the database that counts how often it is taken and how many are held at once.
+    struct Counted<'a> {
+        db: &'a ConsoleDb,
+        held: &'a std::cell::Cell<(u32, u32, u32)>, // (taken, held now, most held at once)
+    }
+
+    impl std::ops::Deref for Counted<'_> {
+        type Target = ConsoleDb;
+        fn deref(&self) -> &ConsoleDb {
+            self.db
+        }
+    }
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            let (taken, now, most) = self.held.get();
+            self.held.set((taken, now - 1, most));
+        }
+    }
+
+    #[test]
+    fn the_database_is_let_go_while_the_password_is_checked() {
+        let db = ConsoleDb::in_memory().unwrap();
+        db.add_account("wang", Role::Manager, PASSWORD, 1).unwrap();
+        let held = std::cell::Cell::new((0, 0, 0));
+        let take = || {
+            let (taken, now, most) = held.get();
+            held.set((taken + 1, now + 1, most.max(now + 1)));
+            Counted { db: &db, held: &held }
+        };
+        let outcome = sign_in_through(take, "wang", PASSWORD, "10.0.0.9", 2).unwrap();
+        assert!(matches!(outcome, SignIn::Ok(_)));
+        // Taken once to read and once to record, never both at once: the check ran between.
+        assert_eq!(held.get(), (2, 0, 1));
+    }
 
     #[test]
     fn accounts_need_a_clean_name_a_long_password_and_are_unique() {

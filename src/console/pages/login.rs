@@ -11,7 +11,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::console::AppState;
-use crate::console::accounts::SignIn;
+use crate::console::accounts::{SignIn, sign_in_through};
 use crate::console::guard::{ClientAddress, LOGIN_COOKIE, Problem, cookie, language, set_cookie};
 use crate::console::i18n::{code, tr, trf};
 use crate::console::layout::{head, language_switch};
@@ -67,7 +67,7 @@ pub async fn sign_in(
     let checking = state.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let password = Zeroizing::new(form.password);
-        checking.accounts().sign_in(&form.name, &password, &address, now)
+        sign_in_through(|| checking.accounts(), &form.name, &password, &address, now)
     })
     .await
     .map_err(|e| Problem::Internal(e.to_string()))??;
