@@ -1,4 +1,4 @@
-//! `facegate console serve|account add`: the managers' web console on the site controller's
+//! `facegate console serve|account add|passwd|remove|restore`: the managers' web console on the site controller's
 //! directory (see [`crate::console`]).
 
 use std::io::BufRead;
@@ -59,6 +59,18 @@ pub enum AccountArgs {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Give an account a new password (read from stdin); its sessions end.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Remove an account; its sessions end at once.
+    Remove {
+        name: String,
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
@@ -104,6 +116,18 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             let db = ConsoleDb::open(&SiteFiles::in_dir(&dir).console_db)?;
             db.add_account(&name, role, &read_line("the password")?, unix_now())?;
             println!("added {} account {name}", role.as_str());
+            Ok(())
+        }
+        Args::Account(AccountArgs::Passwd { name, dir }) => {
+            let db = ConsoleDb::open(&SiteFiles::in_dir(&dir).console_db)?;
+            db.set_password(&name, &read_line("the password")?)?;
+            println!("new password for {name}; its sessions ended");
+            Ok(())
+        }
+        Args::Account(AccountArgs::Remove { name, dir }) => {
+            let db = ConsoleDb::open(&SiteFiles::in_dir(&dir).console_db)?;
+            db.remove_account(&name)?;
+            println!("removed account {name}; its sessions ended");
             Ok(())
         }
     }

@@ -39,6 +39,8 @@ pub enum AccountError {
     ShortPassword,
     #[error("account {0} exists")]
     Exists(String),
+    #[error("there is no account {0}")]
+    NoSuch(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error("console database {path}: {source}")]
@@ -153,6 +155,31 @@ impl ConsoleDb {
             "INSERT INTO accounts (name, role, phc, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![name, role.as_str(), phc, now],
         )?;
+        Ok(())
+    }
+
+    /// Gives account `name` a new password and ends its sessions (signed in elsewhere with the
+    /// old one, they sign in again).
+    pub fn set_password(&self, name: &str, password: &str) -> Result<()> {
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(AccountError::ShortPassword);
+        }
+        let phc = self.hash(password)?;
+        if self.conn.execute("UPDATE accounts SET phc = ?1 WHERE name = ?2", params![phc, name])?
+            == 0
+        {
+            return Err(AccountError::NoSuch(name.to_owned()));
+        }
+        self.conn.execute("DELETE FROM sessions WHERE account = ?1", [name])?;
+        Ok(())
+    }
+
+    /// Removes account `name` and ends its sessions at once (someone who left the office).
+    pub fn remove_account(&self, name: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM sessions WHERE account = ?1", [name])?;
+        if self.conn.execute("DELETE FROM accounts WHERE name = ?1", [name])? == 0 {
+            return Err(AccountError::NoSuch(name.to_owned()));
+        }
         Ok(())
     }
 
@@ -298,6 +325,28 @@ mod tests {
             let (taken, now, most) = self.held.get();
             self.held.set((taken, now - 1, most));
         }
+    }
+
+    #[test]
+    fn a_new_password_or_a_removal_ends_the_accounts_sessions() {
+        let db = ConsoleDb::in_memory().unwrap();
+        db.add_account("wang", Role::Manager, PASSWORD, 1).unwrap();
+        let account = Account { name: "wang".into(), role: Role::Manager };
+        let session = db.start_session(&account, 2).unwrap();
+        assert!(db.session(&session, 3).unwrap().is_some());
+        db.set_password("wang", "another long password").unwrap();
+        assert!(db.session(&session, 4).unwrap().is_none(), "the old session ended");
+        assert_eq!(db.sign_in("wang", PASSWORD, "10.0.0.9", 5).unwrap(), SignIn::Refused);
+        let again = db.sign_in("wang", "another long password", "10.0.0.8", 6).unwrap();
+        assert!(matches!(again, SignIn::Ok(_)));
+        let session = db.start_session(&account, 7).unwrap();
+        db.remove_account("wang").unwrap();
+        assert!(db.session(&session, 8).unwrap().is_none(), "removed: signed out at once");
+        let gone = db.sign_in("wang", "another long password", "10.0.0.7", 9).unwrap();
+        assert_eq!(gone, SignIn::Refused);
+        assert!(matches!(db.remove_account("wang"), Err(AccountError::NoSuch(_))));
+        assert!(matches!(db.set_password("li", PASSWORD), Err(AccountError::NoSuch(_))));
+        assert!(matches!(db.set_password("li", "short"), Err(AccountError::ShortPassword)));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `facegate console account add` and `console serve` through the built binary: the account's
-//! password from stdin, the self-signed certificate made on first start for the names given,
-//! its printed fingerprint, and the sign-in page over HTTPS.
+//! `facegate console account add|passwd|remove` and `console serve` through the built binary:
+//! the account's password from stdin, who can sign in after a new password or a removal, the
+//! self-signed certificate made on first start for the names given, its printed fingerprint,
+//! and the sign-in page over HTTPS.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -24,6 +25,36 @@ fn account_add(dir: &std::path::Path, password: &str) -> std::process::Output {
         .unwrap();
     child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// `facegate console account ARGS --dir DIR` with `stdin`.
+fn account(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
+    command.args(["console", "account"]).args(args).arg("--dir").arg(dir);
+    crate::cli_gate::run_with_stdin(command, stdin)
+}
+
+#[test]
+fn passwd_and_remove_change_who_can_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(account_add(dir.path(), "a long enough password\n").status.success());
+    let changed = account(dir.path(), &["passwd", "wang"], "another long password\n");
+    assert!(changed.status.success(), "{}", String::from_utf8_lossy(&changed.stderr));
+    let db =
+        facegate::console::accounts::ConsoleDb::open(&SiteFiles::in_dir(dir.path()).console_db);
+    let db = db.unwrap();
+    let ok = |password| {
+        matches!(
+            db.sign_in("wang", password, "10.0.0.1", 1).unwrap(),
+            facegate::console::accounts::SignIn::Ok(_)
+        )
+    };
+    assert!(!ok("a long enough password") && ok("another long password"));
+    assert!(account(dir.path(), &["remove", "wang"], "").status.success());
+    assert!(!ok("another long password"), "removed");
+    let again = account(dir.path(), &["remove", "wang"], "");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("there is no account wang"));
 }
 
 /// GETs `/login` over TLS, trusting only `cert`, for `name`.
