@@ -127,9 +127,19 @@ impl ConsoleInBrowser {
         self.text_of("main h1").await;
     }
 
-    /// The text of the first element matching `css`, waiting for it to appear.
+    /// The text of the first element matching `css`, waiting for it to appear. A page still
+    /// being replaced (a redirect arriving) can make the element found go stale before it is
+    /// read: it is then looked up again on the new page.
     pub async fn text_of(&self, css: &str) -> String {
-        self.client.wait().for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
+        for _ in 0..20 {
+            let element = self.client.wait().for_element(Locator::Css(css)).await.unwrap();
+            match element.text().await {
+                Ok(text) => return text,
+                Err(err) if err.is_stale_element_reference() => continue,
+                Err(err) => panic!("reading {css}: {err}"),
+            }
+        }
+        panic!("{css} went stale 20 times");
     }
 
     /// Clicks the first element matching `css`.

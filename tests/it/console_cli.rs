@@ -3,7 +3,7 @@
 //! self-signed certificate made on first start for the names given, its printed fingerprint,
 //! and the sign-in page over HTTPS.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -15,16 +15,7 @@ use facegate::console::{SiteFiles, tls};
 use facegate::store::Store;
 
 fn account_add(dir: &std::path::Path, password: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_facegate"))
-        .args(["console", "account", "add", "wang", "--role", "manager", "--dir"])
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    account(dir, &["add", "wang", "--role", "manager"], password)
 }
 
 /// `facegate console account ARGS --dir DIR` with `stdin`.

@@ -84,9 +84,18 @@ fn fifty_doors_follow_enrolments_and_deletions_and_send_each_event_once() {
         assert!(kept.iter().all(|m| m.detail == "access_granted resident#1 card"), "{kept:?}");
         assert_eq!(door.open().outbox_depth().unwrap(), 0, "delivered rows leave the outbox");
     }
-    let statuses = facegate::site::status::door_statuses(&site_db).unwrap();
+    // Doors report every second: the site sees the emptied outboxes with their next report.
+    let reported = |s: &facegate::site::status::DoorStatus| s.online && s.outbox_depth == Some(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let statuses = loop {
+        let statuses = facegate::site::status::door_statuses(&site_db).unwrap();
+        if statuses.iter().all(reported) || Instant::now() > deadline {
+            break statuses;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert_eq!(statuses.len(), DOORS);
-    assert!(statuses.iter().all(|s| s.online && s.outbox_depth == Some(0)), "{statuses:?}");
+    assert!(statuses.iter().all(reported), "{statuses:?}");
 }
 
 /// How long after `since` each door satisfied `arrived`.
