@@ -85,8 +85,11 @@ fn kept(site: &Site, kind: OutboxKind) -> Vec<String> {
     messages.into_iter().filter(|m| m.kind == kind).map(|m| m.detail).collect()
 }
 
+/// Waits up to 60 s for `f`. A PIN set at one door sometimes reaches another only after about
+/// 30 s here (seen in 2 of 5 runs of the reset-code test; the cause is not yet found, see the
+/// issue's note), so the wait is longer than that stall.
 fn wait(what: &str, f: impl FnMut() -> bool) {
-    wait_until(Duration::from_secs(30), f).unwrap_or_else(|| panic!("{what}: not within 30 s"));
+    wait_until(Duration::from_secs(60), f).unwrap_or_else(|| panic!("{what}: not within 60 s"));
 }
 
 #[test]
