@@ -78,6 +78,24 @@ pub enum Action {
     RemoteUnlock,
 }
 
+impl Action {
+    /// Every action, for the rules' tests.
+    #[cfg(test)]
+    const ALL: [Action; 11] = [
+        Action::FindResidents,
+        Action::EditResidents,
+        Action::FaceData,
+        Action::ManageCards,
+        Action::LiftLockouts,
+        Action::ReadAudit,
+        Action::RegisterExport,
+        Action::Reports,
+        Action::VisitorPasses,
+        Action::ViewDoors,
+        Action::RemoteUnlock,
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,19 +104,7 @@ mod tests {
     fn caretakers_never_reach_face_data_the_register_export_or_a_remote_unlock_and_auditors_only_read_audit()
      {
         use Action::*;
-        let all = [
-            FindResidents,
-            EditResidents,
-            FaceData,
-            ManageCards,
-            LiftLockouts,
-            ReadAudit,
-            RegisterExport,
-            Reports,
-            VisitorPasses,
-            ViewDoors,
-            RemoteUnlock,
-        ];
+        let all = Action::ALL;
         assert!(all.iter().all(|&a| Role::Manager.may(a)));
         let caretaker: Vec<Action> = all.into_iter().filter(|&a| Role::Caretaker.may(a)).collect();
         assert_eq!(caretaker, [FindResidents, ManageCards, LiftLockouts, ViewDoors]);
