@@ -20,8 +20,8 @@ use crate::credentials::readers::wiegand::{FRAME_GAP_MICROS, WiegandDecoder};
 use crate::credentials::readers::{CardReader, ReaderConfig, ReaderError, ReaderKind};
 use crate::door::{DoorConfig, DoorError, Gpio, Input, Output};
 
+/// Every line but the strike.
 struct Lines {
-    strike: OutputPin,
     buzzer: OutputPin,
     green: OutputPin,
     red: OutputPin,
@@ -30,26 +30,37 @@ struct Lines {
     fire: Option<InputPin>,
 }
 
-/// The door's pins on a Pi.
+/// The door's pins on a Pi. The strike has a lock of its own, so the watchdog's relock never
+/// waits for a call on another line.
 #[derive(Clone)]
 pub struct RppalGpio {
+    strike: Arc<Mutex<OutputPin>>,
     lines: Arc<Mutex<Lines>>,
     relay_active_high: bool,
 }
 
 impl RppalGpio {
-    /// Claims the configured pins; every relay output starts released.
+    /// Claims the configured pins. The strike's pin starts at the level that keeps the door
+    /// locked (a maglock's relay energised, a strike's released) and keeps its level when the
+    /// pin is let go: rppal would otherwise switch it back to an input when the process ends,
+    /// dropping the relay, which unlocks a maglock right after the controller locked it.
     pub fn open(config: &DoorConfig) -> Result<Self, DoorError> {
         config.validate()?;
         let gpio = rppal::gpio::Gpio::new().map_err(|e| DoorError::NoGpio(e.to_string()))?;
         let pin = |n: u8| gpio.get(n).map_err(|e| DoorError::Pin { pin: n, reason: e.to_string() });
-        let released = |n: u8| -> Result<OutputPin, DoorError> {
+        let locked = |n: u8| -> Result<OutputPin, DoorError> {
             let p = pin(n)?;
-            Ok(if config.relay_active_high { p.into_output_low() } else { p.into_output_high() })
+            let mut p = if locked_strike_level(config) {
+                p.into_output_high()
+            } else {
+                p.into_output_low()
+            };
+            p.set_reset_on_drop(false);
+            Ok(p)
         };
         let p = &config.pins;
+        let strike = Arc::new(Mutex::new(locked(p.strike)?));
         let lines = Lines {
-            strike: released(p.strike)?,
             buzzer: pin(p.buzzer)?.into_output_low(),
             green: pin(p.green_led)?.into_output_low(),
             red: pin(p.red_led)?.into_output_low(),
@@ -57,23 +68,22 @@ impl RppalGpio {
             exit: pin(p.exit_button)?.into_input_pullup(),
             fire: p.fire.map(|f| pin(f).map(|x| x.into_input_pullup())).transpose()?,
         };
-        Ok(Self { lines: Arc::new(Mutex::new(lines)), relay_active_high: config.relay_active_high })
+        let lines = Arc::new(Mutex::new(lines));
+        Ok(Self { strike, lines, relay_active_high: config.relay_active_high })
     }
 }
 
 impl Gpio for RppalGpio {
     fn set(&mut self, line: Output, on: bool) -> Result<(), DoorError> {
-        let mut l = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-        let (pin, high) = match line {
-            Output::Strike => (&mut l.strike, on == self.relay_active_high),
-            Output::Buzzer => (&mut l.buzzer, on),
-            Output::GreenLed => (&mut l.green, on),
-            Output::RedLed => (&mut l.red, on),
-        };
-        if high {
-            pin.set_high()
-        } else {
-            pin.set_low()
+        let lines = || self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        match line {
+            Output::Strike => {
+                let high = relay_pin_high(self.relay_active_high, on);
+                self.strike.lock().unwrap_or_else(|p| p.into_inner()).write(high.into());
+            }
+            Output::Buzzer => lines().buzzer.write(on.into()),
+            Output::GreenLed => lines().green.write(on.into()),
+            Output::RedLed => lines().red.write(on.into()),
         }
         Ok(())
     }
@@ -86,6 +96,16 @@ impl Gpio for RppalGpio {
             Input::Fire => l.fire.as_ref().is_some_and(|f| f.is_low()),
         })
     }
+}
+
+/// The strike pin's level (high?) that keeps the door locked.
+fn locked_strike_level(config: &DoorConfig) -> bool {
+    relay_pin_high(config.relay_active_high, config.locked_relay_energised())
+}
+
+/// The pin level (high?) that puts the relay in the `energised` state.
+fn relay_pin_high(relay_active_high: bool, energised: bool) -> bool {
+    energised == relay_active_high
 }
 
 /// SPI0 for an MFRC522 (chip select CE0, mode 0, 1 MHz).
@@ -190,5 +210,24 @@ mod tests {
         let err = RppalGpio::open(&DoorConfig::default()).err().expect("no GPIO on a PC");
         assert!(matches!(err, DoorError::NoGpio(_)), "{err}");
         assert!(err.to_string().contains("--sim"));
+    }
+
+    #[test]
+    fn the_strike_pin_starts_at_the_locked_level_of_each_lock_and_relay() {
+        // A maglock (fail-safe) holds while its relay is energised; a strike opens while it is.
+        use crate::door::LockType;
+        for (lock_type, relay_active_high, high) in [
+            (LockType::FailSafe, true, true),
+            (LockType::FailSafe, false, false),
+            (LockType::FailSecure, true, false),
+            (LockType::FailSecure, false, true),
+        ] {
+            let config = DoorConfig { lock_type, relay_active_high, ..DoorConfig::default() };
+            assert_eq!(
+                locked_strike_level(&config),
+                high,
+                "{lock_type:?}, active high {relay_active_high}"
+            );
+        }
     }
 }

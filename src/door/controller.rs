@@ -10,7 +10,7 @@
 //! [`Watchdog`] locks it when ticks stop.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::gpio::{Gpio, Input, Output};
 use super::{DoorConfig, DoorError, DoorPort};
@@ -70,6 +70,8 @@ pub struct DoorController<G: Gpio> {
     exit: Debounced,
     fire_input: Debounced,
     last_tick: Arc<AtomicU64>,
+    /// Whether a fire signal holds the door unlocked now, for the watchdog and the drop.
+    fire_unlocking: Arc<AtomicBool>,
 }
 
 impl<G: Gpio> DoorController<G> {
@@ -90,6 +92,7 @@ impl<G: Gpio> DoorController<G> {
             exit: Debounced::default(),
             fire_input: Debounced::default(),
             last_tick: Arc::new(AtomicU64::new(now)),
+            fire_unlocking: Arc::new(AtomicBool::new(false)),
         };
         door.apply(now)?;
         Ok(door)
@@ -118,6 +121,7 @@ impl<G: Gpio> DoorController<G> {
         Watchdog {
             gpio: self.gpio.clone(),
             last_tick: Arc::clone(&self.last_tick),
+            fire_unlocking: Arc::clone(&self.fire_unlocking),
             limit_ms: self.config.watchdog_ms,
             locked_level: self.config.locked_relay_energised(),
         }
@@ -183,6 +187,7 @@ impl<G: Gpio> DoorController<G> {
     /// Sets every output from the state.
     fn apply(&mut self, now: u64) -> Result<(), DoorError> {
         let unlocked = self.is_unlocked();
+        self.fire_unlocking.store(self.fire && self.config.fire_unlocks, Ordering::Relaxed);
         let locked_level = self.config.locked_relay_energised();
         let denying = now < self.deny_until;
         self.gpio.set(Output::Strike, if unlocked { !locked_level } else { locked_level })?;
@@ -193,8 +198,12 @@ impl<G: Gpio> DoorController<G> {
 }
 
 impl<G: Gpio> Drop for DoorController<G> {
-    /// Locks on shutdown and when a panic unwinds through the owner.
+    /// Locks on shutdown and when a panic unwinds through the owner, except while a fire signal
+    /// holds the door unlocked: an escape route stays open through a restart during a fire.
     fn drop(&mut self) {
+        if self.fire_unlocking.load(Ordering::Relaxed) {
+            return;
+        }
         let _ = self.gpio.set(Output::Strike, self.config.locked_relay_energised());
         let _ = self.gpio.set(Output::GreenLed, false);
     }
@@ -218,6 +227,7 @@ impl<G: Gpio> DoorPort for DoorController<G> {
 pub struct Watchdog<G: Gpio> {
     gpio: G,
     last_tick: Arc<AtomicU64>,
+    fire_unlocking: Arc<AtomicBool>,
     limit_ms: u64,
     locked_level: bool,
 }
@@ -233,14 +243,18 @@ impl<G: Gpio> Watchdog<G> {
         now.saturating_sub(self.last_tick.load(Ordering::Relaxed)) > self.limit_ms
     }
 
-    /// Locks if the last tick is older than the limit at `now`; returns whether it did.
-    pub fn check(&mut self, now: u64) -> bool {
-        let stale = self.stale(now);
-        if stale {
-            let _ = self.gpio.set(Output::Strike, self.locked_level);
-            let _ = self.gpio.set(Output::GreenLed, false);
+    /// Locks if the last tick is older than the limit at `now`, unless the door thread last saw
+    /// a fire signal that unlocks the door: then it keeps the door unlocked. It reads no input
+    /// itself (a read could hang as the door thread's did); a fire that starts after the stall
+    /// unlocks when systemd has restarted the gate. Returns `Some(locked)` when stale.
+    pub fn check(&mut self, now: u64) -> Option<bool> {
+        if !self.stale(now) {
+            return None;
         }
-        stale
+        let fire = self.fire_unlocking.load(Ordering::Relaxed);
+        let _ = self.gpio.set(Output::Strike, self.locked_level != fire);
+        let _ = self.gpio.set(Output::GreenLed, fire);
+        Some(!fire)
     }
 }
 
@@ -412,9 +426,9 @@ mod tests {
         let mut dog = d.watchdog();
         d.grant(0).unwrap();
         d.tick(100).unwrap();
-        assert!(!dog.check(1_000));
+        assert_eq!(dog.check(1_000), None);
         assert!(sim.output(Output::Strike));
-        assert!(dog.check(2_200), "no tick for 2.1 s");
+        assert_eq!(dog.check(2_200), Some(true), "no tick for 2.1 s: locked");
         assert!(!sim.output(Output::Strike));
     }
 

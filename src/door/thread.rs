@@ -3,8 +3,10 @@
 //! [`DoorThread`] owns the [`DoorController`] and ticks it every [`TICK`] on its own monotonic
 //! clock; the gate sends it commands over a channel and drains its events without blocking.
 //! A second thread runs the controller's [`Watchdog`](super::Watchdog): if the door thread stops
-//! ticking (a GPIO call that hangs, a bug that loops), the watchdog drives the strike locked
-//! within `watchdog_ms`.
+//! ticking (a call that hangs, a bug that loops), the watchdog drives the strike locked within
+//! `watchdog_ms`, unless the door thread last saw a fire signal that unlocks the door: then
+//! the watchdog keeps it unlocked. On a Pi the strike's pin has a lock of its own, so a hung
+//! call on another line does not hold the watchdog back.
 //!
 //! What watches the gate's own loop: nothing here needs to. While the gate loop stalls (a slow
 //! inference, a hung camera call) the door thread goes on: the exit button, the contact and the
@@ -104,8 +106,16 @@ fn watch<G: Gpio>(
     clock: impl Fn() -> u64,
 ) {
     while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(period) {
-        if dog.check(clock()) {
-            tracing::error!("the door thread stopped ticking: the watchdog locked the strike");
+        match dog.check(clock()) {
+            Some(true) => {
+                tracing::error!("the door thread stopped ticking: the watchdog locked the strike");
+            }
+            Some(false) => {
+                tracing::error!(
+                    "the door thread stopped ticking during a fire: the door stays unlocked"
+                );
+            }
+            None => {}
         }
     }
 }
@@ -240,6 +250,31 @@ mod tests {
         );
         assert!(!door.alive(), "a stalled door thread is not alive for systemd");
         stall.store(false, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn a_door_thread_stalled_during_a_fire_is_kept_unlocked_by_the_watchdog_and_on_drop() {
+        let stall = Arc::new(AtomicBool::new(false));
+        let sim = SimGpio::default();
+        let gpio = StallingGpio { sim: sim.clone(), stall: stall.clone() };
+        let config = DoorConfig {
+            watchdog_ms: 200,
+            debounce_ms: 0,
+            pins: crate::door::Pins { fire: Some(26), ..Default::default() },
+            ..DoorConfig::default()
+        };
+        let controller = DoorController::new(gpio, config, 0).unwrap();
+        let door = DoorThread::spawn(controller);
+        // Normally closed fire contact: an open contact (false) signals fire.
+        sim.drive(Input::Fire, false);
+        assert!(wait_for(|| sim.output(Output::Strike), Duration::from_secs(2)));
+        stall.store(true, Ordering::Relaxed);
+        assert!(wait_for(|| !door.alive(), Duration::from_secs(2)), "the door thread stalls");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(sim.output(Output::Strike), "the watchdog keeps a fire-unlocked door unlocked");
+        stall.store(false, Ordering::Relaxed);
+        drop(door);
+        assert!(sim.output(Output::Strike), "stopping during a fire leaves the escape route open");
     }
 
     #[test]
