@@ -28,7 +28,9 @@ pub enum Method {
 /// There is deliberately no "every entry needs face and PIN/card" mode: it would make face
 /// recognition compulsory for every resident at that door, which facegate never does (consent
 /// must be free, with an equal non-biometric way in). A resident who chose face can still be
-/// asked for a second factor after it with `pin_needs_face` / `card_needs_face`.
+/// asked for a second factor after it with `pin_needs_face` / `card_needs_face`; a resident with
+/// no face data on record is asked the other non-face credential instead (a card after the PIN,
+/// a PIN after the card), so such a door must offer both PIN and card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TwoFactor {
@@ -59,6 +61,24 @@ impl TwoFactor {
 
     fn always(self) -> bool {
         self == TwoFactor::AlwaysCardAndPin
+    }
+
+    /// The non-face credential asked instead of a face from residents without face data.
+    fn instead_of_face(self) -> Option<Method> {
+        match self {
+            TwoFactor::CardNeedsFace => Some(Method::Pin),
+            TwoFactor::PinNeedsFace => Some(Method::Card),
+            _ => None,
+        }
+    }
+
+    /// The second method required after `first` of a resident who has (`with_face`) or has not
+    /// face data on record, if any.
+    fn second_for(self, first: Method, with_face: bool) -> Option<Method> {
+        match self.second_after(first) {
+            Some(Method::Face) if !with_face => self.instead_of_face(),
+            second => second,
+        }
     }
 
     /// The second method required after `first`, if any.
@@ -106,7 +126,10 @@ pub enum AccessConfigError {
          because nobody may be forced to use face recognition"
     )]
     FaceOnly,
-    #[error("[access] two_factor = {two_factor:?} needs {missing:?} in methods")]
+    #[error(
+        "[access] two_factor = {two_factor:?} needs {missing:?} in methods (a door asking for a \
+         face as second factor asks residents without face data for PIN and card instead)"
+    )]
     TwoFactorMethodMissing { two_factor: TwoFactor, missing: Method },
 }
 
@@ -121,7 +144,8 @@ impl AccessConfig {
         if !self.methods.contains(&Method::Pin) && !self.methods.contains(&Method::Card) {
             return Err(AccessConfigError::FaceOnly);
         }
-        let needed = self.two_factor.pair().map(Vec::from).unwrap_or_default();
+        let mut needed = self.two_factor.pair().map(Vec::from).unwrap_or_default();
+        needed.extend(self.two_factor.instead_of_face());
         if let Some(&missing) = needed.iter().find(|m| !self.methods.contains(m)) {
             let two_factor = self.two_factor;
             return Err(AccessConfigError::TwoFactorMethodMissing { two_factor, missing });
@@ -239,7 +263,8 @@ pub fn decide(
     }
     let resident_wants_pin =
         (resident.require_card_pin && method == Method::Card).then_some(Method::Pin);
-    match policy.two_factor.second_after(method).or(resident_wants_pin) {
+    let with_face = resident.templates > 0;
+    match policy.two_factor.second_for(method, with_face).or(resident_wants_pin) {
         Some(second) => Decision::NeedSecondFactor(Pending {
             resident_id: resident.id,
             first: method,
@@ -373,14 +398,23 @@ mod tests {
     }
 
     /// Presents `first` then `second` (of the same resident) and returns both decisions.
+    /// Resident 7 (with face data) gives `first`, then `second`.
     fn two_steps(policy: &AccessConfig, first: Checked, second: Checked) -> (Decision, Decision) {
-        let r = resident(7);
-        let one = decide(policy, None, first, Some(&r), 10);
+        two_steps_of(&Resident { templates: 1, ..resident(7) }, policy, first, second)
+    }
+
+    fn two_steps_of(
+        r: &Resident,
+        policy: &AccessConfig,
+        first: Checked,
+        second: Checked,
+    ) -> (Decision, Decision) {
+        let one = decide(policy, None, first, Some(r), 10);
         let pending = match one {
             Decision::NeedSecondFactor(p) => Some(p),
             _ => None,
         };
-        (one, decide(policy, pending, second, Some(&r), 11))
+        (one, decide(policy, pending, second, Some(r), 11))
     }
 
     #[test]
@@ -429,7 +463,7 @@ mod tests {
             (TwoFactor::CardNeedsFace, card, face, pin),
             (TwoFactor::PinNeedsFace, pin, face, card),
         ];
-        let r = resident(7);
+        let r = Resident { templates: 1, ..resident(7) };
         for (two_factor, first, second, other) in cases {
             let policy = AccessConfig { two_factor, ..AccessConfig::default() };
             let (one, two) = two_steps(&policy, first, second);
@@ -444,6 +478,35 @@ mod tests {
             }
             assert!(
                 [Method::Face, Method::Pin, Method::Card].iter().all(|&m| policy.starts_entry(m))
+            );
+        }
+    }
+
+    #[test]
+    fn a_resident_without_face_data_gives_the_other_credential_where_a_face_is_asked() {
+        // Face is never compulsory: at a `*_needs_face` door a resident who never enrolled (or
+        // withdrew) gets in with PIN and card, and never with the first factor alone.
+        let r = resident(7);
+        for (two_factor, first, instead) in [
+            (TwoFactor::PinNeedsFace, Checked::Pin(Some(7)), Checked::Card(Some(7))),
+            (TwoFactor::CardNeedsFace, Checked::Card(Some(7)), Checked::Pin(Some(7))),
+        ] {
+            let policy = AccessConfig { two_factor, ..AccessConfig::default() };
+            let (one, two) = two_steps_of(&r, &policy, first, instead);
+            match one {
+                Decision::NeedSecondFactor(p) => assert_eq!(p.second, instead.method()),
+                other => panic!("{two_factor:?}: {other:?}"),
+            }
+            assert_eq!(two, Decision::Grant { resident_id: 7 }, "{two_factor:?}");
+            let without =
+                AccessConfig { methods: vec![Method::Face, first.method()], ..policy.clone() };
+            assert_eq!(
+                without.validate(),
+                Err(AccessConfigError::TwoFactorMethodMissing {
+                    two_factor,
+                    missing: instead.method()
+                }),
+                "a door that would shut out residents without face data is refused"
             );
         }
     }

@@ -273,6 +273,21 @@ fn a_face_as_second_factor_must_be_the_resident_who_typed_the_pin(faces: Faces) 
 }
 
 #[test]
+fn a_resident_without_face_data_enters_a_pin_needs_face_door_with_pin_and_card() {
+    // 9001 never enrolled a face: the door asks for the card after the PIN, not a face.
+    let mut f = gate_with(Faces::Fake, |c| {
+        c.access.two_factor = facegate::access::TwoFactor::PinNeedsFace;
+    });
+    let events = run(&mut f.sim, "at 100\ntap pin\ntype 9001\ntype 1379");
+    assert!(decisions(&events).is_empty(), "the PIN alone does not open the door");
+    assert!(!events.contains(&Event::CameraOpened), "no face is asked of 9001");
+    assert!(!f.sim.gpio.output(Output::Strike));
+    let events = run(&mut f.sim, "at 600\ncard 9009");
+    assert_eq!(decisions(&events), vec![(true, None)], "PIN and card: {events:?}");
+    assert!(f.sim.gpio.output(Output::Strike));
+}
+
+#[test]
 fn an_always_card_and_pin_door_offers_no_face_and_takes_both_in_either_order() {
     use facegate::access::TwoFactor;
     use facegate::runtime::gate::FaceTile;
