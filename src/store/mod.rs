@@ -102,6 +102,11 @@ pub enum StoreError {
     KeyRotated,
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error(
+        "the change is saved, but another process kept the database busy, so deleted bytes may \
+         stay in its file until the next deletion or checkpoint succeeds"
+    )]
+    CheckpointBusy,
     #[error("no resident {0}")]
     UnknownResident(String),
     #[error("resident number {0} is taken")]
@@ -323,9 +328,14 @@ impl Store {
     }
 
     /// Moves all WAL content into the database and empties the WAL file, so deleted bytes
-    /// (already overwritten by `secure_delete`) are gone from disk too.
+    /// (already overwritten by `secure_delete`) are gone from disk too. A reader in the middle
+    /// of a read (the gate, the console) holds the WAL: the busy timeout waits for it; a
+    /// checkpoint still left unfinished after that is an error, never a silent success.
     pub fn checkpoint(&self) -> Result<()> {
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let busy: i64 = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(StoreError::CheckpointBusy);
+        }
         Ok(())
     }
 

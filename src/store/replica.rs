@@ -122,7 +122,9 @@ impl Store {
                 )?;
                 let value = entry.value.as_ref().filter(|value| value.key() == key);
                 match (key, value) {
-                    (_, Some(EntryValue::Resident(record))) => apply_record(tx, &fields, record)?,
+                    (_, Some(EntryValue::Resident(record))) => {
+                        deleted |= apply_record(tx, &fields, record)?;
+                    }
                     (EntryKey::Resident(resident), _) => {
                         delete_resident(tx, resident)?;
                         deleted = true;
@@ -442,8 +444,9 @@ fn delete_resident(tx: &Transaction, resident: i64) -> Result<()> {
     Ok(())
 }
 
-/// Writes one record over the door's copy of that resident.
-fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Result<()> {
+/// Writes one record over the door's copy of that resident; returns whether a template the
+/// door held is gone (withdrawn, deleted or purged elsewhere), so the caller checkpoints.
+fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Result<bool> {
     let id = record.resident;
     let holder: Option<i64> = tx
         .query_row(
@@ -535,7 +538,11 @@ fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Res
             )?;
         }
     }
-    Ok(())
+    let kept: std::collections::HashSet<i64> = tx
+        .prepare("SELECT id FROM templates WHERE resident_id = ?1")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(holder.is_some() || last_used.keys().any(|t| !kept.contains(t)))
 }
 
 #[cfg(test)]

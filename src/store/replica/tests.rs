@@ -312,3 +312,52 @@ fn door_pins_are_ordered_by_the_sites_receive_order_not_the_door_clock() {
     assert!(site.accept_door_pin(&changes[1], &north, NOW + 11).unwrap(), "received later");
     assert_eq!(site.verify_pin("1201", &second, &rules()).unwrap(), Some(1));
 }
+
+/// A door whose database is a file (the WAL and the checkpoint are real), sharing the key.
+fn door_on_disk(dir: &std::path::Path) -> Store {
+    let config = crate::store::StoreConfig {
+        database: dir.join("door.db"),
+        key_file: dir.join("door.key"),
+        ..crate::store::StoreConfig::default()
+    };
+    let mut door = Store::create_with_key(&config, &key()).unwrap();
+    door.join_site(&"oak".parse().unwrap(), &"north".parse().unwrap()).unwrap();
+    door
+}
+
+fn file_holds(path: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+}
+
+#[test]
+fn a_face_withdrawn_elsewhere_leaves_no_template_bytes_in_the_doors_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut site = site();
+    let mut door = door_on_disk(dir.path());
+    door.apply_entries(&[put(&record_of(&site), 1)]).unwrap();
+    let template = door.templates_of("1201").unwrap().remove(0).id;
+    let bytes = door.stored_template(template).unwrap().vector_bytes();
+    door.checkpoint().unwrap();
+    assert!(file_holds(&dir.path().join("door.db"), &bytes), "the template was written");
+
+    // Withdrawn at the office: the next record has no template for this door.
+    site.withdraw_consent("1201", NOW + 1, "Office Wang").unwrap();
+    door.apply_entries(&[put(&record_of(&site), 2)]).unwrap();
+    assert!(door.templates_of("1201").unwrap().is_empty());
+    for file in ["door.db", "door.db-wal"] {
+        assert!(!file_holds(&dir.path().join(file), &bytes), "template bytes left in {file}");
+    }
+}
+
+#[test]
+fn a_checkpoint_a_reader_keeps_from_finishing_is_an_error_not_a_silent_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut door = door_on_disk(dir.path());
+    let reader = rusqlite::Connection::open(dir.path().join("door.db")).unwrap();
+    reader.execute_batch("BEGIN; SELECT count(*) FROM residents;").unwrap();
+    door.apply_entries(&[put(&record_of(&site()), 1)]).unwrap();
+    door.conn.busy_timeout(std::time::Duration::from_millis(100)).unwrap();
+    assert!(matches!(door.checkpoint(), Err(StoreError::CheckpointBusy)));
+    reader.execute_batch("COMMIT").unwrap();
+    door.checkpoint().unwrap();
+}
