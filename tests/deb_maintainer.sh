@@ -63,13 +63,18 @@ in_root /usr/bin/facegate --version >/dev/null || fail "the binary does not run 
 
 # remove (prerm, postrm remove): the data and the configuration stay for a reinstall.
 echo data >"$root/var/lib/facegate/gate.db"
+# A site controller's state directory, as systemd makes it for facegate-site.service.
+mkdir -p "$root/var/lib/facegate-site"
+echo register >"$root/var/lib/facegate-site/register.db"
 dpkg_in_root -r facegate
 [ -f "$root/var/lib/facegate/gate.db" ] || fail "remove deleted the database"
+[ -f "$root/var/lib/facegate-site/register.db" ] || fail "remove deleted the site register"
 [ -f "$root/etc/facegate/facegate.toml" ] || fail "remove deleted the conffile"
 in_root getent passwd facegate >/dev/null || fail "remove deleted the user"
 # purge (postrm purge): residents' data, the user and the configuration go.
 dpkg_in_root -P facegate
 [ ! -e "$root/var/lib/facegate" ] || fail "purge left /var/lib/facegate"
+[ ! -e "$root/var/lib/facegate-site" ] || fail "purge left the site register"
 ! in_root getent passwd facegate >/dev/null || fail "purge left the facegate user"
 [ ! -e "$root/etc/facegate/facegate.toml" ] || fail "purge left the conffile"
 echo "maintainer scripts: install, remove and purge behave in a $suite root"

@@ -94,7 +94,7 @@ fn a_credential_root_rotation_while_the_gate_runs_is_followed_at_once() {
 }
 
 #[test]
-#[cfg_attr(not(as_root), ignore = "giving a file to another user needs root")]
+#[cfg_attr(not(as_root), ignore = "needs root: it gives a file to another user")]
 fn the_new_key_file_keeps_the_old_owner_when_root_rotates() {
     let site = CliGate::with_resident("");
     let key = site.path("site.key");
