@@ -71,6 +71,10 @@ pub enum AuditKind {
     Purge,
     /// The site key was replaced.
     KeyRotated,
+    /// A passphrase-protected backup of the site key was written.
+    KeyExported,
+    /// The site key was restored from a backup.
+    KeyImported,
     /// A resident was added.
     ResidentAdded,
     /// A resident's record was changed.
@@ -128,6 +132,8 @@ impl AuditKind {
             AuditKind::CardRevoked => "card_revoked",
             AuditKind::Purge => "purge",
             AuditKind::KeyRotated => "key_rotated",
+            AuditKind::KeyExported => "key_exported",
+            AuditKind::KeyImported => "key_imported",
             AuditKind::ResidentAdded => "resident_added",
             AuditKind::ResidentEdited => "resident_edited",
             AuditKind::ResidentRemoved => "resident_removed",

@@ -73,6 +73,17 @@ fn a_host_sealed_gate_keeps_working_through_rotation_backup_and_restore() {
     site.ok(&["admin", "key", "import", backup_arg], PASSPHRASE);
     let listed = site.ok(&["admin", "resident", "list"], "");
     assert!(listed.contains("Li Wei"), "the restored key opens the register: {listed}");
+    // Writing and restoring the key are admin actions in the chained log, with the operator.
+    let log: Vec<serde_json::Value> =
+        serde_json::from_str(&site.ok(&["audit", "list", "--json"], "")).unwrap();
+    let key_rows: Vec<(&str, &str)> = log
+        .iter()
+        .filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("key_")))
+        .map(|e| (e["kind"].as_str().unwrap(), e["detail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(key_rows.iter().map(|r| r.0).collect::<Vec<_>>(), ["key_exported", "key_imported"]);
+    assert!(key_rows.iter().all(|r| r.1.contains("key.age by ")), "{key_rows:?}");
+    assert!(site.ok(&["audit", "verify"], "").contains("audit log intact"));
 }
 
 #[test]

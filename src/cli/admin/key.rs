@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::keys::backup;
-use crate::store::Store;
+use crate::store::{AuditKind, Chain, Store, unix_now};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Args {
@@ -22,10 +22,15 @@ pub enum Args {
     Import { file: PathBuf },
 }
 
-pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
+/// Both write an admin audit row naming `operator` (the backup can invert every template).
+pub fn run(args: Args, config: &Config, operator: &str) -> anyhow::Result<()> {
+    let audit = |store: &mut Store, kind, file: &std::path::Path| {
+        let detail = format!("{} by {operator}", file.display());
+        store.audit(Chain::Admin, unix_now(), kind, "site", &detail)
+    };
     match args {
         Args::Export { file } => {
-            drop(Store::open(&config.store)?); // finishes an interrupted key rotation first
+            let mut store = Store::open(&config.store)?; // finishes an interrupted key rotation
             let key = config.store.custody().load()?;
             let passphrase = read_passphrase(true)?;
             let sealed = backup::export(&key, &passphrase)?;
@@ -34,6 +39,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
                     || format!("cannot create {} (it must not exist)", file.display()),
                 )?;
             out.write_all(&sealed).and_then(|()| out.sync_all())?;
+            audit(&mut store, AuditKind::KeyExported, &file)?;
             println!(
                 "key backup written to {}: keep it and its passphrase apart from the gate",
                 file.display()
@@ -55,6 +61,9 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
                 }
             }
             config.store.custody().create(&key)?;
+            if config.store.database.exists() {
+                audit(&mut Store::open(&config.store)?, AuditKind::KeyImported, &file)?;
+            }
             println!(
                 "key restored to {} (key store: {})",
                 config.store.key_file.display(),

@@ -104,7 +104,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         }
         Command::RotateKey { credentials: false } => rotate_key(config),
         Command::RotateKey { credentials: true } => rotate_credentials(config),
-        Command::Key(a) => key::run(a, config),
+        Command::Key(a) => key::run(a, config, operator),
         Command::Calibrate { json } => calibrate(config, json),
         Command::Notice { lang } => {
             print!("{}", notice(lang, &config.notice_terms()));
