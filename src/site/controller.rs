@@ -194,7 +194,9 @@ impl SiteController {
 /// Prunes `site.db`'s door messages older than `days`, at the start and every hour.
 async fn prune_hourly(dir: &SiteDir, days: i64) -> Result<(), SiteError> {
     if days < 1 {
-        return Err(SiteError::Invalid(format!("door_message_days must be at least 1, got {days}")));
+        return Err(SiteError::Invalid(format!(
+            "door_message_days must be at least 1, got {days}"
+        )));
     }
     loop {
         let mut register = Store::open(&dir.register())?;

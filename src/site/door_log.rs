@@ -14,7 +14,7 @@
 //! outbox oldest first and stops at the first failure, so a message older than a kept one
 //! arrives only within the broker's retry (minutes, not the days of the retention).
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::OptionalExtension;
 
 use super::commands::CommandReport;
 use super::outbox::{DoorEvent, OutboxKind};

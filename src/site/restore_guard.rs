@@ -100,7 +100,10 @@ pub fn reapply(register: &mut Store, site_db: &SiteDb, now: i64) -> Result<Reapp
     }
     done.counters_raised = register.raise_id_counters(&site_db.id_counters()?)?;
     if done != Reapplied::default() {
-        tracing::warn!(?done, "the register held what the site had removed (a restore?): removed again");
+        tracing::warn!(
+            ?done,
+            "the register held what the site had removed (a restore?): removed again"
+        );
     }
     Ok(done)
 }

@@ -227,13 +227,13 @@ impl SiteDb {
         Ok(self.below_floor(door, outbox_id)?
             || self
                 .conn
-            .query_row(
-                "SELECT 1 FROM door_messages WHERE door = ?1 AND outbox_id = ?2",
-                params![door.as_str(), outbox_id],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+                .query_row(
+                    "SELECT 1 FROM door_messages WHERE door = ?1 AND outbox_id = ?2",
+                    params![door.as_str(), outbox_id],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
     }
 
     /// Keeps a door message once; returns whether it was new. The door is also marked seen.

@@ -18,8 +18,12 @@ fn from_door(console: &TestConsole, door: &str, outbox_id: i64, kind: OutboxKind
         "pin" => ("access_denied", "terminal", "pin"),
         _ => ("door_heldopen", "door", "held 45 s"),
     };
-    let event =
-        DoorEvent { at: AT, kind: kind_text.into(), subject: subject.into(), detail: detail.into() };
+    let event = DoorEvent {
+        at: AT,
+        kind: kind_text.into(),
+        subject: subject.into(),
+        detail: detail.into(),
+    };
     let body = serde_json::to_string(&event).unwrap();
     let door: DoorId = door.parse().unwrap();
     let mut register = console.state.register();

@@ -39,11 +39,12 @@ fn kept(site: &Site, door: &DoorId, detail: &str) -> Option<DoorMessage> {
 
 /// Sends a door event as the door's agent does: its subject, its message id.
 fn send_as_door(site: &Site, door: &DoorId, outbox_id: i64, kind: OutboxKind, body: &str) {
-    let js = site.rt.block_on(async {
-        jetstream::new(async_nats::connect(site.server.url()).await.unwrap())
-    });
-    let message =
-        PublishMessage::build().payload(body.to_owned().into()).message_id(message_id(door, outbox_id));
+    let js = site
+        .rt
+        .block_on(async { jetstream::new(async_nats::connect(site.server.url()).await.unwrap()) });
+    let message = PublishMessage::build()
+        .payload(body.to_owned().into())
+        .message_id(message_id(door, outbox_id));
     let subject = subject(&site.site, door, kind);
     site.rt.block_on(async { js.send_publish(subject, message).await.unwrap().await.unwrap() });
 }
@@ -90,8 +91,11 @@ fn each_door_event_is_one_row_of_the_registers_chained_log_also_when_sent_again(
     let body = r#"{"at":AT,"kind":"access_granted","subject":"resident#1","detail":"card"}"#
         .replace("AT", &now.to_string());
     let lose = rusqlite::Connection::open(site.site_dir().site_db_path()).unwrap();
-    lose.execute("DELETE FROM door_messages WHERE door = 'north' AND outbox_id = ?1", [first.outbox_id])
-        .unwrap();
+    lose.execute(
+        "DELETE FROM door_messages WHERE door = 'north' AND outbox_id = ?1",
+        [first.outbox_id],
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(1_500));
     send_as_door(&site, &north.id, first.outbox_id, OutboxKind::Event, &body);
     wait_until(Duration::from_secs(30), || kept(&site, &north.id, "card").is_some())

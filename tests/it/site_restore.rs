@@ -32,6 +32,11 @@ fn restore(site: &Site, file: &std::path::Path) -> (bool, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// The register's id of resident `number`.
+fn id_of(site: &Site, number: &str) -> i64 {
+    site.register().resident(number).unwrap().id
+}
+
 #[test]
 fn a_restored_register_brings_back_no_removed_resident_nor_withdrawn_face_and_reuses_no_id() {
     let mut site = Site::new();
@@ -47,8 +52,8 @@ fn a_restored_register_brings_back_no_removed_resident_nor_withdrawn_face_and_re
 
     add_residents(&mut site.register(), 1004, 1, 1);
     site.wait_converged(&doors, Duration::from_secs(60));
-    let id_of = |number: &str| site.register().resident(number).unwrap().id;
-    let (removed, withdrawn, newest) = (id_of("1002"), id_of("1003"), id_of("1004"));
+    let (removed, withdrawn, newest) =
+        (id_of(&site, "1002"), id_of(&site, "1003"), id_of(&site, "1004"));
     let now = unix_now();
     manage::remove_resident(&mut site.register(), "1002", now, "wang").unwrap();
     manage::remove_resident(&mut site.register(), "1004", now, "wang").unwrap();
@@ -99,7 +104,7 @@ fn a_restored_register_brings_back_no_removed_resident_nor_withdrawn_face_and_re
     drop(register);
 
     add_residents(&mut site.register(), 1005, 1, 1);
-    let fresh = id_of("1005");
+    let fresh = id_of(&site, "1005");
     assert!(fresh > newest, "a new resident gets id {fresh}, above {newest} the doors saw");
     site.wait_converged(&doors, Duration::from_secs(60));
     assert!(doors.iter().all(|door| door.records().iter().any(|r| r.resident == fresh)));
