@@ -126,7 +126,8 @@ fn site_run_drops_door_messages_past_door_message_days_and_still_knows_them() {
     let mut site = Site::new();
     let settings = site.site_dir().settings_path();
     let text = std::fs::read_to_string(&settings).unwrap();
-    std::fs::write(&settings, format!("door_message_days = 1\n{text}")).unwrap();
+    let text = text.replace("door_message_days = 90", "door_message_days = 1");
+    std::fs::write(&settings, text).unwrap();
     let north: DoorId = "north".parse().unwrap();
     site.site_db().add_door(&north, UNUSED_HASH, NOW).unwrap();
     let now = unix_now();
