@@ -6,7 +6,7 @@
 //! with the register's access log), alarms and remote-unlock reports on the admin chain. The
 //! row holds what the door sent (its kind, its pseudonymous subject `resident#<id>`, its
 //! detail) after `door <id>: `, so the console can filter it by door, and `audit verify`
-//! covers it.
+//! covers it. A pass use is the exception: its own `pass_used` message is audited already.
 //!
 //! `door_messages` keeps every message a door sent, which makes redelivery harmless. Rows
 //! received more than `door_message_days` ago go; for each door the highest outbox id that
@@ -44,6 +44,9 @@ pub fn audit(
     let row = match kind {
         OutboxKind::Event | OutboxKind::Alarm => {
             let Ok(event) = serde_json::from_str::<DoorEvent>(body) else { return Ok(()) };
+            if event.kind == AuditKind::VisitorPassUsed.as_str() {
+                return Ok(()); // the `pass_used` message audits it (`Store::record_pass_use`)
+            }
             let chain = if kind == OutboxKind::Event { Chain::Access } else { Chain::Admin };
             let (kind, detail) = match AuditKind::parse(&event.kind) {
                 Some(kind) => (kind, format!("door {door}: {}", event.detail)),
