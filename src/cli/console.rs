@@ -106,6 +106,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         Args::Restore { file, dir } => {
             let sealed =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let _lock = crate::site::restore_guard::lock(&dir)?;
             let passphrase = read_line("the passphrase")?;
             let register = SiteFiles::in_dir(&dir).register;
             let kept = crate::console::backup::restore_register(&register, &sealed, &passphrase)?;

@@ -10,7 +10,7 @@
 //!    command has not expired by the door's clock and its id was never executed there, audits
 //!    it and reports it through the outbox ([`CommandReport`], kind `command`).
 //! 4. The site's consumer records the report ([`apply_report`]) in `site.db` and the register's
-//!    audit.
+//!    audit ([`super::door_log`]).
 //!
 //! The reason stays on the site: the door gets only the id, the kind and the times.
 
@@ -222,22 +222,14 @@ pub async fn send_pending(site_db: &mut SiteDb, kv: &kv::Store) -> Result<(), Si
     }
 }
 
-/// The site's consumer: a door's report of a command, kept once in `site.db` and audited in
-/// the register. Returns what `site.db` keeps of the message.
-pub fn apply_report(
-    register: &mut Store,
-    site_db: &SiteDb,
-    door: &DoorId,
-    body: &str,
-) -> Result<String, SiteError> {
+/// The site's consumer: a door's report of a command, kept once in `site.db` (the consumer
+/// audits it in the register, [`super::door_log`]). Returns what `site.db` keeps of the message.
+pub fn apply_report(site_db: &SiteDb, door: &DoorId, body: &str) -> Result<String, SiteError> {
     let report: CommandReport = serde_json::from_str(body)
         .map_err(|e| SiteError::Invalid(format!("unreadable command report: {e}")))?;
     let outcome = report.outcome.as_str();
-    let detail = format!("door {door} command {} {outcome}", short(&report.command));
-    if site_db.command_reported(&report.command, door, outcome, report.at)? {
-        register.audit(Chain::Admin, report.at, AuditKind::RemoteUnlock, "site", &detail)?;
-    }
-    Ok(detail)
+    site_db.command_reported(&report.command, door, outcome, report.at)?;
+    Ok(format!("door {door} command {} {outcome}", short(&report.command)))
 }
 
 impl SiteDb {

@@ -5,7 +5,8 @@
 //! message is checked against `site.db` (kept already: acknowledged and dropped), applied to the
 //! register (enrolments after checking the consent and the template's binding, deletions, PIN
 //! changes and the reset codes they used, visitor-pass uses, bookings done, command reports;
-//! each applied under the door id of its subject, not of its body), kept in `site.db` once per
+//! each applied under the door id of its subject, not of its body), events, alarms and command
+//! reports added to the register's audit log ([`super::door_log`]), kept in `site.db` once per
 //! (door, outbox row id), then acknowledged. A crash anywhere in between redelivers the message
 //! and changes nothing twice.
 
@@ -107,7 +108,7 @@ fn handle(
         return Ok(());
     }
     let applied = match kind {
-        OutboxKind::Command => super::commands::apply_report(register, site_db, &door, body),
+        OutboxKind::Command => super::commands::apply_report(site_db, &door, body),
         _ => apply(register, &door, kind, body, minor_age, now),
     };
     let detail = match applied {
@@ -125,6 +126,9 @@ fn handle(
         .ok()
         .and_then(|v| v.get("at").and_then(|at| at.as_i64()))
         .map_or(now, |at| at.min(now));
+    if !detail.starts_with("refused") {
+        super::door_log::audit(register, &door, outbox_id, kind, body, &detail, at)?;
+    }
     site_db.keep_message(&DoorMessage { door, outbox_id, kind, at, detail }, now)?;
     Ok(())
 }

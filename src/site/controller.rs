@@ -17,7 +17,10 @@ use super::broker_config::ServerSection;
 use super::connect::{BrokerLogin, create_bucket, jetstream};
 use super::join::{make_bundle, new_password, write_private};
 use super::site_db::SiteDb;
-use super::{DoorId, SiteError, SiteId, commands, consumer, publish, site_inbox_prefix};
+use super::{
+    DoorId, SiteError, SiteId, commands, consumer, door_log, publish, restore_guard,
+    site_inbox_prefix,
+};
 use crate::keys::custody::KeyStore;
 use crate::store::{Store, StoreConfig, StoreError};
 
@@ -34,6 +37,10 @@ pub struct SiteSettings {
     /// Residents younger than this need a guardian's consent (as `[consent] minor_age`).
     #[serde(default = "default_minor_age")]
     pub minor_age: i32,
+    /// Door messages received longer ago than this leave `site.db` (their audit rows stay in the
+    /// register, under its own retention; see [`super::door_log`]).
+    #[serde(default = "default_door_message_days")]
+    pub door_message_days: i64,
     /// The broker this site runs on, for its rendered configuration ([`super::broker_config`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSection>,
@@ -41,6 +48,10 @@ pub struct SiteSettings {
 
 fn default_minor_age() -> i32 {
     crate::store::ConsentConfig::default().minor_age
+}
+
+fn default_door_message_days() -> i64 {
+    crate::store::RetentionConfig::default().access_log_days
 }
 
 /// A site controller's directory.
@@ -84,6 +95,7 @@ impl SiteDir {
             site,
             greet_by_name: false,
             minor_age: default_minor_age(),
+            door_message_days: default_door_message_days(),
             server: None,
         };
         let text = toml::to_string(&settings).map_err(|e| SiteError::Invalid(e.to_string()))?;
@@ -138,8 +150,15 @@ impl SiteController {
         &self.settings
     }
 
-    /// Publishes and consumes until the process ends; a broker failure is retried.
+    /// Publishes and consumes until the process ends; a broker failure is retried. Holds the
+    /// site's lock while it runs, and first applies again what a register restore would undo
+    /// ([`restore_guard`]).
     pub async fn run(&self) -> Result<(), SiteError> {
+        let _lock = restore_guard::lock(&self.dir.0)?;
+        let mut register = Store::open(&self.dir.register())?;
+        let site_db = SiteDb::open(&self.dir.site_db_path())?;
+        restore_guard::reapply(&mut register, &site_db, crate::store::unix_now())?;
+        drop((register, site_db));
         let client = self.settings.broker.connect(&site_inbox_prefix(&self.settings.site)).await?;
         let js = jetstream(client);
         loop {
@@ -167,7 +186,27 @@ impl SiteController {
             consumer::consume(js, site, &mut consumer_register, &mut consumer_db, minor_age);
         let mut commands_db = SiteDb::open(&self.dir.site_db_path())?;
         let commands = commands::send_pending(&mut commands_db, &kv);
-        tokio::try_join!(publisher, consumer, commands).map(|_: ((), (), ())| ())
+        let pruner = prune_hourly(&self.dir, self.settings.door_message_days);
+        tokio::try_join!(publisher, consumer, commands, pruner).map(|_: ((), (), (), ())| ())
+    }
+}
+
+/// Prunes `site.db`'s door messages older than `days`, at the start and every hour.
+async fn prune_hourly(dir: &SiteDir, days: i64) -> Result<(), SiteError> {
+    if days < 1 {
+        return Err(SiteError::Invalid(format!(
+            "door_message_days must be at least 1, got {days}"
+        )));
+    }
+    loop {
+        let mut register = Store::open(&dir.register())?;
+        let mut site_db = SiteDb::open(&dir.site_db_path())?;
+        let before = crate::store::unix_now() - days * 86_400;
+        let pruned = door_log::prune(&mut register, &mut site_db, before)?;
+        if pruned > 0 {
+            tracing::info!(pruned, "door messages past door_message_days left site.db");
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
 
@@ -182,6 +221,7 @@ async fn publish_on_change(
     loop {
         let version = register.data_version()?;
         if seen != Some(version) {
+            restore_guard::remember(register, site_db)?;
             publish::publish(register, site_db, kv, greet_by_name).await?;
             seen = Some(version);
         }

@@ -115,6 +115,8 @@ impl SiteDb {
         conn.execute_batch(SCHEMA).map_err(open)?;
         add_report_columns(&conn).map_err(open)?;
         conn.execute_batch(super::commands::SCHEMA).map_err(open)?;
+        conn.execute_batch(super::door_log::SCHEMA).map_err(open)?;
+        conn.execute_batch(super::restore_guard::SCHEMA).map_err(open)?;
         Ok(SiteDb { conn })
     }
 
@@ -219,18 +221,19 @@ impl SiteDb {
         Ok(())
     }
 
-    /// Whether this door message is already kept (then it was applied: redelivery is acked and
-    /// dropped).
+    /// Whether this door message is already kept, or was and has been pruned since (then it was
+    /// applied: redelivery is acked and dropped).
     pub fn has_message(&self, door: &DoorId, outbox_id: i64) -> Result<bool> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT 1 FROM door_messages WHERE door = ?1 AND outbox_id = ?2",
-                params![door.as_str(), outbox_id],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+        Ok(self.below_floor(door, outbox_id)?
+            || self
+                .conn
+                .query_row(
+                    "SELECT 1 FROM door_messages WHERE door = ?1 AND outbox_id = ?2",
+                    params![door.as_str(), outbox_id],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
     }
 
     /// Keeps a door message once; returns whether it was new. The door is also marked seen.
@@ -308,7 +311,8 @@ impl SiteDb {
         Ok(rows)
     }
 
-    /// Records puts (with the record's digest) and, with `None`, deletes, in one transaction.
+    /// Records puts (with the record's digest) and, with `None`, deletes, in one transaction (a
+    /// deleted resident's id is remembered: [`super::restore_guard`]).
     pub fn set_published(&mut self, changes: &[(String, Option<Vec<u8>>, u64)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         for (key, digest, revision) in changes {
@@ -318,7 +322,10 @@ impl SiteDb {
                      ON CONFLICT(key) DO UPDATE SET digest = excluded.digest, revision = excluded.revision",
                     params![key, digest, *revision as i64],
                 )?,
-                None => tx.execute("DELETE FROM published WHERE key = ?1", [key])?,
+                None => {
+                    super::restore_guard::note_delete(&tx, key)?;
+                    tx.execute("DELETE FROM published WHERE key = ?1", [key])?
+                }
             };
         }
         tx.commit()?;

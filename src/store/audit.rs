@@ -115,6 +115,47 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [AuditKind; 32] = [
+        AuditKind::AccessGranted,
+        AuditKind::FirstFactorOk,
+        AuditKind::AccessDenied,
+        AuditKind::DoorHeldOpen,
+        AuditKind::DoorForcedOpen,
+        AuditKind::DoorFireUnlocked,
+        AuditKind::ConsentGranted,
+        AuditKind::ConsentWithdrawn,
+        AuditKind::PinSet,
+        AuditKind::LockoutLifted,
+        AuditKind::CardAdded,
+        AuditKind::CardRevoked,
+        AuditKind::Purge,
+        AuditKind::KeyRotated,
+        AuditKind::ResidentAdded,
+        AuditKind::ResidentEdited,
+        AuditKind::ResidentRemoved,
+        AuditKind::CardPinPolicy,
+        AuditKind::FaceEnrolled,
+        AuditKind::TemplateDeleted,
+        AuditKind::AttemptsLocked,
+        AuditKind::RowRejected,
+        AuditKind::AccessPruned,
+        AuditKind::VisitorPassCreated,
+        AuditKind::VisitorPassRevoked,
+        AuditKind::VisitorPassUsed,
+        AuditKind::PinResetIssued,
+        AuditKind::EnrolmentBooked,
+        AuditKind::EnrolmentBookingDone,
+        AuditKind::RegisterExported,
+        AuditKind::RemoteUnlockRequested,
+        AuditKind::RemoteUnlock,
+    ];
+
+    /// The kind stored as `text` (a door's audit row names its kind so).
+    pub fn parse(text: &str) -> Option<AuditKind> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
     /// The text stored in the `kind` column.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -407,6 +448,14 @@ mod tests {
         assert_eq!(s.verify_audit().unwrap().rows, 10);
         s.conn.execute("UPDATE audit SET detail = 'face' WHERE id = 5", []).unwrap();
         assert_eq!(s.verify_audit().unwrap().first_broken, Some(5));
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_text() {
+        for kind in AuditKind::ALL {
+            assert_eq!(AuditKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(AuditKind::parse("access granted"), None);
     }
 
     #[test]

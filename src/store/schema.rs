@@ -226,6 +226,16 @@ pub const MIGRATIONS: &[&str] = &[
     // 11: when a resident last withdrew face recognition (at the office or at a door): a door's
     // enrolment under a consent given before it is refused (`site_intake`).
     "ALTER TABLE residents ADD COLUMN faces_withdrawn_at INTEGER;",
+    // 12: on the site's register, the door messages already in its audit log, written in the
+    // same transaction as their audit row (`door_audit`), so a message redelivered after a crash
+    // before `site.db` kept it is not audited twice.
+    "
+    CREATE TABLE door_receipts (
+        door      TEXT NOT NULL,
+        outbox_id INTEGER NOT NULL,
+        PRIMARY KEY (door, outbox_id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows

@@ -1,6 +1,7 @@
 //! Crashes: `facegate site run`, a `facegate sync` process and the broker are each killed with
 //! SIGKILL while doors stream events and the register changes; after restarts every replica
-//! equals the register and every event reaches the site's audit exactly once.
+//! equals the register and every event reaches the site's audit exactly once: in `site.db` and
+//! in the register's chained audit log.
 
 use std::time::Duration;
 
@@ -74,5 +75,19 @@ fn kill9_of_controller_agent_and_broker_mid_stream_loses_and_doubles_nothing() {
         kept.dedup();
         assert_eq!(kept.len(), EVENTS, "no event twice from {}", door.id);
         assert_eq!(door.open().outbox_depth().unwrap(), 0);
+    }
+    let register = site.register();
+    assert!(register.verify_audit().unwrap().intact());
+    let audited = register.audit_entries(None).unwrap();
+    for door in &doors {
+        let mut rows: Vec<&str> = audited
+            .iter()
+            .filter(|e| e.kind == "access_granted" && e.names_door(door.id.as_str()))
+            .map(|e| e.detail.as_str())
+            .collect();
+        assert_eq!(rows.len(), EVENTS, "in the register's audit log once from {}", door.id);
+        rows.sort();
+        rows.dedup();
+        assert_eq!(rows.len(), EVENTS, "no row twice from {}", door.id);
     }
 }

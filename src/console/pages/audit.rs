@@ -37,8 +37,8 @@ pub struct Filter {
 impl Filter {
     /// The rows that pass, oldest first. `resident` is a resident number (rows name residents
     /// as `resident#<id>`), taken only from a role that may look residents up: for the auditor
-    /// it would link keypad numbers to the log's pseudonyms. `door` is a door id the row's
-    /// subject or detail names.
+    /// it would link keypad numbers to the log's pseudonyms. `door` is a door id the row names
+    /// (`door <id>`, the whole id).
     fn apply(&self, state: &AppState, ctx: &Ctx) -> Result<Vec<AuditEntry>, Problem> {
         let date = |text: &str| {
             let text = text.trim();
@@ -62,7 +62,7 @@ impl Filter {
             to.is_none_or(|to| e.at < to)
                 && subject.as_ref().is_none_or(|s| &e.subject == s)
                 && (self.kind.is_empty() || e.kind == self.kind)
-                && (door.is_empty() || e.subject.contains(door) || e.detail.contains(door))
+                && (door.is_empty() || e.names_door(door))
         });
         Ok(rows)
     }

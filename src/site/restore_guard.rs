@@ -1,0 +1,148 @@
+//! A register restored from a backup does not bring back what the site removed since.
+//!
+//! `site.db` (which a restore of `register.db` leaves alone) remembers:
+//! - every resident id the publisher tombstoned (`r.<id>` deleted from the bucket), written in
+//!   the same transaction that records the delete;
+//! - each resident's last face withdrawal (`faces_withdrawn_at`), and the id counters of the
+//!   register's residents, visitor passes and bookings, both read from the register before
+//!   every publish.
+//!
+//! When the controller starts, before it publishes, it applies them to the register again:
+//! a tombstoned resident still in the register is removed, consents given before a
+//! remembered withdrawal are withdrawn (their templates deleted), each audited; and the id
+//! counters are raised to what they were, so no id a door has seen is handed out again.
+//!
+//! A restore replaces `register.db` only while no controller runs: `facegate site run` holds
+//! an exclusive lock on `site.lock` in the site's directory for as long as it runs, and the
+//! restore takes the same lock or refuses.
+
+use std::fs::File;
+use std::path::Path;
+
+use rusqlite::{Transaction, params};
+
+use super::SiteError;
+use super::site_db::{Result as DbResult, SiteDb};
+use crate::store::Store;
+
+/// `site.db`'s tables of what a restore must not undo (made with the others when it opens).
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS removed_residents (
+    resident_id INTEGER PRIMARY KEY           -- tombstoned at the doors: never published again
+);
+CREATE TABLE IF NOT EXISTS faces_withdrawn (
+    resident_id INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL              -- consents given at or before it stay withdrawn
+);
+CREATE TABLE IF NOT EXISTS id_counters (
+    name TEXT PRIMARY KEY,                    -- a table of the register
+    seq  INTEGER NOT NULL                     -- the highest id it ever handed out
+);
+";
+
+/// The lock file in the site's directory.
+pub const LOCK_FILE: &str = "site.lock";
+
+/// Takes the site's lock: held by a running controller; a restore takes it too. Refuses if
+/// another holds it.
+pub fn lock(dir: &Path) -> Result<File, SiteError> {
+    let path = dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| SiteError::Invalid(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SiteError::Invalid(format!(
+            "the site controller is running ({} is locked): stop it first",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(SiteError::Invalid(format!("cannot lock {}: {e}", path.display())))
+        }
+    }
+}
+
+/// In the transaction that records a bucket delete: a resident's key is remembered.
+pub(super) fn note_delete(tx: &Transaction, key: &str) -> rusqlite::Result<()> {
+    if let Some(id) = key.strip_prefix("r.").and_then(|id| id.parse::<i64>().ok()) {
+        tx.execute("INSERT OR IGNORE INTO removed_residents (resident_id) VALUES (?1)", [id])?;
+    }
+    Ok(())
+}
+
+/// Remembers the register's face withdrawals and id counters (before each publish).
+pub fn remember(register: &Store, site_db: &SiteDb) -> Result<(), SiteError> {
+    let withdrawn = register.faces_withdrawn()?;
+    let counters = register.id_counters()?;
+    site_db.remember(&withdrawn, &counters)?;
+    Ok(())
+}
+
+/// What [`reapply`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reapplied {
+    pub residents_removed: usize,
+    pub templates_deleted: usize,
+    pub counters_raised: usize,
+}
+
+/// Applies what the site remembers to the register again (at the controller's start).
+pub fn reapply(register: &mut Store, site_db: &SiteDb, now: i64) -> Result<Reapplied, SiteError> {
+    let mut done = Reapplied::default();
+    for id in site_db.removed_residents()? {
+        done.residents_removed += usize::from(register.remove_resident_again(id, now)?);
+    }
+    for (resident, at) in site_db.faces_withdrawn()? {
+        done.templates_deleted += register.withdraw_faces_again(resident, at, now)?;
+    }
+    done.counters_raised = register.raise_id_counters(&site_db.id_counters()?)?;
+    if done != Reapplied::default() {
+        tracing::warn!(
+            ?done,
+            "the register held what the site had removed (a restore?): removed again"
+        );
+    }
+    Ok(done)
+}
+
+impl SiteDb {
+    fn remember(&self, withdrawn: &[(i64, i64)], counters: &[(String, i64)]) -> DbResult<()> {
+        let tx = Transaction::new_unchecked(self.conn(), rusqlite::TransactionBehavior::Immediate)?;
+        for (resident, at) in withdrawn {
+            tx.execute(
+                "INSERT INTO faces_withdrawn (resident_id, at) VALUES (?1, ?2)
+                 ON CONFLICT(resident_id) DO UPDATE SET at = MAX(at, excluded.at)",
+                params![resident, at],
+            )?;
+        }
+        for (name, seq) in counters {
+            tx.execute(
+                "INSERT INTO id_counters (name, seq) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                params![name, seq],
+            )?;
+        }
+        Ok(tx.commit()?)
+    }
+
+    fn removed_residents(&self) -> DbResult<Vec<i64>> {
+        let mut stmt = self.conn().prepare("SELECT resident_id FROM removed_residents")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn faces_withdrawn(&self) -> DbResult<Vec<(i64, i64)>> {
+        let mut stmt = self.conn().prepare("SELECT resident_id, at FROM faces_withdrawn")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn id_counters(&self) -> DbResult<Vec<(String, i64)>> {
+        let mut stmt = self.conn().prepare("SELECT name, seq FROM id_counters")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
