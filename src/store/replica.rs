@@ -538,5 +538,6 @@ fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Res
     Ok(())
 }
 
+pub mod resync;
 #[cfg(test)]
 mod tests;
