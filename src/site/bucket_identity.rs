@@ -54,11 +54,12 @@ pub struct BucketState {
     pub last_revision: u64,
 }
 
-/// The bucket's identity and newest revision.
+/// The bucket's identity and newest revision, asked of the broker now. Not `kv::Store::status`:
+/// async-nats 0.51 answers it from the stream info read when the bucket was opened.
 pub async fn bucket_state(kv: &kv::Store) -> Result<BucketState, SiteError> {
-    let status = kv.status().await.map_err(SiteError::broker("bucket status"))?;
-    let created = i64::try_from(status.info.created.unix_timestamp_nanos()).unwrap_or(i64::MAX);
-    Ok(BucketState { created, last_revision: status.info.state.last_sequence })
+    let info = kv.stream.get_info().await.map_err(SiteError::broker("bucket status"))?;
+    let created = i64::try_from(info.created.unix_timestamp_nanos()).unwrap_or(i64::MAX);
+    Ok(BucketState { created, last_revision: info.state.last_sequence })
 }
 
 /// Takes the bucket the controller opened as the one it publishes into; returns whether it is
@@ -80,14 +81,15 @@ pub async fn adopt(site_db: &mut SiteDb, kv: &kv::Store) -> Result<bool, SiteErr
 }
 
 /// After a publish that reached the bucket completely: puts the mark, once per bucket.
-pub async fn mark_complete(site_db: &SiteDb, kv: &kv::Store) -> Result<(), SiteError> {
+pub async fn mark_complete(site_db: &mut SiteDb, kv: &kv::Store) -> Result<(), SiteError> {
     let Some(created) = site_db.mark_due()? else { return Ok(()) };
     kv.put(MARK_KEY, created.to_string().into())
         .await
         .map_err(SiteError::broker("put the bucket's mark"))?;
-    site_db.conn().execute("UPDATE bucket SET marked = 1 WHERE created = ?1", [created]).map_err(
-        super::site_db::SiteDbError::from,
-    )?;
+    site_db
+        .conn()
+        .execute("UPDATE bucket SET marked = 1 WHERE created = ?1", [created])
+        .map_err(super::site_db::SiteDbError::from)?;
     Ok(())
 }
 

@@ -150,7 +150,11 @@ fn replica_entry(entry: kv::Entry) -> ReplicaEntry {
 /// Whether the replica holds every revision of the bucket `bucket`. Caught up (then records
 /// `last contact`) when it does and is not resyncing, or its resync ends now. An error when the
 /// bucket was made anew meanwhile, so the next session resyncs.
-async fn check_caught_up(store: &mut Store, kv: &kv::Store, bucket: i64) -> Result<bool, SiteError> {
+async fn check_caught_up(
+    store: &mut Store,
+    kv: &kv::Store,
+    bucket: i64,
+) -> Result<bool, SiteError> {
     let state = bucket_state(kv).await?;
     if state.created != bucket {
         return Err(SiteError::Invalid("the site's bucket was made anew".into()));

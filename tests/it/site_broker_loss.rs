@@ -24,7 +24,8 @@ fn last_contact(door: &Door) -> i64 {
 fn pin_opens(door: &Door, number: &str) -> bool {
     let store = door.open();
     let id = store.resident(number).unwrap().id;
-    check_pin(&store, &rules(), number, &pin_of(number), unix_now()).unwrap() == Checked::Pin(Some(id))
+    check_pin(&store, &rules(), number, &pin_of(number), unix_now()).unwrap()
+        == Checked::Pin(Some(id))
 }
 
 /// Kills the broker, empties its store dir and starts it again on the same port.

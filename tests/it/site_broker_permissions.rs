@@ -406,9 +406,8 @@ async fn a_door_creating_watches_without_end_is_refused_at_the_limit_and_the_sit
 
     // The site goes on: it writes records, and consumes what doors send (another stream).
     records.put("r.2", "record two".into()).await.expect("the site still writes");
-    let event = jetstream::message::PublishMessage::build()
-        .message_id("gate-1-1")
-        .payload("opened".into());
+    let event =
+        jetstream::message::PublishMessage::build().message_id("gate-1-1").payload("opened".into());
     let sent = door.js.send_publish("site.north.door.gate-1.event", event).await.unwrap();
     sent.await.expect("the door's message is stored");
     let from_doors = site_client.js.get_stream(broker::stream(&site(NORTH))).await.unwrap();

@@ -272,7 +272,10 @@ fn a_reset_code_issued_at_the_site_sets_a_pin_at_one_door_that_opens_another_onc
     let set_at = Instant::now();
     let new_hash = pin_hash(&north.open(), "1001");
     wait("the new PIN at another door", || pin_hash(&south.open(), "1001") == new_hash);
-    println!("a PIN set at one door reaches another after {:.0} ms", set_at.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "a PIN set at one door reaches another after {:.0} ms",
+        set_at.elapsed().as_secs_f64() * 1000.0
+    );
     assert!(opens(south, &new_pin), "the new PIN opens another door");
     assert!(!opens(south, &pin_of("1001")), "the old PIN is gone");
     site.wait_converged(&doors, Duration::from_secs(30));

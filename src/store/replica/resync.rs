@@ -111,3 +111,62 @@ impl Store {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::keys::{KEY_LEN, SiteKey};
+    use crate::site::entry::EntryValue;
+    use crate::store::{NewResident, ReplicaEntry, Store};
+
+    use super::Resync;
+
+    const NOW: i64 = 1_780_000_000;
+
+    /// A register with residents 1201 and 1202, their door records.
+    fn records() -> Vec<crate::site::DoorRecord> {
+        let mut site = Store::in_memory(&SiteKey::from_bytes([9; KEY_LEN])).unwrap();
+        for number in ["1201", "1202"] {
+            let new = NewResident {
+                number: number.into(),
+                name: "A".into(),
+                unit: "1".into(),
+                ..NewResident::default()
+            };
+            site.add_resident(&new, NOW, "m").unwrap();
+        }
+        site.door_records(false).unwrap()
+    }
+
+    fn put(record: &crate::site::DoorRecord, revision: u64) -> ReplicaEntry {
+        let value = Some(EntryValue::Resident(record.clone()));
+        ReplicaEntry { key: record.key(), revision, value }
+    }
+
+    fn numbers(door: &Store) -> Vec<String> {
+        door.door_records(false).unwrap().into_iter().map(|r| r.number).collect()
+    }
+
+    #[test]
+    fn a_bucket_made_anew_is_resynced_and_what_it_did_not_bring_goes_only_after_the_mark() {
+        let records = records();
+        let mut door = Store::in_memory(&SiteKey::from_bytes([9; KEY_LEN])).unwrap();
+        door.join_site(&"oak".parse().unwrap(), &"north".parse().unwrap()).unwrap();
+        assert_eq!(door.follow_bucket(111).unwrap(), Resync::Following, "a new door takes it");
+        door.apply_entries(&[put(&records[0], 7), put(&records[1], 8)]).unwrap();
+        assert_eq!(door.follow_bucket(111).unwrap(), Resync::Following, "the same bucket");
+        assert_eq!(door.replica().unwrap().unwrap().revision, 8);
+
+        // Made anew: revision 0, residents kept; the new bucket's low revisions apply.
+        assert_eq!(door.follow_bucket(222).unwrap(), Resync::AwaitingMark);
+        assert_eq!(door.replica().unwrap().unwrap().revision, 0);
+        assert_eq!(numbers(&door), ["1201", "1202"], "kept while resyncing");
+        assert_eq!(door.apply_entries(&[put(&records[0], 1)]).unwrap(), 1, "a new revision 1");
+        assert_eq!(door.follow_bucket(222).unwrap(), Resync::AwaitingMark, "a restart keeps it");
+        door.note_bucket_mark().unwrap();
+        assert_eq!(door.resync().unwrap(), Resync::Marked);
+        assert_eq!(door.finish_resync().unwrap(), 1, "1202 was not in the new bucket");
+        assert_eq!(numbers(&door), ["1201"]);
+        assert_eq!(door.resync().unwrap(), Resync::Following);
+        assert_eq!(door.apply_entries(&[put(&records[1], 2)]).unwrap(), 1, "it may come again");
+    }
+}
