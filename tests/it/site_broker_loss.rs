@@ -43,6 +43,9 @@ fn a_bucket_made_anew_is_filled_again_and_every_door_resyncs_without_a_removed_r
     let mut doors = vec![site.door("north", false), site.door("south", true)];
     doors.iter_mut().for_each(|door| site.start_agent(door));
     site.wait_converged(&doors, Duration::from_secs(60));
+    let caught_up =
+        || doors.iter().all(|d| d.open().replica().unwrap().unwrap().last_contact.is_some());
+    wait_until(Duration::from_secs(10), caught_up).expect("both doors caught up once");
 
     // South is cut off when the office removes 1002; then the broker loses its store, and the
     // bucket is made anew (empty) before the controller is back.
