@@ -123,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     if s.online { "yes" } else { "no" }.to_owned(),
                     s.last_seen.map_or("never".to_owned(), format_time),
                     opt(s.replica_revision),
-                    opt(s.lag),
+                    if s.resyncing { "resyncing".to_owned() } else { opt(s.lag) },
                     opt(s.outbox_depth),
                     s.alarms.to_string(),
                     match s.alarms_now.names() {

@@ -188,8 +188,24 @@ pub fn automation_user(site: &SiteId, password: &PasswordHash) -> BrokerUser {
     }
 }
 
+/// JetStream streams a site's account may hold: the bucket, the stream of what doors send and
+/// the three nats-server 2.9 makes for MQTT, with room to spare. Doors cannot create streams;
+/// the limit bounds a stolen controller login.
+pub const STREAMS_PER_SITE: u64 = 8;
+/// Consumers each stream of a site's account may hold (nats-server 2.9 applies an account's
+/// `max_consumers` to each stream), per user of the account: a door's watch and the one it
+/// replaces when it reconnects (an ephemeral consumer outlives its connection by a few
+/// seconds), with room to spare.
+pub const CONSUMERS_PER_USER: u64 = 4;
+/// Consumers each stream may hold besides (the controller's one, MQTT's).
+pub const CONSUMERS_SPARE: u64 = 8;
+
 /// The `nats-server` configuration text for these settings and users: one account per site
-/// (in the users' order of first appearance), JetStream enabled in each.
+/// (in the users' order of first appearance), JetStream enabled in each with limits: an equal
+/// share of the server's memory and file store, [`STREAMS_PER_SITE`] streams, and per stream
+/// [`CONSUMERS_PER_USER`] consumers per user plus [`CONSUMERS_SPARE`]: a stolen door creating
+/// watches without end is refused at that limit, and the stream the controller consumes is
+/// another stream, out of its reach.
 pub fn render_server_config(settings: &BrokerSettings, users: &[BrokerUser]) -> String {
     let mut out = String::from("# Written by facegate: changes are overwritten.\n");
     let _ = writeln!(out, "server_name: {}", quoted(&settings.server_name));
@@ -227,9 +243,16 @@ pub fn render_server_config(settings: &BrokerSettings, users: &[BrokerUser]) -> 
         return out;
     }
     out.push_str("accounts {\n");
+    let shares = sites.len() as u64;
     for site in sites {
         let account = quoted(&format!("site-{site}"));
-        let _ = writeln!(out, "  {account}: {{\n    jetstream: enabled\n    users: [");
+        let members = users.iter().filter(|u| &u.site == site).count() as u64;
+        let _ = writeln!(out, "  {account}: {{\n    jetstream: {{");
+        let _ = writeln!(out, "      max_memory: {}", settings.max_memory_store / shares);
+        let _ = writeln!(out, "      max_file: {}", settings.max_file_store / shares);
+        let _ = writeln!(out, "      max_streams: {STREAMS_PER_SITE}");
+        let consumers = CONSUMERS_PER_USER * members + CONSUMERS_SPARE;
+        let _ = writeln!(out, "      max_consumers: {consumers}\n    }}\n    users: [");
         for user in users.iter().filter(|u| &u.site == site) {
             let _ = writeln!(out, "      {{\n        user: {}", quoted(&user.name));
             let _ = writeln!(out, "        password: {}", quoted(user.password.as_str()));

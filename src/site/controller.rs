@@ -18,8 +18,8 @@ use super::connect::{BrokerLogin, create_bucket, jetstream};
 use super::join::{make_bundle, new_password, write_private};
 use super::site_db::SiteDb;
 use super::{
-    DoorId, SiteError, SiteId, commands, consumer, door_log, publish, restore_guard,
-    site_inbox_prefix,
+    DoorId, SiteError, SiteId, bucket_identity, commands, consumer, door_log, publish,
+    restore_guard, site_inbox_prefix,
 };
 use crate::keys::custody::KeyStore;
 use crate::store::{Store, StoreConfig, StoreError};
@@ -177,6 +177,7 @@ impl SiteController {
         let kv = create_bucket(js, site).await?;
         let mut publisher_register = Store::open(&self.dir.register())?;
         let mut publisher_db = SiteDb::open(&self.dir.site_db_path())?;
+        bucket_identity::adopt(&mut publisher_db, &kv).await?;
         let mut consumer_register = Store::open(&self.dir.register())?;
         let mut consumer_db = SiteDb::open(&self.dir.site_db_path())?;
         let greet = self.settings.greet_by_name;
@@ -210,7 +211,9 @@ async fn prune_hourly(dir: &SiteDir, days: i64) -> Result<(), SiteError> {
     }
 }
 
-/// Publishes whenever the register's `data_version` moved (another connection committed).
+/// Publishes whenever the register's `data_version` moved (another connection committed), then
+/// marks a new bucket complete; ends with an error once a second check finds the bucket made
+/// anew, so the next session puts everything again ([`bucket_identity`]).
 async fn publish_on_change(
     register: &mut Store,
     site_db: &mut SiteDb,
@@ -218,12 +221,21 @@ async fn publish_on_change(
     greet_by_name: bool,
 ) -> Result<(), SiteError> {
     let mut seen = None;
+    let bucket = site_db.bucket()?;
+    let mut checked = std::time::Instant::now();
     loop {
         let version = register.data_version()?;
         if seen != Some(version) {
             restore_guard::remember(register, site_db)?;
             publish::publish(register, site_db, kv, greet_by_name).await?;
+            bucket_identity::mark_complete(site_db, kv).await?;
             seen = Some(version);
+        }
+        if checked.elapsed() >= Duration::from_secs(1) {
+            if Some(bucket_identity::bucket_state(kv).await?.created) != bucket {
+                return Err(SiteError::Invalid("the site's bucket was made anew".into()));
+            }
+            checked = std::time::Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

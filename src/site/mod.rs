@@ -20,6 +20,7 @@
 
 pub mod broker;
 pub mod broker_config;
+pub mod bucket_identity;
 pub mod commands;
 pub mod connect;
 pub mod consumer;

@@ -129,6 +129,10 @@ pub struct DoorState {
     /// The last `facegate selftest` on the door: when, and whether every part passed.
     #[serde(default)]
     pub selftest: Option<Selftest>,
+    /// The door resyncs from a bucket made anew: its revision counts in the new bucket, but it
+    /// is not caught up ([`crate::store::replica::resync`]).
+    #[serde(default)]
+    pub resyncing: bool,
 }
 
 /// The alarms a door has now: each set when the door raised it, cleared when it ended (the

@@ -117,12 +117,18 @@ impl SiteDb {
         conn.execute_batch(super::commands::SCHEMA).map_err(open)?;
         conn.execute_batch(super::door_log::SCHEMA).map_err(open)?;
         conn.execute_batch(super::restore_guard::SCHEMA).map_err(open)?;
+        super::bucket_identity::prepare(&conn).map_err(open)?;
         Ok(SiteDb { conn })
     }
 
     /// The connection, for the tables other modules own (`commands`).
     pub(super) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The connection for a transaction on the tables other modules own (`bucket_identity`).
+    pub(super) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// Adds a door with its broker password's hash.
@@ -168,7 +174,7 @@ impl SiteDb {
     pub fn doors(&self) -> Result<Vec<DoorRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, password_hash, added_at, last_seen, replica_revision, outbox_depth, last_contact, last_selftest,
-                    selftest_ok, alarms
+                    selftest_ok, alarms, resyncing
              FROM doors ORDER BY id",
         )?;
         let rows = stmt
@@ -189,6 +195,7 @@ impl SiteDb {
                             .unwrap_or_default(),
                         selftest: selftest_at
                             .map(|at| Selftest { at, ok: selftest_ok.unwrap_or(false) }),
+                        resyncing: r.get(10)?,
                     })
                 });
                 Ok((id, r.get(1)?, r.get(2)?, r.get(3)?, state.transpose()?))
@@ -206,7 +213,7 @@ impl SiteDb {
     pub fn door_seen(&self, door: &DoorId, state: &DoorState, now: i64) -> Result<()> {
         self.conn.execute(
             "UPDATE doors SET last_seen = ?2, replica_revision = ?3, outbox_depth = ?4, last_contact = ?5,
-             last_selftest = ?6, selftest_ok = ?7, alarms = ?8 WHERE id = ?1",
+             last_selftest = ?6, selftest_ok = ?7, alarms = ?8, resyncing = ?9 WHERE id = ?1",
             params![
                 door.as_str(),
                 now,
@@ -216,6 +223,7 @@ impl SiteDb {
                 state.selftest.map(|s| s.at),
                 state.selftest.map(|s| s.ok),
                 serde_json::to_string(&state.alarms).expect("three booleans serialise"),
+                state.resyncing,
             ],
         )?;
         Ok(())

@@ -16,8 +16,11 @@ pub struct DoorStatus {
     pub last_seen: Option<i64>,
     /// The last bucket revision the door applied.
     pub replica_revision: Option<u64>,
-    /// How many revisions the door is behind what the site published.
+    /// How many revisions the door is behind what the site published (`None` while it
+    /// resyncs: its revision counts in a bucket made anew that it has not caught up with).
     pub lag: Option<u64>,
+    /// The door resyncs from a bucket made anew ([`crate::store::replica::resync`]).
+    pub resyncing: bool,
     pub outbox_depth: Option<u64>,
     /// Alarms the door sent in the last 24 hours.
     pub alarms: u64,
@@ -39,7 +42,10 @@ pub fn door_statuses_at(site_db: &SiteDb, now: i64) -> Result<Vec<DoorStatus>> {
                 online: row.last_seen.is_some_and(|seen| now - seen <= ONLINE_WITHIN_SECS),
                 last_seen: row.last_seen,
                 replica_revision: state.map(|s| s.replica_revision),
-                lag: state.map(|s| published.saturating_sub(s.replica_revision)),
+                lag: state
+                    .filter(|s| !s.resyncing)
+                    .map(|s| published.saturating_sub(s.replica_revision)),
+                resyncing: state.is_some_and(|s| s.resyncing),
                 outbox_depth: state.map(|s| s.outbox_depth),
                 alarms: site_db.alarms_since(&row.door, now - 24 * 3600)?,
                 alarms_now: state.map(|s| s.alarms).unwrap_or_default(),

@@ -2,8 +2,8 @@
 //! revision into the door's database (resident records, and the door's own commands for the
 //! gate), sends the outbox to the stream (a row is removed only
 //! after the stream acknowledged it), reports the door's state, and records `last contact`
-//! whenever the replica has caught up with the bucket. It reconnects by itself; the gate
-//! never waits for it.
+//! whenever the replica has caught up with the bucket (a bucket made anew is resynced first:
+//! [`crate::store::replica::resync`]). It reconnects by itself; the gate never waits for it.
 
 use std::time::{Duration, Instant};
 
@@ -11,11 +11,13 @@ use async_nats::jetstream::{self, kv, message::PublishMessage};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::bucket_identity::{bucket_state, is_mark};
 use super::commands::command_of_entry;
 use super::connect::{BrokerLogin, jetstream};
 use super::entry::{EntryKey, EntryValue};
 use super::outbox::{DoorState, OutboxKind};
 use super::{DoorId, SiteError, SiteId, bucket, door_inbox_prefix, message_id, subject};
+use crate::store::replica::resync::Resync;
 use crate::store::{ReplicaEntry, Store};
 
 /// How a door reaches its site (from the join bundle).
@@ -61,6 +63,10 @@ async fn session(
         .get_key_value(bucket(&login.site))
         .await
         .map_err(SiteError::broker("open the bucket"))?;
+    let bucket = bucket_state(&kv).await?.created;
+    if store.follow_bucket(bucket)? != Resync::Following {
+        tracing::warn!(door = %login.door, "sync: the site's bucket was made anew: resyncing");
+    }
     let from = replica_revision(store)? + 1;
     let mut watch =
         kv.watch_all_from_revision(from).await.map_err(SiteError::broker("watch the bucket"))?;
@@ -73,6 +79,7 @@ async fn session(
                 let entry = entry.ok_or_else(|| SiteError::Invalid("the bucket watch ended".into()))?;
                 let entry = entry.map_err(SiteError::broker("watch"))?;
                 let mut door_commands: Vec<_> = command_of_entry(&entry, &login.door).into_iter().collect();
+                let mut marked = is_mark(&entry, bucket);
                 let mut batch = vec![replica_entry(entry)];
                 // Entries arriving within BATCH_WINDOW join this transaction: one commit (one
                 // fsync) per window while a replica catches up, not one per entry.
@@ -82,6 +89,7 @@ async fn session(
                         Ok(Some(entry)) => {
                             let entry = entry.map_err(SiteError::broker("watch"))?;
                             door_commands.extend(command_of_entry(&entry, &login.door));
+                            marked |= is_mark(&entry, bucket);
                             batch.push(replica_entry(entry));
                         }
                         _ => break,
@@ -89,15 +97,18 @@ async fn session(
                 }
                 // Kept before the revision moves past them; a command kept twice is one row.
                 store.receive_commands(&door_commands)?;
+                if marked {
+                    store.note_bucket_mark()?; // before the revision moves past the mark
+                }
                 store.apply_entries(&batch)?;
                 behind_since = None; // catching up is not a stall
             }
             _ = tick.tick() => {
                 send_outbox(store, js, login).await?;
                 if last_status.is_none_or(|at| at.elapsed() >= STATUS_EVERY) {
-                    let caught_up = check_caught_up(store, &kv).await?;
+                    let holds_all = check_caught_up(store, &kv, bucket).await?;
                     let behind = behind_since.get_or_insert_with(Instant::now);
-                    if caught_up {
+                    if holds_all {
                         behind_since = None;
                     } else if behind.elapsed() > STALLED_AFTER {
                         return Err(SiteError::Invalid("the bucket watch stalled".into()));
@@ -136,14 +147,33 @@ fn replica_entry(entry: kv::Entry) -> ReplicaEntry {
     ReplicaEntry { key: entry.key, revision: entry.revision, value }
 }
 
-/// Whether the replica holds every revision of the bucket; if so, records `last contact`.
-async fn check_caught_up(store: &mut Store, kv: &kv::Store) -> Result<bool, SiteError> {
-    let status = kv.status().await.map_err(SiteError::broker("bucket status"))?;
-    let caught_up = replica_revision(store)? >= status.info.state.last_sequence;
+/// Whether the replica holds every revision of the bucket `bucket`. Caught up (then records
+/// `last contact`) when it does and is not resyncing, or its resync ends now. An error when the
+/// bucket was made anew meanwhile, so the next session resyncs.
+async fn check_caught_up(
+    store: &mut Store,
+    kv: &kv::Store,
+    bucket: i64,
+) -> Result<bool, SiteError> {
+    let state = bucket_state(kv).await?;
+    if state.created != bucket {
+        return Err(SiteError::Invalid("the site's bucket was made anew".into()));
+    }
+    let holds_all = replica_revision(store)? >= state.last_revision;
+    let caught_up = holds_all
+        && match store.resync()? {
+            Resync::Following => true,
+            Resync::AwaitingMark => false,
+            Resync::Marked => {
+                let removed = store.finish_resync()?;
+                tracing::warn!(removed, "sync: resynced with the site's new bucket");
+                true
+            }
+        };
     if caught_up {
         store.set_last_contact(crate::store::unix_now())?;
     }
-    Ok(caught_up)
+    Ok(holds_all)
 }
 
 /// Sends the outbox, oldest first; removes what the stream acknowledged.
@@ -203,6 +233,7 @@ async fn send_status(
         last_contact: replica.last_contact,
         alarms,
         selftest,
+        resyncing: store.resync()? != Resync::Following,
     };
     let body = serde_json::to_vec(&state).map_err(|e| SiteError::Invalid(e.to_string()))?;
     let subject = subject(&login.site, &login.door, OutboxKind::Status);

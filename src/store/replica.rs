@@ -545,5 +545,6 @@ fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Res
     Ok(holder.is_some() || last_used.keys().any(|t| !kept.contains(t)))
 }
 
+pub mod resync;
 #[cfg(test)]
 mod tests;

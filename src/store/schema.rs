@@ -236,6 +236,13 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (door, outbox_id)
     ) WITHOUT ROWID;
     ",
+    // 13: on a door, which bucket its revisions count in (the creation time of the bucket's
+    // stream, in nanoseconds) and whether it is resyncing from a bucket made anew (1, or 2 once
+    // the site's mark that it put every entry arrived): see `replica::resync`.
+    "
+    ALTER TABLE replica_state ADD COLUMN bucket INTEGER;
+    ALTER TABLE replica_state ADD COLUMN resyncing INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows

@@ -86,6 +86,7 @@ async fn the_doors_page_shows_what_each_door_reports_now() {
         last_contact: Some(1_780_000_000),
         alarms: DoorAlarms { forced_open: true, ..DoorAlarms::default() },
         selftest: Some(Selftest { at: 1_779_990_000, ok: false }),
+        resyncing: false,
     };
     console.state.site_db().door_seen(&north(), &state, 1_780_000_000).unwrap();
     let mut zhao = console.signed_in("zhao").await;

@@ -37,6 +37,7 @@ mod nats_harness;
 mod photo_decoding;
 mod pin_resets_bookings;
 mod rotate_running_gate;
+mod site_broker_loss;
 mod site_broker_mqtt;
 mod site_broker_permissions;
 mod site_broker_tls;

@@ -384,3 +384,46 @@ async fn a_reloaded_configuration_adds_and_removes_doors_without_a_restart() {
     assert!(refused(try_door(&server, "gate-1").await), "gate-1 was removed");
     assert!(store.path().join("jetstream").is_dir(), "the configuration's store dir is used");
 }
+
+#[tokio::test]
+async fn a_door_creating_watches_without_end_is_refused_at_the_limit_and_the_site_goes_on() {
+    let server = site_broker();
+    let (site_client, records) = north_site_with_a_record(&server).await;
+    let door = Client::door(&server, "gate-1").await;
+    let bucket = door.js.get_key_value(broker::bucket(&site(NORTH))).await.unwrap();
+    // North's account has three users: the controller and two doors.
+    let limit = (broker::CONSUMERS_PER_USER * 3 + broker::CONSUMERS_SPARE) as usize;
+    let mut watches = Vec::new();
+    let refused = loop {
+        match bucket.watch_all().await {
+            Ok(watch) if watches.len() <= limit => watches.push(watch),
+            Ok(_) => panic!("more than {limit} watches allowed"),
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(watches.len(), limit, "refused at the limit: {refused}");
+    assert!(format!("{refused:?}").contains("maximum consumers limit reached"), "{refused:?}");
+
+    // The site goes on: it writes records, and consumes what doors send (another stream).
+    records.put("r.2", "record two".into()).await.expect("the site still writes");
+    let event =
+        jetstream::message::PublishMessage::build().message_id("gate-1-1").payload("opened".into());
+    let sent = door.js.send_publish("site.north.door.gate-1.event", event).await.unwrap();
+    sent.await.expect("the door's message is stored");
+    let from_doors = site_client.js.get_stream(broker::stream(&site(NORTH))).await.unwrap();
+    let consumer = from_doors
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("site".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("the site creates its consumer");
+    let mut messages = consumer.fetch().max_messages(1).messages().await.unwrap();
+    let message = messages.next().await.expect("one message").expect("readable");
+    assert_eq!(&message.payload[..], b"opened");
+
+    // What the limit does not prevent: meanwhile, the other doors cannot start a watch either.
+    let other = Client::door(&server, "gate-2").await;
+    let other_bucket = other.js.get_key_value(broker::bucket(&site(NORTH))).await.unwrap();
+    assert!(other_bucket.watch_all().await.is_err(), "the limit is the stream's, not the door's");
+}

@@ -121,6 +121,13 @@ impl Site {
         }));
     }
 
+    /// Stops the controller's task.
+    pub fn stop_controller(&mut self) {
+        if let Some(task) = self.controller.take() {
+            task.abort();
+        }
+    }
+
     /// Starts the controller as a `facegate site run` process.
     pub fn start_controller_process(&mut self) {
         let child = Command::new(env!("CARGO_BIN_EXE_facegate"))
