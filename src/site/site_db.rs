@@ -115,6 +115,7 @@ impl SiteDb {
         conn.execute_batch(SCHEMA).map_err(open)?;
         add_report_columns(&conn).map_err(open)?;
         conn.execute_batch(super::commands::SCHEMA).map_err(open)?;
+        conn.execute_batch(super::card_tap::SCHEMA).map_err(open)?;
         Ok(SiteDb { conn })
     }
 

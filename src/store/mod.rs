@@ -44,6 +44,7 @@ pub use audit_file::ExportLine;
 pub use bookings::{Booking, BookingDone};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord, ConsentStatistics};
 pub use credentials::CredentialRootStatus;
+pub use door_commands::DueCommand;
 pub use faces::StoredTemplate;
 pub use replica::{ReplicaEntry, ReplicaState};
 pub use residents::{NewResident, Resident, ResidentStatus};

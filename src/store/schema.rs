@@ -226,6 +226,9 @@ pub const MIGRATIONS: &[&str] = &[
     // 11: when a resident last withdrew face recognition (at the office or at a door): a door's
     // enrolment under a consent given before it is refused (`site_intake`).
     "ALTER TABLE residents ADD COLUMN faces_withdrawn_at INTEGER;",
+    // 13 (its number on main; the lead renumbers at merge): a door command's resident number,
+    // for a card enrolled by a tap (`door_commands`).
+    "ALTER TABLE door_commands ADD COLUMN resident TEXT;",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows
