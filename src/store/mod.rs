@@ -17,6 +17,7 @@ mod door_health;
 pub mod faces;
 mod key_state;
 pub mod pin_resets;
+pub mod refusal;
 mod register_fields;
 pub mod replica;
 pub mod residents;
@@ -131,6 +132,8 @@ pub enum StoreError {
     NoticeIncomplete,
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Refused(#[from] refusal::Refusal),
     #[error(
         "{} PIN(s) and {} card(s) are still on the previous credential root and would stop working: \
          wait until they are used, or re-issue them, then rotate again",

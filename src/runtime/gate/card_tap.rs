@@ -30,6 +30,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
         events: &mut Vec<Event>,
     ) -> Result<()> {
         self.end_card_tap(None, now)?;
+        self.close_camera(events);
         let left = expires_at.saturating_sub(self.unix(now)).max(0) as u64;
         self.card_tap = Some(CardTap { id, number: number.clone(), until: now + left * 1000 });
         self.show(Screen::SiteCard { number }, events);
