@@ -62,10 +62,13 @@ pub fn request(
     let detail = format!("door {door} command {} by {operator}", short(&command.id));
     register.audit(Chain::Admin, now, AuditKind::CardTapRequested, &resident.subject(), &detail)?;
     // The resident first: a command is pending only once it is complete.
-    site_db.conn().execute(
-        "INSERT INTO card_taps (command, resident) VALUES (?1, ?2)",
-        params![command.id, resident.number],
-    ).map_err(SiteDbError::from)?;
+    site_db
+        .conn()
+        .execute(
+            "INSERT INTO card_taps (command, resident) VALUES (?1, ?2)",
+            params![command.id, resident.number],
+        )
+        .map_err(SiteDbError::from)?;
     site_db.add_command(&command, operator)?;
     Ok(command)
 }
@@ -104,10 +107,13 @@ pub(super) fn apply(
         (CommandOutcome::NoCard, _) => ("no card", None),
         _ => ("expired", None),
     };
-    site_db.conn().execute(
-        "UPDATE card_taps SET result = ?2, card_id = ?3 WHERE command = ?1",
-        params![report.command, result, card],
-    ).map_err(SiteDbError::from)?;
+    site_db
+        .conn()
+        .execute(
+            "UPDATE card_taps SET result = ?2, card_id = ?3 WHERE command = ?1",
+            params![report.command, result, card],
+        )
+        .map_err(SiteDbError::from)?;
     let detail = format!("door {door} command {} {result}", short(&report.command));
     let subject = register.resident(&number).map_or_else(|_| number.clone(), |r| r.subject());
     register.audit(Chain::Admin, report.at, AuditKind::CardTap, &subject, &detail)?;
@@ -149,7 +155,9 @@ pub fn tap_request(site_db: &SiteDb, id: &str, now: i64) -> DbResult<Option<TapR
         Some("added") => TapState::Added,
         Some("taken") => TapState::Taken,
         Some(_) => TapState::TimedOut,
-        None if sent.outcome.as_deref() == Some("not sent") || now > until + REPORT_GRACE_SECS => TapState::TimedOut,
+        None if sent.outcome.as_deref() == Some("not sent") || now > until + REPORT_GRACE_SECS => {
+            TapState::TimedOut
+        }
         None => TapState::Waiting { until },
     };
     Ok(Some(TapRequest { door: sent.command.door, resident, state }))
@@ -159,9 +167,7 @@ impl SiteDb {
     fn tap_resident(&self, command: &str) -> DbResult<Option<String>> {
         Ok(self
             .conn()
-            .query_row("SELECT resident FROM card_taps WHERE command = ?1", [command], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT resident FROM card_taps WHERE command = ?1", [command], |r| r.get(0))
             .optional()?)
     }
 }

@@ -89,7 +89,8 @@ impl Store {
     pub fn finish_card_tap(&mut self, id: &str, card: Option<&CardUid>, now: i64) -> Result<()> {
         let key = self.audit_key().clone();
         let index = card.map(|uid| hex::encode(self.card_index(uid).0));
-        let outcome = if index.is_some() { CommandOutcome::CardRead } else { CommandOutcome::NoCard };
+        let outcome =
+            if index.is_some() { CommandOutcome::CardRead } else { CommandOutcome::NoCard };
         self.transaction(|tx| {
             let changed = tx.execute(
                 "UPDATE door_commands SET done_at = ?2, outcome = ?3 WHERE id = ?1 AND outcome = 'waiting'",

@@ -150,7 +150,7 @@ fn check_text(field: TextField, text: &str, max: usize) -> Result<()> {
 }
 
 fn check_new(new: &NewVisitorPass, now: i64) -> Result<()> {
-    let invalid = |refusal: Refusal| Err(refusal.into());
+    let invalid = |refusal: Refusal| -> Result<()> { Err(refusal.into()) };
     check_text(TextField::PassLabel, &new.label, 100)?;
     if let Some(company) = &new.company {
         check_text(TextField::Company, company, 60)?;

@@ -9,13 +9,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use facegate::config::Config;
 use facegate::access::Checked;
 use facegate::access::checks::check_card;
-use facegate::credentials::{CardUid, Pin};
+use facegate::config::Config;
 use facegate::console::accounts::ConsoleDb;
 use facegate::console::roles::Role;
 use facegate::console::{AppState, Console};
+use facegate::credentials::{CardUid, Pin};
 use facegate::runtime::gate::{Offer, Outcome};
 use facegate::runtime::{Event, Screen};
 use facegate::store::{PassRefusal, Store, unix_now};
@@ -132,7 +132,9 @@ fn a_manager_in_chromium_deletes_a_face_issues_a_pass_books_an_enrolment_and_add
         let screen = gate_a.screen();
         let enrolled = matches!(screen, Screen::Result { outcome: Outcome::Enrolled { .. }, .. });
         assert!(enrolled, "{screen:?}");
-        wait("the face in the register", || !site.register().templates_of("1001").unwrap().is_empty());
+        wait("the face in the register", || {
+            !site.register().templates_of("1001").unwrap().is_empty()
+        });
         wait("the face at every door", || doors.iter().all(|d| has_face(d, "1001")));
         browser.goto("/residents/1001").await;
         let page = browser.source().await;

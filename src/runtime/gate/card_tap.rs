@@ -51,8 +51,11 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             Action::Card(uid) => {
                 let taken = self.store.resident_for_card(uid)?.is_some();
                 self.end_card_tap(Some(uid), now)?;
-                let outcome =
-                    if taken { Outcome::CardAlreadyRegistered } else { Outcome::CardAdded { number } };
+                let outcome = if taken {
+                    Outcome::CardAlreadyRegistered
+                } else {
+                    Outcome::CardAdded { number }
+                };
                 self.show_result(!taken, outcome, Offer::Nothing, now, events)?;
             }
             Action::Cancel => {
