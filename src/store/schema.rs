@@ -226,8 +226,8 @@ pub const MIGRATIONS: &[&str] = &[
     // 11: when a resident last withdrew face recognition (at the office or at a door): a door's
     // enrolment under a consent given before it is refused (`site_intake`).
     "ALTER TABLE residents ADD COLUMN faces_withdrawn_at INTEGER;",
-    // 13 (its number on main; the lead renumbers at merge): a door command's resident number,
-    // for a card enrolled by a tap (`door_commands`).
+    // 12 (13 once another branch's 12 is merged): a door command's resident number, for a card
+    // enrolled by a tap (`door_commands`).
     "ALTER TABLE door_commands ADD COLUMN resident TEXT;",
 ];
 
