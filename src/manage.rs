@@ -7,6 +7,7 @@ use crate::access::checks::{check_pin, check_reset_code};
 use crate::credentials::lockout::{CARD_READER_KEY, FACE_CAMERA_KEY, TERMINAL_KEY, resident_key};
 use crate::credentials::{CardUid, Code, Pin, PinConfig};
 use crate::site::ids::DoorId;
+use crate::store::refusal::Refusal;
 use crate::store::{
     Booking, ConsentGrant, CredentialRootStatus, NewResident, NewVisitorPass, Resident,
     ResidentStatus, Result, Store, StoreConfig, StoreError, VisitorPass,
@@ -187,9 +188,8 @@ pub fn book_enrolment(
     operator: &str,
 ) -> Result<i64> {
     let door = door
-        .map(str::parse::<DoorId>)
-        .transpose()
-        .map_err(|err| StoreError::Invalid(err.to_string()))?;
+        .map(|d| d.parse::<DoorId>().map_err(|_| Refusal::BadDoor(d.to_owned())))
+        .transpose()?;
     store.book_enrolment(number, door.as_ref(), until, now, operator)
 }
 

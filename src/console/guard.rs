@@ -278,6 +278,7 @@ impl From<crate::store::StoreError> for Problem {
             NoConsent(number) => {
                 Problem::bad_with("Resident {} has no face consent on record.", &[&number])
             }
+            Refused(refusal) => super::refusals::problem(&refusal),
             Invalid(detail) => Problem::bad_with("The register refused this value: {}", &[&detail]),
             Pin(detail) => Problem::bad_with("The register refused this value: {}", &[&detail]),
             other => Problem::Internal(other.to_string()),

@@ -9,6 +9,7 @@
 //! - [`pages`]: one module per page; every change goes through [`crate::manage`].
 //! - [`tls`]: the certificate and the TLS listener.
 //! - [`qr`]: a visitor pass's QR code, drawn on the page.
+//! - [`refusals`]: the register's refusals in the reader's language.
 
 pub mod accounts;
 pub mod backup;
@@ -17,6 +18,7 @@ pub mod i18n;
 pub mod layout;
 pub mod pages;
 pub mod qr;
+pub mod refusals;
 pub mod roles;
 pub mod sessions;
 pub mod tls;

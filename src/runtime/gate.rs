@@ -3,11 +3,13 @@
 //! should show, the decisions, and what the door did. The touchscreen UI and the headless script
 //! runner both drive this one type. The face session is in `face`, admin mode in `admin`, the
 //! limits on card and face attempts in `attempts`, changes made by others in `changes`, the
-//! site's commands in `remote`, the door's alarms for the site in `alarms_now`.
+//! site's commands in `remote` (a card asked for by the site in `card_tap`), the door's alarms
+//! for the site in `alarms_now`.
 
 mod admin;
 mod alarms_now;
 mod attempts;
+mod card_tap;
 mod changes;
 mod events;
 mod face;
@@ -82,6 +84,8 @@ pub struct Gate<C: FrameSource, D: DoorPort> {
     probes: Vec<Embedding>,
     /// The door's alarms now, as the database has them for the site (see `alarms_now`).
     alarms_now: DoorAlarms,
+    /// The site's request for a resident's new card, while the gate waits for it.
+    card_tap: Option<card_tap::CardTap>,
 }
 
 /// The retention rules run at start and then once a day.
@@ -146,11 +150,12 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
             booked: None,
             probes: Vec::new(),
             alarms_now: DoorAlarms::default(),
+            card_tap: None,
         };
         gate.reload_gallery(0)?;
         gate.follow_replica(0, &mut Vec::new())?;
-        gate.follow_commands(0, &mut Vec::new())?;
         gate.screen = gate.idle();
+        gate.follow_commands(0, &mut Vec::new())?;
         Ok(gate)
     }
 
@@ -210,7 +215,8 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
     /// Handles one resident action at `now` (milliseconds on the gate's clock).
     pub fn act(&mut self, action: Action, now: u64) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        if self.admin_act(&action, now, &mut events)?
+        if self.card_tap_act(&action, now, &mut events)?
+            || self.admin_act(&action, now, &mut events)?
             || self.visitor_act(&action, now, &mut events)?
             || self.self_service_act(&action, now, &mut events)?
         {
@@ -396,6 +402,7 @@ impl<C: FrameSource, D: DoorPort> Gate<C, D> {
                 self.show(idle, &mut events);
             }
         }
+        self.card_tap_tick(now, &mut events)?;
         if self.admin_timed_out(now, &mut events) {
             return Ok(events);
         }

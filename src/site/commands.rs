@@ -1,4 +1,5 @@
-//! Commands for one door (remote unlock), from the console to the strike:
+//! Commands for one door (remote unlock, and a card enrolled by a tap: [`super::card_tap`]),
+//! from the console to the door:
 //!
 //! 1. The console ([`remote_unlock`]) audits the request in the register (account and reason)
 //!    and writes a pending command into `site.db`: a random id, an expiry
@@ -36,17 +37,21 @@ const POLL: std::time::Duration = std::time::Duration::from_millis(100);
 pub enum CommandKind {
     /// Open the strike for one pulse.
     Unlock,
+    /// Read the next card tapped before the expiry and report its keyed index, for the
+    /// command's resident (the site adds the card).
+    EnrolCard,
 }
 
 impl CommandKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unlock => "unlock",
+            Self::EnrolCard => "enrol_card",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        (text == "unlock").then_some(Self::Unlock)
+        [Self::Unlock, Self::EnrolCard].into_iter().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -61,6 +66,9 @@ pub struct DoorCommand {
     pub issued_at: i64,
     /// The door executes it only while its own clock is at or before this.
     pub expires_at: i64,
+    /// [`CommandKind::EnrolCard`]: the resident number the card is for (the door shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident: Option<String>,
 }
 
 /// What became of a command at the door.
@@ -69,8 +77,12 @@ pub struct DoorCommand {
 pub enum CommandOutcome {
     /// The strike was opened for one pulse.
     Opened,
-    /// It arrived after its expiry: the door stayed locked.
+    /// It arrived after its expiry: the door stayed locked (or read no card).
     Expired,
+    /// A card was tapped in time; the report carries its keyed index.
+    CardRead,
+    /// No card was tapped before the expiry, or the wait was cancelled at the door.
+    NoCard,
 }
 
 impl CommandOutcome {
@@ -78,6 +90,8 @@ impl CommandOutcome {
         match self {
             Self::Opened => "opened",
             Self::Expired => "expired",
+            Self::CardRead => "card read",
+            Self::NoCard => "no card",
         }
     }
 }
@@ -88,6 +102,9 @@ pub struct CommandReport {
     pub command: String,
     pub at: i64,
     pub outcome: CommandOutcome,
+    /// [`CommandOutcome::CardRead`]: the card's keyed index (hex), never its number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
 }
 
 /// The bucket key of a door's commands.
@@ -178,6 +195,7 @@ pub fn remote_unlock(
         door: door.clone(),
         issued_at: now,
         expires_at: now + UNLOCK_VALID_SECS,
+        resident: None,
     };
     let detail = format!("door {door} command {} by {operator}: {reason}", short(&command.id));
     // Audited first: a request that fails to queue is on record, no unlock goes unrecorded.
@@ -191,7 +209,7 @@ pub fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
-fn new_id() -> Result<String, CommandError> {
+pub(super) fn new_id() -> Result<String, CommandError> {
     use rand::TryRng;
     let mut bytes = [0u8; 16];
     rand::rngs::SysRng
@@ -223,17 +241,29 @@ pub async fn send_pending(site_db: &mut SiteDb, kv: &kv::Store) -> Result<(), Si
 }
 
 /// The site's consumer: a door's report of a command, kept once in `site.db` (the consumer
-/// audits it in the register, [`super::door_log`]). Returns what `site.db` keeps of the message.
-pub fn apply_report(site_db: &SiteDb, door: &DoorId, body: &str) -> Result<String, SiteError> {
+/// audits a remote unlock's in the register, [`super::door_log`]; a card tap's adds the card and
+/// is audited by [`super::card_tap::apply`]). Returns what `site.db` keeps of the message.
+pub fn apply_report(
+    register: &mut Store,
+    site_db: &SiteDb,
+    door: &DoorId,
+    body: &str,
+) -> Result<String, SiteError> {
     let report: CommandReport = serde_json::from_str(body)
         .map_err(|e| SiteError::Invalid(format!("unreadable command report: {e}")))?;
     let outcome = report.outcome.as_str();
-    site_db.command_reported(&report.command, door, outcome, report.at)?;
-    Ok(format!("door {door} command {} {outcome}", short(&report.command)))
+    let detail = format!("door {door} command {} {outcome}", short(&report.command));
+    let kind = site_db.command(&report.command)?.map(|c| c.command.kind);
+    if site_db.command_reported(&report.command, door, outcome, report.at)?
+        && kind == Some(CommandKind::EnrolCard)
+    {
+        return super::card_tap::apply(register, site_db, door, &report);
+    }
+    Ok(detail)
 }
 
 impl SiteDb {
-    fn add_command(&self, command: &DoorCommand, operator: &str) -> DbResult<()> {
+    pub(super) fn add_command(&self, command: &DoorCommand, operator: &str) -> DbResult<()> {
         self.conn().execute(
             "INSERT INTO door_commands (id, door, kind, issued_at, expires_at, operator) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -276,8 +306,9 @@ impl SiteDb {
         values: impl rusqlite::Params,
     ) -> DbResult<Vec<SentCommand>> {
         let sql = format!(
-            "SELECT id, door, kind, issued_at, expires_at, operator, sent_at, outcome, reported_at
-             FROM door_commands WHERE {condition}"
+            "SELECT id, door, kind, issued_at, expires_at, operator, sent_at, outcome, reported_at,
+                    resident
+             FROM door_commands LEFT JOIN card_taps ON command = id WHERE {condition}"
         );
         let mut stmt = self.conn().prepare(&sql)?;
         let rows = stmt
@@ -286,6 +317,7 @@ impl SiteDb {
                     (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
                     (r.get(3)?, r.get(4)?, r.get(5)?),
                     (r.get(6)?, r.get(7)?, r.get(8)?),
+                    r.get(9)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -296,6 +328,7 @@ impl SiteDb {
                     (id, door, kind),
                     (issued_at, expires_at, operator),
                     (sent_at, outcome, reported_at),
+                    resident,
                 )| {
                     let command = DoorCommand {
                         id,
@@ -303,6 +336,7 @@ impl SiteDb {
                         door: door.parse().ok()?,
                         issued_at,
                         expires_at,
+                        resident,
                     };
                     Some(SentCommand { command, operator, sent_at, outcome, reported_at })
                 },

@@ -108,7 +108,7 @@ fn handle(
         return Ok(());
     }
     let applied = match kind {
-        OutboxKind::Command => super::commands::apply_report(site_db, &door, body),
+        OutboxKind::Command => super::commands::apply_report(register, site_db, &door, body),
         _ => apply(register, &door, kind, body, minor_age, now),
     };
     let detail = match applied {
@@ -126,7 +126,8 @@ fn handle(
         .ok()
         .and_then(|v| v.get("at").and_then(|at| at.as_i64()))
         .map_or(now, |at| at.min(now));
-    if !detail.starts_with("refused") {
+    let tap = kind == OutboxKind::Command && super::card_tap::answers_tap(site_db, body)?;
+    if !detail.starts_with("refused") && !tap {
         super::door_log::audit(register, &door, outbox_id, kind, body, &detail, at)?;
     }
     site_db.keep_message(&DoorMessage { door, outbox_id, kind, at, detail }, now)?;

@@ -9,7 +9,8 @@
 //! - The site's consumer applies what doors send and keeps each door message exactly once
 //!   ([`consumer`], [`site_db`]).
 //! - Commands for one door (remote unlock) go from the console through `site.db` and the key
-//!   `c.<door>` to the gate ([`commands`]).
+//!   `c.<door>` to the gate ([`commands`]); a card added by a tap at a door is one
+//!   ([`card_tap`]).
 //! - The broker's configuration: one account per site, least-privilege door users
 //!   ([`broker`]), rendered from `site.db` whenever a door is added or removed
 //!   ([`broker_config`]). The subject a door message arrives on names its door and the broker
@@ -21,6 +22,7 @@
 pub mod broker;
 pub mod broker_config;
 pub mod bucket_identity;
+pub mod card_tap;
 pub mod commands;
 pub mod connect;
 pub mod consumer;

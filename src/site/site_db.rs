@@ -118,6 +118,7 @@ impl SiteDb {
         conn.execute_batch(super::door_log::SCHEMA).map_err(open)?;
         conn.execute_batch(super::restore_guard::SCHEMA).map_err(open)?;
         super::bucket_identity::prepare(&conn).map_err(open)?;
+        conn.execute_batch(super::card_tap::SCHEMA).map_err(open)?;
         Ok(SiteDb { conn })
     }
 

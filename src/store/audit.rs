@@ -112,6 +112,10 @@ pub enum AuditKind {
     RemoteUnlockRequested,
     /// A door executed a remote unlock (opened), or refused it as expired.
     RemoteUnlock,
+    /// A manager or caretaker asked a door to read the next card tapped for a resident.
+    CardTapRequested,
+    /// A door read a card for a resident's tap request, or the time ran out.
+    CardTap,
 }
 
 impl AuditKind {
@@ -193,6 +197,8 @@ impl AuditKind {
             AuditKind::RegisterExported => "register_exported",
             AuditKind::RemoteUnlockRequested => "remote_unlock_requested",
             AuditKind::RemoteUnlock => "remote_unlock",
+            AuditKind::CardTapRequested => "card_tap_requested",
+            AuditKind::CardTap => "card_tap",
         }
     }
 }

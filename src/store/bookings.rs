@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditKind, Chain, append};
+use super::refusal::Refusal;
 use super::{Result, Store, StoreError};
 use crate::site::ids::DoorId;
 use crate::site::outbox::OutboxKind;
@@ -66,9 +67,7 @@ impl Store {
     ) -> Result<i64> {
         let resident = self.resident(number)?;
         if until <= now || until - now > MAX_BOOKING_DAYS * 86_400 {
-            return Err(StoreError::Invalid(format!(
-                "a booking ends in the future, at most {MAX_BOOKING_DAYS} days ahead"
-            )));
+            return Err(Refusal::BookingWindow(MAX_BOOKING_DAYS).into());
         }
         let key = self.audit_key().clone();
         self.transaction(|tx| {

@@ -384,12 +384,41 @@ impl Store {
         now: i64,
         operator: &str,
     ) -> Result<i64> {
-        let resident = self.resident(number)?;
         let keys = &self.credentials;
         let index = CardIndex::of(&keys.current.card_key, uid);
         let old_index = keys.previous.as_ref().map(|p| CardIndex::of(&p.card_key, uid));
-        let old_index = old_index.unwrap_or(index);
-        let root = keys.current.id.clone();
+        self.insert_card(number, index, old_index.unwrap_or(index), label, now, operator)
+    }
+
+    /// Registers a card by its keyed index under the current credential root, as a door of
+    /// this site computed it from a tap ([`crate::site::card_tap`]).
+    pub fn add_card_by_index(
+        &mut self,
+        number: &str,
+        index: CardIndex,
+        label: &str,
+        now: i64,
+        operator: &str,
+    ) -> Result<i64> {
+        self.insert_card(number, index, index, label, now, operator)
+    }
+
+    /// A card's keyed index under the current credential root (what a door reports of a tap).
+    pub fn card_index(&self, uid: &CardUid) -> CardIndex {
+        CardIndex::of(&self.credentials.current.card_key, uid)
+    }
+
+    fn insert_card(
+        &mut self,
+        number: &str,
+        index: CardIndex,
+        old_index: CardIndex,
+        label: &str,
+        now: i64,
+        operator: &str,
+    ) -> Result<i64> {
+        let resident = self.resident(number)?;
+        let root = self.credentials.current.id.clone();
         let mac = Row::Card { resident: resident.id, index: &index.0 }.mac(&self.row_key);
         let key = self.audit_key().clone();
         self.transaction(|tx| {

@@ -1,14 +1,17 @@
-//! A door's commands from its site (remote unlock), as its sync agent keeps them and its gate
-//! executes them: each id at most once, and only until its expiry by the door's clock. A
-//! command kept again (a reconnect, a replayed bucket entry) is the same row and never opens
-//! the door twice. Executing marks the row, audits it and queues the report for the site in
-//! one transaction, before the strike is pulsed.
+//! A door's commands from its site (remote unlock, a card enrolled by a tap), as its sync agent
+//! keeps them and its gate executes them: each id at most once, and only until its expiry by
+//! the door's clock. A command kept again (a reconnect, a replayed bucket entry) is the same
+//! row and never opens the door twice nor reads a second card. Executing marks the row, audits
+//! it and queues the report for the site in one transaction, before the strike is pulsed. A
+//! card enrolment is taken as `waiting` and finished by the gate ([`Store::finish_card_tap`])
+//! with the tapped card's keyed index, or with none when the time ran out.
 
 use rusqlite::params;
 
 use super::audit::{AuditKind, Chain, append};
 use super::replica::queue;
 use super::{Result, Store};
+use crate::credentials::CardUid;
 use crate::site::commands::{CommandKind, CommandOutcome, CommandReport, DoorCommand, short};
 use crate::site::outbox::OutboxKind;
 
@@ -23,8 +26,8 @@ impl Store {
             let mut added = 0;
             for command in commands {
                 added += tx.execute(
-                    "INSERT OR IGNORE INTO door_commands (id, kind, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![command.id, command.kind.as_str(), command.issued_at, command.expires_at],
+                    "INSERT OR IGNORE INTO door_commands (id, kind, issued_at, expires_at, resident) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![command.id, command.kind.as_str(), command.issued_at, command.expires_at, command.resident],
                 )?;
             }
             Ok(added)
@@ -32,20 +35,32 @@ impl Store {
     }
 
     /// Marks every command not yet executed as done at `now` (the door's clock): `Opened` if
-    /// it has not expired, else `Expired`; audits each and queues its report. Returns the
-    /// kinds to carry out now (the caller opens the strike for each `Unlock`).
-    pub fn take_commands(&mut self, now: i64) -> Result<Vec<CommandKind>> {
+    /// it has not expired, else `Expired`; audits each and queues its report. A card enrolment
+    /// in time is marked `waiting` instead, its report left to [`Store::finish_card_tap`].
+    /// Returns the commands to carry out now (the caller opens the strike for each `Unlock`,
+    /// waits for a card for each `EnrolCard`).
+    pub fn take_commands(&mut self, now: i64) -> Result<Vec<DueCommand>> {
         let key = self.audit_key().clone();
         self.transaction(|tx| {
-            let waiting: Vec<(String, String, i64)> = tx
-                .prepare("SELECT id, kind, expires_at FROM door_commands WHERE done_at IS NULL ORDER BY issued_at, id")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            let waiting: Vec<(String, String, i64, Option<String>)> = tx
+                .prepare("SELECT id, kind, expires_at, resident FROM door_commands WHERE done_at IS NULL ORDER BY issued_at, id")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut due = Vec::new();
-            for (id, kind, expires_at) in waiting {
+            for (id, kind, expires_at, resident) in waiting {
                 let kind = CommandKind::parse(&kind);
+                let fresh = now <= expires_at;
+                if let (true, Some(CommandKind::EnrolCard), Some(number)) = (fresh, kind, &resident) {
+                    tx.execute(
+                        "UPDATE door_commands SET done_at = ?2, outcome = 'waiting' WHERE id = ?1",
+                        params![id, now],
+                    )?;
+                    let number = number.clone();
+                    due.push(DueCommand::EnrolCard { id, number, expires_at });
+                    continue;
+                }
                 let outcome = match kind {
-                    Some(_) if now <= expires_at => CommandOutcome::Opened,
+                    Some(CommandKind::Unlock) if fresh => CommandOutcome::Opened,
                     _ => CommandOutcome::Expired,
                 };
                 tx.execute(
@@ -53,16 +68,52 @@ impl Store {
                     params![id, now, outcome.as_str()],
                 )?;
                 let detail = format!("command {} {}", short(&id), outcome.as_str());
-                append(tx, &key, Chain::Admin, now, AuditKind::RemoteUnlock, "site", &detail)?;
-                let report = CommandReport { command: id, at: now, outcome };
+                let audited = match kind {
+                    Some(CommandKind::EnrolCard) => AuditKind::CardTap,
+                    _ => AuditKind::RemoteUnlock,
+                };
+                append(tx, &key, Chain::Admin, now, audited, "site", &detail)?;
+                let report = CommandReport { command: id, at: now, outcome, card: None };
                 queue(tx, OutboxKind::Command, &report, now)?;
-                if let (Some(kind), CommandOutcome::Opened) = (kind, outcome) {
-                    due.push(kind);
+                if outcome == CommandOutcome::Opened {
+                    due.push(DueCommand::Unlock);
                 }
             }
             Ok(due)
         })
     }
+
+    /// Ends a waiting card enrolment at `now`: with the card tapped (its keyed index is
+    /// reported, never its number) or without one (the time ran out, or it was cancelled).
+    /// Audits it and queues the report; a command not waiting is left as it is.
+    pub fn finish_card_tap(&mut self, id: &str, card: Option<&CardUid>, now: i64) -> Result<()> {
+        let key = self.audit_key().clone();
+        let index = card.map(|uid| hex::encode(self.card_index(uid).0));
+        let outcome =
+            if index.is_some() { CommandOutcome::CardRead } else { CommandOutcome::NoCard };
+        self.transaction(|tx| {
+            let changed = tx.execute(
+                "UPDATE door_commands SET done_at = ?2, outcome = ?3 WHERE id = ?1 AND outcome = 'waiting'",
+                params![id, now, outcome.as_str()],
+            )?;
+            if changed == 1 {
+                let detail = format!("command {} {}", short(id), outcome.as_str());
+                append(tx, &key, Chain::Admin, now, AuditKind::CardTap, "site", &detail)?;
+                let report = CommandReport { command: id.to_owned(), at: now, outcome, card: index };
+                queue(tx, OutboxKind::Command, &report, now)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A command the gate carries out now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueCommand {
+    /// Pulse the strike once.
+    Unlock,
+    /// Ask for the next card tapped until `expires_at` (the door's clock), for resident `number`.
+    EnrolCard { id: String, number: String, expires_at: i64 },
 }
 
 #[cfg(test)]
@@ -77,6 +128,7 @@ mod tests {
             door: "north".parse().unwrap(),
             issued_at: expires_at - 20,
             expires_at,
+            resident: None,
         }
     }
 
@@ -88,7 +140,7 @@ mod tests {
         store.join_site(&"oak".parse().unwrap(), &"north".parse().unwrap()).unwrap();
         let (fresh, stale) = (command("a", 120), command("b", 99));
         assert_eq!(store.receive_commands(&[fresh.clone(), stale.clone()]).unwrap(), 2);
-        assert_eq!(store.take_commands(100).unwrap(), [CommandKind::Unlock], "only the fresh one");
+        assert_eq!(store.take_commands(100).unwrap(), [DueCommand::Unlock], "only the fresh one");
         assert_eq!(store.receive_commands(std::slice::from_ref(&fresh)).unwrap(), 0, "seen again");
         assert!(store.take_commands(101).unwrap().is_empty(), "never twice");
         let reports: Vec<CommandReport> = store

@@ -18,6 +18,7 @@ mod door_health;
 pub mod faces;
 mod key_state;
 pub mod pin_resets;
+pub mod refusal;
 mod register_fields;
 pub mod register_restore;
 pub mod replica;
@@ -47,6 +48,7 @@ pub use bookings::{Booking, BookingDone};
 pub use consent::{ConsentConfig, ConsentGrant, ConsentRecord, ConsentStatistics};
 pub use credentials::CredentialRootStatus;
 pub use door_audit::DoorAudit;
+pub use door_commands::DueCommand;
 pub use faces::StoredTemplate;
 pub use replica::{ReplicaEntry, ReplicaState};
 pub use residents::{NewResident, Resident, ResidentStatus};
@@ -138,6 +140,8 @@ pub enum StoreError {
     NoticeIncomplete,
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Refused(#[from] refusal::Refusal),
     #[error(
         "{} PIN(s) and {} card(s) are still on the previous credential root and would stop working: \
          wait until they are used, or re-issue them, then rotate again",

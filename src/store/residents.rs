@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditKind, Chain, append};
+use super::refusal::Refusal;
 use super::register_fields::{Field, FieldKey, open_birth_year, write_resident};
 use super::{Result, Store, StoreError};
 use crate::credentials::lockout::resident_key;
@@ -91,9 +92,7 @@ pub struct NewResident {
 /// Checks a resident number: 1 to 12 digits, as typed on the keypad.
 pub(crate) fn check_number(number: &str) -> Result<()> {
     if number.is_empty() || number.len() > 12 || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(StoreError::Invalid(format!(
-            "resident number must be 1 to 12 digits, got {number:?}"
-        )));
+        return Err(Refusal::BadNumber(number.to_owned()).into());
     }
     Ok(())
 }
@@ -102,7 +101,7 @@ pub(crate) fn check_number(number: &str) -> Result<()> {
 pub(crate) fn check_new(new: &NewResident) -> Result<()> {
     check_number(&new.number)?;
     if new.name.trim().is_empty() || new.name.chars().count() > 100 {
-        return Err(StoreError::Invalid("name must be 1 to 100 characters".into()));
+        return Err(Refusal::BadName.into());
     }
     Ok(())
 }
@@ -327,7 +326,7 @@ mod tests {
             s.add_resident(&resident("1201"), 11, "m"),
             Err(StoreError::DuplicateResident(_))
         ));
-        assert!(matches!(s.add_resident(&resident("12a"), 11, "m"), Err(StoreError::Invalid(_))));
+        assert!(matches!(s.add_resident(&resident("12a"), 11, "m"), Err(StoreError::Refused(_))));
         let edited = s
             .edit_resident(
                 "1201",
@@ -371,7 +370,7 @@ mod tests {
         let (page, total) = s.residents_page(1, 1).unwrap();
         assert_eq!((page[0].number.as_str(), total), ("2", 3));
         let too_long = NewResident { name: "名".repeat(101), ..resident("4") };
-        assert!(matches!(s.add_residents(&[too_long], 1, "m"), Err(StoreError::Invalid(_))));
+        assert!(matches!(s.add_residents(&[too_long], 1, "m"), Err(StoreError::Refused(_))));
     }
 
     #[test]

@@ -243,6 +243,9 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE replica_state ADD COLUMN bucket INTEGER;
     ALTER TABLE replica_state ADD COLUMN resyncing INTEGER NOT NULL DEFAULT 0;
     ",
+    // 14: a door command's resident number, for a card
+    // enrolled by a tap (`door_commands`).
+    "ALTER TABLE door_commands ADD COLUMN resident TEXT;",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows

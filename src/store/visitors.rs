@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditKind, Chain, append};
+use super::refusal::{Refusal, TextField};
 use super::{Result, Store, StoreError};
 use crate::credentials::Code;
 use crate::site::ids::DoorId;
@@ -141,43 +142,39 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<VisitorPass> {
 }
 
 /// A short text managers type: at most `max` characters, no control characters.
-fn check_text(what: &str, text: &str, max: usize) -> Result<()> {
+fn check_text(field: TextField, text: &str, max: usize) -> Result<()> {
     if text.chars().count() > max || text.chars().any(char::is_control) {
-        return Err(StoreError::Invalid(format!(
-            "{what} must be at most {max} characters, without line breaks or control characters"
-        )));
+        return Err(Refusal::LongText { field, max }.into());
     }
     Ok(())
 }
 
 fn check_new(new: &NewVisitorPass, now: i64) -> Result<()> {
-    let invalid = |text: &str| Err(StoreError::Invalid(text.to_owned()));
-    check_text("a pass's label", &new.label, 100)?;
+    let invalid = |refusal: Refusal| -> Result<()> { Err(refusal.into()) };
+    check_text(TextField::PassLabel, &new.label, 100)?;
     if let Some(company) = &new.company {
-        check_text("a courier's company", company, 60)?;
+        check_text(TextField::Company, company, 60)?;
         if company.trim().is_empty() {
-            return invalid("a courier code names its company");
+            return invalid(Refusal::NoCompany);
         }
     }
     if new.valid_until <= new.valid_from || new.valid_until <= now {
-        return invalid("a pass must end after it starts, and in the future");
+        return invalid(Refusal::PassWindow);
     }
     if new.valid_until - new.valid_from > MAX_PASS_DAYS * 86_400 {
-        return invalid(&format!("a pass is valid for at most {MAX_PASS_DAYS} days"));
+        return invalid(Refusal::PassTooLong(MAX_PASS_DAYS));
     }
     if !(1..=MAX_PASS_ENTRIES).contains(&new.entries) {
-        return invalid(&format!("a pass gives 1 to {MAX_PASS_ENTRIES} entries"));
+        return invalid(Refusal::PassEntries(MAX_PASS_ENTRIES));
     }
     let mut doors = new.doors.clone();
     doors.sort();
     doors.dedup();
     if doors.len() != new.doors.len() {
-        return invalid("a door is named twice");
+        return invalid(Refusal::DoorTwice);
     }
     if new.entries == 1 && new.doors.len() > 1 {
-        return invalid(
-            "a single-entry pass opens one door (another door could still accept it before the first door's report arrives): choose one door, or give the pass one entry per door",
-        );
+        return invalid(Refusal::SingleEntryManyDoors);
     }
     Ok(())
 }

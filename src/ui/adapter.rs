@@ -81,7 +81,7 @@ pub fn show(window: &GateWindow, screen: &Screen) {
             window.set_prompt(ui_prompt(*prompt));
             window.set_page(Page::Enrolling);
         }
-        Screen::AdminCard { number } => {
+        Screen::AdminCard { number } | Screen::SiteCard { number } => {
             window.set_subject(number.as_str().into());
             window.set_page(Page::AdminCard);
         }

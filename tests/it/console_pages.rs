@@ -45,8 +45,8 @@ async fn a_gb18030_import_shows_its_bad_rows_writes_nothing_until_confirmed_then
     for line in ["<td>11</td>", "<td>501</td>", "<td>1001</td>"] {
         assert!(preview.body.contains(line), "line {line} is named");
     }
-    assert!(preview.body.contains("resident number must be 1 to 12 digits"));
-    assert!(preview.body.contains("name must be 1 to 100 characters"));
+    assert!(preview.body.contains("A resident number is 1 to 12 digits, not 20x2010."));
+    assert!(preview.body.contains("A name is 1 to 100 characters."));
     assert!(preview.body.contains("2026-13-01 is not a date (YYYY-MM-DD)."));
     assert_eq!(count(&console), 1, "nothing written before the confirmation");
 

@@ -261,6 +261,11 @@ fn screens() -> Vec<(&'static str, Screen, Want)> {
             Screen::AdminCard { number: "1201".into() },
             want(&[Msg("Tap the new card for resident {}", &["1201"])], &[m("Cancel")]),
         ),
+        (
+            "site-card",
+            Screen::SiteCard { number: "1201".into() },
+            want(&[Msg("Tap the new card for resident {}", &["1201"])], &[m("Cancel")]),
+        ),
     ]
 }
 

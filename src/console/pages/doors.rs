@@ -58,7 +58,7 @@ fn alarm_name(lang: Language, name: &str) -> &'static str {
     }
 }
 
-fn site_db_problem(err: SiteDbError) -> Problem {
+pub(super) fn site_db_problem(err: SiteDbError) -> Problem {
     match err {
         SiteDbError::UnknownDoor(_) => Problem::NotFound,
         other => Problem::Internal(other.to_string()),
@@ -84,7 +84,9 @@ pub async fn list(
     });
     let mut rows = Vec::new();
     for door in &doors {
-        rows.push((door, site_db.recent_commands(&door.door, RECENT).map_err(site_db_problem)?));
+        let mut recent = site_db.recent_commands(&door.door, RECENT).map_err(site_db_problem)?;
+        recent.retain(|c| c.command.kind == commands::CommandKind::Unlock);
+        rows.push((door, recent));
     }
     let body = html! {
         (notice(sent.as_deref()))

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod card_tap;
 pub mod doors;
 pub mod import;
 pub mod login;
@@ -35,6 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/residents/{number}/face/delete", post(resident::delete_face))
         .route("/residents/{number}/cards", post(resident::add_card))
         .route("/residents/{number}/cards/{id}/revoke", post(resident::revoke_card))
+        .route("/residents/{number}/cards/tap", post(card_tap::request))
+        .route("/residents/{number}/cards/tap/{id}", get(card_tap::waiting))
         .route("/residents/{number}/lockout/lift", post(resident::lift_lockout))
         .route("/residents/{number}/pin/reset", post(resident::reset_pin))
         .route("/residents/{number}/enrolment", post(resident::book_enrolment))

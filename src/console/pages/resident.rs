@@ -1,6 +1,7 @@
 //! A resident's page: details (edit, move-out date, suspend, remove), consent records and face
-//! data (delete), cards (add by number, revoke) and the keypad lockout (lift). Each part shows
-//! only to a role that may use it; each change goes through [`crate::manage`].
+//! data (delete), cards (add by number or by a tap at a door, revoke) and the keypad lockout
+//! (lift). Each part shows only to a role that may use it; each change goes through
+//! [`crate::manage`].
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -77,6 +78,8 @@ fn resident_page(
 ) -> Result<Markup, Problem> {
     let lang = ctx.lang;
     let now = state.now();
+    // Before the register is locked: the order is `site.db`, then the register.
+    let tap_form = super::card_tap::form(ctx, state, number)?;
     let store = state.register();
     let r = store.resident(number)?;
     let lockout = store.lockout(&resident_key(number))?;
@@ -170,6 +173,7 @@ fn resident_page(
                 div { label for="label" { (tr(lang, "Label")) } input id="label" name="label"; }
                 button type="submit" { (tr(lang, "Add a card")) }
             }
+            (tap_form)
         }
         @if ctx.may(Action::LiftLockouts) {
             h2 { (tr(lang, "Keypad lockout")) }

@@ -75,6 +75,12 @@ pub enum Screen {
         #[serde(skip)]
         number: String,
     },
+    /// The site asked for a resident's new card: "tap the new card" for them, until the
+    /// request's expiry (the site adds the card).
+    SiteCard {
+        #[serde(skip)]
+        number: String,
+    },
     /// Admin mode: the keypad for a resident's new PIN (masked).
     AdminPin {
         #[serde(skip)]

@@ -1,0 +1,180 @@
+//! A card added by a tap at a chosen door (issue 18), a door command like remote unlock
+//! ([`super::commands`]):
+//!
+//! 1. The console ([`request`]) audits the request with the account, keeps the resident number
+//!    in `site.db` and queues a [`CommandKind::EnrolCard`] command for the door, valid
+//!    [`TAP_WINDOW_SECS`].
+//! 2. The door's gate asks for the card ("tap the new card for resident R") until the expiry
+//!    by its clock, and reports the card's keyed index, never its number (or that no card came).
+//! 3. The site's consumer ([`apply`]) adds the card to the resident in the register, as the
+//!    account that asked, once per command; publishing then takes it to every door.
+//!
+//! A replayed command is one id: the door reads at most one card for it, and the site applies
+//! at most one report.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::commands::{CommandError, CommandKind, CommandOutcome, CommandReport, DoorCommand};
+use super::commands::{new_id, short};
+use super::site_db::{Result as DbResult, SiteDb, SiteDbError};
+use super::{DoorId, SiteError};
+use crate::credentials::CardIndex;
+use crate::store::{AuditKind, Chain, Store, StoreError};
+
+/// How long the door waits for the card after the request.
+pub const TAP_WINDOW_SECS: i64 = 60;
+/// After the window, how long the console still waits for the door's report before it says
+/// that the time ran out (a door that is offline never reports).
+const REPORT_GRACE_SECS: i64 = 15;
+
+/// The tap requests' table in `site.db` (one row per [`CommandKind::EnrolCard`] command).
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS card_taps (
+    command  TEXT PRIMARY KEY,                -- door_commands.id
+    resident TEXT NOT NULL,                   -- the resident number
+    result   TEXT,                            -- 'added' | 'taken' | 'no card' | 'expired' | 'unknown resident'
+    card_id  INTEGER                          -- the register's card, once added
+);
+";
+
+/// Asks `door` to read the next card tapped within [`TAP_WINDOW_SECS`] for resident `number`:
+/// audited in the register with `operator`, then queued in `site.db` for `site run`.
+pub fn request(
+    site_db: &SiteDb,
+    register: &mut Store,
+    door: &DoorId,
+    number: &str,
+    operator: &str,
+    now: i64,
+) -> Result<DoorCommand, CommandError> {
+    let resident = register.resident(number)?;
+    if !site_db.doors()?.iter().any(|row| row.door == *door) {
+        return Err(SiteDbError::UnknownDoor(door.clone()).into());
+    }
+    let command = DoorCommand {
+        id: new_id()?,
+        kind: CommandKind::EnrolCard,
+        door: door.clone(),
+        issued_at: now,
+        expires_at: now + TAP_WINDOW_SECS,
+        resident: Some(resident.number.clone()),
+    };
+    let detail = format!("door {door} command {} by {operator}", short(&command.id));
+    register.audit(Chain::Admin, now, AuditKind::CardTapRequested, &resident.subject(), &detail)?;
+    // The resident first: a command is pending only once it is complete.
+    site_db
+        .conn()
+        .execute(
+            "INSERT INTO card_taps (command, resident) VALUES (?1, ?2)",
+            params![command.id, resident.number],
+        )
+        .map_err(SiteDbError::from)?;
+    site_db.add_command(&command, operator)?;
+    Ok(command)
+}
+
+/// The site's consumer: a door's report of a tap request (already known to be new). Adds the
+/// card to the resident as the account that asked; returns what `site.db` keeps of it.
+pub(super) fn apply(
+    register: &mut Store,
+    site_db: &SiteDb,
+    door: &DoorId,
+    report: &CommandReport,
+) -> Result<String, SiteError> {
+    let asked = site_db.command(&report.command)?;
+    let tap = site_db.tap_resident(&report.command)?;
+    let (Some(asked), Some(number)) = (asked, tap) else {
+        return Err(SiteError::Invalid(format!("no tap request {}", short(&report.command))));
+    };
+    let index = report.card.as_deref().and_then(|hex| {
+        let bytes: [u8; 32] = hex::decode(hex).ok()?.try_into().ok()?;
+        Some(CardIndex(bytes))
+    });
+    let (result, card) = match (report.outcome, index) {
+        (CommandOutcome::CardRead, Some(index)) => {
+            let label = format!("tapped at {door}");
+            let operator = format!("{} (tap at {door})", asked.operator);
+            match register.add_card_by_index(&number, index, &label, report.at, &operator) {
+                Ok(card) => ("added", Some(card)),
+                Err(StoreError::CardTaken) => ("taken", None),
+                Err(StoreError::UnknownResident(_)) => ("unknown resident", None),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        (CommandOutcome::CardRead, None) => {
+            return Err(SiteError::Invalid("a card report without its index".into()));
+        }
+        (CommandOutcome::NoCard, _) => ("no card", None),
+        _ => ("expired", None),
+    };
+    site_db
+        .conn()
+        .execute(
+            "UPDATE card_taps SET result = ?2, card_id = ?3 WHERE command = ?1",
+            params![report.command, result, card],
+        )
+        .map_err(SiteDbError::from)?;
+    let detail = format!("door {door} command {} {result}", short(&report.command));
+    let subject = register.resident(&number).map_or_else(|_| number.clone(), |r| r.subject());
+    register.audit(Chain::Admin, report.at, AuditKind::CardTap, &subject, &detail)?;
+    Ok(detail)
+}
+
+/// Whether a door's command report answers a tap request (which [`apply`] audits itself, with
+/// the resident, so the consumer's door log leaves it out).
+pub(super) fn answers_tap(site_db: &SiteDb, body: &str) -> Result<bool, SiteError> {
+    let Ok(report) = serde_json::from_str::<CommandReport>(body) else { return Ok(false) };
+    Ok(site_db.tap_resident(&report.command)?.is_some())
+}
+
+/// Where a tap request stands, for the console's waiting page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TapState {
+    /// The door is waiting for the card until this time (the site's clock).
+    Waiting { until: i64 },
+    /// The card was added to the resident.
+    Added,
+    /// The card tapped belongs to someone already: nothing was added.
+    Taken,
+    /// No card came in time (or the door never got the request): nothing was added.
+    TimedOut,
+}
+
+/// A tap request as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapRequest {
+    pub door: DoorId,
+    pub resident: String,
+    pub state: TapState,
+}
+
+/// The tap request `id`, as it stands at `now`.
+pub fn tap_request(site_db: &SiteDb, id: &str, now: i64) -> DbResult<Option<TapRequest>> {
+    let Some(sent) = site_db.command(id)? else { return Ok(None) };
+    let Some(resident) = sent.command.resident.clone() else { return Ok(None) };
+    let result: Option<String> = site_db
+        .conn()
+        .query_row("SELECT result FROM card_taps WHERE command = ?1", [id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let until = sent.command.expires_at;
+    let state = match result.as_deref() {
+        Some("added") => TapState::Added,
+        Some("taken") => TapState::Taken,
+        Some(_) => TapState::TimedOut,
+        None if sent.outcome.as_deref() == Some("not sent") || now > until + REPORT_GRACE_SECS => {
+            TapState::TimedOut
+        }
+        None => TapState::Waiting { until },
+    };
+    Ok(Some(TapRequest { door: sent.command.door, resident, state }))
+}
+
+impl SiteDb {
+    fn tap_resident(&self, command: &str) -> DbResult<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT resident FROM card_taps WHERE command = ?1", [command], |r| r.get(0))
+            .optional()?)
+    }
+}
