@@ -300,7 +300,9 @@ impl Store {
         })
     }
 
-    /// Every pass as the doors get it (what site mode publishes).
+    /// Every pass as the doors get it (what site mode publishes). A projection of its own, not
+    /// [`from_row`]'s: the managers' view never holds the code's index and the doors' record
+    /// never holds the label, so neither can leak into the other by a shared column list.
     pub fn visitor_pass_records(&self) -> Result<Vec<VisitorPassRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, code_index, company, valid_from, valid_until, entries, entries_left, doors, revoked_at FROM visitor_passes ORDER BY id",
