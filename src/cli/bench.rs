@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::vision::evaluation::scan_images;
+use crate::vision::liveness::LivenessMode;
 use crate::vision::liveness::passive::PassiveLiveness;
 use crate::vision::{BackendKind, FacePipeline, Frame, quality};
 
@@ -80,6 +81,9 @@ pub enum Args {
         backend: Vec<BackendKind>,
         #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
         threads: Vec<usize>,
+        /// Liveness modes to time sessions in (default: off, passive, both).
+        #[arg(long, value_delimiter = ',', value_parser = liveness_mode)]
+        liveness: Vec<LivenessMode>,
         /// Decisions on one gate (the first engine and thread count, passive liveness) before
         /// its resident memory is read; one in 100 by face, the others by card.
         #[arg(long, default_value_t = 10_000)]
@@ -134,11 +138,18 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         }
         Args::Register { residents, dir } => bench_register(residents, &dir),
         Args::Site { residents, broker, dir } => super::bench_site::run(residents, &broker, &dir),
-        Args::Gate { photo, enrol, sessions, backend, threads, decisions } => {
+        Args::Gate { photo, enrol, sessions, backend, threads, liveness, decisions } => {
             let backends = if backend.is_empty() { default_backends() } else { backend };
             anyhow::ensure!(!threads.is_empty(), "--threads needs at least one count");
-            let plan =
-                super::gate_bench::Plan { photo, enrol, sessions, backends, threads, decisions };
+            let plan = super::gate_bench::Plan {
+                photo,
+                enrol,
+                sessions,
+                backends,
+                threads,
+                liveness,
+                decisions,
+            };
             let figures = super::gate_bench::run(config, &plan)?;
             println!("{}", serde_json::to_string_pretty(&figures)?);
             Ok(())
@@ -185,6 +196,12 @@ fn bench_register(count: usize, dir: &std::path::Path) -> anyhow::Result<()> {
         store_config.database.display()
     );
     Ok(())
+}
+
+/// `off`, `passive`, `active` or `both`, as in the config file.
+fn liveness_mode(text: &str) -> Result<LivenessMode, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("unknown liveness mode `{text}` (off, passive, active or both)"))
 }
 
 fn default_backends() -> Vec<BackendKind> {

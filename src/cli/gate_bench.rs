@@ -1,7 +1,7 @@
 //! `facegate bench gate`: the gate end to end in the simulator, from the tap on Face to the
 //! strike, for an enrolled resident standing in front of the camera. The gate runs in the
-//! device's own loop ([`device::run`]: one tap check, a 50-ms wait for a card, one tick per
-//! turn), with its store, the models, the door on its own thread over simulated lines, and a
+//! device's own loop ([`device::run`]: the taps, a card if one comes within the turn's short wait
+//! while the camera is open, one tick per turn), with its store, the models, the door on its own thread over simulated lines, and a
 //! camera that delivers the resident's photo as a 640×480 JPEG at 15 fps, decoded per frame as
 //! the webcam's MJPEG frames are.
 //!
@@ -50,6 +50,8 @@ pub struct Plan {
     pub sessions: usize,
     pub backends: Vec<BackendKind>,
     pub threads: Vec<usize>,
+    /// Liveness modes to time sessions in (empty: off, passive and both).
+    pub liveness: Vec<LivenessMode>,
     pub decisions: usize,
 }
 
@@ -107,11 +109,14 @@ pub fn run(config: &Config, plan: &Plan) -> anyhow::Result<GateFigures> {
     let scene = camera_jpeg(&plan.photo)?;
     let enrol = if plan.enrol.is_empty() { vec![plan.photo.clone()] } else { plan.enrol.clone() };
     let template = enrolment(config, &enrol)?;
-    let modes = [LivenessMode::Off, LivenessMode::Passive, LivenessMode::Both];
+    let modes = match plan.liveness.as_slice() {
+        [] => &[LivenessMode::Off, LivenessMode::Passive, LivenessMode::Both][..],
+        chosen => chosen,
+    };
     let mut sessions = Vec::new();
     for &backend in &plan.backends {
         for &threads in &plan.threads {
-            for liveness in modes {
+            for &liveness in modes {
                 let setup = Setup { backend, threads, liveness };
                 sessions.push(measure_sessions(config, &setup, &scene, &template, plan.sessions)?);
             }

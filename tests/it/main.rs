@@ -29,6 +29,7 @@ mod credentials_access;
 mod door_retention;
 mod door_safety;
 mod gate_attempts;
+mod gate_device_loop;
 mod gate_door_flows;
 mod gate_process;
 mod gate_sim;
