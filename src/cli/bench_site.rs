@@ -30,7 +30,7 @@ pub fn run(residents: usize, broker: &str, dir: &Path) -> anyhow::Result<()> {
     let fill_s = started.elapsed().as_secs_f64();
 
     let rt = super::site::runtime()?;
-    let login = BrokerLogin { url: broker.to_owned(), user: None, password: None };
+    let login = BrokerLogin { url: broker.to_owned(), ..BrokerLogin::default() };
     let door_id: DoorId = "new-door".parse()?;
     let door_config = StoreConfig {
         database: dir.join("door.db"),

@@ -32,7 +32,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         return Ok(());
     }
     Store::init(store)?;
-    give_to_the_service_user(store)?;
+    give_to_the_service_user(store, &[])?;
     println!(
         "created database {} and site key {} (key store: {})",
         store.database.display(),
@@ -45,9 +45,13 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Run as root (a sealed key store needs root to seal), the new database and a plain key file go
-/// to the owner of the database's folder (the service's `StateDirectory`), so the gate can use them.
-fn give_to_the_service_user(store: &crate::store::StoreConfig) -> anyhow::Result<()> {
+/// Run as root (a sealed key store needs root to seal), the new database (and its WAL and
+/// shared-memory files if any), a plain key file and the files in `also` go to the owner of the
+/// database's folder (the service's `StateDirectory`), so the services can use them.
+pub(super) fn give_to_the_service_user(
+    store: &crate::store::StoreConfig,
+    also: &[&std::path::Path],
+) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
@@ -55,11 +59,17 @@ fn give_to_the_service_user(store: &crate::store::StoreConfig) -> anyhow::Result
     }
     let folder = store.database.parent().filter(|p| !p.as_os_str().is_empty());
     let owner = std::fs::metadata(folder.unwrap_or(std::path::Path::new(".")))?;
-    let mut files = vec![&store.database];
-    if store.key_store == KeyStore::File {
-        files.push(&store.key_file);
+    let mut files = vec![store.database.clone()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = store.database.clone().into_os_string();
+        name.push(suffix);
+        files.push(name.into());
     }
-    for file in files {
+    if store.key_store == KeyStore::File {
+        files.push(store.key_file.clone());
+    }
+    files.extend(also.iter().map(|path| path.to_path_buf()));
+    for file in files.iter().filter(|file| file.exists()) {
         std::os::unix::fs::chown(file, Some(owner.uid()), Some(owner.gid()))?;
     }
     Ok(())

@@ -28,9 +28,14 @@ enum Verb {
     Init {
         /// The site id (a-z, 0-9, '-').
         site: SiteId,
-        /// The broker's URL for the controller, e.g. tls://broker.example:4222.
+        /// The broker's URL for the controller, e.g. tls://broker.example:4222 (nats:// only
+        /// for a broker on this machine).
         #[arg(long)]
         broker: String,
+        /// The site CA (PEM) that signed the broker's certificate: the only root the controller
+        /// and the doors trust. Needed with tls://.
+        #[arg(long)]
+        broker_ca: Option<PathBuf>,
     },
     /// Add or remove a door.
     #[command(subcommand)]
@@ -67,8 +72,14 @@ enum DoorVerb {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let dir = SiteDir(args.dir.clone());
     match args.verb {
-        Verb::Init { site, broker } => {
-            let settings = dir.init(site, &broker)?;
+        Verb::Init { site, broker, broker_ca } => {
+            let ca = broker_ca
+                .map(|path| {
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))
+                })
+                .transpose()?;
+            let settings = dir.init_with_ca(site, &broker, ca)?;
             println!(
                 "site {} created in {}: register.db, site.key (back it up: `facegate --config <a config with [store] key_file = {}> admin key export FILE`), site.db, site.toml",
                 settings.site,

@@ -197,13 +197,18 @@ impl ConsoleDb {
     }
 
     /// The first step of a sign-in: while the account or the address is in its back-off nothing
-    /// is checked; otherwise what the password must match (a dummy hash for an unknown name, so
-    /// exactly one argon2 verification runs either way).
+    /// is checked; otherwise the attempt is counted as a wrong password at once (so requests
+    /// sent in parallel share the back-off: at most one is checked per wait) and what the
+    /// password must match is returned (a dummy hash for an unknown name, so exactly one argon2
+    /// verification runs either way).
     pub fn begin_sign_in(&self, name: &str, address: &str, now: i64) -> Result<Begun> {
         let keys = [format!("account:{name}"), format!("address:{address}")];
         let wait = keys.iter().map(|k| self.locked_until(k)).collect::<Result<Vec<_>>>()?;
         if let Some(until) = wait.into_iter().max().filter(|&until| until > now) {
             return Ok(Begun::Wait(until - now));
+        }
+        for key in &keys {
+            self.record_failure(key, now)?;
         }
         let stored: Option<(String, String)> = self
             .conn
@@ -219,8 +224,9 @@ impl ConsoleDb {
         Ok(Begun::Check(Box::new(attempt)))
     }
 
-    /// The last step: a match signs in and clears both back-offs, anything else lengthens them.
-    pub fn finish_sign_in(&self, attempt: Box<Attempt>, matched: bool, now: i64) -> Result<SignIn> {
+    /// The last step: a match signs in and clears both back-offs; anything else stays counted
+    /// as the wrong password [`ConsoleDb::begin_sign_in`] counted it as.
+    pub fn finish_sign_in(&self, attempt: Box<Attempt>, matched: bool) -> Result<SignIn> {
         match attempt.role {
             Some(role) if matched => {
                 for key in &attempt.keys {
@@ -229,12 +235,7 @@ impl ConsoleDb {
                 let role = role.parse().map_err(|_| AccountError::BadName(attempt.name.clone()))?;
                 Ok(SignIn::Ok(Account { name: attempt.name, role }))
             }
-            _ => {
-                for key in &attempt.keys {
-                    self.record_failure(key, now)?;
-                }
-                Ok(SignIn::Refused)
-            }
+            _ => Ok(SignIn::Refused),
         }
     }
 
@@ -279,7 +280,7 @@ pub fn sign_in_through<D: std::ops::Deref<Target = ConsoleDb>>(
         Begun::Wait(seconds) => Ok(SignIn::Wait(seconds)),
         Begun::Check(attempt) => {
             let matched = attempt.matches(password);
-            db().finish_sign_in(attempt, matched, now)
+            db().finish_sign_in(attempt, matched)
         }
     }
 }
@@ -391,6 +392,32 @@ mod tests {
         assert_eq!(wait_after(FREE_FAILURES + 3), 8);
         assert_eq!(wait_after(20), MAX_WAIT_SECONDS);
         assert_eq!(wait_after(200), MAX_WAIT_SECONDS);
+    }
+
+    #[test]
+    fn attempts_begun_together_share_the_back_off() {
+        let db = ConsoleDb::in_memory().unwrap();
+        db.add_account("wang", Role::Manager, PASSWORD, 1).unwrap();
+        // Twenty requests in parallel: all begin before any is checked.
+        let begun: Vec<_> =
+            (0..20).map(|_| db.begin_sign_in("wang", "10.0.0.9", 2).unwrap()).collect();
+        let checks: Vec<_> = begun
+            .into_iter()
+            .filter_map(|b| match b {
+                Begun::Check(attempt) => Some(attempt),
+                Begun::Wait(_) => None,
+            })
+            .collect();
+        assert_eq!(checks.len() as u32, FREE_FAILURES, "the free tries only");
+        for attempt in checks {
+            assert_eq!(db.finish_sign_in(attempt, false).unwrap(), SignIn::Refused);
+        }
+        let wait = wait_after(FREE_FAILURES);
+        assert_eq!(db.sign_in("wang", PASSWORD, "10.0.0.8", 2).unwrap(), SignIn::Wait(wait));
+        assert!(matches!(
+            db.sign_in("wang", PASSWORD, "10.0.0.8", 2 + wait).unwrap(),
+            SignIn::Ok(_)
+        ));
     }
 
     #[test]

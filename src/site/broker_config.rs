@@ -4,6 +4,7 @@
 //! broker-config` prints or writes it; `site door add` and `site door remove` write it again
 //! when `[server] config_file` is set, so a removed door loses its broker login with the next
 //! reload of nats-server (`systemctl reload nats-server` or `nats-server --signal reload`).
+//! Without `tls_cert` and `tls_key` it listens on loopback only.
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,9 @@ pub fn render(dir: &SiteDir) -> Result<String, SiteError> {
         (None, None) => None,
         _ => return Err(SiteError::Invalid("[server] needs both tls_cert and tls_key".into())),
     };
+    if tls.is_none() {
+        super::link::check_plain_listener(&server.listen)?;
+    }
     let broker_settings = BrokerSettings {
         server_name: server.server_name.clone(),
         listen: server.listen.clone(),

@@ -1,7 +1,8 @@
-//! Connecting to the broker: one login (URL, user, password, inbox prefix), reconnecting by
-//! itself for as long as the process runs, quickly after a link comes back; and the site's
-//! bucket and stream.
+//! Connecting to the broker: one login (URL, user, password, the site CA, the addresses
+//! resolved at join; TLS and dialling in [`super::link`]), reconnecting by itself for as long
+//! as the process runs, quickly after a link comes back; and the site's bucket and stream.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, stream};
@@ -10,19 +11,28 @@ use serde::{Deserialize, Serialize};
 use super::{SiteError, SiteId, bucket, stream as stream_name};
 
 /// How one process logs in to the broker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BrokerLogin {
-    /// `nats://host:port` (or `tls://`).
+    /// `tls://host:port` (`nats://` only on loopback).
     pub url: String,
     /// None on a broker without users (tests on loopback only).
     pub user: Option<String>,
     pub password: Option<String>,
+    /// The site CA (PEM), the only root a `tls://` link trusts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    /// The broker's addresses, resolved by `facegate join` (a door's sync agent has no DNS):
+    /// dialled instead of the URL's host, whose name the certificate is still checked against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpAddr>,
 }
 
 impl BrokerLogin {
     /// Connects with this login and `inbox_prefix`; returns at once (the first connection
-    /// is retried in the background like every reconnection).
+    /// is retried in the background like every reconnection). Refuses a plain link off
+    /// loopback and a `tls://` login without the site CA ([`super::link::servers_and_tls`]).
     pub async fn connect(&self, inbox_prefix: &str) -> Result<async_nats::Client, SiteError> {
+        let (servers, tls) = super::link::servers_and_tls(self)?;
         let mut options = match (&self.user, &self.password) {
             (Some(user), Some(password)) => {
                 async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
@@ -37,7 +47,10 @@ impl BrokerLogin {
             .reconnect_delay_callback(|attempts| {
                 Duration::from_millis((attempts as u64 * 100).min(1_000))
             });
-        options.connect(&self.url).await.map_err(SiteError::broker("connect"))
+        if let Some(tls) = tls {
+            options = options.tls_client_config(tls).require_tls(true);
+        }
+        options.connect(servers).await.map_err(SiteError::broker("connect"))
     }
 }
 

@@ -76,9 +76,29 @@ impl SiteDir {
         }
     }
 
-    /// Creates the directory's register, site key, `site.db` and `site.toml` (with a new broker
-    /// password for the controller's user); refuses to overwrite any of them.
+    /// [`SiteDir::init_with_ca`] without a site CA: for a broker on loopback.
     pub fn init(&self, site: SiteId, broker_url: &str) -> Result<SiteSettings, SiteError> {
+        self.init_with_ca(site, broker_url, None)
+    }
+
+    /// Creates the directory's register, site key, `site.db` and `site.toml` (with a new broker
+    /// password for the controller's user and the site CA, PEM, that doors get in their join
+    /// bundle); refuses to overwrite any of them, and a broker link that would not be encrypted
+    /// off loopback or has no CA ([`super::link::servers_and_tls`]).
+    pub fn init_with_ca(
+        &self,
+        site: SiteId,
+        broker_url: &str,
+        ca: Option<String>,
+    ) -> Result<SiteSettings, SiteError> {
+        let broker = BrokerLogin {
+            url: broker_url.to_owned(),
+            user: Some(format!("site-{site}")),
+            password: None,
+            ca,
+            addresses: Vec::new(),
+        };
+        super::link::servers_and_tls(&broker)?;
         std::fs::create_dir_all(&self.0)
             .map_err(|e| SiteError::Invalid(format!("cannot create {}: {e}", self.0.display())))?;
         if self.settings_path().exists() || self.site_db_path().exists() {
@@ -87,11 +107,7 @@ impl SiteDir {
         Store::init(&self.register())?;
         SiteDb::open(&self.site_db_path())?;
         let settings = SiteSettings {
-            broker: BrokerLogin {
-                url: broker_url.to_owned(),
-                user: Some(format!("site-{site}")),
-                password: Some(new_password()?.to_string()),
-            },
+            broker: BrokerLogin { password: Some(new_password()?.to_string()), ..broker },
             site,
             greet_by_name: false,
             minor_age: default_minor_age(),
@@ -115,13 +131,16 @@ impl SiteDir {
         let key = self.register().custody().load().map_err(StoreError::Key)?;
         let password = new_password()?;
         let hash = PasswordHash::of(&password).map_err(|e| SiteError::Invalid(e.to_string()))?;
-        let site_db = SiteDb::open(&self.site_db_path())?;
-        site_db.add_door(door, hash.as_str(), crate::store::unix_now())?;
         let login = BrokerLogin {
             url: broker_url.unwrap_or(&settings.broker.url).to_owned(),
             user: Some(format!("door-{}-{door}", settings.site)),
             password: Some(password.to_string()),
+            ca: settings.broker.ca.clone(),
+            addresses: Vec::new(),
         };
+        super::link::servers_and_tls(&login)?;
+        let site_db = SiteDb::open(&self.site_db_path())?;
+        site_db.add_door(door, hash.as_str(), crate::store::unix_now())?;
         make_bundle(&key, &settings.site, door, login)
     }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::connect::BrokerLogin;
+use super::link::BrokerUrl;
 use super::sync::DoorLogin;
 use super::{DoorId, SiteError, SiteId};
 use crate::keys::{SiteKey, backup};
@@ -45,7 +46,9 @@ pub fn make_bundle(
 
 /// Opens a bundle, creates the door's database and key file (refusing to overwrite either)
 /// and makes it the replica of the bundle's door; writes the door's broker login to `login`
-/// (mode 0600). Returns the door's login.
+/// (mode 0600) with the broker's addresses resolved now ([`broker_addresses`]). Refuses a
+/// plain link to a broker off loopback and a TLS one without the site CA before anything is
+/// written. Returns the door's login.
 pub fn join(
     sealed: &[u8],
     passphrase: &str,
@@ -59,10 +62,27 @@ pub fn join(
     if login_path.exists() {
         return Err(SiteError::Invalid(format!("{} exists already", login_path.display())));
     }
+    let mut login = bundle.login;
+    super::link::servers_and_tls(&login.broker)?;
+    login.broker.addresses = broker_addresses(&login.broker.url)?;
     let mut door = Store::create_with_key(store, &key)?;
-    door.join_site(&bundle.login.site, &bundle.login.door)?;
-    write_private(login_path, &serde_json::to_vec_pretty(&bundle.login).map_err(invalid)?)?;
-    Ok(bundle.login)
+    door.join_site(&login.site, &login.door)?;
+    write_private(login_path, &serde_json::to_vec_pretty(&login).map_err(invalid)?)?;
+    Ok(login)
+}
+
+/// Resolves the broker's host name of the login at `login_path` again and stores the new
+/// addresses (after the broker moved to another address); returns them, for the sync agent's
+/// network drop-in.
+pub fn resolve_again(login_path: &Path) -> Result<Vec<IpAddr>, SiteError> {
+    let mut login = read_login(login_path)?;
+    login.broker.addresses = broker_addresses(&login.broker.url)?;
+    let tmp = login_path.with_extension("facegate-new");
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, &serde_json::to_vec_pretty(&login).map_err(invalid)?)?;
+    std::fs::rename(&tmp, login_path)
+        .map_err(|e| SiteError::Invalid(format!("cannot replace {}: {e}", login_path.display())))?;
+    Ok(login.broker.addresses)
 }
 
 /// Reads a door's login written by [`join`].
@@ -76,30 +96,12 @@ pub fn read_login(path: &Path) -> Result<DoorLogin, SiteError> {
     serde_json::from_slice(&text).map_err(invalid)
 }
 
-/// The addresses of the broker in a login's URL (`nats://`, `tls://` or none; a user part and
-/// a path ignored; port 4222 by default), a host name resolved now, once: systemd's
-/// `IPAddressAllow=` takes addresses only.
+/// The addresses of the broker in a login's URL ([`BrokerUrl`]), a host name resolved now,
+/// once: systemd's `IPAddressAllow=` takes addresses only, and the sync agent dials these.
 pub fn broker_addresses(url: &str) -> Result<Vec<IpAddr>, SiteError> {
-    let bad = || SiteError::Invalid(format!("cannot read the broker's address in {url:?}"));
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let rest = rest.split('/').next().unwrap_or(rest);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    let (host, port) = match rest.strip_prefix('[') {
-        Some(v6) => {
-            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
-            (host, after.strip_prefix(':'))
-        }
-        None => match rest.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (rest, None),
-        },
-    };
-    let port = port.map_or(Ok(4222), str::parse::<u16>).map_err(|_| bad())?;
-    if host.is_empty() {
-        return Err(bad());
-    }
-    let resolved = (host, port).to_socket_addrs().map_err(|e| {
-        SiteError::Invalid(format!("cannot resolve the broker's host {host:?}: {e}"))
+    let url = BrokerUrl::parse(url)?;
+    let resolved = (url.host.as_str(), url.port).to_socket_addrs().map_err(|e| {
+        SiteError::Invalid(format!("cannot resolve the broker's host {:?}: {e}", url.host))
     })?;
     let mut addresses: Vec<IpAddr> = resolved.map(|a| a.ip()).collect();
     addresses.sort();
@@ -167,9 +169,10 @@ mod tests {
         let key = SiteKey::generate().unwrap();
         let (site, door): (SiteId, DoorId) = ("oak".parse().unwrap(), "north".parse().unwrap());
         let broker = BrokerLogin {
-            url: "nats://broker:4222".into(),
+            url: "nats://localhost:4222".into(),
             user: Some("door-oak-north".into()),
             password: Some("s3cret-door-password".into()),
+            ..BrokerLogin::default()
         };
         let (sealed, passphrase) = make_bundle(&key, &site, &door, broker.clone()).unwrap();
         assert!(sealed.starts_with(b"age-encryption.org/v1\n-> scrypt "));
@@ -186,7 +189,9 @@ mod tests {
         assert!(!store.database.exists() && !store.key_file.exists());
 
         let login = join(&sealed, &passphrase, &store, &login_path).unwrap();
-        assert_eq!((login.door.as_str(), &login.broker), ("north", &broker));
+        assert_eq!((login.door.as_str(), &login.broker.url), ("north", &broker.url));
+        assert!(!login.broker.addresses.is_empty(), "localhost resolved at join");
+        assert!(login.broker.addresses.iter().all(|ip| ip.is_loopback()));
         assert_eq!(store.custody().load().unwrap(), key);
         let state = Store::open(&store).unwrap().replica().unwrap().unwrap();
         assert_eq!((state.site.as_str(), state.door.as_str(), state.revision), ("oak", "north", 0));
@@ -211,5 +216,23 @@ mod tests {
         for bad in ["tls://", "tls://192.0.2.10:port", "tls://[2001:db8::10"] {
             assert!(broker_addresses(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_door_refuses_a_plain_link_to_a_broker_elsewhere_before_writing_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SiteKey::generate().unwrap();
+        let broker = BrokerLogin { url: "nats://192.0.2.10:4222".into(), ..BrokerLogin::default() };
+        let ids: (SiteId, DoorId) = ("oak".parse().unwrap(), "north".parse().unwrap());
+        let (sealed, passphrase) = make_bundle(&key, &ids.0, &ids.1, broker).unwrap();
+        let store = StoreConfig {
+            database: dir.path().join("door.db"),
+            key_file: dir.path().join("site.key"),
+            key_store: KeyStore::File,
+        };
+        let login_path = dir.path().join("site-login.json");
+        let err = join(&sealed, &passphrase, &store, &login_path).err().unwrap().to_string();
+        assert!(err.contains("use tls://"), "{err}");
+        assert!(!store.database.exists() && !login_path.exists());
     }
 }

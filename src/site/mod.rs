@@ -31,6 +31,7 @@ pub mod door_log;
 pub mod entry;
 pub mod ids;
 pub mod join;
+pub mod link;
 pub mod outbox;
 pub mod publish;
 pub mod record;
@@ -73,12 +74,17 @@ impl SiteError {
     }
 }
 
+/// Where `facegate join` writes a door's broker login unless `[site] login` says otherwise:
+/// the state directory of `facegate.service` and `facegate-sync.service`.
+pub const DEFAULT_LOGIN: &str = "/var/lib/facegate/site-login.json";
+
 /// `[site]` on a door: where its broker login is, and how long it may go without catching up
 /// before it stops offering Face.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SiteConfig {
-    /// The door's broker login, written by `facegate join` (mode 0600).
+    /// The door's broker login, written by `facegate join` (mode 0600, given to the service
+    /// user), under the services' state directory by default.
     pub login: std::path::PathBuf,
     /// A door whose replica last caught up longer ago than this stops offering Face (PIN and
     /// card go on): it cannot know of withdrawals made elsewhere. Only on a door of a site.
@@ -87,6 +93,6 @@ pub struct SiteConfig {
 
 impl Default for SiteConfig {
     fn default() -> Self {
-        Self { login: std::path::PathBuf::from("site-login.json"), max_offline_hours: 24 }
+        Self { login: std::path::PathBuf::from(DEFAULT_LOGIN), max_offline_hours: 24 }
     }
 }

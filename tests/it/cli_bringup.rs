@@ -160,6 +160,9 @@ fn join_writes_the_sync_agents_drop_in_with_the_broker_as_its_only_address() {
         String::from_utf8(out.stdout).unwrap()
     };
     let os = |text: &'static str| std::ffi::OsStr::new(text);
+    let ca = dir.path().join("site-ca.pem");
+    let made = rcgen::generate_simple_self_signed(vec!["site-ca".to_owned()]).unwrap();
+    std::fs::write(&ca, made.cert.pem()).unwrap();
     cli(&[
         os("site"),
         os("--dir"),
@@ -168,6 +171,8 @@ fn join_writes_the_sync_agents_drop_in_with_the_broker_as_its_only_address() {
         os("oak"),
         os("--broker"),
         os("nats://127.0.0.1:4222"),
+        os("--broker-ca"),
+        ca.as_os_str(),
     ]);
     let added = cli(&[
         os("site"),
@@ -182,12 +187,23 @@ fn join_writes_the_sync_agents_drop_in_with_the_broker_as_its_only_address() {
         bundle.as_os_str(),
     ]);
     let passphrase = added.lines().find_map(|l| l.split_once("(shown only now): ")).unwrap().1;
+    // The door's state directory, owned by the service user (`nobody` here) as systemd's
+    // StateDirectory= is; `join` runs as root.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let as_root = uid == 0;
+    if as_root {
+        std::os::unix::fs::chown(&state, Some(65534), Some(65534)).unwrap();
+    }
     let config = dir.path().join("door.toml");
+    let login = state.join("site-login.json");
     let text = format!(
         "[store]\ndatabase = {:?}\nkey_file = {:?}\n[site]\nlogin = {:?}\n",
-        dir.path().join("door.db"),
-        dir.path().join("door.key"),
-        dir.path().join("site-login.json")
+        state.join("door.db"),
+        state.join("door.key"),
+        login
     );
     std::fs::write(&config, text).unwrap();
     let dropin = dir.path().join("facegate-sync.service.d/broker.conf");
@@ -208,14 +224,53 @@ fn join_writes_the_sync_agents_drop_in_with_the_broker_as_its_only_address() {
     let out = join.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let owner = std::fs::metadata(&state).unwrap().uid();
+    assert_eq!(owner, if as_root { 65534 } else { uid });
+    for file in ["door.db", "door.key", "site-login.json"] {
+        let meta = std::fs::metadata(state.join(file)).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (owner, owner), "{file} is the service user's");
+    }
+    assert_eq!(std::fs::metadata(&login).unwrap().permissions().mode() & 0o777, 0o600);
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&login).unwrap()).unwrap();
+    assert_eq!(stored["broker"]["addresses"], serde_json::json!(["192.0.2.10"]));
+    assert!(stored["broker"]["ca"].as_str().unwrap().contains("BEGIN CERTIFICATE"));
+
     let text = std::fs::read_to_string(&dropin).unwrap();
     let allowed: Vec<&str> = text.lines().filter(|l| l.contains("IPAddress")).collect();
     assert_eq!(allowed, ["IPAddressAllow=192.0.2.10"], "the broker only: {text}");
+    // After the broker moved: resolve again, without a bundle; the login keeps its mode.
+    std::fs::remove_file(&dropin).unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .arg("--config")
+        .arg(&config)
+        .args(["join", "--resolve-again", "--network-dropin"])
+        .arg(&dropin)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(std::fs::read_to_string(&dropin).unwrap(), text);
+    let meta = std::fs::metadata(&login).unwrap();
+    assert_eq!((meta.permissions().mode() & 0o777, meta.uid()), (0o600, owner), "still private");
     let unit = unit_in(dir.path(), "facegate-sync.service");
     let out =
         Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&unit).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && !stderr.contains("broker.conf"), "{stderr}");
+}
+
+#[test]
+fn a_doors_login_goes_by_default_to_the_state_directory_of_its_services() {
+    let login = facegate::config::Config::default().site.login;
+    assert!(login.is_absolute(), "{}", login.display());
+    assert_eq!(login, std::path::Path::new(facegate::site::DEFAULT_LOGIN));
+    assert!(login.starts_with("/var/lib/facegate/"), "{}", login.display());
+    let dir = tempfile::tempdir().unwrap();
+    for unit in ["facegate.service", "facegate-sync.service"] {
+        let settings = unit_settings(&unit_in(dir.path(), unit));
+        assert!(settings.contains(&"StateDirectory=facegate".to_string()), "{unit}");
+    }
 }
 
 #[test]

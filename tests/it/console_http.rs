@@ -14,7 +14,7 @@ use tower::ServiceExt;
 
 use crate::common;
 use facegate::config::Config;
-use facegate::console::accounts::{ConsoleDb, MAX_WAIT_SECONDS};
+use facegate::console::accounts::{ConsoleDb, FREE_FAILURES, MAX_WAIT_SECONDS, wait_after};
 use facegate::console::guard::Peer;
 use facegate::console::roles::Role;
 use facegate::console::sessions::IDLE_TIMEOUT_SECONDS;
@@ -38,6 +38,12 @@ pub struct TestConsole {
 
 impl TestConsole {
     pub fn new() -> Self {
+        Self::with_accounts(ConsoleDb::in_memory().unwrap())
+    }
+
+    /// The same console whose accounts are in `accounts` (e.g. a file with the production
+    /// argon2 parameters, whose checks take long enough for requests to overlap).
+    pub fn with_accounts(accounts: ConsoleDb) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::init(&common::store_in(dir.path())).unwrap();
         let new = NewResident {
@@ -55,7 +61,6 @@ impl TestConsole {
         };
         let face = FakeEngine::embedding(1);
         manage::enrol_face(&mut store, "1201", &face, Some(&consent), 14, None, START).unwrap();
-        let accounts = ConsoleDb::in_memory().unwrap();
         for (name, role) in
             [("wang", Role::Manager), ("zhao", Role::Caretaker), ("qian", Role::Auditor)]
         {
@@ -281,6 +286,10 @@ async fn a_caretaker_sees_no_face_data_and_cannot_export_the_register_an_auditor
         page.body
     );
     assert!(page.body.contains("Add a card") && page.body.contains("Lift the lockout"));
+    assert!(
+        page.body.contains("lift that lockout at the door, in its admin mode"),
+        "a door's lockout is lifted at the door: the page says so"
+    );
     assert!(!zhao.get("/residents").await.body.contains("enrolled"), "no face column");
     assert_eq!(zhao.post("/residents/1201/face/delete", &[]).await.status, StatusCode::FORBIDDEN);
     assert_eq!(console.state.register().resident("1201").unwrap().templates, 1, "face data kept");
@@ -352,6 +361,30 @@ async fn twenty_wrong_passwords_slow_the_next_try_even_with_the_right_password()
     );
     console.advance(MAX_WAIT_SECONDS);
     assert_eq!(browser.sign_in("wang", PASSWORD).await, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn twenty_wrong_passwords_sent_at_once_get_no_more_checks_than_one_after_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let console = TestConsole::with_accounts(ConsoleDb::open(&dir.path().join("c.db")).unwrap());
+    let mut tries = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let mut browser = console.browser();
+        assert_eq!(browser.get("/login").await.status, StatusCode::OK);
+        tries.spawn(async move {
+            browser.post("/login", &[("name", "wang"), ("password", "not the password")]).await
+        });
+    }
+    let statuses: Vec<StatusCode> = tries.join_all().await.iter().map(|a| a.status).collect();
+    let checked = statuses.iter().filter(|&&s| s == StatusCode::UNAUTHORIZED).count();
+    let waited = statuses.iter().filter(|&&s| s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(checked, FREE_FAILURES as usize, "the free tries only: {statuses:?}");
+    assert_eq!(checked + waited, 20);
+    let mut right = console.browser();
+    right.address = "192.0.2.7:5000".parse().unwrap();
+    assert_eq!(right.sign_in("wang", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+    console.advance(wait_after(FREE_FAILURES));
+    assert_eq!(right.sign_in("wang", PASSWORD).await, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]

@@ -168,7 +168,7 @@ impl Site {
         let login = DoorLogin {
             site: self.site.clone(),
             door: id.clone(),
-            broker: BrokerLogin { url, user: None, password: None },
+            broker: BrokerLogin { url, ..BrokerLogin::default() },
         };
         Door { id, store, proxy, login, dir, task: None, process: None }
     }

@@ -177,6 +177,7 @@ fn resident_page(
         }
         @if ctx.may(Action::LiftLockouts) {
             h2 { (tr(lang, "Keypad lockout")) }
+            p.muted { (tr(lang, "Wrong PINs at a door lock the keypad at that door only: lift that lockout at the door, in its admin mode. This page shows and lifts the register's own lockout.")) }
             @if locked {
                 p { (trf(lang, "Locked until {} after {} wrong PINs.", &[&time(lockout.locked_until), &lockout.failures])) }
             } @else {
