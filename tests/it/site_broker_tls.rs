@@ -146,7 +146,9 @@ async fn the_site_refuses_a_plain_link_or_listener_off_loopback() {
     assert!(refused("nats://192.0.2.10:4222", None).contains("use tls://"));
     assert!(refused("tls://broker.example:4222", None).contains("no site CA"));
     let link = BrokerLogin { url: "nats://192.0.2.10:4222".into(), ..BrokerLogin::default() };
-    let err = link.connect("_INBOX_oak__site").await.err().expect("refused before dialling");
+    let Err(err) = link.connect("_INBOX_oak__site").await else {
+        panic!("a plain link off loopback is refused before dialling")
+    };
     assert!(err.to_string().contains("use tls://"), "{err}");
 
     let site_dir = SiteDir(dir.path().join("loopback"));
@@ -155,7 +157,9 @@ async fn the_site_refuses_a_plain_link_or_listener_off_loopback() {
     settings.server = Some(toml::from_str::<ServerSection>(&server).unwrap());
     let text = toml::to_string(&settings).unwrap();
     std::fs::write(site_dir.settings_path(), text).unwrap();
-    let err = broker_config::render(&site_dir).err().expect("no plain listener on every address");
+    let Err(err) = broker_config::render(&site_dir) else {
+        panic!("no plain listener on every address")
+    };
     assert!(err.to_string().contains("set tls_cert and tls_key"), "{err}");
     settings.server.as_mut().unwrap().listen = "127.0.0.1:4222".into();
     std::fs::write(site_dir.settings_path(), toml::to_string(&settings).unwrap()).unwrap();
