@@ -6,26 +6,13 @@
 
 use axum::http::{StatusCode, header};
 
+use crate::console_doors::{north, with_doors};
 use crate::console_http::TestConsole;
 use facegate::access::Checked;
 use facegate::access::checks::check_card;
 use facegate::credentials::CardUid;
-use facegate::site::DoorId;
 use facegate::site::card_tap::TAP_WINDOW_SECS;
 use facegate::site::commands::{self, CommandKind, CommandOutcome, CommandReport};
-
-fn north() -> DoorId {
-    "north".parse().unwrap()
-}
-
-fn with_doors() -> TestConsole {
-    let console = TestConsole::new();
-    let site_db = console.state.site_db();
-    site_db.add_door(&north(), "$2b$unused", 1).unwrap();
-    site_db.add_door(&"south".parse().unwrap(), "$2b$unused", 1).unwrap();
-    drop(site_db);
-    console
-}
 
 /// The door's report of the pending tap request, applied as the site's consumer does.
 fn report(console: &TestConsole, id: &str, card: Option<&CardUid>) {

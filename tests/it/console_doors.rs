@@ -8,11 +8,12 @@ use crate::console_http::TestConsole;
 use facegate::site::DoorId;
 use facegate::site::outbox::{DoorAlarms, DoorState, Selftest};
 
-fn north() -> DoorId {
+pub(crate) fn north() -> DoorId {
     "north".parse().unwrap()
 }
 
-fn with_doors() -> TestConsole {
+/// A console whose site has the doors `north` and `south`.
+pub(crate) fn with_doors() -> TestConsole {
     let console = TestConsole::new();
     let site_db = console.state.site_db();
     site_db.add_door(&north(), "$2b$unused", 1).unwrap();
