@@ -48,7 +48,7 @@ pub fn request(
     now: i64,
 ) -> Result<DoorCommand, CommandError> {
     let resident = register.resident(number)?;
-    if !site_db.doors()?.iter().any(|row| row.door == *door) {
+    if !site_db.has_door(door)? {
         return Err(SiteDbError::UnknownDoor(door.clone()).into());
     }
     let command = DoorCommand {

@@ -186,7 +186,7 @@ pub fn remote_unlock(
     if reason.chars().count() > MAX_REASON_CHARS {
         return Err(CommandError::LongReason);
     }
-    if !site_db.doors()?.iter().any(|row| row.door == *door) {
+    if !site_db.has_door(door)? {
         return Err(SiteDbError::UnknownDoor(door.clone()).into());
     }
     let command = DoorCommand {

@@ -502,6 +502,7 @@ fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Res
         .collect::<rusqlite::Result<_>>()?;
     tx.execute("DELETE FROM templates WHERE resident_id = ?1", [id])?;
     tx.execute("DELETE FROM consents WHERE resident_id = ?1", [id])?;
+    let mut kept = std::collections::HashSet::new();
     for consent in &record.consents {
         let withdrawn: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM withdrawn_consents
@@ -520,6 +521,7 @@ fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Res
         )?;
         write_consent(tx, fields, consent.id, "", None)?;
         for t in record.templates.iter().filter(|t| t.consent_id == consent.id) {
+            kept.insert(t.id);
             tx.execute("DELETE FROM templates WHERE id = ?1", [t.id])?;
             tx.execute(
                 "INSERT INTO templates (id, resident_id, consent_id, salt, vector, model, created_at, last_used_at, mac)
@@ -538,10 +540,6 @@ fn apply_record(tx: &Transaction, fields: &FieldKey, record: &DoorRecord) -> Res
             )?;
         }
     }
-    let kept: std::collections::HashSet<i64> = tx
-        .prepare("SELECT id FROM templates WHERE resident_id = ?1")?
-        .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
     Ok(holder.is_some() || last_used.keys().any(|t| !kept.contains(t)))
 }
 
