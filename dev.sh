@@ -72,7 +72,12 @@ case "${1:-}" in
     # the terminal (commands on standard input, events as JSON lines).
     headless=()
     [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || headless=(--headless)
-    cargo run --quiet --features "$FEATURES" -- --config hardware/sim.toml \
+    # `--examples` makes cargo turn on the features the dev-dependencies ask of shared crates
+    # (it unifies features per invocation), as `test` does: without it the gate's dependencies
+    # would be built a second time after the tests (`syn`'s `fold`, asked by the browser tests'
+    # WebDriver crate, alone rebuilds every derive macro), and the tests' after the gate.
+    cargo build --quiet --features "$FEATURES" --bins --examples
+    exec "$CARGO_TARGET_DIR/debug/facegate" --config hardware/sim.toml \
       run --sim --demo "$dataset" "${headless[@]}"
     ;;
   test)

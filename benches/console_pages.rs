@@ -128,7 +128,7 @@ async fn main() {
     let accounts = ConsoleDb::in_memory().unwrap();
     accounts.add_account("wang", Role::Manager, PASSWORD, 0).unwrap();
     let now: facegate::console::Clock = Arc::new(|| 1_780_000_000);
-    let site_db = facegate::site::site_db::SiteDb::open(&dir.path().join("site.db")).unwrap();
+    let site_db = facegate::site::site_db::SiteDb::create(&dir.path().join("site.db")).unwrap();
     let state = Console::new(store, accounts, site_db, Config::default(), now);
     let session = sign_in(router(state)).await;
 

@@ -93,8 +93,10 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             let register = Store::open(&files.register)?;
             let accounts = ConsoleDb::open(&files.console_db)?;
             let site_db = SiteDb::open(&files.site_db)?;
-            let state =
-                Console::new(register, accounts, site_db, config.clone(), Arc::new(unix_now));
+            // The reports preview the purge `site run` applies: site.toml's retention.
+            let mut config = config.clone();
+            config.retention = crate::site::controller::SiteDir(dir.clone()).settings()?.retention;
+            let state = Console::new(register, accounts, site_db, config, Arc::new(unix_now));
             tokio::runtime::Runtime::new()?.block_on(async {
                 let tcp = tokio::net::TcpListener::bind(listen)
                     .await

@@ -314,7 +314,7 @@ mod tests {
         let store = crate::store::Store::in_memory(&SiteKey::from_bytes([7; KEY_LEN])).unwrap();
         let accounts = super::super::accounts::ConsoleDb::in_memory().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let site_db = crate::site::site_db::SiteDb::open(&dir.path().join("site.db")).unwrap();
+        let site_db = crate::site::site_db::SiteDb::create(&dir.path().join("site.db")).unwrap();
         let state = super::super::Console::new(
             store,
             accounts,

@@ -21,6 +21,7 @@ pub mod qr;
 pub mod refusals;
 pub mod roles;
 pub mod sessions;
+pub mod spreadsheet;
 pub mod tls;
 
 use std::path::{Path, PathBuf};

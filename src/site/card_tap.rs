@@ -73,8 +73,10 @@ pub fn request(
     Ok(command)
 }
 
-/// The site's consumer: a door's report of a tap request (already known to be new). Adds the
-/// card to the resident as the account that asked; returns what `site.db` keeps of it.
+/// The site's consumer: a door's report of a tap request. Adds the card to the resident as the
+/// account that asked; returns what `site.db` keeps of it. Applied before the report is marked
+/// in `site.db`, so a crash in between makes the redelivery apply it again: a result already
+/// kept is kept, and the card this request added is found as added (not as someone else's).
 pub(super) fn apply(
     register: &mut Store,
     site_db: &SiteDb,
@@ -86,6 +88,9 @@ pub(super) fn apply(
     let (Some(asked), Some(number)) = (asked, tap) else {
         return Err(SiteError::Invalid(format!("no tap request {}", short(&report.command))));
     };
+    if let Some(result) = site_db.tap_result(&report.command)? {
+        return Ok(format!("door {door} command {} {result}", short(&report.command)));
+    }
     let index = report.card.as_deref().and_then(|hex| {
         let bytes: [u8; 32] = hex::decode(hex).ok()?.try_into().ok()?;
         Some(CardIndex(bytes))
@@ -96,7 +101,17 @@ pub(super) fn apply(
             let operator = format!("{} (tap at {door})", asked.operator);
             match register.add_card_by_index(&number, index, &label, report.at, &operator) {
                 Ok(card) => ("added", Some(card)),
-                Err(StoreError::CardTaken) => ("taken", None),
+                // The card this very report added before a crash: the same resident, label
+                // and time.
+                Err(StoreError::CardTaken) => match register.card_with_index(&index)? {
+                    Some((card, holder, added_as, at))
+                        if (added_as.as_str(), at) == (label.as_str(), report.at)
+                            && register.resident(&number).is_ok_and(|r| r.id == holder) =>
+                    {
+                        ("added", Some(card))
+                    }
+                    _ => ("taken", None),
+                },
                 Err(StoreError::UnknownResident(_)) => ("unknown resident", None),
                 Err(err) => return Err(err.into()),
             }
@@ -115,7 +130,9 @@ pub(super) fn apply(
         )
         .map_err(SiteDbError::from)?;
     let detail = format!("door {door} command {} {result}", short(&report.command));
-    let subject = register.resident(&number).map_or_else(|_| number.clone(), |r| r.subject());
+    // A resident removed since the request has no subject left: never the number itself.
+    let subject =
+        register.resident(&number).map_or_else(|_| "resident (removed)".into(), |r| r.subject());
     register.audit(Chain::Admin, report.at, AuditKind::CardTap, &subject, &detail)?;
     Ok(detail)
 }
@@ -138,6 +155,9 @@ pub enum TapState {
     Taken,
     /// No card came in time (or the door never got the request): nothing was added.
     TimedOut,
+    /// The door has not answered since the window closed (offline?): a card tapped there in
+    /// time is added when its report arrives.
+    NoAnswer,
 }
 
 /// A tap request as the console shows it.
@@ -152,29 +172,90 @@ pub struct TapRequest {
 pub fn tap_request(site_db: &SiteDb, id: &str, now: i64) -> DbResult<Option<TapRequest>> {
     let Some(sent) = site_db.command(id)? else { return Ok(None) };
     let Some(resident) = sent.command.resident.clone() else { return Ok(None) };
-    let result: Option<String> = site_db
-        .conn()
-        .query_row("SELECT result FROM card_taps WHERE command = ?1", [id], |r| r.get(0))
-        .optional()?
-        .flatten();
+    let result = site_db.tap_result(id)?;
     let until = sent.command.expires_at;
     let state = match result.as_deref() {
         Some("added") => TapState::Added,
         Some("taken") => TapState::Taken,
         Some(_) => TapState::TimedOut,
-        None if sent.outcome.as_deref() == Some("not sent") || now > until + REPORT_GRACE_SECS => {
-            TapState::TimedOut
-        }
+        None if sent.outcome.as_deref() == Some("not sent") => TapState::TimedOut,
+        None if now > until + REPORT_GRACE_SECS => TapState::NoAnswer,
         None => TapState::Waiting { until },
     };
     Ok(Some(TapRequest { door: sent.command.door, resident, state }))
 }
 
 impl SiteDb {
+    fn tap_result(&self, command: &str) -> DbResult<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT result FROM card_taps WHERE command = ?1", [command], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
     fn tap_resident(&self, command: &str) -> DbResult<Option<String>> {
         Ok(self
             .conn()
             .query_row("SELECT resident FROM card_taps WHERE command = ?1", [command], |r| r.get(0))
             .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::commands::apply_report;
+    use crate::store::NewResident;
+
+    #[test]
+    fn a_tap_report_applied_again_after_a_crash_adds_the_card_once_and_says_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let site_dir = super::super::controller::SiteDir(dir.path().into());
+        let site_db = SiteDb::create(&site_dir.site_db_path()).unwrap();
+        let mut register = Store::init(&site_dir.register()).unwrap();
+        let new = NewResident { number: "1203".into(), name: "n".into(), ..Default::default() };
+        register.add_resident(&new, 1, "wang").unwrap();
+        let north: DoorId = "north".parse().unwrap();
+        let south: DoorId = "south".parse().unwrap();
+        site_db.add_door(&north, "$2b$h", 1).unwrap();
+        site_db.add_door(&south, "$2b$h", 1).unwrap();
+        let command = request(&site_db, &mut register, &north, "1203", "wang", 10).unwrap();
+        let report = CommandReport {
+            command: command.id.clone(),
+            at: 20,
+            outcome: CommandOutcome::CardRead,
+            card: Some(hex::encode([9u8; 32])),
+        };
+        let body = serde_json::to_string(&report).unwrap();
+
+        assert!(apply_report(&mut register, &site_db, &south, &body).is_ok());
+        assert_eq!(site_db.tap_result(&command.id).unwrap(), None, "another door's report");
+        // The crash: the card is in the register, neither the result nor the mark in site.db.
+        apply(&mut register, &site_db, &north, &report).unwrap();
+        site_db.conn().execute("UPDATE card_taps SET result = NULL", []).unwrap();
+        let detail = apply_report(&mut register, &site_db, &north, &body).unwrap();
+        assert!(detail.ends_with("added"), "{detail}");
+        assert_eq!(tap_request(&site_db, &command.id, 21).unwrap().unwrap().state, TapState::Added);
+        apply_report(&mut register, &site_db, &north, &body).unwrap();
+        let added = register.audit_entries(None).unwrap();
+        assert_eq!(added.iter().filter(|e| e.kind == "card_added").count(), 1);
+        assert!(site_db.command(&command.id).unwrap().unwrap().reported_at.is_some());
+    }
+
+    #[test]
+    fn an_unanswered_tap_says_the_door_has_not_answered_not_that_nothing_came() {
+        let dir = tempfile::tempdir().unwrap();
+        let site_dir = super::super::controller::SiteDir(dir.path().into());
+        let site_db = SiteDb::create(&site_dir.site_db_path()).unwrap();
+        let mut register = Store::init(&site_dir.register()).unwrap();
+        let new = NewResident { number: "1203".into(), name: "n".into(), ..Default::default() };
+        register.add_resident(&new, 1, "wang").unwrap();
+        let north: DoorId = "north".parse().unwrap();
+        site_db.add_door(&north, "$2b$h", 1).unwrap();
+        let command = request(&site_db, &mut register, &north, "1203", "wang", 10).unwrap();
+        let at = |now| tap_request(&site_db, &command.id, now).unwrap().unwrap().state;
+        assert!(matches!(at(11), TapState::Waiting { .. }));
+        assert_eq!(at(10 + TAP_WINDOW_SECS + REPORT_GRACE_SECS + 1), TapState::NoAnswer);
     }
 }

@@ -253,12 +253,14 @@ pub fn apply_report(
         .map_err(|e| SiteError::Invalid(format!("unreadable command report: {e}")))?;
     let outcome = report.outcome.as_str();
     let detail = format!("door {door} command {} {outcome}", short(&report.command));
-    let kind = site_db.command(&report.command)?.map(|c| c.command.kind);
-    if site_db.command_reported(&report.command, door, outcome, report.at)?
-        && kind == Some(CommandKind::EnrolCard)
-    {
-        return super::card_tap::apply(register, site_db, door, &report);
-    }
+    let sent = site_db.command(&report.command)?;
+    let for_door = sent.as_ref().filter(|c| &c.command.door == door);
+    // A tap's card first, then the mark: a crash between the two applies it again (idempotent).
+    let detail = match for_door.map(|c| c.command.kind) {
+        Some(CommandKind::EnrolCard) => super::card_tap::apply(register, site_db, door, &report)?,
+        _ => detail,
+    };
+    site_db.command_reported(&report.command, door, outcome, report.at)?;
     Ok(detail)
 }
 
@@ -383,7 +385,7 @@ mod tests {
     #[test]
     fn a_remote_unlock_needs_a_reason_and_a_known_door_and_is_audited_before_it_is_queued() {
         let dir = tempfile::tempdir().unwrap();
-        let site_db = SiteDb::open(&dir.path().join("site.db")).unwrap();
+        let site_db = SiteDb::create(&dir.path().join("site.db")).unwrap();
         let mut register =
             Store::init(&super::super::controller::SiteDir(dir.path().into()).register()).unwrap();
         let north: DoorId = "north".parse().unwrap();

@@ -22,7 +22,7 @@ use super::{
     restore_guard, site_inbox_prefix,
 };
 use crate::keys::custody::KeyStore;
-use crate::store::{Store, StoreConfig, StoreError};
+use crate::store::{RetentionConfig, Store, StoreConfig, StoreError};
 
 /// `site.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +41,11 @@ pub struct SiteSettings {
     /// register, under its own retention; see [`super::door_log`]).
     #[serde(default = "default_door_message_days")]
     pub door_message_days: i64,
+    /// The register's retention (as a door's `[retention]`: the doors' consent notices state
+    /// theirs, so keep both the same). The controller applies it at start and every hour; what
+    /// it deletes leaves the doors with the next publication. The console's reports use it too.
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// The broker this site runs on, for its rendered configuration ([`super::broker_config`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSection>,
@@ -105,13 +110,14 @@ impl SiteDir {
             return Err(SiteError::Invalid(format!("{} holds a site already", self.0.display())));
         }
         Store::init(&self.register())?;
-        SiteDb::open(&self.site_db_path())?;
+        SiteDb::create(&self.site_db_path())?;
         let settings = SiteSettings {
             broker: BrokerLogin { password: Some(new_password()?.to_string()), ..broker },
             site,
             greet_by_name: false,
             minor_age: default_minor_age(),
             door_message_days: default_door_message_days(),
+            retention: RetentionConfig::default(),
             server: None,
         };
         let text = toml::to_string(&settings).map_err(|e| SiteError::Invalid(e.to_string()))?;
@@ -206,28 +212,41 @@ impl SiteController {
             consumer::consume(js, site, &mut consumer_register, &mut consumer_db, minor_age);
         let mut commands_db = SiteDb::open(&self.dir.site_db_path())?;
         let commands = commands::send_pending(&mut commands_db, &kv);
-        let pruner = prune_hourly(&self.dir, self.settings.door_message_days);
-        tokio::try_join!(publisher, consumer, commands, pruner).map(|_: ((), (), (), ())| ())
+        let hourly = housekeeping_hourly(&self.dir, &self.settings);
+        tokio::try_join!(publisher, consumer, commands, hourly).map(|_: ((), (), (), ())| ())
     }
 }
 
-/// Prunes `site.db`'s door messages older than `days`, at the start and every hour.
-async fn prune_hourly(dir: &SiteDir, days: i64) -> Result<(), SiteError> {
+/// [`housekeeping`] at the start and every hour.
+async fn housekeeping_hourly(dir: &SiteDir, settings: &SiteSettings) -> Result<(), SiteError> {
+    loop {
+        housekeeping(dir, settings, crate::store::unix_now())?;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// The controller's hourly work at `now`: the register's retention (unused templates,
+/// moved-out residents, old access events, expired passes, codes and bookings; the publisher
+/// then takes the deletions to the doors) and `site.db`'s door messages older than
+/// `door_message_days`.
+pub fn housekeeping(dir: &SiteDir, settings: &SiteSettings, now: i64) -> Result<(), SiteError> {
+    let days = settings.door_message_days;
     if days < 1 {
         return Err(SiteError::Invalid(format!(
             "door_message_days must be at least 1, got {days}"
         )));
     }
-    loop {
-        let mut register = Store::open(&dir.register())?;
-        let mut site_db = SiteDb::open(&dir.site_db_path())?;
-        let before = crate::store::unix_now() - days * 86_400;
-        let pruned = door_log::prune(&mut register, &mut site_db, before)?;
-        if pruned > 0 {
-            tracing::info!(pruned, "door messages past door_message_days left site.db");
-        }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+    let mut register = Store::open(&dir.register())?;
+    let purged = register.purge(&settings.retention, now)?;
+    if purged != Default::default() {
+        tracing::info!(?purged, "the register's retention ran");
     }
+    let mut site_db = SiteDb::open(&dir.site_db_path())?;
+    let pruned = door_log::prune(&mut register, &mut site_db, now - days * 86_400)?;
+    if pruned > 0 {
+        tracing::info!(pruned, "door messages past door_message_days left site.db");
+    }
+    Ok(())
 }
 
 /// Publishes whenever the register's `data_version` moved (another connection committed), then
@@ -257,5 +276,34 @@ async fn publish_on_change(
             checked = std::time::Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewResident;
+
+    #[test]
+    fn housekeeping_applies_the_registers_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let site_dir = SiteDir(dir.path().join("site"));
+        let mut settings = site_dir.init("oak".parse().unwrap(), "nats://127.0.0.1:4222").unwrap();
+        let now = 1_800_000_000;
+        let mut register = Store::open(&site_dir.register()).unwrap();
+        for (number, until) in [("1201", now - 86_400), ("1202", now + 86_400)] {
+            let new = NewResident {
+                number: number.into(),
+                name: "n".into(),
+                valid_until: Some(until),
+                ..Default::default()
+            };
+            register.add_resident(&new, now - 10 * 86_400, "wang").unwrap();
+        }
+        housekeeping(&site_dir, &settings, now).unwrap();
+        assert!(register.resident("1201").is_err(), "moved out a day ago: deleted");
+        assert!(register.resident("1202").is_ok(), "still living there");
+        settings.door_message_days = 0;
+        assert!(housekeeping(&site_dir, &settings, now).is_err());
     }
 }

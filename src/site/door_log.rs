@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn pruned_messages_still_count_as_kept_and_newer_ones_stay() {
         let dir = tempfile::tempdir().unwrap();
-        let mut db = SiteDb::open(&dir.path().join("site.db")).unwrap();
+        let mut db = SiteDb::create(&dir.path().join("site.db")).unwrap();
         let door: DoorId = "north".parse().unwrap();
         db.add_door(&door, "$2b$hash", 1).unwrap();
         for (outbox_id, received) in [(10, 100), (11, 200), (12, 300)] {

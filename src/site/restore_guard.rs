@@ -5,12 +5,19 @@
 //!   the same transaction that records the delete;
 //! - each resident's last face withdrawal (`faces_withdrawn_at`), and the id counters of the
 //!   register's residents, visitor passes and bookings, both read from the register before
-//!   every publish.
+//!   every publish;
+//! - the access state, also before every publish: revoked cards (by keyed index), visitor
+//!   passes revoked or used (entries left), each resident's status and dates, and each PIN
+//!   hash with its time ([`Store::remember_access`]).
 //!
 //! When the controller starts, before it publishes, it applies them to the register again:
 //! a tombstoned resident still in the register is removed, consents given before a
-//! remembered withdrawal are withdrawn (their templates deleted), each audited; and the id
-//! counters are raised to what they were, so no id a door has seen is handed out again.
+//! remembered withdrawal are withdrawn (their templates deleted), each audited; the id
+//! counters are raised to what they were, so no id a door has seen is handed out again; and
+//! the access state is set back ([`Store::reapply_access`]), so a lost card, a used pass or a
+//! suspended resident opens nothing again. What was *added* since the backup (a resident, a
+//! card, a consent) is not in the backup and leaves the doors: a restore loses additions,
+//! never revocations.
 //!
 //! A restore replaces `register.db` only while no controller runs: `facegate site run` holds
 //! an exclusive lock on `site.lock` in the site's directory for as long as it runs, and the
@@ -23,7 +30,7 @@ use rusqlite::{Transaction, params};
 
 use super::SiteError;
 use super::site_db::{Result as DbResult, SiteDb};
-use crate::store::Store;
+use crate::store::{AccessReapplied, Store};
 
 /// `site.db`'s tables of what a restore must not undo (made with the others when it opens).
 pub(super) const SCHEMA: &str = "
@@ -37,6 +44,28 @@ CREATE TABLE IF NOT EXISTS faces_withdrawn (
 CREATE TABLE IF NOT EXISTS id_counters (
     name TEXT PRIMARY KEY,                    -- a table of the register
     seq  INTEGER NOT NULL                     -- the highest id it ever handed out
+);
+CREATE TABLE IF NOT EXISTS revoked_cards (
+    card_index BLOB PRIMARY KEY,              -- the register's keyed index, never the number
+    at         INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pass_limits (
+    pass_id      INTEGER PRIMARY KEY,
+    revoked_at   INTEGER,
+    entries_left INTEGER NOT NULL             -- only ever lowered
+);
+CREATE TABLE IF NOT EXISTS resident_access (
+    resident_id INTEGER PRIMARY KEY,
+    status      TEXT NOT NULL,
+    valid_from  INTEGER,
+    valid_until INTEGER
+);
+CREATE TABLE IF NOT EXISTS pin_hashes (
+    resident_id     INTEGER PRIMARY KEY,
+    phc             TEXT NOT NULL,            -- argon2id with the site key's pepper
+    updated_at      INTEGER NOT NULL,
+    credential_root BLOB,
+    mac             BLOB
 );
 ";
 
@@ -73,11 +102,13 @@ pub(super) fn note_delete(tx: &Transaction, key: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Remembers the register's face withdrawals and id counters (before each publish).
-pub fn remember(register: &Store, site_db: &SiteDb) -> Result<(), SiteError> {
+/// Remembers the register's face withdrawals, id counters and access state (before each
+/// publish).
+pub fn remember(register: &mut Store, site_db: &SiteDb) -> Result<(), SiteError> {
     let withdrawn = register.faces_withdrawn()?;
     let counters = register.id_counters()?;
     site_db.remember(&withdrawn, &counters)?;
+    register.remember_access(&site_db.path()?)?;
     Ok(())
 }
 
@@ -87,6 +118,7 @@ pub struct Reapplied {
     pub residents_removed: usize,
     pub templates_deleted: usize,
     pub counters_raised: usize,
+    pub access: AccessReapplied,
 }
 
 /// Applies what the site remembers to the register again (at the controller's start).
@@ -99,6 +131,7 @@ pub fn reapply(register: &mut Store, site_db: &SiteDb, now: i64) -> Result<Reapp
         done.templates_deleted += register.withdraw_faces_again(resident, at, now)?;
     }
     done.counters_raised = register.raise_id_counters(&site_db.id_counters()?)?;
+    done.access = register.reapply_access(&site_db.path()?, now)?;
     if done != Reapplied::default() {
         tracing::warn!(
             ?done,

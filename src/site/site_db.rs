@@ -16,6 +16,11 @@ use super::outbox::{DoorState, OutboxKind, Selftest};
 pub enum SiteDbError {
     #[error("site database {path}: {source}")]
     Open { path: String, source: rusqlite::Error },
+    #[error(
+        "site database {0} is missing or empty: restore it with the register, or run `site init` \
+         in a new directory"
+    )]
+    Missing(String),
     #[error("door {0} is already on this site")]
     DoorExists(DoorId),
     #[error("no door {0} on this site")]
@@ -105,8 +110,22 @@ pub struct SiteDb {
 }
 
 impl SiteDb {
-    /// Opens (or creates) `site.db`.
+    /// Creates `site.db` (at `site init`).
+    pub fn create(path: &Path) -> Result<SiteDb> {
+        Self::connect(path)
+    }
+
+    /// Opens an existing `site.db`. A missing or empty one is refused: made anew, it would not
+    /// know the doors (their messages, face withdrawals among them, would be dropped as from
+    /// strangers) nor what a register restore must not bring back.
     pub fn open(path: &Path) -> Result<SiteDb> {
+        if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+            return Err(SiteDbError::Missing(path.display().to_string()));
+        }
+        Self::connect(path)
+    }
+
+    fn connect(path: &Path) -> Result<SiteDb> {
         let open = |source| SiteDbError::Open { path: path.display().to_string(), source };
         let conn = Connection::open(path).map_err(open)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
@@ -120,6 +139,14 @@ impl SiteDb {
         super::bucket_identity::prepare(&conn).map_err(open)?;
         conn.execute_batch(super::card_tap::SCHEMA).map_err(open)?;
         Ok(SiteDb { conn })
+    }
+
+    /// The file's path, for a connection that attaches it ([`crate::site::restore_guard`]).
+    pub fn path(&self) -> Result<std::path::PathBuf> {
+        match self.conn.path() {
+            Some(path) if !path.is_empty() => Ok(path.into()),
+            _ => Err(SiteDbError::Missing("(a site.db without a file)".into())),
+        }
     }
 
     /// The connection, for the tables other modules own (`commands`).
@@ -144,9 +171,10 @@ impl SiteDb {
         Ok(())
     }
 
-    /// Removes a door. Its kept messages move to `removed_door_messages`, so a new door joining
-    /// under the same id (its outbox starts again at 1) is not taken for the old one's
-    /// redeliveries.
+    /// Removes a door. Its kept messages move to `removed_door_messages` and its floor goes, so
+    /// a new door joining under the same id (its outbox ids start from its own clock at join,
+    /// which may be behind the old door's) is taken neither for the old one's redeliveries nor
+    /// for messages already pruned.
     pub fn remove_door(&mut self, door: &DoorId, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
         if tx.execute("DELETE FROM doors WHERE id = ?1", [door.as_str()])? == 0 {
@@ -158,6 +186,7 @@ impl SiteDb {
             params![door.as_str(), now],
         )?;
         tx.execute("DELETE FROM door_messages WHERE door = ?1", [door.as_str()])?;
+        tx.execute("DELETE FROM door_message_floors WHERE door = ?1", [door.as_str()])?;
         tx.commit()?;
         Ok(())
     }
@@ -360,9 +389,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_missing_or_empty_site_db_is_refused_not_made_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.db");
+        assert!(matches!(SiteDb::open(&path), Err(SiteDbError::Missing(_))));
+        assert!(!path.exists(), "opening made no file");
+        std::fs::write(&path, b"").unwrap();
+        assert!(matches!(SiteDb::open(&path), Err(SiteDbError::Missing(_))));
+        std::fs::remove_file(&path).unwrap();
+        SiteDb::create(&path).unwrap().add_door(&"north".parse().unwrap(), "$2b$h", 1).unwrap();
+        assert_eq!(SiteDb::open(&path).unwrap().doors().unwrap().len(), 1);
+    }
+
+    #[test]
     fn a_door_message_is_kept_once_and_doors_are_unique() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SiteDb::open(&dir.path().join("site.db")).unwrap();
+        let db = SiteDb::create(&dir.path().join("site.db")).unwrap();
         let door: DoorId = "north".parse().unwrap();
         db.add_door(&door, "$2b$hash", 1).unwrap();
         assert!(matches!(db.add_door(&door, "$2b$other", 2), Err(SiteDbError::DoorExists(_))));
@@ -384,7 +426,7 @@ mod tests {
     #[test]
     fn a_removed_door_is_unknown_and_a_new_door_of_its_id_starts_afresh() {
         let dir = tempfile::tempdir().unwrap();
-        let mut db = SiteDb::open(&dir.path().join("site.db")).unwrap();
+        let mut db = SiteDb::create(&dir.path().join("site.db")).unwrap();
         let door: DoorId = "north".parse().unwrap();
         db.add_door(&door, "$2b$hash", 1).unwrap();
         let message = DoorMessage {
@@ -394,13 +436,17 @@ mod tests {
             at: 5,
             detail: "access_granted resident#1".into(),
         };
+        db.keep_message(&DoorMessage { outbox_id: 9, ..message.clone() }, 8).unwrap();
+        db.prune_messages(9).unwrap();
         db.keep_message(&message, 10).unwrap();
+        assert!(db.below_floor(&door, 9).unwrap());
         db.remove_door(&door, 20).unwrap();
         assert!(!db.has_door(&door).unwrap());
         assert!(matches!(db.remove_door(&door, 21), Err(SiteDbError::UnknownDoor(_))));
         db.add_door(&door, "$2b$new", 30).unwrap();
         assert!(db.has_door(&door).unwrap());
         assert!(!db.has_message(&door, 1).unwrap(), "the new door's first message is new");
+        assert!(!db.below_floor(&door, 9).unwrap(), "the old door's floor went with it");
         let archived: i64 = db
             .conn
             .query_row("SELECT COUNT(*) FROM removed_door_messages WHERE door = 'north'", [], |r| {

@@ -113,18 +113,28 @@ impl Store {
     }
 
     /// Marks a booking done and audits it (on the door that did the enrolment, and on the
-    /// register with that door's report); a booking done already stays as it was.
+    /// register with that door's report); a booking done already stays as it was, and one
+    /// booked at another door is refused.
     pub fn complete_booking(&mut self, done: &BookingDone) -> Result<()> {
         let key = self.audit_key().clone();
         self.transaction(|tx| {
-            let resident: i64 = tx
+            let (resident, booked_at): (i64, Option<String>) = tx
                 .query_row(
-                    "SELECT resident_id FROM enrolment_bookings WHERE id = ?1",
+                    "SELECT resident_id, door FROM enrolment_bookings WHERE id = ?1",
                     [done.booking],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?
                 .ok_or_else(|| StoreError::Invalid(format!("no booking {}", done.booking)))?;
+            let reporter = done.door.as_ref().map(DoorId::as_str);
+            if let (Some(booked), Some(reporter)) = (booked_at.as_deref(), reporter)
+                && booked != reporter
+            {
+                return Err(StoreError::Invalid(format!(
+                    "door {reporter} reported booking {} of door {booked}",
+                    done.booking
+                )));
+            }
             let changed = tx.execute(
                 "UPDATE enrolment_bookings SET done_at = ?1 WHERE id = ?2 AND done_at IS NULL",
                 params![done.at, done.booking],

@@ -49,7 +49,7 @@ impl ConsentConfig {
 }
 
 /// Bumped whenever the notice's wording changes; part of the recorded version.
-const WORDING_REVISION: u32 = 3;
+const WORDING_REVISION: u32 = 4;
 
 const NOTICE_EN: &str = "Face recognition at this door — notice and consent (version {version})
 
@@ -150,11 +150,11 @@ fn whereabouts(lang: Language, site_mode: bool) -> &'static str {
     match (lang, site_mode) {
         (Language::En, false) => "Nothing leaves this device; the gate has no network connection.",
         (Language::En, true) => {
-            "This is one door of a site: the site office keeps the register on its own computer (your name, flat and consent, with your template, PIN hash and card code), and every door of the site keeps a copy of your template, PIN hash and card code so that any of them opens for you. The office computer keeps the register's key beside it: whoever copies that computer's disk gets the key too. Flats are never on the doors, and names only of residents who agreed to be greeted by name. The gate itself has no network connection; a separate sync service on this device exchanges these copies with the office over an encrypted link, and the office sees the door's access events (without names)."
+            "This is one door of a site: the site office keeps the register on its own computer (your name, flat and consent, with your template, PIN hash and card code), and every door of the site keeps a copy of your template, PIN hash and card code so that any of them opens for you. The office computer keeps the register's key beside it: whoever copies that computer's disk gets the key too. Flats are never on the doors, and names only of residents who agreed to be greeted by name. The gate itself has no network connection; a separate sync service on this device exchanges these copies with the office over an encrypted link, and the office sees the door's access events (without names). A withdrawal, a deletion or a revoked card reaches the other doors within seconds; a door that has lost its link to the office follows when the link returns, and stops recognising faces once it has been without the link for a set time (the installer's setting, 24 hours by default)."
         }
         (Language::Zh, false) => "数据不离开本设备，本门禁不联网。",
         (Language::Zh, true) => {
-            "本门是小区多个门禁之一：物业办公室在其电脑上保存住户登记（您的姓名、房号和同意记录，以及您的模板、密码哈希和门卡编码），小区每个门禁保存您的模板、密码哈希和门卡编码的副本，以便任何一个门都能为您开启。登记的密钥与登记存放在办公室同一台电脑上：复制该电脑磁盘的人可同时获得密钥。门禁上从不保存房号；只有同意在门口被称呼姓名的住户，其姓名才保存在门禁上。门禁本身不联网；本设备上单独的同步服务通过加密连接与物业办公室交换这些副本，物业可看到门禁的通行记录（不含姓名）。"
+            "本门是小区多个门禁之一：物业办公室在其电脑上保存住户登记（您的姓名、房号和同意记录，以及您的模板、密码哈希和门卡编码），小区每个门禁保存您的模板、密码哈希和门卡编码的副本，以便任何一个门都能为您开启。登记的密钥与登记存放在办公室同一台电脑上：复制该电脑磁盘的人可同时获得密钥。门禁上从不保存房号；只有同意在门口被称呼姓名的住户，其姓名才保存在门禁上。门禁本身不联网；本设备上单独的同步服务通过加密连接与物业办公室交换这些副本，物业可看到门禁的通行记录（不含姓名）。撤回同意、删除数据或注销门卡会在数秒内同步到其他门禁；与办公室断开连接的门禁在恢复连接后同步，断开超过设定时间（由安装人员设置，默认 24 小时）后停止人脸识别。"
         }
     }
 }
@@ -468,7 +468,7 @@ mod tests {
         }
         seen.dedup();
         assert_eq!(seen.len(), 4, "each wording has its own version: {seen:?}");
-        assert!(seen.iter().all(|v| v.starts_with("1.3-")), "{seen:?}");
+        assert!(seen.iter().all(|v| v.starts_with("1.4-")), "{seen:?}");
     }
 
     #[test]
@@ -493,7 +493,7 @@ mod tests {
         assert!(err.to_string().contains("`[consent] controller` and `contact`"), "{err}");
         let grant =
             ConsentGrant::read(Language::Zh, &config.notice_terms(), "manager", None).unwrap();
-        assert_eq!(grant.text_version, "1.3-file");
+        assert_eq!(grant.text_version, "1.4-file");
     }
 
     #[test]
@@ -511,6 +511,14 @@ mod tests {
         // The office's register keeps its key beside it (`site::controller` opens a key file).
         assert!(en.contains("whoever copies that computer's disk gets the key too"), "{en}");
         assert!(zh.contains("复制该电脑磁盘的人可同时获得密钥"), "{zh}");
+        // A door cut off from the office keeps what it had until the link returns.
+        assert!(
+            en.contains(
+                "a door that has lost its link to the office follows when the link returns"
+            ),
+            "{en}"
+        );
+        assert!(zh.contains("与办公室断开连接的门禁在恢复连接后同步"), "{zh}");
         assert_ne!(text_sha256(&single), text_sha256(&en), "the recorded hash tells them apart");
     }
 }

@@ -403,6 +403,19 @@ impl Store {
         self.insert_card(number, index, index, label, now, operator)
     }
 
+    /// The active card with this keyed index, if any: (card id, resident id, label, added at);
+    /// a tap's report applied again after a crash finds the card it added.
+    pub fn card_with_index(&self, index: &CardIndex) -> Result<Option<(i64, i64, String, i64)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, resident_id, label, created_at FROM cards WHERE card_index = ?1 AND revoked_at IS NULL",
+                [&index.0[..]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?)
+    }
+
     /// A card's keyed index under the current credential root (what a door reports of a tap).
     pub fn card_index(&self, uid: &CardUid) -> CardIndex {
         CardIndex::of(&self.credentials.current.card_key, uid)

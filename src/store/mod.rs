@@ -50,6 +50,7 @@ pub use credentials::CredentialRootStatus;
 pub use door_audit::DoorAudit;
 pub use door_commands::DueCommand;
 pub use faces::StoredTemplate;
+pub use register_restore::AccessReapplied;
 pub use replica::{ReplicaEntry, ReplicaState};
 pub use residents::{NewResident, Resident, ResidentStatus};
 pub use retention::{PurgeReport, RetentionConfig, RetentionConfigError};
@@ -92,6 +93,11 @@ pub enum StoreError {
     Missing { path: PathBuf },
     #[error("database {path} already exists: refusing to overwrite it")]
     Exists { path: PathBuf },
+    #[error(
+        "database {path} is empty (never initialised, or truncated): restore it from a backup, \
+         or move it away and run `facegate init`"
+    )]
+    Empty { path: PathBuf },
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error("database {path} is damaged or not a facegate database: {source}")]
@@ -250,13 +256,21 @@ impl Store {
         self.credentials = credentials::CredentialKeys::new(key);
     }
 
-    /// Opens an existing database with a given key.
+    /// Opens an existing database with a given key. A file at schema version 0 (empty, or
+    /// truncated by a bad copy or a full disk) is refused: taken as a new database it would be
+    /// published as a register without residents, and every door would delete them all.
     pub(crate) fn open_with_key(path: &Path, key: &SiteKey) -> Result<Store> {
         if !path.exists() {
             return Err(StoreError::Missing { path: path.to_owned() });
         }
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|source| StoreError::Corrupt { path: path.to_owned(), source })?;
+        if version == 0 {
+            return Err(StoreError::Empty { path: path.to_owned() });
+        }
         Self::ready(conn, path, key)
     }
 
@@ -447,6 +461,20 @@ mod tests {
         Store::open(&config).unwrap();
         std::fs::remove_file(&config.database).unwrap();
         assert!(matches!(Store::open(&config), Err(StoreError::Missing { .. })));
+    }
+
+    #[test]
+    fn an_empty_database_file_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            database: dir.path().join("gate.db"),
+            key_file: dir.path().join("site.key"),
+            ..StoreConfig::default()
+        };
+        Store::init(&config).unwrap();
+        std::fs::write(&config.database, b"").unwrap();
+        assert!(matches!(Store::open(&config), Err(StoreError::Empty { .. })));
+        assert_eq!(std::fs::metadata(&config.database).unwrap().len(), 0, "nothing was written");
     }
 
     #[test]

@@ -61,7 +61,9 @@ impl Store {
                 resident.subject()
             )));
         }
-        if resident.is_minor(offer.granted_at, minor_age) && offer.guardian.is_none() {
+        // Age is judged at a time no later than the site's: a door dating the consent in the
+        // future would make a child count as an adult.
+        if resident.is_minor(offer.granted_at.min(now), minor_age) && offer.guardian.is_none() {
             return Err(StoreError::GuardianConsentRequired(resident.subject()));
         }
         let created_at = t.created_at.min(now);

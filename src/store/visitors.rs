@@ -274,24 +274,46 @@ impl Store {
     /// `None` when the pass is no longer here (a report that arrives after the purge is still
     /// audited). The door calls this when the pass opens; the site calls it with the door's
     /// report.
+    /// A use reported by a door the pass is not for is audited and not counted (a stolen door
+    /// cannot use up other doors' passes).
     pub fn record_pass_use(&mut self, used: &PassUse) -> Result<Option<u32>> {
         let key = self.audit_key().clone();
         self.transaction(|tx| {
-            let before: Option<u32> = tx
-                .query_row("SELECT entries_left FROM visitor_passes WHERE id = ?1", [used.pass], |r| r.get(0))
+            let row: Option<(u32, String)> = tx
+                .query_row(
+                    "SELECT entries_left, doors FROM visitor_passes WHERE id = ?1",
+                    [used.pass],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?;
-            tx.execute(
-                "UPDATE visitor_passes SET entries_left = entries_left - 1 WHERE id = ?1 AND entries_left > 0",
-                [used.pass],
-            )?;
-            let left = before.map(|n| n.saturating_sub(1));
             let door = used.door.as_ref().map_or("this gate", DoorId::as_str);
-            let detail = match before {
-                Some(0) => format!("at {door}, beyond its entries"),
-                Some(n) => format!("at {door}, {} left", n - 1),
-                None => format!("at {door}, pass already gone"),
+            let for_door = |doors: &str| match &used.door {
+                Some(door) => doors_from(doors).contains(door),
+                None => true,
             };
-            append(tx, &key, Chain::Access, used.at, AuditKind::VisitorPassUsed, &pass_subject(used.pass), &detail)?;
+            let (left, detail) = match row {
+                Some((before, doors)) if !for_door(&doors) => {
+                    (Some(before), format!("at {door}, a door it is not for: not counted"))
+                }
+                Some((0, _)) => (Some(0), format!("at {door}, beyond its entries")),
+                Some((n, _)) => {
+                    tx.execute(
+                        "UPDATE visitor_passes SET entries_left = entries_left - 1 WHERE id = ?1",
+                        [used.pass],
+                    )?;
+                    (Some(n - 1), format!("at {door}, {} left", n - 1))
+                }
+                None => (None, format!("at {door}, pass already gone")),
+            };
+            append(
+                tx,
+                &key,
+                Chain::Access,
+                used.at,
+                AuditKind::VisitorPassUsed,
+                &pass_subject(used.pass),
+                &detail,
+            )?;
             super::replica::queue(tx, OutboxKind::PassUsed, used, used.at)?;
             Ok(left)
         })

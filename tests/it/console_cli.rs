@@ -12,7 +12,6 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use facegate::console::{SiteFiles, tls};
-use facegate::store::Store;
 
 fn account_add(dir: &std::path::Path, password: &str) -> std::process::Output {
     account(dir, &["add", "wang", "--role", "manager"], password)
@@ -75,7 +74,8 @@ async fn get_login(
 async fn serve_makes_a_certificate_for_its_names_prints_its_fingerprint_and_answers_over_https() {
     let dir = tempfile::tempdir().unwrap();
     let files = SiteFiles::in_dir(dir.path());
-    Store::init(&files.register).unwrap();
+    let site = facegate::site::controller::SiteDir(dir.path().to_owned());
+    site.init("oak".parse().unwrap(), "nats://127.0.0.1:4222").unwrap();
     let short = account_add(dir.path(), "short\n");
     assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));

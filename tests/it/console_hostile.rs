@@ -1,6 +1,6 @@
 //! Hostile input to the console at the HTTP level (the security review): redirects only to
 //! this site's paths, numbers that would overflow answered with an error rather than a panic,
-//! spreadsheet formulas in the residents export defused, and the auditor unable to link keypad
+//! spreadsheet formulas in the residents and audit exports defused, and the auditor unable to link keypad
 //! numbers to the log's pseudonyms.
 
 use axum::http::{StatusCode, header};
@@ -64,6 +64,26 @@ async fn the_residents_export_defuses_spreadsheet_formulas() {
     assert_eq!(row("1302")[2], "'@SUM(A1)");
     assert_eq!((row("1303")[1].as_str(), row("1303")[2].as_str()), ("'-2+3", "'+1"));
     assert_eq!(row("1201")[1], "Li Wei", "plain cells stay as they are");
+    let cells = rows.iter().flatten();
+    assert!(cells.clone().all(|c| !c.starts_with(['=', '+', '-', '@', '\t', '\r'])), "{csv}");
+}
+
+#[tokio::test]
+async fn the_audit_export_defuses_a_formula_a_door_put_in_its_subject() {
+    use facegate::store::{AuditKind, Chain};
+    let console = TestConsole::new();
+    let formula = "=HYPERLINK(\"http://evil.example\",\"x\")";
+    let now = console.clock.load(std::sync::atomic::Ordering::SeqCst);
+    let mut register = console.state.register();
+    register.audit(Chain::Access, now, AuditKind::AccessDenied, formula, "@SUM(A1)").unwrap();
+    drop(register);
+    let mut qian = console.signed_in("qian").await;
+    let csv = qian.get("/audit/export.csv").await.body;
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<Vec<String>> =
+        reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+    let row = rows.iter().find(|r| r[5].contains("HYPERLINK")).expect("the door's row");
+    assert_eq!((row[5].as_str(), row[6].as_str()), (format!("'{formula}").as_str(), "'@SUM(A1)"));
     let cells = rows.iter().flatten();
     assert!(cells.clone().all(|c| !c.starts_with(['=', '+', '-', '@', '\t', '\r'])), "{csv}");
 }

@@ -68,7 +68,7 @@ impl TestConsole {
         }
         let clock = Arc::new(AtomicI64::new(START));
         let time = clock.clone();
-        let site_db = SiteDb::open(&dir.path().join("site.db")).unwrap();
+        let site_db = SiteDb::create(&dir.path().join("site.db")).unwrap();
         let state = Console::new(
             store,
             accounts,

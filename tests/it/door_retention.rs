@@ -107,3 +107,29 @@ fn a_door_purges_its_own_old_rows_and_leaves_residents_and_templates_to_the_site
     door.apply_entries(&[tombstone]).unwrap();
     assert!(door.door_records(false).unwrap().is_empty(), "then the door follows");
 }
+
+#[test]
+fn the_site_controller_applies_retention_and_the_doors_follow() {
+    use crate::site_rig::{NOW, Site, add_residents, wait_until};
+    use std::time::Duration;
+    let mut site = Site::new();
+    let mut register = site.register();
+    add_residents(&mut register, 1202, 1, 1);
+    let moved = NewResident {
+        number: "1201".into(),
+        name: "Li Si".into(),
+        valid_until: Some(facegate::store::unix_now() - DAY),
+        ..NewResident::default()
+    };
+    register.add_resident(&moved, NOW, "Office").unwrap();
+    register.enrol("1201", &embedding(), Some(&crate::site_rig::grant()), 14, NOW).unwrap();
+    drop(register);
+    let mut north = site.door("north", false);
+    site.start_agent(&mut north);
+    site.start_controller();
+    let gone = wait_until(Duration::from_secs(30), || {
+        site.register().resident("1201").is_err() && north.records().len() == 1
+    });
+    assert!(gone.is_some(), "moved out yesterday: gone from the register and the door");
+    assert!(site.register().resident("1202").is_ok(), "the resident still living there stays");
+}

@@ -8,11 +8,11 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use crate::console::AppState;
 use crate::console::guard::{Ctx, Problem};
 use crate::console::i18n::{tr, trf};
 use crate::console::layout::page;
 use crate::console::roles::Action;
+use crate::console::{AppState, spreadsheet};
 use crate::dates::{format_time, parse_date};
 use crate::store::AuditEntry;
 use crate::store::ExportLine;
@@ -155,7 +155,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The filtered rows as CSV, each with its MAC (hex).
+/// The filtered rows as CSV, each with its MAC (hex). A subject or detail a spreadsheet would
+/// run as a formula (a door can put any text there) starts with `'`: the MAC is over the text
+/// without it ([`spreadsheet::from_safe`]).
 pub async fn export_csv(
     ctx: Ctx,
     State(state): State<AppState>,
@@ -183,7 +185,8 @@ pub async fn export_csv(
                 e.detail,
                 hex(&mac),
             ];
-            out.write_record(&record).map_err(csv_error)?;
+            out.write_record(record.iter().map(|cell| spreadsheet::safe(cell).into_owned()))
+                .map_err(csv_error)?;
         }
     }
     let bytes = out.into_inner().map_err(|e| Problem::Internal(e.to_string()))?;

@@ -91,6 +91,7 @@ pub async fn waiting(
             TapState::Added => p.notice role="status" { (trf(lang, "The card tapped at door {} was added: it opens every door once the doors have it.", &[&door])) },
             TapState::Taken => p.error role="alert" { (tr(lang, "The card tapped belongs to someone already: nothing was added.")) },
             TapState::TimedOut => p.error role="alert" { (tr(lang, "The time ran out without a card: nothing was added.")) },
+            TapState::NoAnswer => p.error role="alert" { (trf(lang, "Door {} has not answered: it may be offline. A card tapped there in time is added when the door is back, and this page then says so.", &[&door])) },
         }
         p { a href={ "/residents/" (number) } { (trf(lang, "Back to resident {}", &[&number])) } }
     };

@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use crate::console::AppState;
 use crate::console::guard::{Ctx, Problem};
 use crate::console::i18n::{tr, trf};
 use crate::console::layout::{csrf, page};
 use crate::console::roles::Action;
 use crate::console::sessions::random_token;
+use crate::console::{AppState, spreadsheet};
 use crate::dates::{format_time, parse_date};
 use crate::manage;
 use crate::store::residents::check_new;
@@ -62,24 +62,6 @@ fn unreadable() -> Problem {
     Problem::bad("The file cannot be read as CSV text.")
 }
 
-/// Whether a spreadsheet would read a cell starting with `c` as a formula.
-fn starts_formula(c: char) -> bool {
-    matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')
-}
-
-/// A cell as exported: one a spreadsheet would run as a formula gets a leading `'`.
-fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some(c) if starts_formula(c) => format!("'{cell}").into(),
-        _ => cell.into(),
-    }
-}
-
-/// A cell as imported: the `'` that [`spreadsheet_safe`] added comes off again.
-fn from_spreadsheet_safe(cell: &str) -> &str {
-    cell.strip_prefix('\'').filter(|rest| rest.starts_with(starts_formula)).unwrap_or(cell)
-}
-
 /// Checks every row of a CSV against the rules of the register and against `store`.
 pub fn check(text: &str, store: &Store) -> Result<Vec<CheckedRow>, Problem> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
@@ -97,7 +79,7 @@ pub fn check(text: &str, store: &Store) -> Result<Vec<CheckedRow>, Problem> {
     for (index, record) in reader.records().enumerate() {
         let line = index + 2;
         let outcome = record.map_err(|_| unreadable()).and_then(|record| {
-            let field = |i: usize| from_spreadsheet_safe(record.get(i).unwrap_or("").trim());
+            let field = |i: usize| spreadsheet::from_safe(record.get(i).unwrap_or("").trim());
             if record.len() != COLUMNS.len() {
                 return Err(Problem::bad_with(
                     "{} fields, expected {}.",
@@ -265,7 +247,7 @@ pub async fn export(ctx: Ctx, State(state): State<AppState>) -> Result<Response,
             &year,
             r.status.as_str(),
         ];
-        out.write_record(record.map(|cell| spreadsheet_safe(cell).into_owned())).map_err(fail)?;
+        out.write_record(record.map(|cell| spreadsheet::safe(cell).into_owned())).map_err(fail)?;
     }
     let bytes = out.into_inner().map_err(|e| Problem::Internal(e.to_string()))?;
     let detail = format!("{} residents by {}", residents.len(), ctx.operator());

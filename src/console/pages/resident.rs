@@ -34,11 +34,15 @@ fn note_text(lang: Language, code: &str) -> Option<&'static str> {
     Some(match code {
         "added" => tr(lang, "The resident was added."),
         "saved" => tr(lang, "The changes were saved."),
-        "face_deleted" => {
-            tr(lang, "Face data deleted: the consent is withdrawn and every template is gone.")
-        }
+        "face_deleted" => tr(
+            lang,
+            "Face data deleted: the consent is withdrawn and the register's templates are gone. Connected doors delete theirs within seconds, a door cut off from the site when it reconnects.",
+        ),
         "card_added" => tr(lang, "The card was added."),
-        "card_revoked" => tr(lang, "The card was revoked: it opens nothing now."),
+        "card_revoked" => tr(
+            lang,
+            "The card was revoked: connected doors refuse it within seconds, a door cut off from the site once it reconnects.",
+        ),
         "lifted" => tr(lang, "The lockout was lifted."),
         "booked" => tr(
             lang,
