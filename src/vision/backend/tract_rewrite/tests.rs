@@ -1,7 +1,8 @@
 //! Each rewrite on a small graph: the rewritten plan gives the values of the graph it replaces.
 
 use tract_onnx::pb::attribute_proto::AttributeType;
-use tract_onnx::pb::{AttributeProto, GraphProto, OperatorSetIdProto, ValueInfoProto};
+use tract_onnx::pb::type_proto::{Tensor as TensorType, Value};
+use tract_onnx::pb::{AttributeProto, GraphProto, OperatorSetIdProto, TypeProto, ValueInfoProto};
 
 use super::*;
 
@@ -35,7 +36,15 @@ fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>)
 }
 
 fn model(nodes: Vec<NodeProto>, initializer: Vec<TensorProto>) -> ModelProto {
-    let value = |name: &str| ValueInfoProto { name: name.into(), ..ValueInfoProto::default() };
+    let floats = TensorType { elem_type: DataType::Float as i32, shape: None };
+    let value = |name: &str| ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(Value::TensorType(floats.clone())),
+            ..TypeProto::default()
+        }),
+        ..ValueInfoProto::default()
+    };
     ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
@@ -97,17 +106,18 @@ fn halving_max_pools_become_strided_maxima_with_the_same_values() -> TractResult
 fn other_max_pools_are_left_to_tract() -> TractResult<()> {
     let strided_3 =
         node("MaxPool", &["x"], "y", vec![ints("kernel_shape", &[3, 3]), ints("strides", &[2, 2])]);
-    let mut model = typed(&model(vec![strided_3], vec![]), [1, 1, 7, 7])?;
-    assert_eq!(max_pools_as_strided_maxima(&mut model)?, 0);
+    let mut three = typed(&model(vec![strided_3], vec![]), [1, 1, 7, 7])?;
+    assert_eq!(max_pools_as_strided_maxima(&mut three)?, 0);
     let odd =
         node("MaxPool", &["x"], "y", vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])]);
-    let mut model = typed(&model(vec![odd], vec![]), [1, 1, 7, 8])?;
-    assert_eq!(max_pools_as_strided_maxima(&mut model)?, 0);
+    let mut odd = typed(&model(vec![odd], vec![]), [1, 1, 7, 8])?;
+    assert_eq!(max_pools_as_strided_maxima(&mut odd)?, 0);
     Ok(())
 }
 
 /// A depthwise 3×3/2 convolution followed by PRelu, written as `models/convert.py` writes it:
-/// `a·W` and `max(1−a, 0)·W` copies, and a `max(a−1, 0)·W` copy where a slope exceeds 1.
+/// `a·W` and `max(1−a, 0)·W` copies, and a `max(a−1, 0)·W` copy where a slope exceeds 1;
+/// `positive_error` is added to one weight of the positive copy.
 fn converted_prelu(slopes: &[f32], positive_error: f32) -> ModelProto {
     let channels = slopes.len();
     let (weight, bias) = (values(channels * 9, 2.0), values(channels, 3.0));
@@ -141,10 +151,12 @@ fn converted_prelu(slopes: &[f32], positive_error: f32) -> ModelProto {
     ];
     let tensors = [
         scaled("linear", &|a| a),
-        scaled("positive", &|a| (1.0 - a).max(0.0) + positive_error),
+        scaled("positive", &|a| (1.0 - a).max(0.0)),
         scaled("negative", &|a| (a - 1.0).max(0.0)),
     ];
-    model(nodes, tensors.into_iter().flatten().collect())
+    let mut tensors: Vec<_> = tensors.into_iter().flatten().collect();
+    tensors[2].float_data[4] += positive_error;
+    model(nodes, tensors)
 }
 
 #[test]
