@@ -185,18 +185,16 @@ impl Links<'_> {
             nodes: vec![relu, add],
         };
         let after = self.consumers.get(found.output.as_str()).filter(|c| c.len() == 1);
-        if let Some(&sub) = after.and_then(|c| c.first()) {
-            let sub_node = &self.nodes[sub];
-            if sub_node.op_type == "Sub"
-                && sub_node.input.len() == 2
-                && sub_node.input[0] == found.output
-            {
-                if let Some([relu, negative]) = self.relu_of_conv(&sub_node.input[1], input, conv) {
-                    found.convs.push(negative);
-                    found.nodes.extend([relu, sub]);
-                    found.output = sub_node.output.first()?.clone();
-                }
-            }
+        if let Some(&sub) = after.and_then(|c| c.first())
+            && let sub_node = &self.nodes[sub]
+            && sub_node.op_type == "Sub"
+            && sub_node.input.len() == 2
+            && sub_node.input[0] == found.output
+            && let Some([relu, negative]) = self.relu_of_conv(&sub_node.input[1], input, conv)
+        {
+            found.convs.push(negative);
+            found.nodes.extend([relu, sub]);
+            found.output = sub_node.output.first()?.clone();
         }
         Some(found)
     }
