@@ -1,15 +1,18 @@
 //! Where tract's time goes in YuNet and SFace, per operator. Each model is loaded as the gate's
-//! tract backend loads it (value_info ignored, one fixed input shape, optimised), run `RUNS`
+//! tract backend loads it (value_info ignored, one fixed input shape, tract-only rewrites,
+//! optimised), run `RUNS`
 //! times on a constant input with every node timed through `SimpleState::run_plan_with_eval`,
 //! and the operator kinds are listed by their median time per run, then the slowest nodes.
 //!
 //! ```text
-//! cargo run --example tract_profile --features ort,window,camera,kms -- [THREADS] [RUNS] [WxH] [DIR]
+//! cargo run --example tract_profile --features ort,window,camera,kms -- [THREADS] [RUNS] [WxH] [DIR] [--no-rewrites]
 //! ```
 //! (`WxH`: YuNet's input, 640x480 by default, the camera's frame; `DIR`: the model files,
-//! `models/` by default.)
+//! `models/` by default; `--no-rewrites`: the plan tract makes of the files as they are, without
+//! the gate's tract-only rewrites, for a before/after comparison.)
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tract_linalg::multithread::{Executor, set_default_executor};
@@ -17,7 +20,10 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::{SimpleState, eval};
 
 fn main() -> TractResult<()> {
-    let mut args = std::env::args().skip(1);
+    let (plain, args): (Vec<_>, Vec<_>) =
+        std::env::args().skip(1).partition(|a| a == "--no-rewrites");
+    let rewrites = plain.is_empty();
+    let mut args = args.into_iter();
     let threads: usize = args.next().map_or(Ok(1), |a| a.parse())?;
     let runs: usize = args.next().map_or(Ok(20), |a| a.parse())?;
     let (width, height) = match args.next() {
@@ -33,12 +39,12 @@ fn main() -> TractResult<()> {
         n => Executor::multithread(n),
     });
     let models = args.next().map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
         std::path::PathBuf::from,
     );
     println!("threads {threads}, {runs} runs, load {}", load_average());
-    profile(&models.join("yunet_fp32.onnx"), [1, 3, height, width], runs)?;
-    profile(&models.join("sface_fp32.onnx"), [1, 3, 112, 112], runs)?;
+    profile(&models.join("yunet_fp32.onnx"), [1, 3, height, width], runs, rewrites)?;
+    profile(&models.join("sface_fp32.onnx"), [1, 3, 112, 112], runs, rewrites)?;
     Ok(())
 }
 
@@ -49,10 +55,15 @@ struct Timed {
     times: Vec<Duration>,
 }
 
-fn profile(path: &std::path::Path, shape: [usize; 4], runs: usize) -> TractResult<()> {
-    let mut model = tract_onnx::onnx().with_ignore_value_info(true).model_for_path(path)?;
-    model.set_input_fact(0, f32::fact(shape).into())?;
-    let plan = model.into_optimized()?.into_runnable()?;
+fn profile(path: &Path, shape: [usize; 4], runs: usize, rewrites: bool) -> TractResult<()> {
+    let model = if rewrites {
+        facegate::vision::backend::optimised_tract_model(path, shape)?
+    } else {
+        let mut model = tract_onnx::onnx().with_ignore_value_info(true).model_for_path(path)?;
+        model.set_input_fact(0, f32::fact(shape).into())?;
+        model.into_optimized()?
+    };
+    let plan = model.into_runnable()?;
     let input: TValue = Tensor::from_shape(&shape, &vec![0.5f32; shape.iter().product()])?.into();
     let mut nodes: HashMap<usize, Timed> = HashMap::new();
     let mut totals = Vec::new();

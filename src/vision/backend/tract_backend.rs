@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 
-use super::{Output, Outputs, Session};
+use super::{Output, Outputs, Session, tract_rewrite};
 use crate::vision::VisionError;
 
 type Plan = Arc<TypedRunnableModel>;
@@ -23,20 +23,31 @@ impl TractSession {
             path: model.to_owned(),
             reason: format!("{source:#}"),
         };
-        // The files' value_info is written for one input size; ignoring it lets YuNet take any
-        // multiple of 32 (BUILD-NOTES).
-        let mut inference =
-            tract_onnx::onnx().with_ignore_value_info(true).model_for_path(model).map_err(fail)?;
-        let names = inference
+        let model = optimised_model(model, shape).map_err(fail)?;
+        let names = model
             .output_outlets()
             .map_err(fail)?
             .iter()
-            .map(|o| inference.outlet_label(*o).unwrap_or_default().to_owned())
+            .map(|o| model.outlet_label(*o).unwrap_or_default().to_owned())
             .collect();
-        inference.set_input_fact(0, f32::fact(shape).into()).map_err(fail)?;
-        let plan = inference.into_optimized().and_then(|m| m.into_runnable()).map_err(fail)?;
+        let plan = model.into_runnable().map_err(fail)?;
         Ok(Self { plan, shape, names })
     }
+}
+
+/// The model as the gate runs it: parsed for one input shape, with the tract-only rewrites of
+/// [`tract_rewrite`], and optimised.
+pub fn optimised_model(model: &Path, shape: [usize; 4]) -> TractResult<TypedModel> {
+    // The files' value_info is written for one input size; ignoring it lets YuNet take any
+    // multiple of 32 (BUILD-NOTES).
+    let onnx = tract_onnx::onnx().with_ignore_value_info(true);
+    let mut proto = onnx.proto_model_for_path(model)?;
+    tract_rewrite::fold_prelu_copies(&mut proto)?;
+    let mut inference = onnx.model_for_proto_model(&proto)?;
+    inference.set_input_fact(0, f32::fact(shape).into())?;
+    let mut typed = inference.into_typed()?;
+    tract_rewrite::max_pools_as_strided_maxima(&mut typed)?;
+    typed.into_optimized()
 }
 
 /// tract's matrix products run on one process-wide executor, set by each model load to its
