@@ -76,7 +76,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     let options = PairingOptions::default();
     let (scores, pairing) = evaluation::score_pairs(&images, &embeddings, options);
     let matching = &config.matching;
-    let mut protocols = vec![evaluation::rates(matching, "photo against photo".into(), &scores, pairing)];
+    let mut protocols =
+        vec![evaluation::rates(matching, "photo against photo".into(), &scores, pairing)];
     for (kind, what) in [
         (GalleryKind::Averaged, "one averaged template"),
         (GalleryKind::EachPhoto, "a template per photo, best score"),

@@ -37,7 +37,9 @@ pub fn load(
 ) -> Option<Vec<Embedded>> {
     let file: CacheFile = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     let sizes = (file.frames.len(), file.seconds.len());
-    if file.settings != settings || file.images != paths(images) || sizes != (images.len(), images.len())
+    if file.settings != settings
+        || file.images != paths(images)
+        || sizes != (images.len(), images.len())
     {
         return None;
     }

@@ -283,7 +283,12 @@ pub fn score_pairs(
 }
 
 /// The rates of one protocol's scores, with the 1:N thresholds of `matching`.
-pub fn rates(matching: &MatchingConfig, protocol: String, scores: &Scores, pairing: String) -> Rates {
+pub fn rates(
+    matching: &MatchingConfig,
+    protocol: String,
+    scores: &Scores,
+    pairing: String,
+) -> Rates {
     let at_fmr = FMR_TARGETS
         .iter()
         .map(|&target| {
