@@ -6,8 +6,9 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
-use crate::vision::evaluation::{self, PairingOptions, det_plot};
-use crate::vision::{BackendKind, FacePipeline};
+use crate::vision::evaluation::enrolment::{GalleryKind, score_enrolled};
+use crate::vision::evaluation::{self, Embedded, LabelledImage, PairingOptions, Rates, det_plot};
+use crate::vision::{BackendKind, FacePipeline, VisionConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,7 +28,14 @@ pub struct Args {
     /// session's good frames (the photo shifted by 3 px per frame).
     #[arg(long, default_value_t = 1)]
     pub frames: usize,
-    /// Write the DET curve to this SVG file.
+    /// Also enrol each identity from groups of this many photos (as `admin enrol` does) and
+    /// probe with its other photos.
+    #[arg(long, default_value_t = 3)]
+    pub enrol_photos: usize,
+    /// Keep the embeddings in this file and reuse them when the photos and settings match.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Write the DET curve (photo against photo) to this SVG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
 }
@@ -47,40 +55,48 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         "no JPEG or PNG images under {}/<identity>/",
         args.dataset.display()
     );
-    let mut pipeline = FacePipeline::load(&config.paths.models, &vision)?;
-
-    let bar = ProgressBar::new(images.len() as u64).with_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} [{elapsed} < {eta}]")
-            .expect("static template"),
-    );
-    bar.set_message(format!("embedding ({})", vision.backend));
-    let mut embedded = Vec::with_capacity(images.len());
-    for image in &images {
-        embedded.push(evaluation::embed_one(&mut pipeline, &image.path, args.frames)?);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+    let settings = format!("{vision:?}");
+    let cached = args
+        .cache
+        .as_deref()
+        .and_then(|c| evaluation::cache::load(c, &settings, &images, args.frames));
+    let embedded = match cached {
+        Some(embedded) => embedded,
+        None => {
+            let embedded = embed_all(&images, config, &vision, args.frames)?;
+            if let Some(path) = &args.cache {
+                evaluation::cache::save(path, &settings, &images, &embedded)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            embedded
+        }
+    };
 
     let embeddings: Vec<_> = embedded.iter().map(|e| e.embedding.clone()).collect();
-    let (scores, pairing) =
-        evaluation::score_pairs(&images, &embeddings, PairingOptions::default());
+    let options = PairingOptions::default();
+    let (scores, pairing) = evaluation::score_pairs(&images, &embeddings, options);
+    let matching = &config.matching;
+    let mut protocols =
+        vec![evaluation::rates(matching, "photo against photo".into(), &scores, pairing)];
+    for (kind, what) in [
+        (GalleryKind::Averaged, "one averaged template"),
+        (GalleryKind::EachPhoto, "a template per photo, best score"),
+    ] {
+        let k = args.enrol_photos;
+        let (enrolled, pairing, n) = score_enrolled(&images, &embedded, k, kind, options);
+        let name = format!("{n} enrolments of {k} photos, {what}");
+        protocols.push(evaluation::rates(matching, name, &enrolled, pairing));
+    }
     let fusion = evaluation::Fusion { flip: vision.flip_fusion, frames: args.frames };
-    let report = evaluation::report(
-        &config.matching,
-        vision.backend.to_string(),
-        fusion,
-        &images,
-        &embedded,
-        &scores,
-        pairing,
-    );
+    let report =
+        evaluation::report(vision.backend.to_string(), fusion, &images, &embedded, protocols);
 
     if let Some(plot) = &args.plot {
         let title = format!(
             "DET, {} images, {} backend, EER {:.2} %",
             report.images,
             report.backend,
-            report.eer * 100.0
+            report.protocols[0].eer * 100.0
         );
         std::fs::write(plot, det_plot::render(&scores.curve(), &title))
             .with_context(|| format!("cannot write {}", plot.display()))?;
@@ -89,7 +105,6 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    let pct = |v: f64| format!("{:.2} %", v * 100.0);
     println!(
         "images               {} ({} identities, backend {}, flip fusion {}, {} frame(s) fused)",
         report.images,
@@ -99,35 +114,57 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         report.fusion.frames
     );
     println!("failures to acquire  {} (counted as rejections)", report.failures_to_acquire);
-    println!(
-        "pairs                {} genuine, {} impostor ({})",
-        report.genuine_pairs, report.impostor_pairs, report.impostor_pairing
-    );
-    println!("EER                  {} (threshold {:.3})", pct(report.eer), report.eer_threshold);
-    println!(
-        "FNMR @ FMR 1e-2      {} (threshold {:.3})",
-        pct(report.fnmr_at_fmr_1e2),
-        report.threshold_at_fmr_1e2
-    );
-    println!(
-        "FNMR @ FMR 1e-3      {} (threshold {:.3})",
-        pct(report.fnmr_at_fmr_1e3),
-        report.threshold_at_fmr_1e3
-    );
-    println!(
-        "FNMR @ FMR 1e-4      {} (threshold {:.3})",
-        pct(report.fnmr_at_fmr_1e4),
-        report.threshold_at_fmr_1e4
-    );
-    for (name, fnmr, threshold) in [
-        ("1e-5", report.fnmr_at_fmr_1e5, report.threshold_at_fmr_1e5),
-        ("1e-6", report.fnmr_at_fmr_1e6, report.threshold_at_fmr_1e6),
-    ] {
-        println!("FNMR @ FMR {name}      {} (threshold {threshold:.3})", pct(fnmr));
+    for rates in &report.protocols {
+        print_rates(rates);
     }
-    for site in &report.sites {
+    println!("time per image       {:.1} ms (detect + align + embed)", report.ms_per_image);
+    Ok(())
+}
+
+/// Embeds every image, with a progress bar.
+fn embed_all(
+    images: &[LabelledImage],
+    config: &Config,
+    vision: &VisionConfig,
+    frames: usize,
+) -> anyhow::Result<Vec<Embedded>> {
+    let mut pipeline = FacePipeline::load(&config.paths.models, vision)?;
+    let bar = ProgressBar::new(images.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} [{elapsed} < {eta}]")
+            .expect("static template"),
+    );
+    bar.set_message(format!("embedding ({})", vision.backend));
+    let mut embedded = Vec::with_capacity(images.len());
+    for image in images {
+        embedded.push(evaluation::embed_one(&mut pipeline, &image.path, frames)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(embedded)
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2} %", v * 100.0)
+}
+
+fn print_rates(rates: &Rates) {
+    println!("\n{}", rates.protocol);
+    println!(
+        "  pairs              {} genuine, {} impostor ({})",
+        rates.genuine_pairs, rates.impostor_pairs, rates.impostor_pairing
+    );
+    println!("  EER                {} (threshold {:.3})", pct(rates.eer), rates.eer_threshold);
+    for point in &rates.at_fmr {
         println!(
-            "{:>6} residents     threshold {:.3}: stranger accepted ≈ {:.1e} per attempt; measured here: FMR {:.1e}, FNMR {}",
+            "  FNMR @ FMR {:.0e}    {} (threshold {:.3})",
+            point.target,
+            pct(point.fnmr),
+            point.threshold
+        );
+    }
+    for site in &rates.sites {
+        println!(
+            "  {:>6} residents   threshold {:.3}: stranger accepted ≈ {:.1e} per attempt; measured here: FMR {:.1e}, FNMR {}",
             site.residents,
             site.threshold,
             site.stranger_acceptance,
@@ -135,6 +172,4 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
             pct(site.fnmr)
         );
     }
-    println!("time per image       {:.1} ms (detect + align + embed)", report.ms_per_image);
-    Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::common;
 
+use facegate::vision::evaluation::enrolment::{GalleryKind, score_enrolled};
 use facegate::vision::evaluation::{self, PairingOptions};
 use facegate::vision::{BackendKind, Frame, VisionConfig, VisionError, backend};
 
@@ -77,6 +78,28 @@ fn dev_set_fnmr_at_fmr_1e3_is_at_most_1_5_percent() {
     assert!(at.fmr <= 1e-3);
     assert!(at.fnmr <= 0.015, "FNMR at FMR 1e-3 is {:.4}", at.fnmr);
     assert!(at.threshold < decision_threshold() + 0.05, "the default threshold sits near FMR 1e-3");
+}
+
+#[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared")]
+fn residents_enrolled_from_three_photos_are_refused_less_often_than_photo_against_photo() {
+    let dev = common::dev_faces_tract().expect(common::NEEDS_SHARED);
+    let options = PairingOptions::default();
+    let embeddings: Vec<_> = dev.embedded.iter().map(|e| e.embedding.clone()).collect();
+    let (pairs, _) = evaluation::score_pairs(&dev.images, &embeddings, options);
+    let (enrolled, _, enrolments) =
+        score_enrolled(&dev.images, &dev.embedded, 3, GalleryKind::Averaged, options);
+    assert_eq!(enrolments, 139, "identities with more than 3 photos, in groups of 3");
+    for fmr in [1e-3, 1e-4] {
+        let (photo, template) = (pairs.at_fmr(fmr), enrolled.at_fmr(fmr));
+        eprintln!(
+            "FMR {fmr}: FNMR {:.4} photo against photo, {:.4} enrolled",
+            photo.fnmr, template.fnmr
+        );
+        assert!(template.fmr <= fmr);
+        assert!(template.fnmr < photo.fnmr, "FMR {fmr}: {template:?} against {photo:?}");
+    }
+    assert!(enrolled.at_fmr(1e-4).fnmr <= 0.01, "FNMR at FMR 1e-4 {:?}", enrolled.at_fmr(1e-4));
 }
 
 #[cfg(feature = "ort")]

@@ -1,13 +1,17 @@
 //! `facegate eval`: how accuracy is measured on a folder of labelled photos.
 //!
 //! `DIR/<identity>/<image>`: every image is embedded (largest face, no quality gate: this
-//! measures recognition, and the gate's rejections are a separate, tunable policy). Genuine
-//! pairs are all pairs of one identity's images. Impostor pairs are pairs of different
-//! identities; when folder names carry a block prefix (`<block>__<name>`, as in the dev set,
-//! where one public figure may appear in two blocks) they are formed within a block only. An
-//! image without a face (failure to acquire) makes all its pairs score −∞: rejected.
+//! measures recognition, and the gate's rejections are a separate, tunable policy). Two
+//! protocols are scored. Photo against photo: genuine pairs are all pairs of one identity's
+//! images. Enrolment ([`enrolment`]): each identity is enrolled from a few of its photos, as
+//! `admin enrol` builds a template, and probed with the others. Impostor pairs are pairs of
+//! different identities; when folder names carry a block prefix (`<block>__<name>`, as in the
+//! dev set, where one public figure may appear in two blocks) they are formed within a block
+//! only. An image without a face (failure to acquire) makes all its pairs score −∞: rejected.
 
+pub mod cache;
 pub mod det_plot;
+pub mod enrolment;
 pub mod metrics;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +23,7 @@ use serde::Serialize;
 
 use super::{Embedding, FacePipeline, Frame, VisionError};
 use crate::templates::MatchingConfig;
-use metrics::{OperatingPoint, Scores};
+use metrics::Scores;
 
 /// A photo and the identity it shows.
 #[derive(Debug, Clone)]
@@ -78,9 +82,27 @@ fn block(identity: &str) -> &str {
 
 /// The outcome of embedding one image.
 pub struct Embedded {
+    /// The session's probe: the fused embeddings of the emulated frames with a face.
     pub embedding: Option<Embedding>,
+    /// Each emulated frame's embedding, the unshifted photo first (what `admin enrol` takes
+    /// from a photo).
+    pub frames: Vec<Option<Embedding>>,
     /// Time for detect + align + embed, excluding decoding and shrinking.
     pub seconds: f64,
+}
+
+impl Embedded {
+    /// The outcome of an image from its frames' embeddings.
+    pub fn from_frames(frames: Vec<Option<Embedding>>, seconds: f64) -> Self {
+        let found: Vec<Embedding> = frames.iter().flatten().cloned().collect();
+        let embedding = Embedding::mean(&found);
+        Self { embedding, frames, seconds }
+    }
+
+    /// The embedding of the photo itself (the first frame), as enrolment from photos takes it.
+    pub fn photo(&self) -> Option<&Embedding> {
+        self.frames.first().and_then(Option::as_ref)
+    }
 }
 
 /// Pixels between the emulated camera frames of one photo ([`embed_one`]'s `frames`).
@@ -101,7 +123,7 @@ pub fn embed_one(
         Ok(frame) => frame,
         Err(err @ (VisionError::ImageDecode { .. } | VisionError::ImageRead { .. })) => {
             tracing::warn!("{err}");
-            return Ok(Embedded { embedding: None, seconds: 0.0 });
+            return Ok(Embedded::from_frames(vec![None; frames.max(1)], 0.0));
         }
         Err(err) => return Err(err),
     };
@@ -109,15 +131,13 @@ pub fn embed_one(
     let start = Instant::now();
     let mut found = Vec::new();
     for shift in (0..frames.max(1) as u32).map(|k| k * FRAME_SHIFT) {
-        let embedding = if shift == 0 {
+        found.push(if shift == 0 {
             pipeline.embed_largest(&work)?
         } else {
             pipeline.embed_largest(&work.cropped_from(shift, shift))?
-        };
-        found.extend(embedding);
+        });
     }
-    let embedding = if found.len() > 1 { Embedding::mean(&found) } else { found.pop() };
-    Ok(Embedded { embedding, seconds: start.elapsed().as_secs_f64() })
+    Ok(Embedded::from_frames(found, start.elapsed().as_secs_f64()))
 }
 
 /// The numbers `eval` reports (also its `--json` output).
@@ -128,39 +148,39 @@ pub struct Report {
     pub images: usize,
     pub identities: usize,
     pub failures_to_acquire: usize,
+    /// One set of rates per protocol: photo against photo, then enrolment from several photos.
+    pub protocols: Vec<Rates>,
+    pub ms_per_image: f64,
+}
+
+/// The error rates of one protocol.
+#[derive(Debug, Serialize)]
+pub struct Rates {
+    pub protocol: String,
     pub genuine_pairs: usize,
     pub impostor_pairs: usize,
     /// How impostor pairs were formed, and whether they were sampled.
     pub impostor_pairing: String,
     pub eer: f64,
     pub eer_threshold: f32,
-    #[serde(rename = "fnmr_at_fmr_1e-2")]
-    pub fnmr_at_fmr_1e2: f64,
-    #[serde(rename = "threshold_at_fmr_1e-2")]
-    pub threshold_at_fmr_1e2: f32,
-    #[serde(rename = "fnmr_at_fmr_1e-3")]
-    pub fnmr_at_fmr_1e3: f64,
-    #[serde(rename = "threshold_at_fmr_1e-3")]
-    pub threshold_at_fmr_1e3: f32,
-    #[serde(rename = "fnmr_at_fmr_1e-4")]
-    pub fnmr_at_fmr_1e4: f64,
-    #[serde(rename = "threshold_at_fmr_1e-4")]
-    pub threshold_at_fmr_1e4: f32,
-    /// FMR 1e-5 and 1e-6: with fewer than 10⁵ or 10⁶ impostor pairs (the dev set has 80 142),
-    /// the threshold just above the highest impostor score.
-    #[serde(rename = "fnmr_at_fmr_1e-5")]
-    pub fnmr_at_fmr_1e5: f64,
-    #[serde(rename = "threshold_at_fmr_1e-5")]
-    pub threshold_at_fmr_1e5: f32,
-    #[serde(rename = "fnmr_at_fmr_1e-6")]
-    pub fnmr_at_fmr_1e6: f64,
-    #[serde(rename = "threshold_at_fmr_1e-6")]
-    pub threshold_at_fmr_1e6: f32,
+    /// FNMR at FMR 1e-2 … 1e-6 ([`FMR_TARGETS`]). Below one impostor pair in the set (1e-5 and
+    /// 1e-6 on the dev set), the threshold is the one just above the highest impostor score.
+    pub at_fmr: Vec<AtFmr>,
     /// The config's 1:N threshold for sites of 100, 1 000 and 10 000 residents, and the error
     /// rates measured there.
     pub sites: Vec<SitePoint>,
-    pub ms_per_image: f64,
 }
+
+/// FNMR where FMR is at most a target.
+#[derive(Debug, Serialize)]
+pub struct AtFmr {
+    pub target: f64,
+    pub threshold: f32,
+    pub fnmr: f64,
+}
+
+/// The FMR targets `eval` reports.
+pub const FMR_TARGETS: [f64; 5] = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6];
 
 /// One site size under `[matching]`: its threshold and the rates measured at it.
 #[derive(Debug, Serialize)]
@@ -198,6 +218,41 @@ impl Default for PairingOptions {
     }
 }
 
+/// Whether two identities form impostor pairs: different, and in the same block.
+fn impostors(a: &str, b: &str) -> bool {
+    a != b && block(a) == block(b)
+}
+
+/// Keeps impostor comparisons at random when there are more than the options allow; says how
+/// impostors were paired.
+struct Sampler {
+    keep: f64,
+    rng: ChaCha8Rng,
+    pairing: String,
+}
+
+impl Sampler {
+    fn new(images: &[LabelledImage], total: usize, options: PairingOptions) -> Self {
+        let keep = (options.max_impostor_pairs as f64 / total.max(1) as f64).min(1.0);
+        let blocked = images.iter().any(|im| !block(&im.identity).is_empty());
+        let pairing = if blocked { "within blocks (<block>__<name>)" } else { "all identities" };
+        let rng = ChaCha8Rng::seed_from_u64(options.seed);
+        Self { keep, rng, pairing: pairing.to_owned() }
+    }
+
+    fn take(&mut self) -> bool {
+        self.keep >= 1.0 || self.rng.random::<f64>() < self.keep
+    }
+
+    fn pairing(&self, kept: usize, total: usize) -> String {
+        if self.keep < 1.0 {
+            format!("{}, seeded sample of {kept} of {total}", self.pairing)
+        } else {
+            self.pairing.clone()
+        }
+    }
+}
+
 /// Scores all pairs of embedded images.
 pub fn score_pairs(
     images: &[LabelledImage],
@@ -208,54 +263,39 @@ pub fn score_pairs(
         (Some(a), Some(b)) => a.cosine(b),
         _ => f32::NEG_INFINITY,
     };
-    let blocked = images.iter().any(|im| !block(&im.identity).is_empty());
-    let is_impostor = |i: usize, j: usize| {
-        images[i].identity != images[j].identity
-            && block(&images[i].identity) == block(&images[j].identity)
-    };
+    let is_impostor = |i: usize, j: usize| impostors(&images[i].identity, &images[j].identity);
     let n = images.len();
     let total_impostors =
         (0..n).map(|i| (i + 1..n).filter(|&j| is_impostor(i, j)).count()).sum::<usize>();
-    let keep = (options.max_impostor_pairs as f64 / total_impostors.max(1) as f64).min(1.0);
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut sampler = Sampler::new(images, total_impostors, options);
     let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
     for i in 0..n {
         for j in i + 1..n {
             if images[i].identity == images[j].identity {
                 genuine.push(score(i, j));
-            } else if is_impostor(i, j) && (keep >= 1.0 || rng.random::<f64>() < keep) {
+            } else if is_impostor(i, j) && sampler.take() {
                 impostor.push(score(i, j));
             }
         }
     }
-    let mut pairing = if blocked {
-        "within blocks (<block>__<name>)".to_owned()
-    } else {
-        "all identities".to_owned()
-    };
-    if keep < 1.0 {
-        pairing += &format!(", seeded sample of {} of {total_impostors}", impostor.len());
-    }
+    let pairing = sampler.pairing(impostor.len(), total_impostors);
     (Scores::new(genuine, impostor), pairing)
 }
 
-/// Builds the report from scored pairs, with the 1:N thresholds of `matching`.
-pub fn report(
+/// The rates of one protocol's scores, with the 1:N thresholds of `matching`.
+pub fn rates(
     matching: &MatchingConfig,
-    backend: String,
-    fusion: Fusion,
-    images: &[LabelledImage],
-    embedded: &[Embedded],
+    protocol: String,
     scores: &Scores,
-    impostor_pairing: String,
-) -> Report {
-    let mut identities: Vec<&str> = images.iter().map(|i| i.identity.as_str()).collect();
-    identities.dedup();
-    let acquired: Vec<&Embedded> = embedded.iter().filter(|e| e.embedding.is_some()).collect();
-    let at = |fmr| scores.at_fmr(fmr);
-    let (p2, p3, p4): (OperatingPoint, OperatingPoint, OperatingPoint) =
-        (at(1e-2), at(1e-3), at(1e-4));
-    let (p5, p6) = (at(1e-5), at(1e-6));
+    pairing: String,
+) -> Rates {
+    let at_fmr = FMR_TARGETS
+        .iter()
+        .map(|&target| {
+            let p = scores.at_fmr(target);
+            AtFmr { target, threshold: p.threshold, fnmr: p.fnmr }
+        })
+        .collect();
     let sites = SITE_SIZES
         .iter()
         .map(|&residents| {
@@ -271,28 +311,35 @@ pub fn report(
         })
         .collect();
     let eer = scores.eer();
+    Rates {
+        protocol,
+        genuine_pairs: scores.genuine_pairs(),
+        impostor_pairs: scores.impostor_pairs(),
+        impostor_pairing: pairing,
+        eer: eer.fmr,
+        eer_threshold: eer.threshold,
+        at_fmr,
+        sites,
+    }
+}
+
+/// Builds the report from the images and each protocol's rates.
+pub fn report(
+    backend: String,
+    fusion: Fusion,
+    images: &[LabelledImage],
+    embedded: &[Embedded],
+    protocols: Vec<Rates>,
+) -> Report {
+    let mut identities: Vec<&str> = images.iter().map(|i| i.identity.as_str()).collect();
+    identities.dedup();
     Report {
         backend,
         fusion,
         images: images.len(),
         identities: identities.len(),
-        failures_to_acquire: embedded.len() - acquired.len(),
-        genuine_pairs: scores.genuine_pairs(),
-        impostor_pairs: scores.impostor_pairs(),
-        impostor_pairing,
-        eer: eer.fmr,
-        eer_threshold: eer.threshold,
-        fnmr_at_fmr_1e2: p2.fnmr,
-        threshold_at_fmr_1e2: p2.threshold,
-        fnmr_at_fmr_1e3: p3.fnmr,
-        threshold_at_fmr_1e3: p3.threshold,
-        fnmr_at_fmr_1e4: p4.fnmr,
-        threshold_at_fmr_1e4: p4.threshold,
-        fnmr_at_fmr_1e5: p5.fnmr,
-        threshold_at_fmr_1e5: p5.threshold,
-        fnmr_at_fmr_1e6: p6.fnmr,
-        threshold_at_fmr_1e6: p6.threshold,
-        sites,
+        failures_to_acquire: embedded.iter().filter(|e| e.embedding.is_none()).count(),
+        protocols,
         ms_per_image: 1000.0 * embedded.iter().map(|e| e.seconds).sum::<f64>()
             / embedded.len().max(1) as f64,
     }
