@@ -52,6 +52,8 @@ pub enum Purpose {
     RowMac,
     /// HMAC key of the one-time codes' index (visitor passes, PIN-reset codes).
     CodeIndex,
+    /// HMAC key of the residents' search filters (characters of names and units).
+    RegisterSearch,
 }
 
 impl Purpose {
@@ -65,6 +67,7 @@ impl Purpose {
             Self::CredentialRootId => b"facegate/v1/credential-root-id",
             Self::RowMac => b"facegate/v1/row-mac",
             Self::CodeIndex => b"facegate/v1/code-index",
+            Self::RegisterSearch => b"facegate/v1/register-search",
         }
     }
 }
