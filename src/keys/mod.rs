@@ -170,9 +170,11 @@ impl SiteKey {
     /// The key for one purpose.
     pub fn derive(&self, purpose: Purpose) -> Key {
         let root = match purpose {
-            Purpose::Template | Purpose::AuditChain | Purpose::RegisterFields | Purpose::RowMac => {
-                &self.site
-            }
+            Purpose::Template
+            | Purpose::AuditChain
+            | Purpose::RegisterFields
+            | Purpose::RegisterSearch
+            | Purpose::RowMac => &self.site,
             Purpose::PinPepper
             | Purpose::CardIndex
             | Purpose::CredentialRootId

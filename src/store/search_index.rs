@@ -21,7 +21,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use rusqlite::params;
 use sha2::Sha256;
 
-use super::register_fields::{Field, FieldKey};
+use super::register_fields::Field;
 use super::{Resident, Result, Store};
 use crate::keys::Key;
 
@@ -90,6 +90,12 @@ impl Store {
         let contains = |field, id, sealed: &[u8]| -> rusqlite::Result<bool> {
             Ok(self.fields.open(field, id, sealed)?.to_lowercase().contains(&needle))
         };
+        let found = |r: &rusqlite::Row, id| -> rusqlite::Result<bool> {
+            Ok(r.get_ref(1)?.as_str()?.to_lowercase().contains(&needle)
+                || may_match(r.get_ref(4)?.as_blob_or_null()?, &wanted)
+                    && (contains(Field::ResidentName, id, r.get_ref(2)?.as_blob()?)?
+                        || contains(Field::ResidentUnit, id, r.get_ref(3)?.as_blob()?)?))
+        };
         let mut stmt = self
             .conn
             .prepare("SELECT id, number, name, unit, search FROM residents ORDER BY number")?;
@@ -97,11 +103,7 @@ impl Store {
         let mut ids = Vec::new();
         while let Some(r) = rows.next()? {
             let id = r.get(0)?;
-            let found = r.get_ref(1)?.as_str()?.to_lowercase().contains(&needle)
-                || may_match(r.get_ref(4)?.as_blob_or_null()?, &wanted)
-                    && (contains(Field::ResidentName, id, r.get_ref(2)?.as_blob()?)?
-                        || contains(Field::ResidentUnit, id, r.get_ref(3)?.as_blob()?)?);
-            if found {
+            if found(r, id)? {
                 ids.push(id);
             }
         }
@@ -148,6 +150,7 @@ mod tests {
     use super::*;
     use crate::keys::{KEY_LEN, SiteKey};
     use crate::store::NewResident;
+    use crate::store::register_fields::FieldKey;
 
     const PEOPLE: [(&str, &str, &str); 8] = [
         ("1201", "王小明", "3-1201"),
