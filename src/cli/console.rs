@@ -41,7 +41,8 @@ pub enum Args {
     #[command(subcommand)]
     Account(AccountArgs),
     /// Put an encrypted register backup (from the console's Backup page) in place of the
-    /// register, with the site controller stopped; the passphrase is read from stdin.
+    /// register, with the site controller and the console stopped; the passphrase is read
+    /// from stdin.
     Restore {
         file: PathBuf,
         #[arg(long)]
@@ -76,6 +77,7 @@ pub enum AccountArgs {
 pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     match args {
         Args::Serve { dir, listen, cert, key, hosts } => {
+            let _lock = crate::site::restore_guard::lock_console(&dir)?;
             let mut files = SiteFiles::in_dir(&dir);
             if let (Some(cert), Some(key)) = (cert, key) {
                 (files.certificate, files.private_key) = (cert, key);
@@ -108,7 +110,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         Args::Restore { file, dir } => {
             let sealed =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let _lock = crate::site::restore_guard::lock(&dir)?;
+            let _locks = crate::site::restore_guard::lock_for_restore(&dir)?;
             let passphrase = read_line("the passphrase")?;
             let register = SiteFiles::in_dir(&dir).register;
             let kept = crate::console::backup::restore_register(&register, &sealed, &passphrase)?;

@@ -52,6 +52,8 @@ pub enum Purpose {
     RowMac,
     /// HMAC key of the one-time codes' index (visitor passes, PIN-reset codes).
     CodeIndex,
+    /// HMAC key of the residents' search filters (characters of names and units).
+    RegisterSearch,
 }
 
 impl Purpose {
@@ -65,6 +67,7 @@ impl Purpose {
             Self::CredentialRootId => b"facegate/v1/credential-root-id",
             Self::RowMac => b"facegate/v1/row-mac",
             Self::CodeIndex => b"facegate/v1/code-index",
+            Self::RegisterSearch => b"facegate/v1/register-search",
         }
     }
 }
@@ -167,9 +170,11 @@ impl SiteKey {
     /// The key for one purpose.
     pub fn derive(&self, purpose: Purpose) -> Key {
         let root = match purpose {
-            Purpose::Template | Purpose::AuditChain | Purpose::RegisterFields | Purpose::RowMac => {
-                &self.site
-            }
+            Purpose::Template
+            | Purpose::AuditChain
+            | Purpose::RegisterFields
+            | Purpose::RegisterSearch
+            | Purpose::RowMac => &self.site,
             Purpose::PinPepper
             | Purpose::CardIndex
             | Purpose::CredentialRootId

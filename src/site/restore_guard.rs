@@ -19,9 +19,10 @@
 //! card, a consent) is not in the backup and leaves the doors: a restore loses additions,
 //! never revocations.
 //!
-//! A restore replaces `register.db` only while no controller runs: `facegate site run` holds
-//! an exclusive lock on `site.lock` in the site's directory for as long as it runs, and the
-//! restore takes the same lock or refuses.
+//! A restore replaces `register.db` only while nothing writes to it: `facegate site run` holds
+//! an exclusive lock on `site.lock` in the site's directory for as long as it runs, `facegate
+//! console serve` one on `console.lock` (the two run side by side, so each has its own), and
+//! the restore takes both or refuses.
 
 use std::fs::File;
 use std::path::Path;
@@ -69,13 +70,29 @@ CREATE TABLE IF NOT EXISTS pin_hashes (
 );
 ";
 
-/// The lock file in the site's directory.
+/// The controller's lock file in the site's directory.
 pub const LOCK_FILE: &str = "site.lock";
+/// The console's lock file in the site's directory.
+pub const CONSOLE_LOCK_FILE: &str = "console.lock";
 
-/// Takes the site's lock: held by a running controller; a restore takes it too. Refuses if
-/// another holds it.
+/// Takes the site's lock: held by a running controller. Refuses if another holds it.
 pub fn lock(dir: &Path) -> Result<File, SiteError> {
-    let path = dir.join(LOCK_FILE);
+    take(dir, LOCK_FILE, "the site controller")
+}
+
+/// Takes the console's lock: held by a running `console serve`. Refuses if another holds it.
+pub fn lock_console(dir: &Path) -> Result<File, SiteError> {
+    take(dir, CONSOLE_LOCK_FILE, "the console")
+}
+
+/// Takes both locks, for a restore: refuses while the controller or the console runs.
+pub fn lock_for_restore(dir: &Path) -> Result<[File; 2], SiteError> {
+    Ok([lock(dir)?, lock_console(dir)?])
+}
+
+/// Takes the exclusive lock on `name` in `dir`; `holder` is who runs when it is held.
+fn take(dir: &Path, name: &str, holder: &str) -> Result<File, SiteError> {
+    let path = dir.join(name);
     let file = File::options()
         .create(true)
         .truncate(false)
@@ -85,7 +102,7 @@ pub fn lock(dir: &Path) -> Result<File, SiteError> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(SiteError::Invalid(format!(
-            "the site controller is running ({} is locked): stop it first",
+            "{holder} is running ({} is locked): stop it first",
             path.display()
         ))),
         Err(std::fs::TryLockError::Error(e)) => {

@@ -26,6 +26,7 @@ pub mod residents;
 pub mod retention;
 mod row_mac;
 mod schema;
+mod search_index;
 mod site_intake;
 pub mod visitors;
 
@@ -307,6 +308,7 @@ impl Store {
             alarms: RefCell::default(),
         };
         store.seal_clear_register()?;
+        store.fill_search_filters()?;
         Ok(store)
     }
 

@@ -4,7 +4,8 @@
 //!
 //! Each value is `version (1) ‖ random 24-byte nonce ‖ ciphertext ‖ tag`; its table, column and
 //! row id are the associated data, so a sealed value copied onto another row or column fails to
-//! open. Listing and search decrypt in memory. Older databases with clear values are sealed the
+//! open. Listing decrypts in memory; a search opens only the rows its keyed filter lets through
+//! ([`super::search_index`]). Older databases with clear values are sealed the
 //! first time they are opened with the key ([`seal_clear_rows`]).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -40,17 +41,28 @@ impl Field {
     }
 }
 
-/// The key of the sealed fields.
+/// The keys of the sealed fields and of their search filters ([`super::search_index`]).
 #[derive(Clone)]
-pub(super) struct FieldKey(Key);
+pub(super) struct FieldKey {
+    seal: Key,
+    search: Key,
+}
 
 impl FieldKey {
     pub fn from_site(key: &SiteKey) -> Self {
-        Self(key.derive(Purpose::RegisterFields))
+        Self {
+            seal: key.derive(Purpose::RegisterFields),
+            search: key.derive(Purpose::RegisterSearch),
+        }
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&self.0.0))
+        XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&self.seal.0))
+    }
+
+    /// The HMAC key of the residents' search filters.
+    pub fn search(&self) -> &Key {
+        &self.search
     }
 
     /// Seals one value of `field` in row `row`.
@@ -114,7 +126,8 @@ fn associated_data(field: Field, row: i64) -> Vec<u8> {
     format!("facegate/v1/register|{}|{row}", field.column()).into_bytes()
 }
 
-/// Writes a resident's sealed name, unit and birth year into their row.
+/// Writes a resident's sealed name, unit and birth year into their row, and the search filter
+/// of their name and unit.
 pub(super) fn write_resident(
     tx: &Transaction,
     key: &FieldKey,
@@ -125,11 +138,12 @@ pub(super) fn write_resident(
 ) -> Result<()> {
     let year = birth_year.map(|y| y.to_string());
     tx.execute(
-        "UPDATE residents SET name = ?1, unit = ?2, birth_year = ?3 WHERE id = ?4",
+        "UPDATE residents SET name = ?1, unit = ?2, birth_year = ?3, search = ?4 WHERE id = ?5",
         params![
             key.seal(Field::ResidentName, id, name)?,
             key.seal(Field::ResidentUnit, id, unit)?,
             key.seal_opt(Field::ResidentBirthYear, id, year.as_deref())?,
+            super::search_index::filter(key.search(), name, unit),
             id
         ],
     )?;
@@ -179,17 +193,6 @@ const CLEAR_RESIDENTS: &str =
 const CLEAR_CONSENTS: &str = "typeof(operator) = 'text' OR typeof(guardian) = 'text'";
 
 impl Store {
-    /// Residents whose number, name or unit contains `text` (case-insensitive), by number:
-    /// the sealed fields are opened and filtered in memory.
-    pub fn search_residents(&self, text: &str) -> Result<Vec<super::Resident>> {
-        let needle = text.to_lowercase();
-        let mut all = self.residents()?;
-        all.retain(|r| {
-            [&r.number, &r.name, &r.unit].iter().any(|f| f.to_lowercase().contains(&needle))
-        });
-        Ok(all)
-    }
-
     /// Seals the values an older version left in the clear, once the audit chain shows that
     /// this is the database's own key (a wrong key must not seal names for good); returns how
     /// many rows it sealed.

@@ -246,6 +246,9 @@ pub const MIGRATIONS: &[&str] = &[
     // 14: a door command's resident number, for a card
     // enrolled by a tap (`door_commands`).
     "ALTER TABLE door_commands ADD COLUMN resident TEXT;",
+    // 15: each resident's search filter: keyed hashes of the characters of their name and unit
+    // (`search_index`); NULL until the store, opened with its key, fills it in.
+    "ALTER TABLE residents ADD COLUMN search BLOB;",
 ];
 
 /// The version whose migration brings row MACs and the audit head: reaching it seals the rows

@@ -4,21 +4,24 @@
 //! and the sign-in page over HTTPS.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use facegate::console::backup::seal_register;
 use facegate::console::{SiteFiles, tls};
+use facegate::store::{NewResident, Store};
 
-fn account_add(dir: &std::path::Path, password: &str) -> std::process::Output {
+fn account_add(dir: &Path, password: &str) -> std::process::Output {
     account(dir, &["add", "wang", "--role", "manager"], password)
 }
 
 /// `facegate console account ARGS --dir DIR` with `stdin`.
-fn account(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+fn account(dir: &Path, args: &[&str], stdin: &str) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
     command.args(["console", "account"]).args(args).arg("--dir").arg(dir);
     crate::cli_gate::run_with_stdin(command, stdin)
@@ -70,29 +73,20 @@ async fn get_login(
     Ok(answer)
 }
 
-#[tokio::test]
-async fn serve_makes_a_certificate_for_its_names_prints_its_fingerprint_and_answers_over_https() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = SiteFiles::in_dir(dir.path());
-    let site = facegate::site::controller::SiteDir(dir.path().to_owned());
+/// A site directory as `site init` makes it (the console serves a site's register).
+fn site_init(dir: &Path) {
+    let site = facegate::site::controller::SiteDir(dir.to_owned());
     site.init("oak".parse().unwrap(), "nats://127.0.0.1:4222").unwrap();
-    let short = account_add(dir.path(), "short\n");
-    assert!(!short.status.success());
-    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
-    let added = account_add(dir.path(), "a long enough password\n");
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+}
 
+/// Starts `facegate console serve --listen 127.0.0.1:0 ARGS --dir DIR`: the process, the
+/// address it listens on and the lines it printed before.
+fn serve(dir: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
     let mut serve = Command::new(env!("CARGO_BIN_EXE_facegate"))
-        .args([
-            "console",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--host",
-            "gate-office.local",
-            "--dir",
-        ])
-        .arg(dir.path())
+        .args(["console", "serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -106,6 +100,22 @@ async fn serve_makes_a_certificate_for_its_names_prints_its_fingerprint_and_answ
         }
         printed.push(line);
     };
+    std::thread::spawn(move || lines.for_each(drop));
+    (serve, addr, printed)
+}
+
+#[tokio::test]
+async fn serve_makes_a_certificate_for_its_names_prints_its_fingerprint_and_answers_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = SiteFiles::in_dir(dir.path());
+    site_init(dir.path());
+    let short = account_add(dir.path(), "short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    let added = account_add(dir.path(), "a long enough password\n");
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+
+    let (mut serve, addr, printed) = serve(dir.path(), &["--host", "gate-office.local"]);
     let fingerprint = tls::fingerprint(&files.certificate).unwrap();
     assert!(printed.iter().any(|l| l.contains(&fingerprint)), "{printed:?}");
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -124,4 +134,50 @@ async fn serve_makes_a_certificate_for_its_names_prints_its_fingerprint_and_answ
     );
     serve.kill().unwrap();
     serve.wait().unwrap();
+}
+
+#[test]
+fn a_restore_is_refused_while_the_console_serves_the_register() {
+    const PASSPHRASE: &str = "a passphrase of the office";
+    let dir = tempfile::tempdir().unwrap();
+    let files = SiteFiles::in_dir(dir.path());
+    site_init(dir.path());
+    let mut register = Store::open(&files.register).unwrap();
+    let backup = dir.path().join("register.db.age");
+    std::fs::write(&backup, seal_register(&register, PASSPHRASE).unwrap()).unwrap();
+    let new = NewResident { number: "1201".into(), name: "x".into(), ..Default::default() };
+    register.add_resident(&new, 1, "wang").unwrap();
+    drop(register);
+    let restore = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
+        command.args(["console", "restore"]).arg(&backup).arg("--dir").arg(dir.path());
+        crate::cli_gate::run_with_stdin(command, &format!("{PASSPHRASE}\n"))
+    };
+    let resident_kept = || Store::open(&files.register).unwrap().find_resident("1201").unwrap();
+
+    let (mut console, _, _) = serve(dir.path(), &[]);
+    let refused = restore();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a restore while the console serves is refused");
+    assert!(stderr.contains("the console is running"), "{stderr}");
+    assert!(resident_kept().is_some(), "and the register is left as it was");
+    let second = serve_refused(dir.path());
+    assert!(second.contains("the console is running"), "a second console on it: {second}");
+
+    console.kill().unwrap();
+    console.wait().unwrap();
+    let restored = restore();
+    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    assert!(resident_kept().is_none(), "the backup, made before 1201, is in place");
+}
+
+/// `facegate console serve` on `dir` that must fail: its stderr.
+fn serve_refused(dir: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .args(["console", "serve", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -229,7 +229,7 @@ pub async fn export(ctx: Ctx, State(state): State<AppState>) -> Result<Response,
     ctx.require(Action::RegisterExport)?;
     let now = state.now();
     let mut store = state.register();
-    let residents = store.search_residents("")?;
+    let residents = store.residents()?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| Problem::Internal(e.to_string());
     let mut header = COLUMNS.to_vec();

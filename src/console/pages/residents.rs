@@ -42,9 +42,7 @@ pub async fn list(
         if query.q.trim().is_empty() {
             store.residents_page(offset, PAGE_SIZE)?
         } else {
-            let found = store.search_residents(query.q.trim())?;
-            let total = found.len();
-            (found.into_iter().skip(offset).take(PAGE_SIZE).collect(), total)
+            store.search_residents_page(query.q.trim(), offset, PAGE_SIZE)?
         }
     };
     let pages = total.div_ceil(PAGE_SIZE).max(1);
