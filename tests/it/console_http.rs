@@ -85,13 +85,7 @@ impl TestConsole {
 
     /// A browser without cookies, at the office's address.
     pub fn browser(&self) -> Browser {
-        let address = SocketAddr::from(([198, 51, 100, 1], 40_000));
-        Browser {
-            app: self.app.clone(),
-            cookies: HashMap::new(),
-            last_page: String::new(),
-            address,
-        }
+        Browser::new(self.app.clone())
     }
 
     /// A browser signed in as `name`.
@@ -120,6 +114,12 @@ pub struct Answer {
 }
 
 impl Browser {
+    /// A browser without cookies in front of `app`, at the office's address.
+    pub fn new(app: Router) -> Browser {
+        let address = SocketAddr::from(([198, 51, 100, 1], 40_000));
+        Browser { app, cookies: HashMap::new(), last_page: String::new(), address }
+    }
+
     pub async fn send(&mut self, mut request: Request<Body>) -> Answer {
         request.extensions_mut().insert(ConnectInfo(Peer(self.address)));
         let response = self.app.clone().oneshot(request).await.unwrap();

@@ -48,6 +48,7 @@ mod site_card_tap;
 mod site_crash;
 mod site_door_report;
 mod site_ledger;
+mod site_lockouts;
 mod site_offline;
 mod site_partition;
 mod site_remote_unlock;
