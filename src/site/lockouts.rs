@@ -51,7 +51,7 @@ pub struct Lockout {
 
 /// The site's consumer: a door's lockout report, kept as that door's current lockout of the
 /// resident (an end removes it). Returns what `site.db` keeps of the message.
-pub(super) fn apply(site_db: &SiteDb, door: &DoorId, body: &str) -> Result<String, SiteError> {
+pub fn apply(site_db: &SiteDb, door: &DoorId, body: &str) -> Result<String, SiteError> {
     let report: DoorLockout = serde_json::from_str(body)
         .map_err(|e| SiteError::Invalid(format!("unreadable lockout: {e}")))?;
     let conn = site_db.conn();

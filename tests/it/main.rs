@@ -22,6 +22,7 @@ mod console_doors;
 mod console_errors;
 mod console_hostile;
 mod console_http;
+mod console_lockouts;
 mod console_pages;
 mod console_site_browser;
 mod console_visitors;
