@@ -72,6 +72,10 @@ impl Store {
                     }
                     _ => CommandOutcome::Expired,
                 };
+                tx.execute(
+                    "UPDATE door_commands SET done_at = ?2, outcome = ?3 WHERE id = ?1",
+                    params![id, now, outcome.as_str()],
+                )?;
                 let detail = format!("command {} {}", short(&id), outcome.as_str());
                 let audited = match kind {
                     Some(CommandKind::EnrolCard) => AuditKind::CardTap,
