@@ -335,8 +335,10 @@ impl SiteDb {
     ) -> DbResult<Vec<SentCommand>> {
         let sql = format!(
             "SELECT id, door, kind, issued_at, expires_at, operator, sent_at, outcome, reported_at,
-                    resident
-             FROM door_commands LEFT JOIN card_taps ON command = id WHERE {condition}"
+                    COALESCE(t.resident, l.resident)
+             FROM door_commands LEFT JOIN card_taps t ON t.command = id
+                  LEFT JOIN lockout_lifts l ON l.command = id
+             WHERE {condition}"
         );
         let mut stmt = self.conn().prepare(&sql)?;
         let rows = stmt

@@ -29,7 +29,7 @@ use crate::store::{AuditKind, Chain, Store};
 /// How long a lift stays valid after it was asked for: a door that gets it later lifts nothing.
 pub const LIFT_VALID_SECS: i64 = 60;
 
-/// The lockouts' table in `site.db`.
+/// The lockouts' table in `site.db`, and the resident of each [`CommandKind::LiftLockout`].
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS door_lockouts (
     door         TEXT NOT NULL,
@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS door_lockouts (
     locked_until INTEGER NOT NULL,            -- by the door's clock
     at           INTEGER NOT NULL,            -- the door's report
     PRIMARY KEY (door, resident)
+);
+CREATE TABLE IF NOT EXISTS lockout_lifts (
+    command  TEXT PRIMARY KEY,                -- door_commands.id
+    resident TEXT NOT NULL                    -- the resident number
 );
 ";
 
@@ -129,6 +133,14 @@ pub fn request_lift(
         let detail = format!("door {door} command {} by {operator}", short(&command.id));
         let kind = AuditKind::LockoutLiftRequested;
         register.audit(Chain::Admin, now, kind, &resident.subject(), &detail)?;
+        // The resident first: a command is pending only once it is complete.
+        site_db
+            .conn()
+            .execute(
+                "INSERT INTO lockout_lifts (command, resident) VALUES (?1, ?2)",
+                params![command.id, resident.number],
+            )
+            .map_err(SiteDbError::from)?;
         site_db.add_command(&command, operator)?;
         commands.push(command);
     }
