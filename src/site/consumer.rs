@@ -5,8 +5,9 @@
 //! message is checked against `site.db` (kept already: acknowledged and dropped), applied to the
 //! register (enrolments after checking the consent and the template's binding, deletions, PIN
 //! changes and the reset codes they used, visitor-pass uses, bookings done, command reports;
-//! residents' lockouts go to `site.db` instead, [`super::lockouts`]; each applied under the door id of its subject, not of its body), events, alarms and command
-//! reports added to the register's audit log ([`super::door_log`]), kept in `site.db` once per
+//! residents' lockouts go to `site.db` instead, [`super::lockouts`]; each applied under the door
+//! id of its subject, not of its body), events, alarms and command reports added to the
+//! register's audit log ([`super::door_log`]), kept in `site.db` once per
 //! (door, outbox row id), then acknowledged. A crash anywhere in between redelivers the message
 //! and changes nothing twice.
 
