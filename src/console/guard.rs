@@ -280,7 +280,7 @@ impl From<crate::store::StoreError> for Problem {
             }
             Refused(refusal) => super::refusals::problem(&refusal),
             Invalid(detail) => Problem::bad_with("The register refused this value: {}", &[&detail]),
-            Pin(detail) => Problem::bad_with("The register refused this value: {}", &[&detail]),
+            Pin(refusal) => super::refusals::pin_problem(&refusal),
             other => Problem::Internal(other.to_string()),
         }
     }

@@ -1,7 +1,10 @@
-//! The register's refusals ([`Refusal`]: a bad number, a name too long, a pass's window, …) as
-//! the console's catalogue messages, so that each reader sees them in their own language.
+//! The register's refusals ([`Refusal`]: a bad number, a name too long, a pass's window, …) and
+//! its PIN refusals ([`PinError`]: the length, a weak PIN, …) as the console's catalogue
+//! messages, so that each reader sees them in their own language.
 
 use super::guard::Problem;
+use crate::credentials::PinError;
+use crate::credentials::pin::WeakPin;
 use crate::store::refusal::{Refusal, TextField};
 
 /// The page's words for a refusal.
@@ -32,6 +35,35 @@ pub fn problem(refusal: &Refusal) -> Problem {
             Problem::bad_with("A booking ends in the future, at most {} days ahead.", &[days])
         }
         BadDoor(door) => Problem::bad_with("{} is not a door id.", &[door]),
+    }
+}
+
+/// The page's words for a PIN the register refused (never the PIN itself); a damaged hash or
+/// unusable parameters are no reader's mistake.
+pub fn pin_problem(err: &PinError) -> Problem {
+    match err {
+        PinError::Format { min, max } => {
+            Problem::bad_with("A PIN is {} to {} digits.", &[min, max])
+        }
+        PinError::Weak(WeakPin::Repeated) => Problem::bad(
+            "This PIN is too easy to guess: it repeats one digit or a short group of digits (like 0000 or 1212). Choose another.",
+        ),
+        PinError::Weak(WeakPin::Sequential) => Problem::bad(
+            "This PIN is too easy to guess: its digits run up or down in order (like 1234 or 9876). Choose another.",
+        ),
+        PinError::Weak(WeakPin::ResidentNumber) => Problem::bad(
+            "This PIN is too easy to guess: it contains the resident number. Choose another.",
+        ),
+        PinError::Weak(WeakPin::BirthYear) => Problem::bad(
+            "This PIN is too easy to guess: it contains the resident's birth year. Choose another.",
+        ),
+        PinError::AdminTooShort(min) => {
+            Problem::bad_with("An admin PIN is at least {} digits.", &[min])
+        }
+        PinError::SameAsDoorPin => {
+            Problem::bad("An admin PIN must differ from the admin's door PIN.")
+        }
+        PinError::Params(_) | PinError::Damaged => Problem::Internal(err.to_string()),
     }
 }
 
@@ -70,5 +102,28 @@ mod tests {
         }
         let zh = problem(&Refusal::PassEntries(100)).text(Language::Zh);
         assert!(zh.contains("100"), "the value is filled in: {zh}");
+    }
+
+    #[test]
+    fn a_chinese_reader_sees_every_pin_refusal_without_english_words() {
+        use crate::store::StoreError;
+        let weak = [WeakPin::Repeated, WeakPin::Sequential, WeakPin::ResidentNumber];
+        let mut refusals: Vec<PinError> = weak.into_iter().map(PinError::Weak).collect();
+        refusals.push(PinError::Weak(WeakPin::BirthYear));
+        refusals.push(PinError::Format { min: 4, max: 8 });
+        refusals.push(PinError::AdminTooShort(6));
+        refusals.push(PinError::SameAsDoorPin);
+        for refusal in refusals {
+            // As the console's pages get it: through the register's error.
+            let problem = Problem::from(StoreError::Pin(refusal.clone()));
+            let zh = problem.text(Language::Zh);
+            let words = zh.replace("PIN", "");
+            assert!(!words.chars().any(|c| c.is_ascii_alphabetic()), "{refusal:?}: {zh}");
+            assert!(problem.text(Language::En).contains("PIN"), "{refusal:?} in English");
+        }
+        let zh = Problem::from(StoreError::Pin(PinError::Format { min: 4, max: 8 }));
+        assert!(zh.text(Language::Zh).contains('4') && zh.text(Language::Zh).contains('8'));
+        let damaged = Problem::from(StoreError::Pin(PinError::Damaged));
+        assert!(matches!(damaged, Problem::Internal(_)), "no reader's mistake");
     }
 }

@@ -22,8 +22,15 @@ pub struct LockoutState {
 
 /// The lock key of a resident number (known or not: unknown numbers lock the same way).
 pub fn resident_key(number: &str) -> String {
-    format!("resident:{number}")
+    format!("{RESIDENT_PREFIX}{number}")
 }
+
+/// The resident number of a [`resident_key`], `None` for any other key.
+pub fn number_of_key(key: &str) -> Option<&str> {
+    key.strip_prefix(RESIDENT_PREFIX)
+}
+
+const RESIDENT_PREFIX: &str = "resident:";
 
 /// The lock key of an admin's admin-mode PIN.
 pub fn admin_key(number: &str) -> String {

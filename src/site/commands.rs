@@ -40,6 +40,8 @@ pub enum CommandKind {
     /// Read the next card tapped before the expiry and report its keyed index, for the
     /// command's resident (the site adds the card).
     EnrolCard,
+    /// Clear the command's resident's PIN lockout at the door ([`super::lockouts`]).
+    LiftLockout,
 }
 
 impl CommandKind {
@@ -47,11 +49,14 @@ impl CommandKind {
         match self {
             Self::Unlock => "unlock",
             Self::EnrolCard => "enrol_card",
+            Self::LiftLockout => "lift_lockout",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Unlock, Self::EnrolCard].into_iter().find(|kind| kind.as_str() == text)
+        [Self::Unlock, Self::EnrolCard, Self::LiftLockout]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
     }
 }
 
@@ -66,7 +71,8 @@ pub struct DoorCommand {
     pub issued_at: i64,
     /// The door executes it only while its own clock is at or before this.
     pub expires_at: i64,
-    /// [`CommandKind::EnrolCard`]: the resident number the card is for (the door shows it).
+    /// [`CommandKind::EnrolCard`]: the resident number the card is for (the door shows it);
+    /// [`CommandKind::LiftLockout`]: the resident number whose lockout goes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident: Option<String>,
 }
@@ -83,6 +89,10 @@ pub enum CommandOutcome {
     CardRead,
     /// No card was tapped before the expiry, or the wait was cancelled at the door.
     NoCard,
+    /// The resident's lockout (and the count of wrong PINs) was cleared.
+    Lifted,
+    /// The resident had no lockout record at the door: nothing to clear.
+    NotLocked,
 }
 
 impl CommandOutcome {
@@ -92,6 +102,8 @@ impl CommandOutcome {
             Self::Expired => "expired",
             Self::CardRead => "card read",
             Self::NoCard => "no card",
+            Self::Lifted => "lifted",
+            Self::NotLocked => "not locked",
         }
     }
 }
@@ -137,7 +149,7 @@ CREATE TABLE IF NOT EXISTS door_commands (
     expires_at  INTEGER NOT NULL,
     operator    TEXT NOT NULL,
     sent_at     INTEGER,                      -- put under c.<door>
-    outcome     TEXT,                         -- 'opened' | 'expired' (by the door) | 'not sent'
+    outcome     TEXT,                         -- the door's `CommandOutcome` | 'not sent'
     reported_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS door_commands_pending ON door_commands(sent_at) WHERE sent_at IS NULL AND outcome IS NULL;
@@ -252,16 +264,32 @@ pub fn apply_report(
     let report: CommandReport = serde_json::from_str(body)
         .map_err(|e| SiteError::Invalid(format!("unreadable command report: {e}")))?;
     let outcome = report.outcome.as_str();
-    let detail = format!("door {door} command {} {outcome}", short(&report.command));
-    let sent = site_db.command(&report.command)?;
-    let for_door = sent.as_ref().filter(|c| &c.command.door == door);
+    let mut detail = format!("door {door} command {} {outcome}", short(&report.command));
+    let sent = site_db.command(&report.command)?.map(|c| c.command);
+    let for_door = sent.as_ref().filter(|c| &c.door == door);
+    if let Some(DoorCommand { kind: CommandKind::LiftLockout, resident: Some(number), .. }) =
+        for_door
+    {
+        let subject =
+            register.resident(number).map_or_else(|_| "resident (removed)".into(), |r| r.subject());
+        detail = format!("{detail} for {subject}");
+    }
     // A tap's card first, then the mark: a crash between the two applies it again (idempotent).
-    let detail = match for_door.map(|c| c.command.kind) {
-        Some(CommandKind::EnrolCard) => super::card_tap::apply(register, site_db, door, &report)?,
-        _ => detail,
-    };
+    if for_door.map(|c| c.kind) == Some(CommandKind::EnrolCard) {
+        detail = super::card_tap::apply(register, site_db, door, &report)?;
+    }
     site_db.command_reported(&report.command, door, outcome, report.at)?;
     Ok(detail)
+}
+
+/// The audit kind of a door's report of a command: a lift's is `lockout_lifted`, an unlock's
+/// `remote_unlock`.
+pub(super) fn audit_kind(site_db: &SiteDb, report: &CommandReport) -> DbResult<AuditKind> {
+    let kind = site_db.command(&report.command)?.map(|c| c.command.kind);
+    Ok(match kind {
+        Some(CommandKind::LiftLockout) => AuditKind::LockoutLifted,
+        _ => AuditKind::RemoteUnlock,
+    })
 }
 
 impl SiteDb {
@@ -309,8 +337,10 @@ impl SiteDb {
     ) -> DbResult<Vec<SentCommand>> {
         let sql = format!(
             "SELECT id, door, kind, issued_at, expires_at, operator, sent_at, outcome, reported_at,
-                    resident
-             FROM door_commands LEFT JOIN card_taps ON command = id WHERE {condition}"
+                    COALESCE(t.resident, l.resident)
+             FROM door_commands LEFT JOIN card_taps t ON t.command = id
+                  LEFT JOIN lockout_lifts l ON l.command = id
+             WHERE {condition}"
         );
         let mut stmt = self.conn().prepare(&sql)?;
         let rows = stmt

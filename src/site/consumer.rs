@@ -5,8 +5,9 @@
 //! message is checked against `site.db` (kept already: acknowledged and dropped), applied to the
 //! register (enrolments after checking the consent and the template's binding, deletions, PIN
 //! changes and the reset codes they used, visitor-pass uses, bookings done, command reports;
-//! each applied under the door id of its subject, not of its body), events, alarms and command
-//! reports added to the register's audit log ([`super::door_log`]), kept in `site.db` once per
+//! residents' lockouts go to `site.db` instead, [`super::lockouts`]; each applied under the door
+//! id of its subject, not of its body), events, alarms and command reports added to the
+//! register's audit log ([`super::door_log`]), kept in `site.db` once per
 //! (door, outbox row id), then acknowledged. A crash anywhere in between redelivers the message
 //! and changes nothing twice.
 
@@ -109,6 +110,7 @@ fn handle(
     }
     let applied = match kind {
         OutboxKind::Command => super::commands::apply_report(register, site_db, &door, body),
+        OutboxKind::Lockout => super::lockouts::apply(site_db, &door, body),
         _ => apply(register, &door, kind, body, minor_age, now),
     };
     let detail = match applied {
@@ -127,10 +129,11 @@ fn handle(
         .and_then(|v| v.get("at").and_then(|at| at.as_i64()))
         .map_or(now, |at| at.min(now));
     let tap = kind == OutboxKind::Command && super::card_tap::answers_tap(site_db, body)?;
-    if !detail.starts_with("refused") && !tap {
-        super::door_log::audit(register, &door, outbox_id, kind, body, &detail, at)?;
+    let message = DoorMessage { door, outbox_id, kind, at, detail };
+    if !message.detail.starts_with("refused") && !tap {
+        super::door_log::audit(register, site_db, &message, body)?;
     }
-    site_db.keep_message(&DoorMessage { door, outbox_id, kind, at, detail }, now)?;
+    site_db.keep_message(&message, now)?;
     Ok(())
 }
 
@@ -219,7 +222,9 @@ fn apply(
             }
             format!("{} {} {}", event.kind, event.subject, event.detail).trim_end().to_owned()
         }
-        OutboxKind::Status | OutboxKind::Command => String::from(kind.as_str()),
+        OutboxKind::Status | OutboxKind::Command | OutboxKind::Lockout => {
+            String::from(kind.as_str())
+        }
     })
 }
 

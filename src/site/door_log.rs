@@ -1,9 +1,9 @@
 //! What doors report, in the register's chained audit log, and the pruning of `site.db`'s
 //! `door_messages`.
 //!
-//! Each access event, alarm and remote-unlock report a door sends becomes one row of the
-//! register's audit log (see [`crate::store::door_audit`]): events on the access chain (pruned
-//! with the register's access log), alarms and remote-unlock reports on the admin chain. The
+//! Each access event, alarm and report of a remote unlock or a lockout lift a door sends becomes
+//! one row of the register's audit log (see [`crate::store::door_audit`]): events on the access
+//! chain (pruned with the register's access log), alarms and command reports on the admin chain. The
 //! row holds what the door sent (its kind, its pseudonymous subject `resident#<id>`, its
 //! detail) after `door <id>: `, so the console can filter it by door, and `audit verify`
 //! covers it. A pass use is the exception: its own `pass_used` message is audited already.
@@ -18,7 +18,7 @@ use rusqlite::OptionalExtension;
 
 use super::commands::CommandReport;
 use super::outbox::{DoorEvent, OutboxKind};
-use super::site_db::{Result as DbResult, SiteDb};
+use super::site_db::{DoorMessage, Result as DbResult, SiteDb};
 use super::{DoorId, SiteError};
 use crate::store::{AuditKind, Chain, DoorAudit, Store};
 
@@ -30,17 +30,17 @@ CREATE TABLE IF NOT EXISTS door_message_floors (
 );
 ";
 
-/// Adds a door message to the register's audit log, once per (door, outbox id). `detail` is
-/// what the consumer made of it; `at` its time (capped at the site's clock).
+/// Adds a door message to the register's audit log, once per (door, outbox id): `message` as
+/// the site keeps it (its detail what the consumer made of it, its time capped at the site's
+/// clock), `body` as the door sent it.
 pub fn audit(
     register: &mut Store,
-    door: &DoorId,
-    outbox_id: i64,
-    kind: OutboxKind,
+    site_db: &SiteDb,
+    message: &DoorMessage,
     body: &str,
-    detail: &str,
-    at: i64,
 ) -> Result<(), SiteError> {
+    let DoorMessage { door, outbox_id, kind, at, detail } = message;
+    let (kind, outbox_id, at) = (*kind, *outbox_id, *at);
     let row = match kind {
         OutboxKind::Event | OutboxKind::Alarm => {
             let Ok(event) = serde_json::from_str::<DoorEvent>(body) else { return Ok(()) };
@@ -54,8 +54,10 @@ pub fn audit(
             };
             (chain, kind, event.subject, detail)
         }
-        OutboxKind::Command if serde_json::from_str::<CommandReport>(body).is_ok() => {
-            (Chain::Admin, AuditKind::RemoteUnlock, "site".to_owned(), detail.to_owned())
+        OutboxKind::Command => {
+            let Ok(report) = serde_json::from_str::<CommandReport>(body) else { return Ok(()) };
+            let kind = super::commands::audit_kind(site_db, &report)?;
+            (Chain::Admin, kind, "site".to_owned(), detail.to_owned())
         }
         _ => return Ok(()),
     };
@@ -116,7 +118,6 @@ impl SiteDb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::site_db::DoorMessage;
 
     #[test]
     fn pruned_messages_still_count_as_kept_and_newer_ones_stay() {

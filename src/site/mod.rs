@@ -32,6 +32,7 @@ pub mod entry;
 pub mod ids;
 pub mod join;
 pub mod link;
+pub mod lockouts;
 pub mod outbox;
 pub mod publish;
 pub mod record;

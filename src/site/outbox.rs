@@ -28,10 +28,12 @@ pub enum OutboxKind {
     Status,
     /// What became of a command for this door ([`super::commands::CommandReport`]).
     Command,
+    /// A resident's PIN lockout started, grew or ended at the door ([`DoorLockout`]).
+    Lockout,
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 9] = [
+    pub const ALL: [OutboxKind; 10] = [
         Self::Enrol,
         Self::Delete,
         Self::Pin,
@@ -41,6 +43,7 @@ impl OutboxKind {
         Self::BookingDone,
         Self::Status,
         Self::Command,
+        Self::Lockout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +57,7 @@ impl OutboxKind {
             Self::BookingDone => "booking_done",
             Self::Status => "status",
             Self::Command => "command",
+            Self::Lockout => "lockout",
         }
     }
 
@@ -116,6 +120,18 @@ pub struct DoorEvent {
     pub detail: String,
 }
 
+/// A resident's PIN lockout at the door: never the PIN or what was typed. `locked_until`
+/// `None` means it ended (a correct PIN, or a lift); one that runs out needs no report, the site
+/// shows it only until `locked_until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorLockout {
+    pub resident: i64,
+    pub failures: u32,
+    /// The door's clock (unix seconds).
+    pub locked_until: Option<i64>,
+    pub at: i64,
+}
+
 /// A door's state, sent every few seconds while connected.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DoorState {
@@ -133,6 +149,10 @@ pub struct DoorState {
     /// is not caught up ([`crate::store::replica::resync`]).
     #[serde(default)]
     pub resyncing: bool,
+    /// The keypad's own back-off (against guesses of numbers and PINs, no resident's lockout):
+    /// locked until then, by the door's clock.
+    #[serde(default)]
+    pub keypad_locked_until: Option<i64>,
 }
 
 /// The alarms a door has now: each set when the door raised it, cleared when it ended (the

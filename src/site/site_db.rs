@@ -1,5 +1,6 @@
 //! `site.db`, the site controller's own database beside the register: the doors (their broker
-//! password hashes, what they last reported: replica, outbox, alarms now, last selftest), what the publisher last put under each bucket
+//! password hashes, what they last reported: replica, outbox, alarms now, last selftest, the
+//! keypad's lock), what the publisher last put under each bucket
 //! key, and every message a door sent, kept once per (door, outbox row id): the site's audit
 //! of door events, and what makes redelivery harmless (JetStream's duplicate window is only
 //! two minutes; a door offline for days must not rely on it).
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS doors (
     last_contact     INTEGER,
     last_selftest    INTEGER,
     selftest_ok      INTEGER,
-    alarms           TEXT                     -- the door's alarms now (JSON `DoorAlarms`)
+    alarms           TEXT,                    -- the door's alarms now (JSON `DoorAlarms`)
+    keypad_locked_until INTEGER               -- the keypad's own back-off, by the door's clock
 );
 CREATE TABLE IF NOT EXISTS published (
     key      TEXT PRIMARY KEY,                -- 'r.<resident id>'
@@ -69,7 +71,8 @@ CREATE TABLE IF NOT EXISTS removed_door_messages (
 );
 ";
 
-/// Adds the columns of a door's alarms and selftest result to a `site.db` made before them.
+/// Adds the columns of a door's alarms, selftest result and keypad lock to a `site.db` made
+/// before them.
 fn add_report_columns(conn: &Connection) -> rusqlite::Result<()> {
     let has: bool = conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM pragma_table_info('doors') WHERE name = 'alarms')",
@@ -80,6 +83,14 @@ fn add_report_columns(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch(
             "ALTER TABLE doors ADD COLUMN selftest_ok INTEGER; ALTER TABLE doors ADD COLUMN alarms TEXT;",
         )?;
+    }
+    let has_keypad: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM pragma_table_info('doors') WHERE name = 'keypad_locked_until')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_keypad {
+        conn.execute_batch("ALTER TABLE doors ADD COLUMN keypad_locked_until INTEGER;")?;
     }
     Ok(())
 }
@@ -138,6 +149,7 @@ impl SiteDb {
         conn.execute_batch(super::restore_guard::SCHEMA).map_err(open)?;
         super::bucket_identity::prepare(&conn).map_err(open)?;
         conn.execute_batch(super::card_tap::SCHEMA).map_err(open)?;
+        conn.execute_batch(super::lockouts::SCHEMA).map_err(open)?;
         Ok(SiteDb { conn })
     }
 
@@ -204,7 +216,7 @@ impl SiteDb {
     pub fn doors(&self) -> Result<Vec<DoorRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, password_hash, added_at, last_seen, replica_revision, outbox_depth, last_contact, last_selftest,
-                    selftest_ok, alarms, resyncing
+                    selftest_ok, alarms, resyncing, keypad_locked_until
              FROM doors ORDER BY id",
         )?;
         let rows = stmt
@@ -226,6 +238,7 @@ impl SiteDb {
                         selftest: selftest_at
                             .map(|at| Selftest { at, ok: selftest_ok.unwrap_or(false) }),
                         resyncing: r.get(10)?,
+                        keypad_locked_until: r.get(11)?,
                     })
                 });
                 Ok((id, r.get(1)?, r.get(2)?, r.get(3)?, state.transpose()?))
@@ -243,7 +256,8 @@ impl SiteDb {
     pub fn door_seen(&self, door: &DoorId, state: &DoorState, now: i64) -> Result<()> {
         self.conn.execute(
             "UPDATE doors SET last_seen = ?2, replica_revision = ?3, outbox_depth = ?4, last_contact = ?5,
-             last_selftest = ?6, selftest_ok = ?7, alarms = ?8, resyncing = ?9 WHERE id = ?1",
+             last_selftest = ?6, selftest_ok = ?7, alarms = ?8, resyncing = ?9,
+             keypad_locked_until = ?10 WHERE id = ?1",
             params![
                 door.as_str(),
                 now,
@@ -254,6 +268,7 @@ impl SiteDb {
                 state.selftest.map(|s| s.ok),
                 serde_json::to_string(&state.alarms).expect("three booleans serialise"),
                 state.resyncing,
+                state.keypad_locked_until,
             ],
         )?;
         Ok(())

@@ -28,6 +28,9 @@ pub struct DoorStatus {
     pub alarms_now: DoorAlarms,
     /// The door's last selftest: when, and whether every part passed.
     pub last_selftest: Option<Selftest>,
+    /// The keypad's own back-off against guesses (no resident's lockout), by the door's clock,
+    /// while it lasts.
+    pub keypad_locked_until: Option<i64>,
 }
 
 /// Every door's status at `now`, by door id.
@@ -50,6 +53,9 @@ pub fn door_statuses_at(site_db: &SiteDb, now: i64) -> Result<Vec<DoorStatus>> {
                 alarms: site_db.alarms_since(&row.door, now - 24 * 3600)?,
                 alarms_now: state.map(|s| s.alarms).unwrap_or_default(),
                 last_selftest: state.and_then(|s| s.selftest),
+                keypad_locked_until: state
+                    .and_then(|s| s.keypad_locked_until)
+                    .filter(|&until| until > now),
                 door: row.door,
             })
         })

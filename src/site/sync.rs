@@ -17,6 +17,7 @@ use super::connect::{BrokerLogin, jetstream};
 use super::entry::{EntryKey, EntryValue};
 use super::outbox::{DoorState, OutboxKind};
 use super::{DoorId, SiteError, SiteId, bucket, door_inbox_prefix, message_id, subject};
+use crate::credentials::lockout::TERMINAL_KEY;
 use crate::store::replica::resync::Resync;
 use crate::store::{ReplicaEntry, Store};
 
@@ -217,8 +218,8 @@ async fn send_outbox(
     }
 }
 
-/// Reports the door's replica revision, outbox depth, last contact, alarms now and last
-/// selftest.
+/// Reports the door's replica revision, outbox depth, last contact, alarms now, last selftest
+/// and the keypad's lock.
 async fn send_status(
     store: &mut Store,
     js: &jetstream::Context,
@@ -226,14 +227,16 @@ async fn send_status(
 ) -> Result<(), SiteError> {
     let replica = store.replica()?.ok_or_else(|| SiteError::Invalid("no replica".into()))?;
     let (alarms, selftest) = store.door_health()?;
+    let at = crate::store::unix_now();
     let state = DoorState {
-        at: crate::store::unix_now(),
+        at,
         replica_revision: replica.revision,
         outbox_depth: store.outbox_depth()?,
         last_contact: replica.last_contact,
         alarms,
         selftest,
         resyncing: store.resync()? != Resync::Following,
+        keypad_locked_until: store.lockout(TERMINAL_KEY)?.locked_until.filter(|&until| until > at),
     };
     let body = serde_json::to_vec(&state).map_err(|e| SiteError::Invalid(e.to_string()))?;
     let subject = subject(&login.site, &login.door, OutboxKind::Status);

@@ -116,6 +116,8 @@ pub enum AuditKind {
     CardTapRequested,
     /// A door read a card for a resident's tap request, or the time ran out.
     CardTap,
+    /// A manager or caretaker asked a door to lift a resident's PIN lockout.
+    LockoutLiftRequested,
 }
 
 impl AuditKind {
@@ -199,6 +201,7 @@ impl AuditKind {
             AuditKind::RemoteUnlock => "remote_unlock",
             AuditKind::CardTapRequested => "card_tap_requested",
             AuditKind::CardTap => "card_tap",
+            AuditKind::LockoutLiftRequested => "lockout_lift_requested",
         }
     }
 }

@@ -12,7 +12,7 @@ use super::row_mac::Row;
 use super::{Result, Store, StoreError};
 use crate::credentials::pin::ADMIN_PIN_MIN_DIGITS;
 use crate::credentials::{
-    CardIndex, CardUid, Code, CodeIndex, LockoutState, Pin, PinConfig, PinError, PinHasher,
+    CardIndex, CardUid, Code, CodeIndex, Pin, PinConfig, PinError, PinHasher,
 };
 use crate::keys::{Key, Purpose, SiteKey};
 use crate::site::record::PinEntry;
@@ -320,59 +320,6 @@ impl Store {
         })?;
         self.credentials = next;
         Ok(())
-    }
-
-    /// The lockout record of a key (default when none).
-    pub fn lockout(&self, key: &str) -> Result<LockoutState> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT failures, locked_until, last_failure_at FROM lockouts WHERE key = ?1",
-                [key],
-                |r| {
-                    Ok(LockoutState {
-                        failures: r.get(0)?,
-                        locked_until: r.get(1)?,
-                        last_failure_at: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?
-            .unwrap_or_default())
-    }
-
-    pub(crate) fn set_lockout(&self, key: &str, state: &LockoutState) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO lockouts (key, failures, locked_until, last_failure_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until,
-             last_failure_at = excluded.last_failure_at",
-            params![key, state.failures, state.locked_until, state.last_failure_at],
-        )?;
-        Ok(())
-    }
-
-    /// Lifts a lock (`facegate admin unlock`, or after a right PIN).
-    pub fn clear_lockout(&self, key: &str) -> Result<bool> {
-        Ok(self.conn.execute("DELETE FROM lockouts WHERE key = ?1", [key])? > 0)
-    }
-
-    /// Lifts a lockout and audits who did it; returns whether there was one.
-    pub(crate) fn lift_lockout(
-        &mut self,
-        key: &str,
-        subject: &str,
-        now: i64,
-        operator: &str,
-    ) -> Result<bool> {
-        let lifted = self.clear_lockout(key)?;
-        self.audit(
-            Chain::Admin,
-            now,
-            AuditKind::LockoutLifted,
-            subject,
-            &format!("by {operator}"),
-        )?;
-        Ok(lifted)
     }
 
     /// Registers a card for a resident (only its keyed index is stored).

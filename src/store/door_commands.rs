@@ -1,7 +1,7 @@
-//! A door's commands from its site (remote unlock, a card enrolled by a tap), as its sync agent
-//! keeps them and its gate executes them: each id at most once, and only until its expiry by
-//! the door's clock. A command kept again (a reconnect, a replayed bucket entry) is the same
-//! row and never opens the door twice nor reads a second card. Executing marks the row, audits
+//! A door's commands from its site (remote unlock, a card enrolled by a tap, a lockout lifted),
+//! as its sync agent keeps them and its gate executes them: each id at most once, and only until
+//! its expiry by the door's clock. A command kept again (a reconnect, a replayed bucket entry) is
+//! the same row and never opens the door twice, reads a second card nor lifts a lockout again. Executing marks the row, audits
 //! it and queues the report for the site in one transaction, before the strike is pulsed. A
 //! card enrolment is taken as `waiting` and finished by the gate ([`Store::finish_card_tap`])
 //! with the tapped card's keyed index, or with none when the time ran out.
@@ -12,6 +12,7 @@ use super::audit::{AuditKind, Chain, append};
 use super::replica::queue;
 use super::{Result, Store};
 use crate::credentials::CardUid;
+use crate::credentials::lockout::resident_key;
 use crate::site::commands::{CommandKind, CommandOutcome, CommandReport, DoorCommand, short};
 use crate::site::outbox::OutboxKind;
 
@@ -34,8 +35,9 @@ impl Store {
         })
     }
 
-    /// Marks every command not yet executed as done at `now` (the door's clock): `Opened` if
-    /// it has not expired, else `Expired`; audits each and queues its report. A card enrolment
+    /// Marks every command not yet executed as done at `now` (the door's clock): if it has not
+    /// expired an unlock is `Opened`, a lift clears the resident's lockout (`Lifted`, or
+    /// `NotLocked` without one), else `Expired`; audits each and queues its report. A card enrolment
     /// in time is marked `waiting` instead, its report left to [`Store::finish_card_tap`].
     /// Returns the commands to carry out now (the caller opens the strike for each `Unlock`,
     /// waits for a card for each `EnrolCard`).
@@ -59,8 +61,15 @@ impl Store {
                     due.push(DueCommand::EnrolCard { id, number, expires_at });
                     continue;
                 }
-                let outcome = match kind {
-                    Some(CommandKind::Unlock) if fresh => CommandOutcome::Opened,
+                let outcome = match (kind, &resident) {
+                    _ if !fresh => CommandOutcome::Expired,
+                    (Some(CommandKind::Unlock), _) => CommandOutcome::Opened,
+                    (Some(CommandKind::LiftLockout), Some(number)) => {
+                        match super::lockouts::clear(tx, &resident_key(number))? {
+                            true => CommandOutcome::Lifted,
+                            false => CommandOutcome::NotLocked,
+                        }
+                    }
                     _ => CommandOutcome::Expired,
                 };
                 tx.execute(
@@ -70,6 +79,7 @@ impl Store {
                 let detail = format!("command {} {}", short(&id), outcome.as_str());
                 let audited = match kind {
                     Some(CommandKind::EnrolCard) => AuditKind::CardTap,
+                    Some(CommandKind::LiftLockout) => AuditKind::LockoutLifted,
                     _ => AuditKind::RemoteUnlock,
                 };
                 append(tx, &key, Chain::Admin, now, audited, "site", &detail)?;
@@ -155,5 +165,65 @@ mod tests {
         assert_eq!(outcomes, [("b", CommandOutcome::Expired), ("a", CommandOutcome::Opened)]);
         let audited = store.audit_entries(None).unwrap();
         assert_eq!(audited.iter().filter(|e| e.kind == "remote_unlock").count(), 2);
+    }
+
+    #[test]
+    fn a_lift_clears_the_residents_lockout_once_only_before_its_expiry_and_the_site_is_told() {
+        use crate::credentials::PinConfig;
+        use crate::site::outbox::DoorLockout;
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::site::controller::SiteDir(dir.path().into()).register();
+        let mut store = Store::init(&config).unwrap();
+        let new = crate::store::NewResident {
+            number: "1201".into(),
+            name: "Li".into(),
+            unit: "1".into(),
+            ..Default::default()
+        };
+        let resident = store.add_resident(&new, 1, "office").unwrap().id;
+        store.join_site(&"oak".parse().unwrap(), &"north".parse().unwrap()).unwrap();
+        let key = resident_key("1201");
+        let lock = |store: &Store, now| {
+            let mut state = store.lockout(&key).unwrap();
+            for _ in 0..5 {
+                state = state.after_resident_failure(now, &PinConfig::default());
+            }
+            store.set_lockout(&key, &state).unwrap();
+        };
+        lock(&store, 90);
+        let lift = |id: &str, expires_at| DoorCommand {
+            kind: CommandKind::LiftLockout,
+            resident: Some("1201".into()),
+            ..command(id, expires_at)
+        };
+        let (stale, fresh) = (lift("b", 99), lift("a", 120));
+        store.receive_commands(std::slice::from_ref(&stale)).unwrap();
+        assert!(store.take_commands(100).unwrap().is_empty(), "nothing for the gate to do");
+        assert!(store.lockout(&key).unwrap().locked_until.is_some(), "a late lift lifts nothing");
+        store.receive_commands(std::slice::from_ref(&fresh)).unwrap();
+        store.take_commands(100).unwrap();
+        assert_eq!(store.lockout(&key).unwrap(), Default::default(), "lifted");
+        lock(&store, 101);
+        store.receive_commands(&[fresh, stale]).unwrap();
+        store.take_commands(102).unwrap();
+        assert!(store.lockout(&key).unwrap().locked_until.is_some(), "a replay lifts nothing");
+
+        let rows = store.outbox(20).unwrap();
+        let reports: Vec<CommandOutcome> = rows
+            .iter()
+            .filter(|row| row.kind == OutboxKind::Command)
+            .map(|row| serde_json::from_str::<CommandReport>(&row.body).unwrap().outcome)
+            .collect();
+        assert_eq!(reports, [CommandOutcome::Expired, CommandOutcome::Lifted]);
+        let lockouts: Vec<DoorLockout> = rows
+            .iter()
+            .filter(|row| row.kind == OutboxKind::Lockout)
+            .map(|row| serde_json::from_str(&row.body).unwrap())
+            .collect();
+        let ends: Vec<(i64, u32, Option<i64>)> =
+            lockouts.iter().map(|l| (l.resident, l.failures, l.locked_until)).collect();
+        assert_eq!(ends, [(resident, 5, Some(120)), (resident, 0, None), (resident, 5, Some(131))]);
+        let audited = store.audit_entries(None).unwrap();
+        assert_eq!(audited.iter().filter(|e| e.kind == "lockout_lifted").count(), 2, "each once");
     }
 }

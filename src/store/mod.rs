@@ -17,6 +17,7 @@ mod door_commands;
 mod door_health;
 pub mod faces;
 mod key_state;
+mod lockouts;
 pub mod pin_resets;
 pub mod refusal;
 mod register_fields;

@@ -8,6 +8,7 @@ use crate::console_http::TestConsole;
 use facegate::site::DoorId;
 use facegate::site::door_log;
 use facegate::site::outbox::{DoorEvent, OutboxKind};
+use facegate::site::site_db::DoorMessage;
 
 const AT: i64 = 1_780_000_100;
 
@@ -26,8 +27,9 @@ fn from_door(console: &TestConsole, door: &str, outbox_id: i64, kind: OutboxKind
     };
     let body = serde_json::to_string(&event).unwrap();
     let door: DoorId = door.parse().unwrap();
-    let mut register = console.state.register();
-    door_log::audit(&mut register, &door, outbox_id, kind, &body, "", AT).unwrap();
+    let message = DoorMessage { door, outbox_id, kind, at: AT, detail: String::new() };
+    let site_db = console.state.site_db();
+    door_log::audit(&mut console.state.register(), &site_db, &message, &body).unwrap();
 }
 
 #[tokio::test]

@@ -88,15 +88,18 @@ async fn the_doors_page_shows_what_each_door_reports_now() {
         alarms: DoorAlarms { forced_open: true, ..DoorAlarms::default() },
         selftest: Some(Selftest { at: 1_779_990_000, ok: false }),
         resyncing: false,
+        keypad_locked_until: Some(1_780_000_300),
     };
     console.state.site_db().door_seen(&north(), &state, 1_780_000_000).unwrap();
     let mut zhao = console.signed_in("zhao").await;
     let page = zhao.get("/doors").await.body;
     let north_part =
         &page[page.find("id=\"door-north\"").unwrap()..page.find("id=\"door-south\"").unwrap()];
-    for shown in ["online", "forced open", "some parts failed", "<dd>3</dd>"] {
+    let keypad = "<strong class=\"error\">until ";
+    for shown in ["online", "forced open", "some parts failed", "<dd>3</dd>", keypad] {
         assert!(north_part.contains(shown), "{shown} in {north_part}");
     }
     let south_part = &page[page.find("id=\"door-south\"").unwrap()..];
     assert!(south_part.contains("offline") && !south_part.contains("forced open"));
+    assert!(!south_part.contains(keypad), "no keypad lock reported");
 }

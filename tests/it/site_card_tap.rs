@@ -95,7 +95,7 @@ fn card_holder(store: &facegate::store::Store, uid: &CardUid) -> Option<String> 
 }
 
 /// Puts a command under `c.<door>` again, as a replayed bucket entry would be.
-fn put_command(site: &Site, command: &DoorCommand) {
+pub fn put_command(site: &Site, command: &DoorCommand) {
     let bucket = facegate::site::bucket(&site.site);
     let json = serde_json::to_vec(command).unwrap();
     site.rt.block_on(async {

@@ -1,5 +1,5 @@
-//! The doors of the site: online or offline, last seen, replica lag, outbox depth, alarms and
-//! the last selftest, as each door last reported ([`crate::site::status::door_statuses`]), and
+//! The doors of the site: online or offline, last seen, replica lag, outbox depth, alarms, the
+//! last selftest and the keypad's own lock against guessing, as each door last reported ([`crate::site::status::door_statuses`]), and
 //! for managers a remote unlock with a required reason ([`crate::site::commands`]): audited
 //! with the account's name and the reason, carried out by the door within
 //! [`UNLOCK_VALID_SECS`] or not at all, its outcome shown here once the door reported it.
@@ -112,6 +112,11 @@ pub async fn list(
                         } } }
                     }
                     dt { (tr(lang, "Alarms in the last 24 hours")) } dd { (door.alarms) }
+                    dt { (tr(lang, "Keypad locked against guessing (unknown numbers and PINs)")) }
+                    dd { @match door.keypad_locked_until {
+                        Some(until) => strong.error { (trf(lang, "until {}", &[&format_time(until)])) },
+                        None => (tr(lang, "no")),
+                    } }
                     dt { (tr(lang, "Last selftest")) }
                     dd { @match door.last_selftest {
                         Some(t) if t.ok => { (format_time(t.at)) " · " (tr(lang, "every part passed")) }

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod card_tap;
 pub mod doors;
 pub mod import;
+pub mod lockouts;
 pub mod login;
 pub mod reports;
 pub mod resident;
@@ -38,7 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/residents/{number}/cards/{id}/revoke", post(resident::revoke_card))
         .route("/residents/{number}/cards/tap", post(card_tap::request))
         .route("/residents/{number}/cards/tap/{id}", get(card_tap::waiting))
-        .route("/residents/{number}/lockout/lift", post(resident::lift_lockout))
+        .route("/residents/{number}/lockout/lift", post(lockouts::lift_own))
+        .route("/residents/{number}/lockout/doors", post(lockouts::lift_at_doors))
         .route("/residents/{number}/pin/reset", post(resident::reset_pin))
         .route("/residents/{number}/enrolment", post(resident::book_enrolment))
         .route("/audit", get(audit::list))

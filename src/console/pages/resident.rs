@@ -1,7 +1,7 @@
 //! A resident's page: details (edit, move-out date, suspend, remove), consent records and face
-//! data (delete), cards (add by number or by a tap at a door, revoke) and the keypad lockout
-//! (lift). Each part shows only to a role that may use it; each change goes through
-//! [`crate::manage`].
+//! data (delete), cards (add by number or by a tap at a door, revoke) and the PIN lockouts at
+//! the doors and in the register (lift: [`super::lockouts`]). Each part shows only to a role
+//! that may use it; each change goes through [`crate::manage`] or [`crate::site`].
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -16,11 +16,10 @@ use crate::console::guard::{Ctx, Problem};
 use crate::console::i18n::{tr, trf};
 use crate::console::layout::{csrf, notice, page};
 use crate::console::roles::Action;
-use crate::credentials::lockout::resident_key;
 use crate::credentials::{CardNumberError, CardUid};
 use crate::dates::format_time;
 use crate::language::Language;
-use crate::manage::{self, Lockout};
+use crate::manage;
 use crate::store::ResidentStatus;
 use crate::store::pin_resets::RESET_CODE_SECONDS;
 
@@ -49,6 +48,11 @@ fn note_text(lang: Language, code: &str) -> Option<&'static str> {
             "The enrolment is booked: the resident starts it at the door with their PIN or card.",
         ),
         "no_lockout" => tr(lang, "There was no lockout."),
+        "lift_sent" => tr(
+            lang,
+            "The lift was sent: the resident's PIN works at the door as soon as the door has it.",
+        ),
+        "no_door_lockout" => tr(lang, "No door has a lockout of this resident now."),
         _ => return None,
     })
 }
@@ -84,10 +88,14 @@ fn resident_page(
     let now = state.now();
     // Before the register is locked: the order is `site.db`, then the register.
     let tap_form = super::card_tap::form(ctx, state, number)?;
+    let site_db = state.site_db();
     let store = state.register();
     let r = store.resident(number)?;
-    let lockout = store.lockout(&resident_key(number))?;
-    let locked = lockout.locked_until.is_some_and(|until| until > now);
+    let lockouts = ctx
+        .may(Action::LiftLockouts)
+        .then(|| super::lockouts::section(ctx, &site_db, &store, &r, now))
+        .transpose()?;
+    drop(site_db);
     let body = html! {
         (notice(note))
         @if let Some(code) = reset_code {
@@ -179,18 +187,7 @@ fn resident_page(
             }
             (tap_form)
         }
-        @if ctx.may(Action::LiftLockouts) {
-            h2 { (tr(lang, "Keypad lockout")) }
-            p.muted { (tr(lang, "Wrong PINs at a door lock the keypad at that door only: lift that lockout at the door, in its admin mode. This page shows and lifts the register's own lockout.")) }
-            @if locked {
-                p { (trf(lang, "Locked until {} after {} wrong PINs.", &[&time(lockout.locked_until), &lockout.failures])) }
-            } @else {
-                p { (trf(lang, "Not locked ({} recent wrong PINs).", &[&lockout.failures])) }
-            }
-            form.inline method="post" action={ "/residents/" (r.number) "/lockout/lift" } {
-                (csrf(ctx)) button type="submit" { (tr(lang, "Lift the lockout")) }
-            }
-        }
+        @if let Some(lockouts) = lockouts { (lockouts) }
         @if ctx.may(Action::EditResidents) {
             h2 { (tr(lang, "Remove")) }
             form.inline method="post" action={ "/residents/" (r.number) "/remove" } {
@@ -294,22 +291,6 @@ pub async fn revoke_card(
     }
     manage::revoke_card(&mut store, id, now, ctx.operator())?;
     Ok(back(&number, "card_revoked"))
-}
-
-pub async fn lift_lockout(
-    ctx: Ctx,
-    State(state): State<AppState>,
-    Path(number): Path<String>,
-) -> Result<Response, Problem> {
-    ctx.require(Action::LiftLockouts)?;
-    let now = state.now();
-    let lifted = manage::lift_lockout(
-        &mut state.register(),
-        Lockout::Resident(&number),
-        now,
-        ctx.operator(),
-    )?;
-    Ok(back(&number, if lifted { "lifted" } else { "no_lockout" }))
 }
 
 pub async fn reset_pin(
