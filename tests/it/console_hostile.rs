@@ -74,9 +74,10 @@ async fn the_audit_export_defuses_a_formula_a_door_put_in_its_subject() {
     let console = TestConsole::new();
     let formula = "=HYPERLINK(\"http://evil.example\",\"x\")";
     let now = console.clock.load(std::sync::atomic::Ordering::SeqCst);
-    let mut register = console.state.register();
-    register.audit(Chain::Access, now, AuditKind::AccessDenied, formula, "@SUM(A1)").unwrap();
-    drop(register);
+    {
+        let mut register = console.state.register();
+        register.audit(Chain::Access, now, AuditKind::AccessDenied, formula, "@SUM(A1)").unwrap();
+    }
     let mut qian = console.signed_in("qian").await;
     let csv = qian.get("/audit/export.csv").await.body;
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
