@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn a_doors_reports_keep_its_current_lockout_until_it_ends_or_runs_out() {
         let dir = tempfile::tempdir().unwrap();
-        let site_db = SiteDb::open(&dir.path().join("site.db")).unwrap();
+        let site_db = SiteDb::create(&dir.path().join("site.db")).unwrap();
         let (north, south): (DoorId, DoorId) = ("north".parse().unwrap(), "south".parse().unwrap());
         site_db.add_door(&north, "$2b$hash", 1).unwrap();
         site_db.add_door(&south, "$2b$hash", 1).unwrap();
