@@ -91,6 +91,13 @@ impl Site {
         let site: SiteId = "oak".parse().unwrap();
         let site_dir = SiteDir(dir.path().join("site"));
         site_dir.init(site.clone(), &server.url()).unwrap();
+        // The rig's rows are dated `NOW`, months before the real clock the controller's
+        // retention runs on: keep its access log for ten years, not 90 days.
+        let settings = site_dir.settings_path();
+        let text = std::fs::read_to_string(&settings).unwrap();
+        assert!(text.contains("access_log_days = 90"), "{text}");
+        std::fs::write(&settings, text.replace("access_log_days = 90", "access_log_days = 3650"))
+            .unwrap();
         let key = site_dir.register().custody().load().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(4)
