@@ -20,7 +20,7 @@ impl Store {
     }
 
     pub(crate) fn set_lockout(&self, key: &str, state: &LockoutState) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_transaction()?;
         write(&tx, key, state)?;
         tx.commit()?;
         Ok(())
@@ -29,10 +29,17 @@ impl Store {
     /// Lifts a lock (`facegate admin unlock`, or after a right PIN); returns whether there was a
     /// record.
     pub fn clear_lockout(&self, key: &str) -> Result<bool> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_transaction()?;
         let cleared = clear(&tx, key)?;
         tx.commit()?;
         Ok(cleared)
+    }
+
+    /// A transaction that takes the write lock at once: one that read first and then wrote
+    /// would fail at once (`SQLITE_BUSY`, no waiting) if the door's sync agent committed in
+    /// between.
+    fn write_transaction(&self) -> Result<Transaction<'_>> {
+        Ok(Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?)
     }
 
     /// Lifts a lockout and audits who did it; returns whether there was one.
