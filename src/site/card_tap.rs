@@ -208,18 +208,23 @@ mod tests {
     use crate::site::commands::apply_report;
     use crate::store::NewResident;
 
-    #[test]
-    fn a_tap_report_applied_again_after_a_crash_adds_the_card_once_and_says_added() {
+    /// A site with resident 1203 and doors north and south.
+    fn site() -> (tempfile::TempDir, SiteDb, Store, DoorId, DoorId) {
         let dir = tempfile::tempdir().unwrap();
         let site_dir = super::super::controller::SiteDir(dir.path().into());
         let site_db = SiteDb::create(&site_dir.site_db_path()).unwrap();
         let mut register = Store::init(&site_dir.register()).unwrap();
         let new = NewResident { number: "1203".into(), name: "n".into(), ..Default::default() };
         register.add_resident(&new, 1, "wang").unwrap();
-        let north: DoorId = "north".parse().unwrap();
-        let south: DoorId = "south".parse().unwrap();
+        let (north, south): (DoorId, DoorId) = ("north".parse().unwrap(), "south".parse().unwrap());
         site_db.add_door(&north, "$2b$h", 1).unwrap();
         site_db.add_door(&south, "$2b$h", 1).unwrap();
+        (dir, site_db, register, north, south)
+    }
+
+    #[test]
+    fn a_tap_report_applied_again_after_a_crash_adds_the_card_once_and_says_added() {
+        let (_dir, site_db, mut register, north, south) = site();
         let command = request(&site_db, &mut register, &north, "1203", "wang", 10).unwrap();
         let report = CommandReport {
             command: command.id.clone(),
@@ -245,14 +250,7 @@ mod tests {
 
     #[test]
     fn an_unanswered_tap_says_the_door_has_not_answered_not_that_nothing_came() {
-        let dir = tempfile::tempdir().unwrap();
-        let site_dir = super::super::controller::SiteDir(dir.path().into());
-        let site_db = SiteDb::create(&site_dir.site_db_path()).unwrap();
-        let mut register = Store::init(&site_dir.register()).unwrap();
-        let new = NewResident { number: "1203".into(), name: "n".into(), ..Default::default() };
-        register.add_resident(&new, 1, "wang").unwrap();
-        let north: DoorId = "north".parse().unwrap();
-        site_db.add_door(&north, "$2b$h", 1).unwrap();
+        let (_dir, site_db, mut register, north, _) = site();
         let command = request(&site_db, &mut register, &north, "1203", "wang", 10).unwrap();
         let at = |now| tap_request(&site_db, &command.id, now).unwrap().unwrap().state;
         assert!(matches!(at(11), TapState::Waiting { .. }));
