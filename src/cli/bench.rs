@@ -65,7 +65,8 @@ pub enum Args {
     },
     /// The gate end to end in the simulator, tap on Face to strike, for an enrolled resident in
     /// front of the camera: p50/p95 per engine, thread count and liveness (off, passive, both),
-    /// the start to the idle screen, and resident memory after many decisions, as JSON.
+    /// the start to the idle screen, and resident memory after many decisions: one JSON line per
+    /// figure, written when it is measured.
     Gate {
         /// The resident's photo the camera shows (letterboxed into 640×480).
         #[arg(long)]
@@ -85,7 +86,8 @@ pub enum Args {
         #[arg(long, value_delimiter = ',', value_parser = liveness_mode)]
         liveness: Vec<LivenessMode>,
         /// Decisions on one gate (the first engine and thread count, passive liveness) before
-        /// its resident memory is read; one in 100 by face, the others by card.
+        /// its resident memory is read; one in 100 by face, the others by card (0: no memory
+        /// run).
         #[arg(long, default_value_t = 10_000)]
         decisions: usize,
     },
@@ -150,9 +152,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
                 liveness,
                 decisions,
             };
-            let figures = super::gate_bench::run(config, &plan)?;
-            println!("{}", serde_json::to_string_pretty(&figures)?);
-            Ok(())
+            super::gate_bench::run(config, &plan, &mut std::io::stdout().lock())
         }
         Args::Door { presses, photo } => {
             let figures = super::door_bench::run(config, presses, photo.as_deref())?;

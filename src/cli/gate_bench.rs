@@ -18,6 +18,9 @@
 //! Also measured: the start to the idle screen (store, model verification and loading), and the
 //! gate's resident memory after `decisions` decisions on one gate (one in 100 by face, the
 //! others by card).
+//!
+//! Each figure is written as one JSON line as soon as it is measured, so a long matrix that is
+//! stopped keeps what it measured.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,17 +55,19 @@ pub struct Plan {
     pub threads: Vec<usize>,
     /// Liveness modes to time sessions in (empty: off, passive and both).
     pub liveness: Vec<LivenessMode>,
+    /// Decisions of the memory run (0: no memory run).
     pub decisions: usize,
 }
 
-/// Every figure of one run.
+/// One measured figure, with the machine's load (`/proc/loadavg`) before and after it.
 #[derive(Debug, Serialize)]
-pub struct GateFigures {
-    /// `/proc/loadavg` before and after: the machine's load during the run.
+pub struct Figure<T> {
+    /// `sessions` or `memory`.
+    pub what: &'static str,
     pub load_before: String,
     pub load_after: String,
-    pub sessions: Vec<Sessions>,
-    pub memory: Memory,
+    #[serde(flatten)]
+    pub figure: T,
 }
 
 /// Tap-to-strike latencies of one engine, thread count and liveness mode.
@@ -103,9 +108,10 @@ const PATIENCE: u16 = 20;
 /// One decision in this many is by face in the memory run.
 const FACE_EVERY: usize = 100;
 
-pub fn run(config: &Config, plan: &Plan) -> anyhow::Result<GateFigures> {
-    anyhow::ensure!(plan.sessions > 0 && plan.decisions > 0, "nothing to measure");
-    let load_before = load_average();
+/// Measures `plan`, writing each figure to `out` as one JSON line when it is measured: a line
+/// per engine, thread count and liveness mode, then the memory run's.
+pub fn run(config: &Config, plan: &Plan, out: &mut impl Write) -> anyhow::Result<()> {
+    anyhow::ensure!(plan.sessions > 0, "nothing to measure");
     let scene = camera_jpeg(&plan.photo)?;
     let enrol = if plan.enrol.is_empty() { vec![plan.photo.clone()] } else { plan.enrol.clone() };
     let template = enrolment(config, &enrol)?;
@@ -113,22 +119,42 @@ pub fn run(config: &Config, plan: &Plan) -> anyhow::Result<GateFigures> {
         [] => &[LivenessMode::Off, LivenessMode::Passive, LivenessMode::Both][..],
         chosen => chosen,
     };
-    let mut sessions = Vec::new();
     for &backend in &plan.backends {
         for &threads in &plan.threads {
             for &liveness in modes {
                 let setup = Setup { backend, threads, liveness };
-                sessions.push(measure_sessions(config, &setup, &scene, &template, plan.sessions)?);
+                write_figure(out, "sessions", || {
+                    measure_sessions(config, &setup, &scene, &template, plan.sessions)
+                })?;
             }
         }
     }
-    let setup = Setup {
-        backend: plan.backends[0],
-        threads: plan.threads[0],
-        liveness: LivenessMode::Passive,
-    };
-    let memory = measure_memory(config, &setup, &scene, &template, plan.decisions)?;
-    Ok(GateFigures { load_before, load_after: load_average(), sessions, memory })
+    if plan.decisions > 0 {
+        let setup = Setup {
+            backend: plan.backends[0],
+            threads: plan.threads[0],
+            liveness: LivenessMode::Passive,
+        };
+        write_figure(out, "memory", || {
+            measure_memory(config, &setup, &scene, &template, plan.decisions)
+        })?;
+    }
+    Ok(())
+}
+
+/// Measures one figure and writes it, with the load around it, as a JSON line.
+fn write_figure<T: Serialize>(
+    out: &mut impl Write,
+    what: &'static str,
+    measure: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<()> {
+    let load_before = load_average();
+    let figure = measure()?;
+    let line =
+        serde_json::to_string(&Figure { what, load_before, load_after: load_average(), figure })?;
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Which engine, threads and liveness a gate runs with.
@@ -234,7 +260,8 @@ fn with_gate(
         let (card_input, card_output) = std::io::pipe()?;
         let mut reader = SimReader::new(std::io::BufReader::new(card_input));
         let stop = AtomicBool::new(false);
-        let mut driver = Driver::new(steps, taps, card_output, gpio, pose);
+        let debounce_ms = config.door.debounce_ms;
+        let mut driver = Driver::new(steps, taps, card_output, gpio, debounce_ms, pose);
         adjust(&mut driver);
         driver.rss.push(resident_kib()?);
         let notifier = Notifier::from_env()?;
@@ -376,6 +403,8 @@ struct Driver {
     taps: mpsc::Sender<Action>,
     cards: std::io::PipeWriter,
     gpio: SimGpio,
+    /// The door contact's debounce (`[door] debounce_ms`).
+    debounce_ms: u64,
     pose: Arc<AtomicI8>,
     latencies: Vec<f64>,
     turns: Vec<usize>,
@@ -393,6 +422,7 @@ impl Driver {
         taps: mpsc::Sender<Action>,
         cards: std::io::PipeWriter,
         gpio: SimGpio,
+        debounce_ms: u64,
         pose: Arc<AtomicI8>,
     ) -> Self {
         Self {
@@ -401,6 +431,7 @@ impl Driver {
             taps,
             cards,
             gpio,
+            debounce_ms,
             pose,
             latencies: Vec::new(),
             turns: Vec::new(),
@@ -439,7 +470,7 @@ impl Driver {
             let Some((granted, why)) = decided else { return Ok(()) };
             anyhow::ensure!(granted, "the resident was not let in ({step:?}): {why}");
             if let Step::Face { timed: true } = step {
-                wait_for(|| self.gpio.output(Output::Strike), "unlock")?;
+                wait_for(|| self.gpio.output(Output::Strike), "unlock", Duration::from_secs(10))?;
                 self.latencies.push(ms(*since));
                 self.turns.push(*turns);
                 self.walk_through()?;
@@ -462,19 +493,26 @@ impl Driver {
         Ok(())
     }
 
-    /// The resident opens the door, walks through and closes it; the strike relocks.
+    /// The resident opens the door, walks through and closes it; the strike relocks. The door
+    /// stays open, and then closed, for twice the contact's debounce, or the door thread would
+    /// not see it open and the strike would only relock at the end of its pulse.
     fn walk_through(&self) -> anyhow::Result<()> {
+        let settle = Duration::from_millis(2 * self.debounce_ms);
         self.gpio.drive(Input::DoorContact, true);
-        std::thread::sleep(Duration::from_millis(15));
+        std::thread::sleep(settle);
         self.gpio.drive(Input::DoorContact, false);
-        wait_for(|| !self.gpio.output(Output::Strike), "relock")
+        // Well within the strike's pulse (5 s by default): the closing must relock it.
+        let closed = Duration::from_secs(2);
+        wait_for(|| !self.gpio.output(Output::Strike), "relock when closed", closed)?;
+        std::thread::sleep(settle);
+        Ok(())
     }
 }
 
-fn wait_for(what: impl Fn() -> bool, step: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+fn wait_for(what: impl Fn() -> bool, step: &str, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
     while !what() {
-        anyhow::ensure!(Instant::now() < deadline, "the door did not {step} within 10 s");
+        anyhow::ensure!(Instant::now() < deadline, "the door did not {step} within {within:?}");
         std::thread::sleep(Duration::from_micros(100));
     }
     Ok(())
