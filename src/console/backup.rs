@@ -62,11 +62,7 @@ mod tests {
     #[test]
     fn a_sealed_register_restores_in_place_keeping_the_one_it_replaces() {
         let dir = tempfile::tempdir().unwrap();
-        let config = StoreConfig {
-            database: dir.path().join("register.db"),
-            key_file: dir.path().join("site.key"),
-            ..StoreConfig::default()
-        };
+        let config = StoreConfig::in_dir(dir.path(), "register.db");
         let mut store = Store::init(&config).unwrap();
         let new =
             NewResident { number: "1201".into(), name: "Li Wei".into(), ..Default::default() };

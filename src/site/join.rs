@@ -161,7 +161,6 @@ fn invalid(e: impl std::fmt::Display) -> SiteError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::custody::KeyStore;
 
     #[test]
     fn a_bundle_opens_once_into_a_door_with_the_site_key_and_its_own_login_only() {
@@ -178,11 +177,7 @@ mod tests {
         assert!(sealed.starts_with(b"age-encryption.org/v1\n-> scrypt "));
         assert!(!String::from_utf8_lossy(&sealed).contains("s3cret"), "the login is sealed");
         assert!(passphrase.len() >= 24, "{} characters", passphrase.len());
-        let store = StoreConfig {
-            database: dir.path().join("door.db"),
-            key_file: dir.path().join("site.key"),
-            key_store: KeyStore::File,
-        };
+        let store = StoreConfig::in_dir(dir.path(), "door.db");
         let login_path = dir.path().join("site-login.json");
         let err = join(&sealed, "wrong passphrase here", &store, &login_path).err().unwrap();
         assert!(err.to_string().contains("does not open"), "{err}");
@@ -225,11 +220,7 @@ mod tests {
         let broker = BrokerLogin { url: "nats://192.0.2.10:4222".into(), ..BrokerLogin::default() };
         let ids: (SiteId, DoorId) = ("oak".parse().unwrap(), "north".parse().unwrap());
         let (sealed, passphrase) = make_bundle(&key, &ids.0, &ids.1, broker).unwrap();
-        let store = StoreConfig {
-            database: dir.path().join("door.db"),
-            key_file: dir.path().join("site.key"),
-            key_store: KeyStore::File,
-        };
+        let store = StoreConfig::in_dir(dir.path(), "door.db");
         let login_path = dir.path().join("site-login.json");
         let err = join(&sealed, &passphrase, &store, &login_path).err().unwrap().to_string();
         assert!(err.contains("use tls://"), "{err}");

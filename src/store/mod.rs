@@ -86,6 +86,12 @@ impl StoreConfig {
     pub fn custody(&self) -> Custody {
         Custody::new(self.key_store, &self.key_file)
     }
+
+    /// A test's store: `database` and a plain `site.key` in `dir`.
+    #[cfg(test)]
+    pub fn in_dir(dir: &std::path::Path, database: &str) -> Self {
+        Self { database: dir.join(database), key_file: dir.join("site.key"), ..Self::default() }
+    }
 }
 
 /// What can go wrong with the database; variants are the cases callers act on.
@@ -453,11 +459,7 @@ mod tests {
     #[test]
     fn init_refuses_to_overwrite_and_open_needs_both_files() {
         let dir = tempfile::tempdir().unwrap();
-        let config = StoreConfig {
-            database: dir.path().join("gate.db"),
-            key_file: dir.path().join("site.key"),
-            ..StoreConfig::default()
-        };
+        let config = StoreConfig::in_dir(dir.path(), "gate.db");
         assert!(matches!(Store::open(&config), Err(StoreError::Key(KeyError::Missing { .. }))));
         Store::init(&config).unwrap();
         assert!(matches!(Store::init(&config), Err(StoreError::Exists { .. })));
@@ -469,11 +471,7 @@ mod tests {
     #[test]
     fn an_empty_database_file_is_refused_and_left_as_it_is() {
         let dir = tempfile::tempdir().unwrap();
-        let config = StoreConfig {
-            database: dir.path().join("gate.db"),
-            key_file: dir.path().join("site.key"),
-            ..StoreConfig::default()
-        };
+        let config = StoreConfig::in_dir(dir.path(), "gate.db");
         Store::init(&config).unwrap();
         std::fs::write(&config.database, b"").unwrap();
         assert!(matches!(Store::open(&config), Err(StoreError::Empty { .. })));
