@@ -23,8 +23,11 @@ use crate::language::Language;
 pub const LOGIN_COOKIE: &str = "fg_login";
 /// The language cookie.
 pub const LANG_COOKIE: &str = "fg_lang";
-/// The largest request body (a CSV import).
+/// The largest request body of a signed-in account (a CSV import).
 pub const MAX_BODY: usize = 8 << 20;
+/// The largest sign-in form (an account name, a password and the form's token). A request
+/// without a session is read no further: a stranger cannot make the console hold 8 MiB.
+pub const MAX_SIGN_IN_BODY: usize = 16 << 10;
 
 /// The value of cookie `name` in a request's headers.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -117,12 +120,17 @@ async fn check_and_run(state: AppState, request: Request, next: Next) -> Respons
     let session = cookie(&parts.headers, COOKIE)
         .and_then(|token| state.accounts().session(token, now).ok().flatten());
     let body = if parts.method == Method::POST {
-        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        let signing_in = parts.uri.path() == "/login";
+        // Without a session only the sign-in form is read, and only up to its size.
+        if session.is_none() && !signing_in {
+            return Redirect::to("/login").into_response();
+        }
+        let limit = if signing_in { MAX_SIGN_IN_BODY } else { MAX_BODY };
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
             let mut response = Problem::bad("The request is too large.").into_response();
             *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
             return response;
         };
-        let signing_in = parts.uri.path() == "/login";
         let expected = if signing_in {
             cookie(&parts.headers, LOGIN_COOKIE).map(str::to_owned)
         } else {
@@ -130,9 +138,6 @@ async fn check_and_run(state: AppState, request: Request, next: Next) -> Respons
         };
         match (expected, csrf_field(&parts.headers, &bytes)) {
             (Some(expected), Some(sent)) if same_token(&expected, &sent) => {}
-            _ if session.is_none() && !signing_in => {
-                return Redirect::to("/login").into_response();
-            }
             _ => return Problem::Csrf.into_response(),
         }
         Body::from(bytes)

@@ -1,11 +1,53 @@
 //! Hostile input to the console at the HTTP level (the security review): redirects only to
 //! this site's paths, numbers that would overflow answered with an error rather than a panic,
-//! spreadsheet formulas in the residents and audit exports defused, and the auditor unable to link keypad
-//! numbers to the log's pseudonyms.
+//! spreadsheet formulas in the residents and audit exports defused, the auditor unable to link keypad
+//! numbers to the log's pseudonyms, and a stranger's large body left unread.
 
-use axum::http::{StatusCode, header};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::body::{Body, Bytes};
+use axum::http::{Request, StatusCode, header};
 
 use crate::console_http::TestConsole;
+use facegate::console::guard::MAX_SIGN_IN_BODY;
+
+/// A form body of `size` bytes that counts how many of them the server has read.
+fn counted_body(size: usize) -> (Body, Arc<AtomicUsize>) {
+    const CHUNK: usize = 64 << 10;
+    let read = Arc::new(AtomicUsize::new(0));
+    let counter = read.clone();
+    let chunks = futures_util::stream::iter((0..size / CHUNK).map(move |_| {
+        counter.fetch_add(CHUNK, Ordering::SeqCst);
+        Ok::<_, std::io::Error>(Bytes::from(vec![b'a'; CHUNK]))
+    }));
+    (Body::from_stream(chunks), read)
+}
+
+fn form_post(path: &str, body: Body) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stranger_s_large_post_is_not_read_and_the_sign_in_form_is_read_only_to_its_size() {
+    let console = TestConsole::new();
+    let mut browser = console.browser();
+    let (body, read) = counted_body(8 << 20);
+    let answer = browser.send(form_post("/import", body)).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "sent to the sign-in page");
+    assert_eq!(answer.headers[header::LOCATION], "/login");
+    assert_eq!(read.load(Ordering::SeqCst), 0, "no byte of a session-less body is read");
+
+    let (body, read) = counted_body(1 << 20);
+    let answer = browser.send(form_post("/login", body)).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let read = read.load(Ordering::SeqCst);
+    assert!(read <= MAX_SIGN_IN_BODY + (64 << 10), "read {read} bytes of a 1 MiB sign-in form");
+    assert_eq!(console.signed_in("wang").await.get("/residents").await.status, StatusCode::OK);
+}
 
 #[tokio::test]
 async fn the_language_switch_goes_back_only_to_a_path_of_this_site() {
