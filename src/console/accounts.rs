@@ -13,6 +13,9 @@ use super::roles::Role;
 
 /// The shortest password an account accepts.
 pub const MIN_PASSWORD_CHARS: usize = 12;
+/// The longest password: URL-encoded (up to 12 bytes a character), it and the rest of the
+/// sign-in form stay within [`super::guard::MAX_SIGN_IN_BODY`].
+pub const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// Wrong passwords that cost nothing; each further one doubles the wait before the next try.
 pub const FREE_FAILURES: u32 = 5;
@@ -37,6 +40,8 @@ pub enum AccountError {
     BadName(String),
     #[error("the password must have at least {MIN_PASSWORD_CHARS} characters")]
     ShortPassword,
+    #[error("the password must have at most {MAX_PASSWORD_CHARS} characters")]
+    LongPassword,
     #[error("account {0} exists")]
     Exists(String),
     #[error("there is no account {0}")]
@@ -144,9 +149,7 @@ impl ConsoleDb {
     /// Adds an account.
     pub fn add_account(&self, name: &str, role: Role, password: &str, now: i64) -> Result<()> {
         check_name(name)?;
-        if password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(AccountError::ShortPassword);
-        }
+        check_password(password)?;
         if self.role_of(name)?.is_some() {
             return Err(AccountError::Exists(name.to_owned()));
         }
@@ -161,9 +164,7 @@ impl ConsoleDb {
     /// Gives account `name` a new password and ends its sessions (signed in elsewhere with the
     /// old one, they sign in again).
     pub fn set_password(&self, name: &str, password: &str) -> Result<()> {
-        if password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(AccountError::ShortPassword);
-        }
+        check_password(password)?;
         let phc = self.hash(password)?;
         if self.conn.execute("UPDATE accounts SET phc = ?1 WHERE name = ?2", params![phc, name])?
             == 0
@@ -293,6 +294,15 @@ pub fn wait_after(failures: u32) -> i64 {
     }
 }
 
+/// A password's length: at least [`MIN_PASSWORD_CHARS`], at most [`MAX_PASSWORD_CHARS`].
+fn check_password(password: &str) -> Result<()> {
+    match password.chars().count() {
+        n if n < MIN_PASSWORD_CHARS => Err(AccountError::ShortPassword),
+        n if n > MAX_PASSWORD_CHARS => Err(AccountError::LongPassword),
+        _ => Ok(()),
+    }
+}
+
 /// Account names: 1 to 32 ASCII letters, digits, `.`, `_`, `-` (they appear in the audit log).
 fn check_name(name: &str) -> Result<()> {
     let fine = |b: u8| b.is_ascii_alphanumeric() || b"._-".contains(&b);
@@ -378,6 +388,12 @@ mod tests {
             db.add_account("li", Role::Auditor, "short", 2),
             Err(AccountError::ShortPassword)
         ));
+        let too_long = "x".repeat(MAX_PASSWORD_CHARS + 1);
+        assert!(matches!(
+            db.add_account("li", Role::Auditor, &too_long, 2),
+            Err(AccountError::LongPassword)
+        ));
+        assert!(matches!(db.set_password("wang", &too_long), Err(AccountError::LongPassword)));
         assert!(matches!(
             db.add_account("<b>", Role::Auditor, PASSWORD, 2),
             Err(AccountError::BadName(_))

@@ -10,7 +10,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode, header};
 
 use crate::console_http::TestConsole;
+use facegate::console::accounts::MAX_PASSWORD_CHARS;
 use facegate::console::guard::MAX_SIGN_IN_BODY;
+use facegate::console::roles::Role;
 
 /// A form body of `size` bytes that counts how many of them the server has read.
 fn counted_body(size: usize) -> (Body, Arc<AtomicUsize>) {
@@ -47,6 +49,11 @@ async fn a_stranger_s_large_post_is_not_read_and_the_sign_in_form_is_read_only_t
     let read = read.load(Ordering::SeqCst);
     assert!(read <= MAX_SIGN_IN_BODY + (64 << 10), "read {read} bytes of a 1 MiB sign-in form");
     assert_eq!(console.signed_in("wang").await.get("/residents").await.status, StatusCode::OK);
+
+    // The longest password the console accepts, in 4-byte characters, still fits the form.
+    let longest = "😀".repeat(MAX_PASSWORD_CHARS);
+    console.state.accounts().add_account("sun", Role::Caretaker, &longest, 0).unwrap();
+    assert_eq!(console.browser().sign_in("sun", &longest).await, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
