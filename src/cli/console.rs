@@ -52,7 +52,7 @@ pub enum Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AccountArgs {
-    /// Add an account; its password (12 characters or more) is read from stdin.
+    /// Add an account; its password (12 to 1024 characters) is read from stdin.
     Add {
         name: String,
         #[arg(long)]
