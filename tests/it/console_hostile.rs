@@ -14,9 +14,11 @@ use facegate::console::accounts::MAX_PASSWORD_CHARS;
 use facegate::console::guard::MAX_SIGN_IN_BODY;
 use facegate::console::roles::Role;
 
+/// The pieces a counted body arrives in.
+const CHUNK: usize = 64 << 10;
+
 /// A form body of `size` bytes that counts how many of them the server has read.
 fn counted_body(size: usize) -> (Body, Arc<AtomicUsize>) {
-    const CHUNK: usize = 64 << 10;
     let read = Arc::new(AtomicUsize::new(0));
     let counter = read.clone();
     let chunks = futures_util::stream::iter((0..size / CHUNK).map(move |_| {
@@ -47,7 +49,7 @@ async fn a_stranger_s_large_post_is_not_read_and_the_sign_in_form_is_read_only_t
     let answer = browser.send(form_post("/login", body)).await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
     let read = read.load(Ordering::SeqCst);
-    assert!(read <= MAX_SIGN_IN_BODY + (64 << 10), "read {read} bytes of a 1 MiB sign-in form");
+    assert!(read <= MAX_SIGN_IN_BODY + CHUNK, "read {read} bytes of a 1 MiB sign-in form");
     assert_eq!(console.signed_in("wang").await.get("/residents").await.status, StatusCode::OK);
 
     // The longest password the console accepts, in 4-byte characters, still fits the form.
