@@ -86,11 +86,11 @@ case "${1:-}" in
     export ORT_DYLIB_PATH
     say "format and lints"
     cargo fmt --all -- --check
-    cargo clippy --all-targets --features "$FEATURES" --quiet -- -D warnings
+    cargo clippy --workspace --all-targets --features "$FEATURES" --quiet -- -D warnings
     say "tests (tract and ONNX Runtime)"
     log="$(mktemp)"
     status=0
-    cargo test --no-fail-fast --features "$FEATURES" --lib --bins --tests 2>&1 | tee "$log" || status=$?
+    cargo test --workspace --no-fail-fast --features "$FEATURES" --lib --bins --tests 2>&1 | tee "$log" || status=$?
     say "the package's maintainer scripts, in a throwaway Debian root"
     as_root env FACEGATE_CACHE="$FACEGATE_CACHE" tests/deb_maintainer.sh \
       "$CARGO_TARGET_DIR/debug/facegate" || status=$?

@@ -5,6 +5,7 @@
 //! and return every output by its name in the model, so decoders never read outputs by position.
 
 mod tract_backend;
+mod tract_conv3x3;
 mod tract_rewrite;
 
 pub use tract_backend::optimised_model as optimised_tract_model;

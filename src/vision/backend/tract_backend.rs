@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 
-use super::{Output, Outputs, Session, tract_rewrite};
+use super::{Output, Outputs, Session, tract_conv3x3, tract_rewrite};
 use crate::vision::VisionError;
 
 type Plan = Arc<TypedRunnableModel>;
@@ -36,7 +36,7 @@ impl TractSession {
 }
 
 /// The model as the gate runs it: parsed for one input shape, with the tract-only rewrites of
-/// [`tract_rewrite`], and optimised.
+/// [`tract_rewrite`] and [`tract_conv3x3`], and optimised.
 pub fn optimised_model(model: &Path, shape: [usize; 4]) -> TractResult<TypedModel> {
     // The files' value_info is written for one input size; ignoring it lets YuNet take any
     // multiple of 32 (BUILD-NOTES).
@@ -45,8 +45,10 @@ pub fn optimised_model(model: &Path, shape: [usize; 4]) -> TractResult<TypedMode
     tract_rewrite::fold_prelu_copies(&mut proto)?;
     let mut inference = onnx.model_for_proto_model(&proto)?;
     inference.set_input_fact(0, f32::fact(shape).into())?;
-    let mut typed = inference.into_typed()?;
+    // Decluttered first, so that batch norms are folded into the convolutions' constants.
+    let mut typed = inference.into_typed()?.into_decluttered()?;
     tract_rewrite::max_pools_as_strided_maxima(&mut typed)?;
+    tract_conv3x3::use_own_kernels(&mut typed)?;
     typed.into_optimized()
 }
 
