@@ -6,6 +6,7 @@
 
 mod tract_backend;
 mod tract_conv3x3;
+mod tract_max_pool;
 mod tract_rewrite;
 
 pub use tract_backend::optimised_model as optimised_tract_model;

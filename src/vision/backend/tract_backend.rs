@@ -47,7 +47,7 @@ pub fn optimised_model(model: &Path, shape: [usize; 4]) -> TractResult<TypedMode
     inference.set_input_fact(0, f32::fact(shape).into())?;
     // Decluttered first, so that batch norms are folded into the convolutions' constants.
     let mut typed = inference.into_typed()?.into_decluttered()?;
-    tract_rewrite::max_pools_as_strided_maxima(&mut typed)?;
+    tract_rewrite::max_pools_by_own_kernel(&mut typed)?;
     tract_conv3x3::use_own_kernels(&mut typed)?;
     typed.into_optimized()
 }

@@ -6,10 +6,8 @@
 //!   with the factors moved into copies of the convolution) in the ONNX protobuf before tract
 //!   parses it: one convolution, then `y + (a−1)·min(y, 0)`, which tract runs as one pass of
 //!   vectorised element-wise kernels, instead of two or three copies of the convolution.
-//! - [`max_pools_as_strided_maxima`] turns each 2×2, stride-2 max pool of the typed model into the
-//!   maximum of its even and odd rows, then of their even and odd columns: tract's pooling kernel
-//!   is a generic loop; its copies of contiguous runs, strided copies and element-wise maxima are
-//!   faster.
+//! - [`max_pools_by_own_kernel`] runs each 2×2, stride-2 max pool of the typed model on our
+//!   kernel ([`MaxPool2x2Op`]): tract's pooling kernel is a generic loop over each window.
 
 use std::collections::HashMap;
 
@@ -18,15 +16,14 @@ use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
-use tract_onnx::tract_core::ops::Downsample;
-use tract_onnx::tract_core::ops::array::Slice;
-use tract_onnx::tract_core::ops::change_axes::AxisOp;
 use tract_onnx::tract_core::ops::cnn::{MaxPool, PaddingSpec};
-use tract_onnx::tract_core::ops::math::max;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-/// Replaces each 2×2, stride-2, unpadded max pool over even-sized NCHW planes; returns how many.
-pub fn max_pools_as_strided_maxima(model: &mut TypedModel) -> TractResult<usize> {
+use super::tract_max_pool::MaxPool2x2Op;
+
+/// Replaces each 2×2, stride-2, unpadded f32 max pool over even-sized NCHW planes by
+/// [`MaxPool2x2Op`]; returns how many.
+pub fn max_pools_by_own_kernel(model: &mut TypedModel) -> TractResult<usize> {
     let mut pools = Vec::new();
     for node in model.nodes() {
         if is_halving_max_pool(model, node)? {
@@ -35,30 +32,12 @@ pub fn max_pools_as_strided_maxima(model: &mut TypedModel) -> TractResult<usize>
     }
     for &id in &pools {
         let node = model.node(id);
-        let name = &node.name;
-        let shape = model.outlet_fact(node.inputs[0])?.shape.to_tvec();
-        let (height, width) = (shape[2].clone(), shape[3].clone());
+        // Concrete and of rank 4, as `is_halving_max_pool` checked.
+        let shape =
+            model.outlet_fact(node.inputs[0])?.shape.as_concrete().unwrap_or(&[]).try_into()?;
         let mut patch = TypedModelPatch::default();
         let input = patch.tap_model(model, node.inputs[0])?;
-        // Rows: each pair of rows is one row of twice the width, so the even and the odd rows are
-        // its two halves, copied as contiguous runs.
-        let pairs = AxisOp::Reshape(
-            2,
-            tvec![height.clone(), width.clone()],
-            tvec![height / 2, width.clone() * 2],
-        );
-        let pairs = patch.wire_node(format!("{name}.row_pairs"), pairs, &[input])?[0];
-        let even = Slice::new(3, 0.to_dim(), width.clone());
-        let even = patch.wire_node(format!("{name}.rows_0"), even, &[pairs])?[0];
-        let odd = Slice::new(3, width.clone(), width * 2);
-        let odd = patch.wire_node(format!("{name}.rows_1"), odd, &[pairs])?[0];
-        let rows = patch.wire_node(format!("{name}.rows_max"), max(), &[even, odd])?[0];
-        let mut columns = [rows; 2];
-        for (modulo, half) in columns.iter_mut().enumerate() {
-            let down = Downsample::new(3, 2, modulo);
-            *half = patch.wire_node(format!("{name}.columns_{modulo}"), down, &[rows])?[0];
-        }
-        let wire = patch.wire_node(format!("{name}.columns_max"), max(), &columns)?[0];
+        let wire = patch.wire_node(&node.name, MaxPool2x2Op { shape }, &[input])?[0];
         patch.shunt_outside(model, id.into(), wire)?;
         patch.apply(model)?;
     }
@@ -75,9 +54,12 @@ fn is_halving_max_pool(model: &TypedModel, node: &TypedNode) -> TractResult<bool
         }
         PaddingSpec::SameUpper | PaddingSpec::SameLower => false,
     };
-    let shape = &model.outlet_fact(node.inputs[0])?.shape;
-    let even = |axis: usize| shape[axis].to_usize().is_ok_and(|n| n % 2 == 0);
+    let input = model.outlet_fact(node.inputs[0])?;
+    let shape = &input.shape;
+    let even = |axis: usize| shape[axis].to_usize().is_ok_and(|n| n > 0 && n % 2 == 0);
     Ok(pool.with_index_outputs.is_none()
+        && input.datum_type == f32::datum_type()
+        && shape.as_concrete().is_some()
         && spec.data_format == DataFormat::NCHW
         && *spec.kernel_shape == [2, 2]
         && spec.strides.as_deref() == Some(&[2, 2])

@@ -78,13 +78,13 @@ fn run(model: TypedModel, input: &[f32], shape: [usize; 4]) -> TractResult<(Vec<
 }
 
 #[test]
-fn halving_max_pools_become_strided_maxima_with_the_same_values() -> TractResult<()> {
+fn halving_max_pools_run_on_our_kernel_with_the_same_values() -> TractResult<()> {
     let shape = [1, 2, 6, 8];
     let input = values(2 * 6 * 8, 1.0);
     let pool =
         node("MaxPool", &["x"], "y", vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])]);
     let mut model = typed(&model(vec![pool], vec![]), shape)?;
-    assert_eq!(max_pools_as_strided_maxima(&mut model)?, 1);
+    assert_eq!(max_pools_by_own_kernel(&mut model)?, 1);
     let (out_shape, pooled) = run(model, &input, shape)?;
     assert_eq!(out_shape, [1, 2, 3, 4]);
     let at = |c: usize, y: usize, x: usize| input[(c * 6 + y) * 8 + x];
@@ -107,11 +107,11 @@ fn other_max_pools_are_left_to_tract() -> TractResult<()> {
     let strided_3 =
         node("MaxPool", &["x"], "y", vec![ints("kernel_shape", &[3, 3]), ints("strides", &[2, 2])]);
     let mut three = typed(&model(vec![strided_3], vec![]), [1, 1, 7, 7])?;
-    assert_eq!(max_pools_as_strided_maxima(&mut three)?, 0);
+    assert_eq!(max_pools_by_own_kernel(&mut three)?, 0);
     let odd =
         node("MaxPool", &["x"], "y", vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])]);
     let mut odd = typed(&model(vec![odd], vec![]), [1, 1, 7, 8])?;
-    assert_eq!(max_pools_as_strided_maxima(&mut odd)?, 0);
+    assert_eq!(max_pools_by_own_kernel(&mut odd)?, 0);
     Ok(())
 }
 
