@@ -36,6 +36,7 @@ impl Conv3x3 {
             && self.height >= 1
             && self.width >= 1
             && self.groups >= 1
+            && self.in_channels > 0
             && self.in_channels.is_multiple_of(self.groups)
             && self.out_channels.is_multiple_of(self.groups)
             && self.out_channels > 0
@@ -353,5 +354,6 @@ mod tests {
         assert!(!Conv3x3 { stride: 3, ..layer }.is_supported());
         assert!(!Conv3x3 { groups: 3, ..layer }.is_supported());
         assert!(!Conv3x3 { height: 0, ..layer }.is_supported());
+        assert!(!Conv3x3 { in_channels: 0, groups: 1, ..layer }.is_supported());
     }
 }

@@ -17,8 +17,8 @@ use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-/// A chunk of an ungrouped layer holds at least this many output channels: each chunk pads the
-/// whole input again, which must stay small next to the chunk's own work.
+/// A chunk of an ungrouped layer holds up to this many output channels (the most that divide the
+/// layer's): each chunk pads the whole input again, which must stay small next to its own work.
 const UNGROUPED_CHANNELS_PER_CHUNK: usize = 8;
 
 /// Replaces every `Conv` the kernel computes; returns how many.
@@ -251,11 +251,14 @@ pub struct Conv3x3Op {
 
 impl Conv3x3Op {
     /// Output channels per parallel chunk: one plane for a grouped layer (each group pads only
-    /// its own input), several for an ungrouped one.
+    /// its own input), several for an ungrouped one. Chunks must divide the output evenly.
     fn channels_per_chunk(&self) -> usize {
         let layer = &self.layer;
         match layer.groups {
-            1 => UNGROUPED_CHANNELS_PER_CHUNK.min(layer.out_channels),
+            1 => (1..=UNGROUPED_CHANNELS_PER_CHUNK)
+                .rev()
+                .find(|&n| layer.out_channels.is_multiple_of(n))
+                .unwrap_or(1),
             _ => 1,
         }
     }
@@ -280,23 +283,32 @@ impl EvalOp for Conv3x3Op {
         let views = inputs.iter().map(|v| v.try_as_plain_ram()).collect::<TractResult<Vec<_>>>()?;
         let slices = views.iter().map(|v| v.as_slice::<f32>()).collect::<TractResult<Vec<_>>>()?;
         let (input, kernel, bias) = (slices[0], slices[1], slices[2]);
+        // The kernel panics on slices that do not fit the layer: an error here keeps a wrong
+        // input from taking the gate down.
+        let layer = &self.layer;
+        ensure!(input.len() == layer.in_channels * layer.height * layer.width, "input size");
+        ensure!(kernel.len() == layer.out_channels * layer.in_channels / layer.groups * 9);
+        ensure!(bias.len() == layer.out_channels, "bias size");
         let activation = match self.activation {
             Fused::Linear => Activation::Linear,
             Fused::Relu => Activation::Relu,
             Fused::PRelu => Activation::PRelu(slices.get(3).context("slopes")?),
         };
+        if let Activation::PRelu(slopes) = activation {
+            ensure!(slopes.len() == layer.out_channels, "slopes size");
+        }
         let mut output = Tensor::zero::<f32>(&self.output_shape)?;
-        let chunk = self.channels_per_chunk() * self.layer.out_plane();
+        let chunk = self.channels_per_chunk() * layer.out_plane();
         let channels = |first: usize, len: usize| -> Range<usize> {
             let first = first * self.channels_per_chunk();
-            first..first + len / self.layer.out_plane()
+            first..first + len / layer.out_plane()
         };
         {
             let mut view = output.try_as_plain_ram_mut()?;
             let out = view.as_slice_mut::<f32>()?;
             let total = out.len();
             tract_linalg::multithread::par_chunks_mut(out, chunk, total, |first, part| {
-                self.layer.run(input, kernel, bias, activation, channels(first, part.len()), part);
+                layer.run(input, kernel, bias, activation, channels(first, part.len()), part);
                 Ok(())
             })?;
         }
@@ -418,6 +430,7 @@ mod tests {
     fn each_supported_convolution_is_replaced_and_computes_what_tract_computes() {
         let layers = [
             (DataFormat::NCHW, 3, 16, 1),
+            (DataFormat::NCHW, 3, 12, 1),
             (DataFormat::CHW, 8, 8, 8),
             (DataFormat::NHWC, 1, 1, 1),
             (DataFormat::HWC, 1, 1, 1),

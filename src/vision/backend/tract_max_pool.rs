@@ -34,6 +34,8 @@ impl EvalOp for MaxPool2x2Op {
         let input = input.try_as_plain_ram()?;
         let input = input.as_slice::<f32>()?;
         let [_, _, height, width] = self.shape;
+        // The kernel panics on a size that does not fit: an error keeps the gate running.
+        ensure!(input.len() == self.shape.iter().product::<usize>(), "pool input size");
         let mut output = Tensor::zero::<f32>(&self.output_shape())?;
         {
             let mut view = output.try_as_plain_ram_mut()?;
