@@ -82,7 +82,7 @@ decisions() { # NAME COMMAND...
 for line in sys.stdin:
     e = json.loads(line)
     if e["event"] == "decision":
-        print(e["method"], e["granted"], e["reason"], e["resident"])'
+        print(e["method"], e["granted"], e["reason"], e["subject"])'
 }
 decisions x86_64 "$host" > "$work/x86_64.txt"
 start=$SECONDS
