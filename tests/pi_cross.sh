@@ -103,7 +103,9 @@ mkdir "$work/root"
 dpkg-deb -x "$deb" "$work/root"
 listing="$(dpkg-deb -c "$deb")"
 expect() { # MODE PATH
-  echo "$listing" | grep -qE "^$1 root/root .* \./${2#/}\$" || { echo "missing or wrong mode: $1 $2" >&2; exit 1; }
+  # A here-string, not a pipe: `grep -q` stops at the first match, and with pipefail the
+  # writer's SIGPIPE (exit 141) would fail the check.
+  grep -qE "^$1 root/root .* \./${2#/}\$" <<< "$listing" || { echo "missing or wrong mode: $1 $2" >&2; exit 1; }
   [ -e "$work/root$2" ] || { echo "not extracted: $2" >&2; exit 1; }
 }
 expect -rwxr-xr-x /usr/bin/facegate
@@ -116,7 +118,7 @@ expect -rw-r----- /etc/facegate/facegate.toml
 expect -rwxr-xr-x /usr/share/facegate/models/fetch.sh
 expect -rw-r--r-- /usr/share/facegate/models/manifest.toml
 file -b "$work/root/usr/bin/facegate" | grep -q "ARM aarch64"
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q "postinst"
+grep -q "postinst" <<< "$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)"
 # The packaged config loads (checked with this machine's build of the same version).
 "$host" --config "$work/root/etc/facegate/facegate.toml" admin notice --lang en >/dev/null
 echo "ok: $(basename "$deb"), $(du -h "$deb" | cut -f1)" >&2
