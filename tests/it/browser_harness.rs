@@ -142,20 +142,45 @@ impl ConsoleInBrowser {
         panic!("{css} went stale 20 times");
     }
 
-    /// Clicks the first element matching `css`.
+    /// Clicks the first element matching `css` (a form's button) and waits for the next page.
     pub async fn submit(&self, css: &str) {
+        self.click_then_next_page(Locator::Css(css)).await;
+    }
+
+    /// Clicks the button whose text contains `label` and waits for the next page.
+    pub async fn press(&self, label: &str) {
+        let xpath = format!("//button[contains(., '{label}')]");
+        self.click_then_next_page(Locator::XPath(&xpath)).await;
+    }
+
+    /// Clicks the link with text `text` and waits for the next page.
+    pub async fn follow(&self, text: &str) {
+        self.click_then_next_page(Locator::LinkText(text)).await;
+    }
+
+    /// Chooses the `<option>` matching `css` (the page stays).
+    pub async fn choose(&self, css: &str) {
         self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     }
 
-    /// Clicks the button whose text contains `label`.
-    pub async fn press(&self, label: &str) {
-        let xpath = format!("//button[contains(., '{label}')]");
-        self.client.find(Locator::XPath(&xpath)).await.unwrap().click().await.unwrap();
-    }
-
-    /// Clicks the link with text `text`.
-    pub async fn follow(&self, text: &str) {
-        self.client.find(Locator::LinkText(text)).await.unwrap().click().await.unwrap();
+    /// Clicks `target`, then waits until the page it was on has been replaced: a click returns
+    /// before the browser has loaded the response, and reading the old page then gives its text.
+    async fn click_then_next_page(&self, target: Locator<'_>) {
+        let old = self.client.find(Locator::Css("html")).await.unwrap();
+        self.client.find(target).await.unwrap().click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            // Chromium reports the old root as stale, or (mid-navigation) as a node that does
+            // not belong to the document: either way the page it was on is gone, and what the
+            // test reads next is checked against the page it expects.
+            match old.tag_name().await {
+                Err(_) => return,
+                Ok(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                Ok(_) => panic!("the page was not replaced within 15 s of the click"),
+            }
+        }
     }
 
     /// Replaces the value of the field with id `id` by `text`.

@@ -145,7 +145,7 @@ fn a_manager_in_chromium_deletes_a_face_issues_a_pass_books_an_enrolment_and_add
         // A new card for 1003, tapped at door B: the waiting page reloads itself until it came.
         browser.goto("/residents/1003").await;
         let door_b = format!("#tap-door option[value='{}']", b.id);
-        browser.submit(&door_b).await;
+        browser.choose(&door_b).await;
         browser.press("Wait 60 s for the card there").await;
         assert!(browser.text_of(".notice").await.contains("Waiting for the card at door door-b"));
         let asked = |s: &Screen| matches!(s, Screen::SiteCard { number } if number == "1003");
