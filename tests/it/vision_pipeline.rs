@@ -26,8 +26,15 @@ fn a_corrupt_model_file_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("broken.onnx");
     std::fs::write(&garbage, b"\x08\x07garbage that is not a protobuf").unwrap();
-    let err = backend::load(BackendKind::Tract, &garbage, [1, 3, 112, 112], 1).err().unwrap();
-    assert!(matches!(err, VisionError::ModelLoad { .. }), "{err}");
+    let engines = [
+        BackendKind::Tract,
+        #[cfg(feature = "ort")]
+        BackendKind::Ort,
+    ];
+    for engine in engines {
+        let err = backend::load(engine, &garbage, [1, 3, 112, 112], 1).err().unwrap();
+        assert!(matches!(err, VisionError::ModelLoad { .. }), "{engine:?}: {err}");
+    }
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub fn optimised_model(model: &Path, shape: [usize; 4]) -> TractResult<TypedMode
     // multiple of 32 (BUILD-NOTES).
     let onnx = tract_onnx::onnx().with_ignore_value_info(true);
     let mut proto = onnx.proto_model_for_path(model)?;
-    tract_rewrite::fold_prelu_copies(&mut proto)?;
+    tract_rewrite::fold_prelu_copies(&mut proto, tract_rewrite::PreluForm::MinMulAdd)?;
     let mut inference = onnx.model_for_proto_model(&proto)?;
     inference.set_input_fact(0, f32::fact(shape).into())?;
     // Decluttered first, so that batch norms are folded into the convolutions' constants.

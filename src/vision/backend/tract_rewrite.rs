@@ -1,19 +1,20 @@
-//! Graph rewrites for tract only, applied at load time (ONNX Runtime loads the model files
-//! unchanged): each computes the same values as the graph it replaces, up to float rounding, with
-//! operators tract runs faster.
+//! Graph rewrites applied at load time (the model files stay as `models/fetch.sh` checked them):
+//! each computes the same values as the graph it replaces, up to float rounding, with operators
+//! the engine runs faster.
 //!
 //! - [`fold_prelu_copies`] undoes `models/convert.py`'s PRelu rewrite (`a·x + (1−a)·relu(x)`,
-//!   with the factors moved into copies of the convolution) in the ONNX protobuf before tract
-//!   parses it: one convolution, then `y + (a−1)·min(y, 0)`, which tract runs as one pass of
-//!   vectorised element-wise kernels, instead of two or three copies of the convolution.
-//! - [`max_pools_by_own_kernel`] runs each 2×2, stride-2 max pool of the typed model on our
+//!   with the factors moved into copies of the convolution) in the ONNX protobuf before the
+//!   engine parses it: one convolution instead of two or three, then the PRelu in the form the
+//!   engine runs fastest ([`PreluForm`]).
+//! - [`max_pools_by_own_kernel`] runs each 2×2, stride-2 max pool of tract's typed model on our
 //!   kernel ([`MaxPool2x2Op`]): tract's pooling kernel is a generic loop over each window.
 
 use std::collections::HashMap;
 
 use tract_onnx::data_resolver::MmapDataResolver;
+use tract_onnx::pb::attribute_proto::AttributeType;
 use tract_onnx::pb::tensor_proto::DataType;
-use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
+use tract_onnx::pb::{AttributeProto, ModelProto, NodeProto, TensorProto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_core::ops::cnn::{MaxPool, PaddingSpec};
@@ -79,10 +80,23 @@ struct PreluCopies {
     nodes: Vec<usize>,
 }
 
-/// Folds each PRelu's convolution copies back into one convolution followed by
-/// `y + (a−1)·min(y, 0)`; returns how many. A pattern whose weights are not the per-channel
-/// multiples the converter writes is left as it is.
-pub fn fold_prelu_copies(model: &mut ModelProto) -> TractResult<usize> {
+/// How a folded PRelu `y ↦ max(y, 0) + a·min(y, 0)` (per-channel slope `a`) is written.
+#[derive(Clone, Copy, Debug)]
+pub enum PreluForm {
+    /// `y + (a−1)·min(y, 0)`, for tract: it runs this as one pass of vectorised element-wise
+    /// kernels (its PRelu is a compare, a select and a generic broadcast multiply).
+    MinMulAdd,
+    /// `relu(y) − a·relu(−y)`, both products as 1×1 depthwise convolutions, for ONNX Runtime:
+    /// it keeps these in its blocked channel layout (its PRelu is a generic broadcast that took
+    /// 15 of SFace's 29 ms; the converter's copies run every such convolution twice).
+    #[cfg_attr(not(feature = "ort"), allow(dead_code))]
+    DepthwiseProducts,
+}
+
+/// Folds each PRelu's convolution copies back into one convolution followed by the PRelu in
+/// `form`; returns how many. A pattern whose weights are not the per-channel multiples the
+/// converter writes is left as it is.
+pub fn fold_prelu_copies(model: &mut ModelProto, form: PreluForm) -> TractResult<usize> {
     let Some(graph) = model.graph.as_mut() else { return Ok(0) };
     let weights: HashMap<String, TensorProto> =
         graph.initializer.iter().map(|t| (t.name.clone(), t.clone())).collect();
@@ -101,7 +115,9 @@ pub fn fold_prelu_copies(model: &mut ModelProto) -> TractResult<usize> {
     let mut added = Vec::new();
     for add in 0..graph.node.len() {
         let Some(found) = links.prelu_copies(add) else { continue };
-        let Some((conv, tensors)) = folded(&graph.node, &found, &weights)? else { continue };
+        let Some((conv, tensors)) = folded(&graph.node, &found, &weights, form)? else {
+            continue;
+        };
         let last = *found.nodes.last().unwrap_or(&add);
         replaced.insert(last, conv);
         dropped.extend(found.nodes.iter().chain(&found.convs).filter(|&&i| i != last));
@@ -117,8 +133,10 @@ pub fn fold_prelu_copies(model: &mut ModelProto) -> TractResult<usize> {
         }
     }
     graph.initializer.extend(added);
+    // What the nodes read, and what the graph names as its inputs and outputs.
+    let named = graph.input.iter().chain(&graph.output).map(|v| &v.name);
     let used: std::collections::HashSet<&str> =
-        graph.node.iter().flat_map(|n| n.input.iter().map(String::as_str)).collect();
+        graph.node.iter().flat_map(|n| &n.input).chain(named).map(String::as_str).collect();
     let kept = graph.initializer.iter().filter(|t| used.contains(t.name.as_str())).cloned();
     graph.initializer = kept.collect();
     Ok(count)
@@ -188,6 +206,7 @@ fn folded(
     nodes: &[NodeProto],
     found: &PreluCopies,
     weights: &HashMap<String, TensorProto>,
+    form: PreluForm,
 ) -> TractResult<Option<(Vec<NodeProto>, Vec<TensorProto>)>> {
     let mut copies = Vec::new();
     for &conv in &found.convs {
@@ -195,6 +214,10 @@ fn folded(
         let (Some(w), Some(b)) = (weights.get(&node.input[1]), weights.get(&node.input[2])) else {
             return Ok(None);
         };
+        // tract's tensor loader panics on some other types (strings in raw bytes).
+        if [w, b].iter().any(|t| t.data_type != DataType::Float as i32) {
+            return Ok(None);
+        }
         copies.push((w, floats(w)?, floats(b)?));
     }
     let dims = copies[0].0.dims.clone();
@@ -224,37 +247,106 @@ fn folded(
         }
         weight.extend_from_slice(&base[..per_channel]);
         bias.push(base[per_channel]);
-        slope.push(a - 1.0);
+        slope.push(a);
     }
     let name = &found.output;
-    let conv = &nodes[found.convs[0]];
-    let spatial = vec![1; dims.len().saturating_sub(2)];
-    let tensors = vec![
+    let y = format!("{name}_conv");
+    let mut conv = nodes[found.convs[0]].clone();
+    conv.name = y.clone();
+    conv.input = vec![found.input.clone(), format!("{name}_conv_w"), format!("{name}_conv_b")];
+    conv.output = vec![y.clone()];
+    let mut tensors = vec![
         float_tensor(format!("{name}_conv_w"), dims.clone(), weight),
         float_tensor(format!("{name}_conv_b"), vec![channels as i64], bias),
-        float_tensor(format!("{name}_zero"), vec![], vec![0.0]),
-        float_tensor(format!("{name}_slope"), [vec![channels as i64], spatial].concat(), slope),
     ];
-    let node = |op: &str, inputs: [String; 2], output: String| NodeProto {
+    let spatial = vec![1; dims.len().saturating_sub(2)];
+    let (after, constants) = prelu_nodes(form, &y, name, &slope, &spatial);
+    tensors.extend(constants);
+    Ok(Some(([vec![conv], after].concat(), tensors)))
+}
+
+/// The nodes that write `output` as the PRelu of `y` with per-channel slopes `slope` in `form`,
+/// and their constants (`spatial`: the convolution's kernel dimensions, each 1).
+fn prelu_nodes(
+    form: PreluForm,
+    y: &str,
+    output: &str,
+    slope: &[f32],
+    spatial: &[i64],
+) -> (Vec<NodeProto>, Vec<TensorProto>) {
+    let channels = slope.len() as i64;
+    let part = |name: &str| format!("{output}_{name}");
+    match form {
+        PreluForm::MinMulAdd => {
+            let shape = [&[channels], spatial].concat();
+            let constants = vec![
+                float_tensor(part("zero"), vec![], vec![0.0]),
+                float_tensor(part("slope"), shape, slope.iter().map(|a| a - 1.0).collect()),
+            ];
+            let nodes = vec![
+                onnx_node("Min", &[y, &part("zero")], &part("min"), vec![]),
+                onnx_node("Mul", &[&part("min"), &part("slope")], &part("scaled"), vec![]),
+                onnx_node("Add", &[y, &part("scaled")], output, vec![]),
+            ];
+            (nodes, constants)
+        }
+        PreluForm::DepthwiseProducts => {
+            let shape = [&[channels, 1], spatial].concat();
+            let constants = vec![
+                float_tensor(part("minus_one"), shape.clone(), vec![-1.0; slope.len()]),
+                float_tensor(part("minus_slope"), shape, slope.iter().map(|a| -a).collect()),
+                float_tensor(part("no_bias"), vec![channels], vec![0.0; slope.len()]),
+            ];
+            let depthwise = || vec![ints("kernel_shape", spatial), int("group", channels)];
+            let nodes = vec![
+                onnx_node("Relu", &[y], &part("positive"), vec![]),
+                onnx_node(
+                    "Conv",
+                    &[y, &part("minus_one"), &part("no_bias")],
+                    &part("flipped"),
+                    depthwise(),
+                ),
+                onnx_node("Relu", &[&part("flipped")], &part("negative"), vec![]),
+                onnx_node(
+                    "Conv",
+                    &[&part("negative"), &part("minus_slope"), &part("no_bias")],
+                    &part("scaled"),
+                    depthwise(),
+                ),
+                onnx_node("Add", &[&part("scaled"), &part("positive")], output, vec![]),
+            ];
+            (nodes, constants)
+        }
+    }
+}
+
+fn ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: values.to_vec(),
+        ..AttributeProto::default()
+    }
+}
+
+fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: value,
+        ..AttributeProto::default()
+    }
+}
+
+fn onnx_node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
         op_type: op.into(),
-        name: output.clone(),
-        input: inputs.into(),
-        output: vec![output],
+        name: output.into(),
+        input: inputs.iter().map(|i| (*i).to_owned()).collect(),
+        output: vec![output.into()],
+        attribute,
         ..NodeProto::default()
-    };
-    let (y, low, scaled) =
-        (format!("{name}_conv"), format!("{name}_min"), format!("{name}_scaled"));
-    let mut new_conv = conv.clone();
-    new_conv.name = y.clone();
-    new_conv.input = vec![found.input.clone(), format!("{name}_conv_w"), format!("{name}_conv_b")];
-    new_conv.output = vec![y.clone()];
-    let new = vec![
-        new_conv,
-        node("Min", [y.clone(), format!("{name}_zero")], low.clone()),
-        node("Mul", [low, format!("{name}_slope")], scaled.clone()),
-        node("Add", [y, scaled], name.clone()),
-    ];
-    Ok(Some((new, tensors)))
+    }
 }
 
 fn floats(tensor: &TensorProto) -> TractResult<Vec<f32>> {

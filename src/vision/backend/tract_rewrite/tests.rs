@@ -1,39 +1,9 @@
 //! Each rewrite on a small graph: the rewritten plan gives the values of the graph it replaces.
 
-use tract_onnx::pb::attribute_proto::AttributeType;
 use tract_onnx::pb::type_proto::{Tensor as TensorType, Value};
-use tract_onnx::pb::{AttributeProto, GraphProto, OperatorSetIdProto, TypeProto, ValueInfoProto};
+use tract_onnx::pb::{GraphProto, OperatorSetIdProto, TypeProto, ValueInfoProto};
 
 use super::*;
-
-fn ints(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Ints as i32,
-        ints: values.to_vec(),
-        ..AttributeProto::default()
-    }
-}
-
-fn int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Int as i32,
-        i: value,
-        ..AttributeProto::default()
-    }
-}
-
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        op_type: op.into(),
-        name: output.into(),
-        input: inputs.iter().map(|i| (*i).to_owned()).collect(),
-        output: vec![output.into()],
-        attribute,
-        ..NodeProto::default()
-    }
-}
 
 fn model(nodes: Vec<NodeProto>, initializer: Vec<TensorProto>) -> ModelProto {
     let floats = TensorType { elem_type: DataType::Float as i32, shape: None };
@@ -81,8 +51,12 @@ fn run(model: TypedModel, input: &[f32], shape: [usize; 4]) -> TractResult<(Vec<
 fn halving_max_pools_run_on_our_kernel_with_the_same_values() -> TractResult<()> {
     let shape = [1, 2, 6, 8];
     let input = values(2 * 6 * 8, 1.0);
-    let pool =
-        node("MaxPool", &["x"], "y", vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])]);
+    let pool = onnx_node(
+        "MaxPool",
+        &["x"],
+        "y",
+        vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])],
+    );
     let mut model = typed(&model(vec![pool], vec![]), shape)?;
     assert_eq!(max_pools_by_own_kernel(&mut model)?, 1);
     let (out_shape, pooled) = run(model, &input, shape)?;
@@ -104,12 +78,20 @@ fn halving_max_pools_run_on_our_kernel_with_the_same_values() -> TractResult<()>
 
 #[test]
 fn other_max_pools_are_left_to_tract() -> TractResult<()> {
-    let strided_3 =
-        node("MaxPool", &["x"], "y", vec![ints("kernel_shape", &[3, 3]), ints("strides", &[2, 2])]);
+    let strided_3 = onnx_node(
+        "MaxPool",
+        &["x"],
+        "y",
+        vec![ints("kernel_shape", &[3, 3]), ints("strides", &[2, 2])],
+    );
     let mut three = typed(&model(vec![strided_3], vec![]), [1, 1, 7, 7])?;
     assert_eq!(max_pools_by_own_kernel(&mut three)?, 0);
-    let odd =
-        node("MaxPool", &["x"], "y", vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])]);
+    let odd = onnx_node(
+        "MaxPool",
+        &["x"],
+        "y",
+        vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])],
+    );
     let mut odd = typed(&model(vec![odd], vec![]), [1, 1, 7, 8])?;
     assert_eq!(max_pools_by_own_kernel(&mut odd)?, 0);
     Ok(())
@@ -138,16 +120,21 @@ fn converted_prelu(slopes: &[f32], positive_error: f32) -> ModelProto {
         ints("strides", &[2, 2]),
     ];
     let conv = |name: &str| {
-        node("Conv", &["x", &format!("{name}_w"), &format!("{name}_b")], name, attributes.clone())
+        onnx_node(
+            "Conv",
+            &["x", &format!("{name}_w"), &format!("{name}_b")],
+            name,
+            attributes.clone(),
+        )
     };
     let nodes = vec![
         conv("linear"),
         conv("positive"),
-        node("Relu", &["positive"], "positive_relu", vec![]),
-        node("Add", &["linear", "positive_relu"], "partial", vec![]),
+        onnx_node("Relu", &["positive"], "positive_relu", vec![]),
+        onnx_node("Add", &["linear", "positive_relu"], "partial", vec![]),
         conv("negative"),
-        node("Relu", &["negative"], "negative_relu", vec![]),
-        node("Sub", &["partial", "negative_relu"], "y", vec![]),
+        onnx_node("Relu", &["negative"], "negative_relu", vec![]),
+        onnx_node("Sub", &["partial", "negative_relu"], "y", vec![]),
     ];
     let tensors = [
         scaled("linear", &|a| a),
@@ -160,20 +147,27 @@ fn converted_prelu(slopes: &[f32], positive_error: f32) -> ModelProto {
 }
 
 #[test]
-fn prelu_copies_fold_into_one_convolution_with_the_same_values() -> TractResult<()> {
+fn prelu_copies_fold_into_one_convolution_with_the_same_values_in_each_form() -> TractResult<()> {
     let shape = [1, 4, 9, 9];
     let input = values(4 * 81, 4.0);
+    // Slopes below 0, between 0 and 1, above 1 (the converter's negative copy) and 1.
     let converted = converted_prelu(&[0.25, -0.5, 1.5, 1.0], 0.0);
     let (reference_shape, reference) = run(typed(&converted, shape)?, &input, shape)?;
-    let mut folded = converted.clone();
-    assert_eq!(fold_prelu_copies(&mut folded)?, 1);
-    let graph = folded.graph.as_ref().expect("graph");
-    assert_eq!(graph.node.iter().filter(|n| n.op_type == "Conv").count(), 1);
-    assert_eq!(graph.initializer.len(), 4, "the copies' weights are dropped");
-    let (folded_shape, values) = run(typed(&folded, shape)?, &input, shape)?;
-    assert_eq!(folded_shape, reference_shape);
-    for (got, want) in values.iter().zip(&reference) {
-        assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{got} != {want}");
+    // The form's convolutions: the folded one, plus the two depthwise products for ONNX Runtime.
+    for (form, convolutions, tensors) in
+        [(PreluForm::MinMulAdd, 1, 4), (PreluForm::DepthwiseProducts, 3, 5)]
+    {
+        let mut folded = converted.clone();
+        assert_eq!(fold_prelu_copies(&mut folded, form)?, 1);
+        let graph = folded.graph.as_ref().expect("graph");
+        let convs = graph.node.iter().filter(|n| n.op_type == "Conv").count();
+        assert_eq!(convs, convolutions, "{form:?}");
+        assert_eq!(graph.initializer.len(), tensors, "{form:?}: the copies' weights are dropped");
+        let (folded_shape, values) = run(typed(&folded, shape)?, &input, shape)?;
+        assert_eq!(folded_shape, reference_shape);
+        for (got, want) in values.iter().zip(&reference) {
+            assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{form:?}: {got} != {want}");
+        }
     }
     Ok(())
 }
@@ -182,7 +176,9 @@ fn prelu_copies_fold_into_one_convolution_with_the_same_values() -> TractResult<
 fn copies_that_are_not_multiples_of_one_convolution_stay() -> TractResult<()> {
     let mut converted = converted_prelu(&[0.25, -0.5], 0.01);
     let unchanged = converted.clone();
-    assert_eq!(fold_prelu_copies(&mut converted)?, 0);
-    assert_eq!(converted, unchanged);
+    for form in [PreluForm::MinMulAdd, PreluForm::DepthwiseProducts] {
+        assert_eq!(fold_prelu_copies(&mut converted, form)?, 0);
+        assert_eq!(converted, unchanged);
+    }
     Ok(())
 }
